@@ -1,0 +1,87 @@
+"""The backend contract: a list of keyed requests in, one Response per request out (emitted as each lands)."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+from ..prompt.images import ImageRegistry
+from ..prompt.message import Request
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding settings, sent explicitly to every backend and recorded with the run."""
+
+    temperature: float = 0.0
+    max_tokens: int = 128
+    seed: int | None = 0
+    top_p: float | None = None
+    logprobs: bool = False            # ask for option-letter log-probabilities where the backend can
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Response:
+    """One request's outcome. Either ``text`` or ``error`` is set; errors are never stored as predictions."""
+
+    key: str
+    text: str | None = None
+    error_type: str | None = None     # e.g. "rate_limit", "server_error", "timeout", "bad_request", "refusal"
+    error_message: str | None = None
+    attempts: int = 1
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float | None = None
+    letter_logprobs: dict[str, float] | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None and self.text is not None
+
+
+Emit = Callable[[Response], None]
+
+
+class Backend(ABC):
+    """Adapter base. Subclasses convert :class:`Request` messages to their own format.
+
+    ``generate`` receives every pending request at once so local engines can batch and API clients can
+    keep many in flight; it must call ``emit`` once per request, as soon as that request is done.
+    """
+
+    kind: str = "base"
+    sees_images: bool = True
+
+    def __init__(self, model: str, generation: GenerationSettings, images: ImageRegistry, **options):
+        self.model = model
+        self.generation = generation
+        self.images = images
+        self.options = options
+
+    def identity(self) -> dict:
+        """Everything about this backend that can change an answer (part of each request's cache key).
+
+        Secrets (API keys) and pure transport settings (concurrency, URLs of replicas) are not included.
+        """
+        return {"backend": self.kind, "model": self.model, "generation": self.generation.as_dict(),
+                "images": self.images.settings.as_dict() if self.sees_images else None,
+                "options": self.answer_options()}
+
+    def answer_options(self) -> dict:
+        """Backend options that change answers (override to list them)."""
+        return {}
+
+    def describe(self) -> dict:
+        """What to record in the run record: identity plus transport settings, never secrets."""
+        return self.identity()
+
+    @abstractmethod
+    async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+        """Answer ``(key, request)`` pairs, calling ``emit(Response)`` once per pair."""
+
+    def close(self) -> None:
+        """Release engines, clients, GPU memory."""

@@ -1,0 +1,27 @@
+"""Path safety: every path read from a data file is resolved inside its data root."""
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from .errors import DataError
+
+
+def safe_join(root: Path, relative: str, *, what: str = "path") -> Path:
+    """Join a data-file path onto ``root``; refuse absolute paths and ones that escape via ``..``."""
+    if not isinstance(relative, str) or not relative:
+        raise DataError(f"empty or non-string {what}", culprit=repr(relative))
+    pure = PurePosixPath(relative.replace("\\", "/"))
+    if pure.is_absolute() or (len(relative) > 1 and relative[1] == ":"):
+        raise DataError(f"{what} must be relative to the data root {root}", culprit=relative)
+    if ".." in pure.parts:
+        raise DataError(f"{what} escapes the data root {root}", culprit=relative)
+    full = (root / Path(*pure.parts)).resolve()
+    base = root.resolve()
+    if full != base and base not in full.parents:
+        raise DataError(f"{what} escapes the data root {root} (via a link)", culprit=relative)
+    return full
+
+
+def relative_key(root: Path, path: Path) -> str:
+    """The POSIX path of ``path`` relative to ``root`` (the form used as question-file keys)."""
+    return path.resolve().relative_to(root.resolve()).as_posix()

@@ -1,0 +1,62 @@
+"""The one typed request every backend receives: ordered text and image parts, images by content hash."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image identified by the SHA-256 of its source bytes; ``role`` is template/query/hint."""
+
+    sha256: str
+    role: str = "query"
+    label: str = ""          # display name (path relative to the data root, or a hint's name); never absolute
+
+
+Part = Union[TextPart, ImagePart]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str                     # "system", "user" or "assistant"
+    parts: tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+    def images(self) -> list[ImagePart]:
+        return [p for p in self.parts if isinstance(p, ImagePart)]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is asked of a backend for one (or, in cumulative/per-image modes, several) question(s)."""
+
+    messages: tuple[Message, ...]
+    qids: tuple[str, ...]                       # question ids this request answers
+    options: tuple[tuple[str, ...], ...] = ()   # per qid: the option letters shown (for parsing/logprobs)
+    meta: dict = field(default_factory=dict, compare=False, hash=False)  # e.g. question type for baselines
+
+    def content(self) -> list:
+        """A JSON-able form of the messages (images as hashes): part of the request's cache key."""
+        return [{"role": m.role, "parts": [{"text": p.text} if isinstance(p, TextPart)
+                                           else {"image": p.sha256, "role": p.role} for p in m.parts]}
+                for m in self.messages]
+
+    def key(self, backend_identity: dict) -> str:
+        """SHA-256 of everything that determines the answer: backend identity, settings, messages."""
+        blob = json.dumps({"backend": backend_identity, "messages": self.content()},
+                          sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def images(self) -> list[ImagePart]:
+        return [p for m in self.messages for p in m.images()]

@@ -1,0 +1,83 @@
+"""Read and write MMAD's ``mmad.json`` exactly (key order, field names, option order)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..errors import DataError
+from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
+
+_ENTRY_FIELDS = ("conversation", "similar_templates", "random_templates", "mask_path", "image_path")
+_Q_FIELDS = ("Question", "Answer", "Options", "type")
+
+
+def load_mmad_json(path: Path) -> QuestionSet:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("question file not found", culprit=str(path)) from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"malformed JSON: {e}", culprit=str(path)) from None
+    if not isinstance(data, dict):
+        raise DataError("expected a JSON object keyed by query image path", culprit=str(path))
+    entries = {key: _entry(key, value, path) for key, value in data.items()}
+    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+
+
+def _entry(key: str, value: dict, path: Path) -> ImageEntry:
+    where = f"{path}[{key!r}]"
+    if not isinstance(value, dict) or not isinstance(value.get("conversation"), list):
+        raise DataError("entry has no 'conversation' list", culprit=where)
+    questions = [_question(key, i, q, where) for i, q in enumerate(value["conversation"])]
+    return ImageEntry(key=key, questions=questions,
+                      similar_templates=list(value.get("similar_templates") or []),
+                      random_templates=list(value.get("random_templates") or []),
+                      mask_path=value.get("mask_path") or "",
+                      image_path=value.get("image_path"),
+                      extra={k: v for k, v in value.items() if k not in _ENTRY_FIELDS})
+
+
+def _question(key: str, index: int, q: dict, where: str) -> Question:
+    where = f"{where}.conversation[{index}]"
+    if not isinstance(q, dict) or any(f not in q for f in _Q_FIELDS):
+        raise DataError(f"question needs fields {', '.join(_Q_FIELDS)}", culprit=where)
+    options = q["Options"]
+    if not isinstance(options, dict) or not options or any(k not in LETTERS for k in options):
+        raise DataError(f"options must be keyed by letters A-E, got {list(options)!r}", culprit=where)
+    if q["Answer"] not in options:
+        raise DataError(f"answer {q['Answer']!r} is not one of the options {list(options)}", culprit=where)
+    if q["type"] not in TYPES:
+        raise DataError(f"unknown question type {q['type']!r}", culprit=where)
+    extra = {k: v for k, v in q.items() if k not in _Q_FIELDS and k != "provenance"}
+    return Question(image=key, index=index, type=q["type"], text=str(q["Question"]),
+                    options={k: str(v) for k, v in options.items()}, answer=q["Answer"],
+                    provenance=dict(q.get("provenance") or {}), extra=extra)
+
+
+def to_mmad_dict(qs: QuestionSet, *, with_provenance: bool = False) -> dict:
+    out = {}
+    for key, e in qs.entries.items():
+        conv = []
+        for q in e.questions:
+            item = {"Question": q.text, "Answer": q.answer, "Options": dict(q.options), "type": q.type, **q.extra}
+            if with_provenance and q.provenance:
+                item["provenance"] = q.provenance
+            conv.append(item)
+        rec = {"image_path": e.image_path} if e.image_path is not None else {}
+        rec.update({"conversation": conv, "similar_templates": e.similar_templates,
+                    "random_templates": e.random_templates, "mask_path": e.mask_path, **e.extra})
+        out[key] = rec
+    return out
+
+
+def write_mmad_json(qs: QuestionSet, path: Path, *, with_provenance: bool = False) -> str:
+    """Write the set; returns the SHA-256 of the bytes written (deterministic for equal sets)."""
+    text = json.dumps(to_mmad_dict(qs, with_provenance=with_provenance), indent=1, ensure_ascii=False) + "\n"
+    data = text.encode("utf-8")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()

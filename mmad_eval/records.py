@@ -1,0 +1,45 @@
+"""The per-question answer record that flows from the store to parsing, scoring and reporting."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .questions.model import split_key, subtask_of
+
+
+@dataclass
+class AnswerRecord:
+    """One question's outcome in one run (one option rotation when circular evaluation is on)."""
+
+    image: str                        # query key
+    index: int                        # question index within the image's conversation
+    type: str                         # MMAD type string
+    options: dict[str, str]           # as shown to the model (after any shuffle/rotation)
+    answer: str                       # correct letter as shown
+    reply: str | None = None          # raw model text; None when the request failed
+    error: str | None = None          # "type: message" when the request failed (never a prediction)
+    parsed: str | None = None         # letter from the strict cascade; None = unparsed
+    rule: str | None = None           # which cascade rule fired
+    reference_parsed: str | None = None   # letter from MMAD's reference parser (last standalone A-E)
+    rotation: int = 0                 # circular evaluation: which rotation
+    request_key: str = ""
+    meta: dict = field(default_factory=dict)   # e.g. tokens, latency, letter logprobs
+
+    @property
+    def qid(self) -> str:
+        return f"{self.image}#{self.index}"
+
+    @property
+    def dataset(self) -> str:
+        return split_key(self.image)[0]
+
+    @property
+    def category(self) -> str:
+        return split_key(self.image)[1]
+
+    @property
+    def subtask(self) -> str:
+        return subtask_of(self.type)
+
+    @property
+    def correct(self) -> bool:
+        return self.parsed is not None and self.parsed == self.answer
