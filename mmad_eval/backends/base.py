@@ -85,3 +85,12 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Release engines, clients, GPU memory."""
+
+
+@dataclass
+class RunContext:
+    """What a backend may need beyond the request: the data root and the question set (baselines use it)."""
+
+    data_root: object = None          # pathlib.Path of the data root
+    questions: object = None          # QuestionSet
+    enhancements: object = None       # enhance.pipeline.Enhancements (the expert baseline reuses its detector)

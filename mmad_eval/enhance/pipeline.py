@@ -1,0 +1,97 @@
+"""Training-free enhancements applied per query image: normal references, domain knowledge, expert hint.
+
+The run engine asks this object, per image entry, which template images to show, which knowledge text to
+add and which expert hint (image and/or text) to append. Each part is a recorded setting.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..questions.model import ImageEntry, QuestionSet, split_key
+from ..run.settings import EnhancementSettings, ProtocolSettings
+from ..sources.knowledge import Knowledge, load_knowledge, lookup
+
+
+class Enhancements:
+    def __init__(self, settings: EnhancementSettings, protocol: ProtocolSettings, data_root: Path,
+                 questions: QuestionSet):
+        self.settings = settings
+        self.protocol = protocol
+        self.data_root = Path(data_root)
+        self.questions = questions
+        self.knowledge: Knowledge | None = load_knowledge(Path(settings.knowledge)) if settings.knowledge else None
+        self.missing_knowledge: set[str] = set()
+        self._retrieval = None
+        self._expert = None
+
+    # -- normal references -------------------------------------------------------------------------
+    def references(self, entry: ImageEntry) -> list[str]:
+        """Template image keys (relative to the data root) to show before the query, most useful first."""
+        p = self.protocol
+        if p.templates == "none" or p.shots <= 0:
+            return []
+        if p.templates == "random":
+            return entry.random_templates[: p.shots]
+        if p.templates == "similar":
+            return entry.similar_templates[: p.shots]
+        if p.templates == "retrieved":
+            return self._retriever().nearest(entry.key, p.shots)
+        raise ConfigError("unknown template source", culprit=p.templates)
+
+    def _retriever(self):
+        if self._retrieval is None:
+            from .retrieval import RetrievalIndex  # built lazily: embeds each category's normal pool once
+
+            self._retrieval = RetrievalIndex.from_questions(self.data_root, self.questions)
+        return self._retrieval
+
+    # -- domain knowledge --------------------------------------------------------------------------
+    def knowledge_text(self, entry: ImageEntry) -> str | None:
+        """The category's knowledge as prompt text (MMAD: every text of the category joined by newlines)."""
+        if self.knowledge is None:
+            return None
+        dataset, category = split_key(entry.key)
+        ck = lookup(self.knowledge, dataset, category)
+        if ck is None:
+            self.missing_knowledge.add(f"{dataset}/{category}")
+            return None
+        if ck.raw_texts:
+            return "\n".join(ck.raw_texts.values())
+        lines = [f" {ck.name}\n Description: {ck.normal or ck.description}"]
+        for d in ck.defects.values():
+            lines.append(f" {d.name}\n Description: {d.appearance}")
+        return "\n".join(lines)
+
+    # -- expert hint -------------------------------------------------------------------------------
+    def expert(self):
+        """The expert service (built-in detector or oracle), created on first use; None when off."""
+        if self.settings.expert == "none":
+            return None
+        if self._expert is None:
+            from .expert.service import ExpertService
+
+            self._expert = ExpertService(self.data_root, self.questions, kind=self.settings.expert)
+        return self._expert
+
+    def hint(self, entry: ImageEntry) -> tuple[bytes | None, str | None]:
+        """(hint image PNG bytes or None, hint text or None) for the query image."""
+        service = self.expert()
+        if service is None:
+            return None, None
+        from .hints import render_hint
+
+        return render_hint(service.analyze(entry.key), self.data_root / entry.key, self.settings.hint)
+
+    def describe(self) -> dict:
+        return {"templates": self.protocol.templates, "shots": self.protocol.shots,
+                "knowledge": Path(self.settings.knowledge).name if self.settings.knowledge else None,
+                "expert": self.settings.expert, "hint": self.settings.hint if self.settings.expert != "none" else None,
+                "missing_knowledge": sorted(self.missing_knowledge)}
+
+
+def seeded_sample(items: list[str], k: int, seed: int) -> list[str]:
+    """A seeded sample of k items (stable for a seed)."""
+    rng = random.Random(seed)
+    return rng.sample(items, min(k, len(items)))

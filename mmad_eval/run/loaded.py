@@ -1,0 +1,21 @@
+"""A finished (or partial) run as read back from its store, the input of scoring and reporting."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..records import AnswerRecord
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path                      # the output directory holding the SQLite store
+    name: str                          # run name (model label, plus an ablation tag where set)
+    record: dict                       # run record: settings, versions, hashes, counts, usage, times
+    answers: list[AnswerRecord]        # parsed; one per (question, rotation); failed requests have .error
+    prompts: dict[str, list] = field(default_factory=dict)   # request key -> Request.content()
+    image_loader: Callable[[str], bytes | None] | None = None  # sha256 -> bytes (data files or stored hints)
+
+    def image_bytes(self, sha: str) -> bytes | None:
+        return self.image_loader(sha) if self.image_loader else None
