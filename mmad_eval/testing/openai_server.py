@@ -1,0 +1,294 @@
+"""A fake OpenAI-compatible chat-completions server for tests and benchmarks (stdlib only, real HTTP).
+
+    with FakeOpenAIServer(latency_s=0.01, faults=[Fault("rate_limit", retry_after=0.05)]) as srv:
+        client = AsyncOpenAI(base_url=srv.base_url, api_key="x", max_retries=0)
+        ...
+        srv.requests      # JSON bodies received (thread-safe copy), in arrival order
+        srv.max_in_flight # most chat requests being handled at once
+
+Endpoints: ``POST /v1/chat/completions`` and ``GET /v1/models``. The default responder answers
+deterministically: it finds the options ("A. ..." / "A: ..." lines) in the last user message and picks one
+from a hash of the prompt text, so the same prompt always gets the same letter. Faults are scripted per
+request by a list (consumed in order; ``None`` = answer normally) or a callable ``(index, body) -> Fault|None``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Iterable, Union
+
+FAULT_KINDS = ("rate_limit", "server_error", "bad_request", "hang", "malformed", "refusal", "content_filter")
+_OPTION_LINE = re.compile(r"^\s*([A-Z])\s*[.:)]\s+\S", re.M)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure. ``kind`` is one of :data:`FAULT_KINDS`.
+
+    rate_limit: 429 with ``retry-after`` (seconds, if set); server_error: 500; bad_request: 400;
+    hang: wait ``hang_s`` (or until the server closes) before answering; malformed: 200 with a body that is
+    not JSON; refusal: a ``refusal`` message field and null content; content_filter: finish_reason
+    ``content_filter`` and empty content.
+    """
+
+    kind: str
+    retry_after: float | None = None
+    hang_s: float = 60.0
+
+    def __post_init__(self):
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+
+
+FaultScript = Union[None, Iterable[Union[Fault, None]], Callable[[int, dict], Union[Fault, None]]]
+Responder = Callable[[dict], Union[str, dict]]
+
+
+def prompt_text(body: dict) -> str:
+    """All text of the request's messages, joined (string or list-of-parts content)."""
+    out = []
+    for m in body.get("messages", []):
+        c = m.get("content")
+        if isinstance(c, str):
+            out.append(c)
+        elif isinstance(c, list):
+            out.extend(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text")
+    return "\n".join(out)
+
+
+def image_urls(body: dict) -> list[str]:
+    """The ``image_url`` URLs of the request, in order."""
+    return [p["image_url"]["url"] for m in body.get("messages", []) if isinstance(m.get("content"), list)
+            for p in m["content"] if isinstance(p, dict) and p.get("type") == "image_url"]
+
+
+def option_letters(body: dict) -> list[str]:
+    """Option letters offered in the last user message (``A. text`` lines), in order, unique."""
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    text = prompt_text({"messages": users[-1:]})
+    return list(dict.fromkeys(_OPTION_LINE.findall(text)))
+
+
+def hashed_letter(body: dict) -> str:
+    """A deterministic choice among the offered letters (A-D when none are found) from the prompt's hash."""
+    letters = option_letters(body) or ["A", "B", "C", "D"]
+    h = int(hashlib.sha256(prompt_text(body).encode()).hexdigest(), 16)
+    return letters[h % len(letters)]
+
+
+def default_responder(body: dict) -> str:
+    return hashed_letter(body)
+
+
+class FakeOpenAIServer:
+    """Threaded local server; use as a context manager or call :meth:`start` / :meth:`close`."""
+
+    def __init__(self, responder: Responder | None = None, latency_s: float | Callable[[int, dict], float] = 0.0,
+                 faults: FaultScript = None, model: str = "fake-model"):
+        self.responder = responder or default_responder
+        self.latency_s = latency_s
+        self.model = model
+        self._fault_fn = faults if callable(faults) else None
+        self._fault_queue = deque(faults) if faults is not None and not callable(faults) else deque()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._requests: list[dict] = []
+        self._headers: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.status_counts: dict[int, int] = {}
+        self.arrivals: list[float] = []     # monotonic arrival time of each chat request
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> "FakeOpenAIServer":
+        handler = type("Handler", (_Handler,), {"fake": self})
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
+        httpd.daemon_threads = True
+        httpd.request_queue_size = 1024
+        httpd.allow_reuse_address = True
+        httpd.server_bind()
+        httpd.server_activate()
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()                     # releases hanging handlers
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- observations ----------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[dict]:
+        """Chat request bodies received, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def headers(self) -> list[dict]:
+        """Lower-cased request headers of each chat request, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._headers)
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _admit(self, body: dict, headers: dict) -> tuple[int, Fault | None, float]:
+        with self._lock:
+            index = len(self._requests)
+            self._requests.append(body)
+            self._headers.append(headers)
+            self.arrivals.append(time.monotonic())
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            fault = self._fault_queue.popleft() if self._fault_queue else None
+        if self._fault_fn is not None:
+            fault = self._fault_fn(index, body)
+        latency = self.latency_s(index, body) if callable(self.latency_s) else self.latency_s
+        return index, fault, float(latency or 0.0)
+
+    def _leave(self, status: int) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.status_counts[status] = self.status_counts.get(status, 0) + 1
+
+    def completion(self, index: int, body: dict, fault: Fault | None) -> dict:
+        """The JSON completion for a request (normal answer, refusal or content filter)."""
+        n_images = len(image_urls(body))
+        usage_prompt = len(prompt_text(body).split()) + 85 * n_images
+        message: dict = {"role": "assistant", "content": None, "refusal": None}
+        finish = "stop"
+        logprobs = None
+        if fault is not None and fault.kind == "refusal":
+            message["refusal"] = "I'm sorry, I can't help with that."
+        elif fault is not None and fault.kind == "content_filter":
+            message["content"] = ""
+            finish = "content_filter"
+        else:
+            out = self.responder(body)
+            if isinstance(out, dict):
+                message.update(out)
+            else:
+                message["content"] = str(out)
+            if body.get("logprobs"):
+                logprobs = self._logprobs(body, message.get("content") or "")
+        completion_tokens = max(1, len((message.get("content") or "").split()))
+        return {
+            "id": f"chatcmpl-fake-{index}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": logprobs}],
+            "usage": {"prompt_tokens": usage_prompt, "completion_tokens": completion_tokens,
+                      "total_tokens": usage_prompt + completion_tokens},
+        }
+
+    @staticmethod
+    def _logprobs(body: dict, content: str) -> dict:
+        """First generated token with top_logprobs over the offered letters (answer most likely)."""
+        letters = option_letters(body) or ["A", "B", "C", "D"]
+        first = content.strip()[:1] or letters[0]
+        ranked = [first] + [x for x in letters if x != first]
+        k = int(body.get("top_logprobs") or 0)
+        top = [{"token": t, "logprob": -0.05 if i == 0 else -3.0 - i, "bytes": list(t.encode())}
+               for i, t in enumerate(ranked[: max(k, 1)])]
+        return {"content": [{"token": first, "logprob": top[0]["logprob"], "bytes": list(first.encode()),
+                             "top_logprobs": top if k else []}], "refusal": None}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake: FakeOpenAIServer
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            self.close_connection = True
+
+    def _json(self, status: int, obj: dict, headers: dict | None = None) -> None:
+        self._send(status, json.dumps(obj).encode(), headers)
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"object": "list", "data": [
+                {"id": self.fake.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._json(400, {"error": {"message": "request body is not JSON", "type": "invalid_request_error"}})
+            return
+        fake = self.fake
+        index, fault, latency = fake._admit(body, {k.lower(): v for k, v in self.headers.items()})
+        if latency:
+            fake._stop.wait(latency)
+        status, payload, headers = 200, b"", {}
+        kind = fault.kind if fault else None
+        if kind == "hang":
+            fake._stop.wait(fault.hang_s)
+        if kind == "rate_limit":
+            status = 429
+            payload = json.dumps({"error": {"message": "Rate limit reached", "type": "rate_limit_exceeded",
+                                            "code": "rate_limit_exceeded"}}).encode()
+            if fault.retry_after is not None:
+                headers["retry-after"] = f"{fault.retry_after:g}"
+        elif kind == "server_error":
+            status = 500
+            payload = json.dumps({"error": {"message": "internal error", "type": "server_error"}}).encode()
+        elif kind == "bad_request":
+            status = 400
+            payload = json.dumps({"error": {"message": "invalid request", "type": "invalid_request_error"}}).encode()
+        elif kind == "malformed":
+            payload = b'{"id": "chatcmpl-broken", "choices": [ {"message": '
+        elif not isinstance(body.get("messages"), list) or not body.get("model"):
+            status = 400
+            payload = json.dumps({"error": {"message": "'model' and 'messages' are required",
+                                            "type": "invalid_request_error"}}).encode()
+        else:
+            payload = json.dumps(fake.completion(index, body, fault)).encode()
+        fake._leave(status)                   # before writing: a client never sees a slot still taken
+        self._send(status, payload, headers)
