@@ -1,0 +1,8 @@
+"""Answer parsing: the strict cascade (records which rule fired) and MMAD's reference parser."""
+from .cascade import RULES, UNPARSED, normalise, parse_reply
+from .reference import reference_parse
+
+# Bump whenever a rule changes what a reply parses to (stored with every run's answers).
+PARSER_VERSION = "strict-1"
+
+__all__ = ["PARSER_VERSION", "RULES", "UNPARSED", "normalise", "parse_reply", "reference_parse"]

@@ -1,0 +1,145 @@
+"""The strict answer parser: a cascade of named rules, each answer records which rule fired.
+
+Rules, in order (the first that yields a letter wins):
+
+``explicit``        "Answer: B", "The answer is (B)", "correct option is B", "I choose B", "答案：C"
+                    (the last such statement in the reply counts);
+``lone_letter``     the whole reply is one letter: "B", "B.", "(B)", "**B**";
+``leading_letter``  the reply starts with a letter and a separator: "B. Yes.", "(B) crack", "B) ...";
+``last_letter``     the last standalone option letter in the reply, skipping the article "A" in prose
+                    ("A scratch is visible" is not an answer; "option A" and "A." are);
+``option_text``     the reply contains exactly one option's text (normalised; an option contained in a
+                    longer matched option is implied by it);
+``judge``           an optional LLM judge (off by default, see :mod:`.judge`);
+``unparsed``        nothing matched: None. There is never a random or closest-option fallback.
+
+A letter that is not among the shown options ("Answer: E" when options are A-D) is not accepted:
+the reply gets ``(None, "invalid_letter")``. With no options known (``options`` empty, e.g. an imported
+answer file without them) only ``explicit``, ``lone_letter`` and ``leading_letter`` apply, over A-E.
+Reasoning blocks: when a reply holds ``</think>``, only the text after the last one is parsed.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+LETTERS = "ABCDE"
+UNPARSED = "unparsed"
+INVALID = "invalid_letter"
+RULES = ("explicit", "lone_letter", "leading_letter", "last_letter", "option_text", "judge", INVALID, UNPARSED)
+
+# A letter token that is not glued to a word, a hyphen, an apostrophe or a slash ("C-shaped", "A's", "B/C").
+_TOKEN = r"(?<![\w\-'’/])([A-Ea-e])(?![\w\-'’/])"
+# Words after a capital "A" that show it is a letter, not the article ("A is correct").
+_NOT_ARTICLE = re.compile(r"[ \t]+(?:is|was|seems|appears|would|should|could|because|since|as|fits|matches|"
+                          r"best|correctly|here|option|and|or)\b")
+_ARTICLE = re.compile(r"[ \t]+[a-z]")
+_OPEN = r"[\s\*_\(\[【「\"'“]*"
+
+_EXPLICIT = re.compile(
+    r"(?:\b(?:final\s+|correct\s+|right\s+|best\s+)?answer\s*(?:is|would\s+be|should\s+be|will\s+be|choice\s+is)?"
+    r"\s*[:：=\-]?\s*(?:(?:option|choice)\s*)?"
+    r"|\b(?:correct|right|best)\s+(?:option|choice)\s*(?:is|would\s+be|should\s+be)?\s*[:：]?\s*"
+    r"|\b(?:I\s+(?:would\s+)?(?:choose|select|pick)|I'd\s+(?:choose|select|pick)|my\s+choice\s+is)\s*[:：]?\s*"
+    r"(?:(?:option|choice)\s*)?"
+    r"|答案\s*(?:是|为|為|应为|應為|应该是|應該是|选|選)?\s*[:：]?\s*(?:选项|選項)?\s*)"
+    + _OPEN + _TOKEN,
+    re.IGNORECASE)
+_OPTION_IS_CORRECT = re.compile(r"\b(?:option|choice)\s+" + _OPEN + _TOKEN +
+                                r"[\*\)\]\s]*(?:is|would\s+be)\s+(?:the\s+)?(?:correct|right|best)\b", re.IGNORECASE)
+_LONE = re.compile(r"^[\(\[【]?([A-Ea-e])[\)\]】]?[.。:：)]?$")
+_LEADING = re.compile(r"^[\s#>]*(?:\(([A-E])\)|\[([A-E])\]|([A-E])(?:\s*[.。:：)]|\s+[-–—]\s))")
+_KEYWORD_BEFORE = re.compile(r"(?:option|choice|answer(?:\s+is)?|letter)\s*[:：]?\s*[\(\[\*\"']*$", re.IGNORECASE)
+
+
+def _reasoning_stripped(text: str) -> str:
+    if "</think>" in text:
+        tail = text.rsplit("</think>", 1)[1]
+        if tail.strip():
+            return tail
+    return text
+
+
+def _is_letter(text: str, start: int, end: int) -> bool:
+    """Is the token at text[start:end] a letter (not the article "A"/"a", not a lowercase word)?"""
+    letter = text[start:end]
+    after = text[end:]
+    if letter.islower():
+        # lowercase only when nothing word-like follows on the line ("answer: b.", not "answer is a crack")
+        return re.match(r"[\s\*\)\]】\"'”]*(?:$|[.,;:!?\n])", after) is not None
+    if letter != "A" or not _ARTICLE.match(after) or _NOT_ARTICLE.match(after):
+        return True
+    return _KEYWORD_BEFORE.search(text[:start]) is not None
+
+
+def _explicit(text: str) -> str | None:
+    best: tuple[int, str] | None = None
+    for pattern in (_EXPLICIT, _OPTION_IS_CORRECT):
+        for m in pattern.finditer(text):
+            if _is_letter(text, m.start(1), m.end(1)) and (best is None or m.start(1) > best[0]):
+                best = (m.start(1), m.group(1).upper())
+    return best[1] if best else None
+
+
+def _lone(text: str) -> str | None:
+    core = re.sub(r"[\s\*_`\"'“”#]+", "", text)
+    m = _LONE.match(core)
+    return m.group(1).upper() if m else None
+
+
+def _leading(text: str) -> str | None:
+    m = _LEADING.match(text.replace("**", "").replace("__", ""))
+    return next(g for g in m.groups() if g) if m else None
+
+
+def _last_letter(text: str, allowed: str) -> str | None:
+    for m in reversed(list(re.finditer(_TOKEN, text))):
+        letter = m.group(1)
+        if letter.isupper() and letter in allowed and _is_letter(text, m.start(1), m.end(1)):
+            return letter
+    return None
+
+
+def normalise(text: str) -> str:
+    """Lowercase, punctuation to spaces, whitespace collapsed (for option-text matching)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _option_text(text: str, options: dict[str, str]) -> str | None:
+    reply = f" {normalise(text)} "
+    matched = {k: normalise(v) for k, v in options.items() if normalise(v) and f" {normalise(v)} " in reply}
+    # an option implied by a longer matched option ("crack" inside "crack and scratch") does not count
+    kept = [k for k, v in matched.items()
+            if not any(k2 != k and v != v2 and f" {v} " in f" {v2} " for k2, v2 in matched.items())]
+    return kept[0] if len(kept) == 1 else None
+
+
+def parse_reply(text: str | None, options: dict[str, str] | None,
+                judge: Callable[[str, dict[str, str]], str | None] | None = None) -> tuple[str | None, str]:
+    """Parse a model reply into one of the shown option letters: ``(letter or None, rule name)``.
+
+    ``judge``, when given, is called as ``judge(reply, options)`` for replies no rule could parse
+    (see :class:`mmad_eval.parse.judge.LLMJudge`); its answer must be one of the options.
+    """
+    if text is None or not text.strip():
+        return None, UNPARSED
+    text = _reasoning_stripped(text)
+    options = dict(options or {})
+    allowed = "".join(k for k in options if k in LETTERS) or LETTERS
+    for rule, finder in (("explicit", _explicit), ("lone_letter", _lone), ("leading_letter", _leading)):
+        letter = finder(text)
+        if letter is not None:
+            return (letter, rule) if letter in allowed else (None, INVALID)
+    if not options:
+        return None, UNPARSED
+    letter = _last_letter(text, allowed)
+    if letter is not None:
+        return letter, "last_letter"
+    letter = _option_text(text, options)
+    if letter is not None:
+        return letter, "option_text"
+    if judge is not None:
+        letter = judge(text, options)
+        if letter is not None and letter in allowed:
+            return letter, "judge"
+    return None, UNPARSED
