@@ -105,6 +105,7 @@ class FakeOpenAIServer:
         self.status_counts: dict[int, int] = {}
         self.arrivals: list[float] = []     # monotonic arrival time of each chat request
         self._httpd: ThreadingHTTPServer | None = None
+        self._port = 0
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class FakeOpenAIServer:
         httpd.server_bind()
         httpd.server_activate()
         self._httpd = httpd
+        self._port = httpd.server_address[1]
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -136,7 +138,7 @@ class FakeOpenAIServer:
 
     @property
     def port(self) -> int:
-        return self._httpd.server_address[1]
+        return self._port                    # still known after close, for assertions
 
     @property
     def base_url(self) -> str:

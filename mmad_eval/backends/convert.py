@@ -1,0 +1,88 @@
+"""The one place where a typed :class:`Request` becomes each backend's chat format, and where token
+log-probabilities become option-letter scores.
+
+* OpenAI: ``{"role", "content": [{"type": "text"}, {"type": "image_url", "image_url": {"url", "detail"}}]}``
+  with images as data URLs (encoded once per image by the registry).
+* transformers: ``{"type": "image", "image": PIL}`` parts, read by ``processor.apply_chat_template``.
+* vLLM (in-process ``LLM.chat``): ``{"type": "image_pil", "image_pil": PIL}`` parts (no base64 round trip;
+  see ``CustomChatCompletionContentPILImageParam`` in vllm/entrypoints/chat_utils.py).
+
+Text-only messages become a plain string content, which every chat template accepts.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+from ..prompt.images import ImageRegistry
+from ..prompt.message import ImagePart, Message, Request, TextPart
+
+
+def _convert(messages: Iterable[Message], image_part: Callable[[ImagePart], dict]) -> list[dict]:
+    out = []
+    for m in messages:
+        if not m.images():
+            out.append({"role": m.role, "content": m.text})
+            continue
+        content = [{"type": "text", "text": p.text} if isinstance(p, TextPart) else image_part(p)
+                   for p in m.parts if not (isinstance(p, TextPart) and p.text == "")]
+        out.append({"role": m.role, "content": content})
+    return out
+
+
+def to_openai(request: Request, images: ImageRegistry) -> list[dict]:
+    """OpenAI chat-completions ``messages`` with data-URL images at the configured detail."""
+    detail = images.settings.detail
+
+    def part(p: ImagePart) -> dict:
+        url = {"url": images.data_url(p.sha256)}
+        if detail:
+            url["detail"] = detail
+        return {"type": "image_url", "image_url": url}
+
+    return _convert(request.messages, part)
+
+
+def to_hf(request: Request, images: ImageRegistry) -> list[dict]:
+    """transformers chat messages with PIL images (``apply_chat_template`` loads them as given)."""
+    return _convert(request.messages, lambda p: {"type": "image", "image": images.pil(p.sha256)})
+
+
+def to_vllm(request: Request, images: ImageRegistry) -> list[dict]:
+    """vLLM ``LLM.chat`` conversation with ``image_pil`` parts."""
+    return _convert(request.messages, lambda p: {"type": "image_pil", "image_pil": images.pil(p.sha256)})
+
+
+def request_letters(request: Request) -> tuple[str, ...]:
+    """Option letters of a single-question request; empty when the request answers several questions
+    (a letter distribution for the first generated token is only meaningful for one question)."""
+    if len(request.qids) == 1 and request.options:
+        return tuple(request.options[0])
+    return ()
+
+
+def _norm_token(token: str) -> str:
+    t = token.strip().strip("()[].:*").strip()
+    return t.upper() if len(t) == 1 else ""
+
+
+def letter_logprobs(top: Iterable[tuple[str, float]], letters: Iterable[str]) -> dict[str, float] | None:
+    """Map first-token ``(token, logprob)`` alternatives to option letters.
+
+    Tokens that spell the same letter (``"A"``, ``" A"``, ``"(A"``, ``"a"``) are pooled with log-sum-exp,
+    as they are disjoint events. Letters that never appear among the alternatives are left out (their
+    probability is below the last listed alternative). None when no alternative is an option letter.
+    """
+    wanted = {x.upper(): x for x in letters}
+    pooled: dict[str, list[float]] = {}
+    for token, lp in top:
+        norm = _norm_token(token)
+        if norm in wanted and lp is not None and math.isfinite(lp):
+            pooled.setdefault(wanted[norm], []).append(float(lp))
+    if not pooled:
+        return None
+    out = {}
+    for letter, lps in pooled.items():
+        m = max(lps)
+        out[letter] = m + math.log(sum(math.exp(v - m) for v in lps))
+    return out

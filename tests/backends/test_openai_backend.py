@@ -1,0 +1,191 @@
+"""OpenAIBackend against the fake server over real HTTP: payload, recording, retries, faults, limits."""
+import base64
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from conftest import make_registry, make_request, run_backend
+from mmad_eval.backends.base import GenerationSettings
+from mmad_eval.backends.openai_api import OpenAIBackend, retry_after_s
+from mmad_eval.errors import ConfigError
+from mmad_eval.testing import FakeOpenAIServer, Fault
+
+FAST = {"backoff_s": 0.01, "backoff_max_s": 0.05, "timeout": 5.0}
+
+
+def backend(srv, gen=None, registry=None, **opts):
+    urls = opts.pop("base_url", None) or srv.base_url
+    return OpenAIBackend("m-test", gen or GenerationSettings(), registry or make_registry(),
+                         base_url=urls, api_key="sk-secret-123", **{**FAST, **opts})
+
+
+def test_payload_carries_images_settings_and_extra_body(image_files):
+    reg = make_registry(detail="high", max_side=16)
+    gen = GenerationSettings(temperature=0.3, max_tokens=7, seed=11, top_p=0.9)
+    with FakeOpenAIServer() as srv:
+        b = backend(srv, gen, reg, extra_body={"top_k": 5})
+        req = make_request(reg, images=image_files[:2], system="You are an inspector.")
+        got = run_backend(b, [("k1", req)])
+        body = srv.requests[0]
+    assert body["model"] == "m-test" and body["temperature"] == 0.3 and body["seed"] == 11
+    assert body["max_completion_tokens"] == 7 and "max_tokens" not in body and body["top_p"] == 0.9
+    assert body["top_k"] == 5                       # extra_body is merged into the JSON body
+    assert body["messages"][0] == {"role": "system", "content": "You are an inspector."}
+    parts = body["messages"][1]["content"]
+    assert [p["type"] for p in parts] == ["image_url", "image_url", "text"]
+    assert all(p["image_url"]["detail"] == "high" for p in parts[:2])
+    url = parts[0]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    img = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert max(img.size) == 16                      # max_side applied before encoding
+    assert "logprobs" not in body
+    r = got["k1"]
+    assert r.ok and r.text in {"A", "B"} and r.attempts == 1
+    words = len("You are an inspector. Is there a defect?\nA. Yes\nB. No".split())
+    assert r.prompt_tokens == words + 2 * 85          # the server's usage, as recorded
+    assert r.completion_tokens == 1 and r.latency_s is not None and r.latency_s >= 0
+    assert r.extra["endpoint"] == srv.base_url
+
+
+def test_max_tokens_field_option_and_images_encoded_once(image_files):
+    reg = make_registry()
+    with FakeOpenAIServer() as srv:
+        b = backend(srv, registry=reg, token_field="max_tokens")
+        items = [(f"k{i}", make_request(reg, text=f"Q{i}?\nA. x\nB. y", images=image_files[:2])) for i in range(6)]
+        run_backend(b, items)
+        assert all(body["max_tokens"] == 128 and "max_completion_tokens" not in body for body in srv.requests)
+    assert reg.encodes == 2
+
+
+def test_logprobs_requested_and_mapped_to_letters(image_files):
+    reg = make_registry()
+    with FakeOpenAIServer(responder=lambda body: "B") as srv:
+        b = backend(srv, GenerationSettings(logprobs=True), reg)
+        req = make_request(reg, text="Which?\nA. a\nB. b\nC. c", letters=("A", "B", "C"))
+        r = run_backend(b, [("k", req)])["k"]
+        assert srv.requests[0]["logprobs"] is True and srv.requests[0]["top_logprobs"] == 20
+    assert set(r.letter_logprobs) == {"A", "B", "C"}
+    assert max(r.letter_logprobs, key=r.letter_logprobs.get) == "B"
+
+
+def test_429_retry_after_is_honoured_and_recorded():
+    with FakeOpenAIServer(faults=[Fault("rate_limit", retry_after=0.2), Fault("rate_limit", retry_after=0.3)]) as srv:
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 3 and srv.status_counts == {429: 2, 200: 1}
+    assert r.ok and r.attempts == 3
+    # waited what the server asked (plus at most 10% of backoff_s jitter), not the tiny exponential backoff
+    assert 0.5 <= r.extra["retry_wait_s"] <= 0.5 + 2 * 0.1 * FAST["backoff_s"]
+
+
+def test_500_then_success():
+    with FakeOpenAIServer(faults=[Fault("server_error")]) as srv:
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 2
+    assert r.ok and r.attempts == 2 and r.error_type is None
+
+
+def test_400_is_not_retried():
+    with FakeOpenAIServer(faults=lambda i, body: Fault("bad_request")) as srv:
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 1
+    assert not r.ok and r.text is None and r.error_type == "bad_request" and r.attempts == 1
+    assert "400" in r.error_message
+
+
+def test_timeout_becomes_error_after_all_attempts():
+    with FakeOpenAIServer(faults=lambda i, body: Fault("hang", hang_s=10)) as srv:
+        r = run_backend(backend(srv, timeout=0.2, max_attempts=3), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 3
+    assert r.error_type == "timeout" and r.attempts == 3 and r.text is None
+
+
+def test_malformed_body_is_an_error_not_text():
+    with FakeOpenAIServer(faults=lambda i, body: Fault("malformed")) as srv:
+        r = run_backend(backend(srv, max_attempts=2), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 2
+    assert r.error_type == "malformed_response" and r.text is None and r.attempts == 2
+
+
+@pytest.mark.parametrize("kind", ["refusal", "content_filter"])
+def test_refusal_is_an_error(kind):
+    with FakeOpenAIServer(faults=[Fault(kind)]) as srv:
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 1
+    assert r.error_type == "refusal" and r.text is None and r.attempts == 1
+
+
+def test_round_robin_over_two_servers():
+    with FakeOpenAIServer() as a, FakeOpenAIServer() as b:
+        reg = make_registry()
+        be = backend(a, base_url=[a.base_url, b.base_url], registry=reg)
+        got = run_backend(be, [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n")) for i in range(10)])
+        assert a.count == 5 and b.count == 5
+    assert {r.extra["endpoint"] for r in got.values()} == {a.base_url, b.base_url}
+
+
+def test_concurrency_limit_respected_under_load():
+    reg = make_registry()
+    with FakeOpenAIServer(latency_s=0.03) as srv:
+        be = backend(srv, registry=reg, concurrency=4)
+        run_backend(be, [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n")) for i in range(24)])
+        assert srv.count == 24 and 2 <= srv.max_in_flight <= 4
+
+
+def test_high_concurrency_all_answered():
+    reg = make_registry()
+    with FakeOpenAIServer(latency_s=0.05) as srv:
+        be = backend(srv, registry=reg, concurrency=64)
+        got = run_backend(be, [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n")) for i in range(128)])
+        assert srv.max_in_flight > 16
+    assert all(r.ok for r in got.values())
+
+
+def test_corrupt_image_fails_only_its_request(tmp_path, image_files):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    reg = make_registry()
+    with FakeOpenAIServer() as srv:
+        got = run_backend(backend(srv, registry=reg), [("bad", make_request(reg, images=[bad])),
+                                                        ("good", make_request(reg, images=image_files[:1]))])
+        assert srv.count == 1
+    assert got["bad"].error_type == "bad_input" and "bad.png" in got["bad"].error_message
+    assert got["good"].ok
+
+
+def test_api_key_never_recorded(monkeypatch):
+    with FakeOpenAIServer() as srv:
+        be = backend(srv, extra_body={"top_k": 3})
+        run_backend(be, [("k", make_request(make_registry()))])
+        assert srv.headers[0]["authorization"] == "Bearer sk-secret-123"
+    blob = json.dumps(be.describe()) + json.dumps(be.identity())
+    assert "sk-secret-123" not in blob
+    assert be.identity()["options"] == {"extra_body": {"top_k": 3}}
+    assert srv.base_url not in json.dumps(be.identity())      # replicas are transport, not identity
+    assert be.describe()["transport"]["base_urls"] == [srv.base_url]
+
+
+def test_missing_key_for_openai_url_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        OpenAIBackend("gpt-4o", GenerationSettings(), make_registry())
+    # a local server works with no key at all
+    local = OpenAIBackend("m", GenerationSettings(), make_registry(), base_url="http://127.0.0.1:9/v1")
+    assert local._api_key == "EMPTY"
+
+
+def test_env_key_is_used(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-456")
+    with FakeOpenAIServer() as srv:
+        be = OpenAIBackend("m", GenerationSettings(), make_registry(), base_url=srv.base_url)
+        run_backend(be, [("k", make_request(make_registry()))])
+        assert srv.headers[0]["authorization"] == "Bearer sk-env-456"
+    assert "sk-env-456" not in json.dumps(be.describe())
+
+
+def test_retry_after_parsing():
+    assert retry_after_s({"retry-after": "2"}) == 2.0
+    assert retry_after_s({"retry-after-ms": "250"}) == 0.25
+    assert retry_after_s({}) is None
+    assert retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
