@@ -1,0 +1,121 @@
+"""Render a jinja2 prompt template (top-level ``prompts/<name>.j2``) into typed messages.
+
+A template emits plain text with two kinds of placeholders, which the engine passes in as variables:
+``<<image:N>>`` (an image slot: template, query or hint image) and ``<<role:NAME>>`` (starts a new message
+with that role; text before the first role marker belongs to a ``user`` message). The renderer splits the
+text on them and returns :class:`Message` objects with ordered :class:`TextPart` / :class:`ImagePart`.
+
+Variables a template receives:
+  ``references``   list of image placeholders of the normal templates (shown before the query)
+  ``query``        the query image placeholder
+  ``hint_image``   the expert hint image placeholder, or None
+  ``hint_text``    the expert hint text, or None
+  ``knowledge``    the category's domain knowledge text, or None
+  ``questions``    list of {"number": 1.., "text": str, "options": {letter: text}} in prompt order
+  ``mode``         "independent", "cumulative" or "per-image"
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+import mmad_eval
+
+from ..errors import ConfigError
+from .message import ImagePart, Message, TextPart
+
+PROMPT_DIR = Path(mmad_eval.__file__).resolve().parents[1] / "prompts"
+_MARK = re.compile(r"<<(image|role):([A-Za-z0-9_-]+)>>")
+
+
+@dataclass(frozen=True)
+class ImageSlot:
+    sha256: str
+    role: str          # template / query / hint
+    label: str         # path relative to the data root, or a hint's name
+
+
+class PromptTemplate:
+    """One named template; ``sha256`` (of its source text) goes into the run record."""
+
+    def __init__(self, name: str, prompt_dir: Path | None = None):
+        self.dir = Path(prompt_dir) if prompt_dir else PROMPT_DIR
+        path = self.dir / f"{name}.j2"
+        if not path.is_file():
+            known = sorted(p.stem for p in self.dir.glob("*.j2")) if self.dir.is_dir() else []
+            raise ConfigError(f"no prompt template {path}; known: {', '.join(known) or 'none'}", culprit=name)
+        self.name = name
+        self.path = path
+        self.source = path.read_text(encoding="utf-8")
+        self.sha256 = hashlib.sha256(self.source.encode("utf-8")).hexdigest()
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(self.dir)), undefined=jinja2.StrictUndefined,
+                                 autoescape=False, keep_trailing_newline=False, trim_blocks=True,
+                                 lstrip_blocks=True)
+        try:
+            self._template = env.get_template(f"{name}.j2")
+        except jinja2.TemplateSyntaxError as e:
+            raise ConfigError(f"template syntax error line {e.lineno}: {e.message}", culprit=str(path)) from None
+
+    def render(self, *, query: ImageSlot, questions: list[dict], mode: str = "independent",
+               references: list[ImageSlot] = (), knowledge: str | None = None,
+               hint_image: ImageSlot | None = None, hint_text: str | None = None) -> tuple[Message, ...]:
+        slots: list[ImageSlot] = []
+
+        def mark(slot: ImageSlot) -> str:
+            slots.append(slot)
+            return f"<<image:{len(slots) - 1}>>"
+
+        text = self._template.render(references=[mark(s) for s in references], query=mark(query),
+                                     hint_image=mark(hint_image) if hint_image else None, hint_text=hint_text,
+                                     knowledge=knowledge, questions=questions, mode=mode)
+        return split_messages(text, slots)
+
+
+def split_messages(text: str, slots: list[ImageSlot]) -> tuple[Message, ...]:
+    """Split rendered text on its placeholders into messages of ordered parts (blank text dropped)."""
+    messages: list[Message] = []
+    role, parts, pos, used = "user", [], 0, set()
+
+    def flush():
+        if parts:
+            ps = list(parts)
+            if isinstance(ps[0], TextPart):
+                ps[0] = TextPart(ps[0].text.lstrip())
+            if isinstance(ps[-1], TextPart):
+                ps[-1] = TextPart(ps[-1].text.rstrip())
+            messages.append(Message(role=role, parts=tuple(p for p in ps if not isinstance(p, TextPart) or p.text)))
+
+    for m in _MARK.finditer(text):
+        chunk = text[pos:m.start()]
+        if chunk.strip() or (chunk and parts):
+            parts.append(TextPart(chunk))
+        pos = m.end()
+        if m.group(1) == "role":
+            flush()
+            role, parts = m.group(2), []
+        else:
+            i = int(m.group(2))
+            used.add(i)
+            s = slots[i]
+            parts.append(ImagePart(sha256=s.sha256, role=s.role, label=s.label))
+    tail = text[pos:]
+    if tail.strip():
+        parts.append(TextPart(tail))
+    flush()
+    missing = [slots[i].label for i in range(len(slots)) if i not in used]
+    if missing:
+        raise ConfigError(f"the prompt template does not place image(s) {', '.join(missing)}", culprit="prompt")
+    return tuple(messages)
+
+
+def messages_to_text(messages) -> str:
+    """A readable form with image placeholders (snapshot tests, reports): ``<image:role label>``."""
+    out = []
+    for msg in messages:
+        body = "".join(p.text if isinstance(p, TextPart) else f"<image:{p.role} {p.label}>" for p in msg.parts)
+        out.append(f"[{msg.role}]\n{body}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,108 @@
+"""Read runs back from a store as parsed :class:`AnswerRecord` lists (the input of scoring and reports)."""
+from __future__ import annotations
+
+import importlib
+import json
+import sqlite3
+from pathlib import Path
+
+from ..errors import ConfigError, MmadError
+from ..paths import safe_join
+from ..records import AnswerRecord
+from .loaded import LoadedRun
+from .protocols import answer_segment
+from .store import DB_NAME, Store
+
+MISSING = "missing: not answered yet (rerun the same command to resume)"
+
+
+def _parsers():
+    """(parse_reply, reference_parse) from mmad_eval.parse, or (None, None) while it is not installed."""
+    try:
+        mod = importlib.import_module("mmad_eval.parse")
+    except ImportError:
+        return None, None
+    return getattr(mod, "parse_reply", None), getattr(mod, "reference_parse", None)
+
+
+def _store(out_dir: Path) -> Store:
+    if not (Path(out_dir) / DB_NAME).is_file():
+        raise ConfigError(f"no {DB_NAME} here; run `mmad-eval run --out {out_dir}` first", culprit=str(out_dir))
+    return Store(Path(out_dir))
+
+
+def load_runs(out_dir) -> list[LoadedRun]:
+    with _store(out_dir) as store:
+        return [_load(store, Path(out_dir), n) for n in store.run_names()]
+
+
+def load_run(out_dir, name: str | None = None) -> LoadedRun:
+    """One run; ``name`` may be omitted when the directory holds a single run."""
+    with _store(out_dir) as store:
+        names = store.run_names()
+        if name is None:
+            if len(names) != 1:
+                raise ConfigError(f"{len(names)} runs here ({', '.join(names)}); name one", culprit=str(out_dir))
+            name = names[0]
+        if name not in names:
+            raise ConfigError(f"no run of that name in {out_dir}; runs: {', '.join(names)}", culprit=name)
+        return _load(store, Path(out_dir), name)
+
+
+def _load(store: Store, out_dir: Path, name: str) -> LoadedRun:
+    record = store.run_record(name) or {}
+    mode = ((record.get("settings") or {}).get("protocol") or {}).get("question_mode", "independent")
+    members = store.members(name)
+    requests = store.requests_for(m.request_key for m in members)
+    parse_reply, reference_parse = _parsers()
+    answers = []
+    for m in members:
+        req = requests.get(m.request_key)
+        rec = AnswerRecord(image=m.image, index=m.index, type=m.type, options=m.options, answer=m.answer,
+                           rotation=m.rotation, request_key=m.request_key)
+        if req is None:
+            rec.error = MISSING
+        elif req["status"] != "ok":
+            rec.error = f"{req['error_type']}: {req['error_message']}"
+        else:
+            rec.reply = req["text"]
+            rec.meta = {k: v for k, v in (("prompt_tokens", req["prompt_tokens"]),
+                                          ("completion_tokens", req["completion_tokens"]),
+                                          ("latency_s", req["latency"]), ("attempts", req["attempts"])) if v is not None}
+            if req["letter_logprobs"]:
+                rec.meta["letter_logprobs"] = json.loads(req["letter_logprobs"])
+            segment = answer_segment(rec.reply, mode, m.position, m.n_prompt)
+            if segment != rec.reply:
+                rec.meta["segment"] = segment
+            if parse_reply is not None:
+                if segment is None:
+                    rec.rule = "no-numbered-line"
+                else:
+                    rec.parsed, rec.rule = parse_reply(segment, m.options)
+            if reference_parse is not None and segment is not None:
+                rec.reference_parsed = reference_parse(segment)
+        answers.append(rec)
+    prompts = {k: json.loads(r["content"]) for k, r in requests.items() if r.get("content")}
+    root = Path(record["data_root"]) if record.get("data_root") else None
+    return LoadedRun(run_dir=out_dir, name=name, record=record, answers=answers, prompts=prompts,
+                     image_loader=_image_loader(store.path, root))
+
+
+def _image_loader(db_path: Path, root: Path | None):
+    """sha -> bytes: stored (hint) bytes, else the data file at its recorded path; None when unavailable."""
+    def load(sha: str) -> bytes | None:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT path, data FROM images WHERE sha = ?", (sha,)).fetchone()
+        if row is None:
+            return None
+        path, data = row
+        if data is not None:
+            return bytes(data)
+        if path and root is not None:
+            try:
+                return safe_join(root, path).read_bytes()
+            except (OSError, MmadError):
+                return None
+        return None
+
+    return load

@@ -1,0 +1,131 @@
+"""MMAD question protocols: which questions go into one request, and how their options are shown.
+
+- ``independent`` (MMAD's open-model scripts, default): one request per question.
+- ``cumulative`` (MMAD's GPT-4o script): the request for question *i* lists questions 1..i of the image in
+  ONE user message (as the reference script sends them) and asks for a numbered answer list; only the
+  answer to the last question (*i*) is kept.
+- ``per-image``: all selected questions of an image in one request, answered as lines ``1: A``.
+
+Options are shown in their original order or in a seeded shuffle that is stable per question
+(``option_seed`` + question id). Circular evaluation asks every rotation of the (ordered) option texts;
+each answer carries its rotation, and a question counts only when all rotations are right (the scorer's job).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+
+from ..questions.model import LETTERS, ImageEntry, Question
+from .settings import ProtocolSettings
+
+
+@dataclass(frozen=True)
+class ShownQuestion:
+    """A question as it appears in a prompt (after shuffle and rotation)."""
+
+    question: Question
+    options: dict[str, str]       # shown letter -> text
+    answer: str                   # correct letter as shown
+    rotation: int
+
+
+@dataclass
+class Unit:
+    """One request to build: the questions in its prompt and the ones it answers (with their positions)."""
+
+    prompt: list[ShownQuestion]
+    answers: list[tuple[int, ShownQuestion]] = field(default_factory=list)   # (position in prompt, question)
+
+
+def base_order(q: Question, protocol: ProtocolSettings) -> list[str]:
+    """Original letters in display order: as in the file, or a shuffle seeded by option_seed + qid."""
+    letters = list(q.options)
+    if protocol.option_order == "shuffle":
+        digest = hashlib.sha256(f"{protocol.option_seed}:{q.qid}".encode()).digest()
+        random.Random(int.from_bytes(digest[:8], "big")).shuffle(letters)
+    return letters
+
+
+def show(q: Question, protocol: ProtocolSettings, rotation: int = 0) -> ShownQuestion:
+    """The question with options re-lettered A.. in display order, rotated by ``rotation`` positions."""
+    order = base_order(q, protocol)
+    n = len(order)
+    r = rotation % n
+    rotated = order[r:] + order[:r]
+    options = {LETTERS[i]: q.options[orig] for i, orig in enumerate(rotated)}
+    answer = LETTERS[rotated.index(q.answer)]
+    return ShownQuestion(question=q, options=options, answer=answer, rotation=r)
+
+
+def rotations(q: Question, protocol: ProtocolSettings) -> range:
+    return range(len(q.options)) if protocol.circular else range(1)
+
+
+def plan_entry(entry: ImageEntry, selected: list[Question], protocol: ProtocolSettings) -> list[Unit]:
+    """The requests to build for one image: ``selected`` are the questions to answer (file order)."""
+    mode = protocol.question_mode
+    units: list[Unit] = []
+    if mode == "independent":
+        for q in selected:
+            for r in rotations(q, protocol):
+                s = show(q, protocol, r)
+                units.append(Unit(prompt=[s], answers=[(0, s)]))
+    elif mode == "cumulative":
+        for q in selected:
+            context = [c for c in entry.questions if c.index <= q.index]
+            for r in rotations(q, protocol):
+                prompt = [show(c, protocol, r) for c in context]
+                units.append(Unit(prompt=prompt, answers=[(len(prompt) - 1, prompt[-1])]))
+    elif mode == "per-image":
+        if selected:
+            n_rot = max(len(rotations(q, protocol)) for q in selected)
+            for r in range(n_rot):
+                prompt = [show(q, protocol, r) for q in selected]
+                answers = [(i, s) for i, s in enumerate(prompt) if r < len(rotations(s.question, protocol))]
+                units.append(Unit(prompt=prompt, answers=answers))
+    else:
+        from ..errors import ConfigError
+
+        raise ConfigError("unknown question mode", culprit=mode)
+    return units
+
+
+def prompt_questions(unit: Unit) -> list[dict]:
+    """The template's ``questions`` variable."""
+    return [{"number": i + 1, "text": s.question.text, "options": s.options} for i, s in enumerate(unit.prompt)]
+
+
+_LINE = re.compile(r"^\s*(?:question\s*)?(\d{1,3})\s*[.:)\-]\s*(.*\S)?\s*$", re.IGNORECASE)
+
+
+def split_numbered_reply(text: str) -> dict[int, str]:
+    """Per-question segments of a numbered reply (``1: A`` / ``1. Answer: B.``), keyed by number (1-based).
+
+    Only splits; the letter in each segment is found by the parser. A number seen twice keeps the last.
+    """
+    out: dict[int, str] = {}
+    current = None
+    for line in (text or "").splitlines():
+        m = _LINE.match(line)
+        if m:
+            current = int(m.group(1))
+            out[current] = m.group(2) or ""
+        elif current is not None and line.strip():
+            out[current] = (out[current] + "\n" + line).strip()
+    return out
+
+
+def answer_segment(text: str | None, mode: str, position: int, n_prompt: int) -> str | None:
+    """The part of a reply that answers the question at ``position`` (0-based) of the prompt.
+
+    independent: the whole reply. cumulative: the numbered line of the last question, else the whole reply
+    (the reference keeps the last letter of the reply). per-image: the numbered line, else None.
+    """
+    if text is None or mode == "independent" or n_prompt <= 1:
+        return text
+    segment = split_numbered_reply(text).get(position + 1)
+    if segment is not None:
+        return segment
+    return text if mode == "cumulative" else None

@@ -1,0 +1,89 @@
+"""The run record: everything needed to reproduce and interpret a run (versions, hashes, settings, usage)."""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import mmad_eval
+
+
+def package_versions() -> dict:
+    """Versions of the packages that can change results, read from metadata (no heavy imports)."""
+    out = {"mmad_eval": mmad_eval.__version__, "python": platform.python_version()}
+    for name in ("numpy", "pillow", "jinja2", "torch", "transformers", "vllm", "openai"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state(path: Path | None = None) -> dict:
+    """Commit and dirty flag of the mmad-eval checkout, if the package runs from one."""
+    root = Path(path) if path else Path(mmad_eval.__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return {"commit": None, "dirty": None}
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=20).stdout
+        return {"commit": commit, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def parser_version() -> str | None:
+    try:
+        mod = importlib.import_module("mmad_eval.parse")
+    except ImportError:
+        return None
+    return getattr(mod, "PARSER_VERSION", None) or getattr(mod, "__version__", None)
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def build_record(*, name: str, settings: dict, model_spec: dict, backend: dict, questions, question_count: int,
+                 template, enhancements: dict, slice_: dict, data_root: str, previous: dict | None) -> dict:
+    """A fresh record for this invocation; ``previous`` (same run name) keeps its first start time."""
+    return {
+        "name": name,
+        "settings": settings,
+        "model_spec": model_spec,
+        "backend": backend,
+        "questions": {"file": Path(questions.source).name, "sha256": questions.sha256,
+                      "count": len(questions), "images": len(questions.entries),
+                      "selected": question_count},
+        "prompt": {"name": template.name, "sha256": template.sha256},
+        "enhancements": enhancements,
+        "slice": slice_,
+        "data_root": data_root,
+        "seeds": {"generation": settings["generation"].get("seed"),
+                  "option_seed": settings["protocol"].get("option_seed")},
+        "parser_version": parser_version(),
+        "versions": package_versions(),
+        "git": git_state(),
+        "started": (previous or {}).get("started") or now_iso(),
+        "resumed": now_iso() if previous else None,
+        "ended": None,
+        "invocations": (previous or {}).get("invocations", 0) + 1,
+    }
+
+
+def same_settings(a: dict, b: dict) -> list[str]:
+    """Names of the recorded settings that differ between two records (empty when compatible)."""
+    diffs = []
+    for section in ("settings", "model_spec"):
+        sa, sb = a.get(section) or {}, b.get(section) or {}
+        for k in sorted(set(sa) | set(sb)):
+            if sa.get(k) != sb.get(k):
+                diffs.append(f"{section}.{k}")
+    if (a.get("questions") or {}).get("sha256") != (b.get("questions") or {}).get("sha256"):
+        diffs.append("questions.sha256")
+    return diffs

@@ -1,0 +1,87 @@
+"""Select part of a question set: filters, a question limit and deterministic shards by image key."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+from ..errors import ConfigError
+from ..questions.model import SUBTASK_SHORT, SUBTASKS, TYPES, ImageEntry, Question, QuestionSet
+
+_SHORT_TO_SUBTASK = {v.lower(): k for k, v in SUBTASK_SHORT.items()}
+
+
+@dataclass(frozen=True)
+class Slice:
+    limit: int | None = None                 # first N selected questions (file order)
+    subtasks: tuple[str, ...] = ()           # subtask names, short codes (AD, DC, ...) or type strings
+    datasets: tuple[str, ...] = ()           # first key component, e.g. DS-MVTec
+    categories: tuple[str, ...] = ()         # second key component, e.g. bottle
+    shard: tuple[int, int] | None = None     # (i, N), 0 <= i < N: images whose key hash % N == i
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def is_full(self) -> bool:
+        return self == Slice()
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/N"`` with 0 <= i < N."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError("shard must look like i/N, e.g. 0/4", culprit=text) from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError("shard i/N needs 0 <= i < N", culprit=text)
+    return i, n
+
+
+def shard_of(key: str, n: int) -> int:
+    """Deterministic shard of an image key (all questions of an image land in the same shard)."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
+
+
+def _type_filter(names: tuple[str, ...]) -> set[str] | None:
+    if not names:
+        return None
+    types: set[str] = set()
+    for name in names:
+        low = name.strip().lower()
+        subtask = _SHORT_TO_SUBTASK.get(low) or next((s for s in SUBTASKS if s.lower() == low), None)
+        if subtask == "Object Analysis":
+            types.update({"Object Structure", "Object Details"})
+        elif subtask:
+            types.add(subtask)
+        else:
+            t = next((t for t in TYPES if t.lower() == low), None)
+            if t is None:
+                raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())} "
+                                  "or a full subtask/type name", culprit=name)
+            types.add(t)
+    return types
+
+
+def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Question]]]:
+    """(entry, selected questions) pairs in file order; entries with nothing selected are left out."""
+    types = _type_filter(sl.subtasks)
+    datasets, categories = set(sl.datasets), set(sl.categories)
+    out: list[tuple[ImageEntry, list[Question]]] = []
+    remaining = sl.limit
+    for entry in qs.entries.values():
+        if remaining is not None and remaining <= 0:
+            break
+        q0 = entry.questions[0] if entry.questions else None
+        dataset, category = (q0.dataset, q0.category) if q0 else (entry.key.split("/")[0], "")
+        if datasets and dataset not in datasets:
+            continue
+        if categories and category not in categories:
+            continue
+        if sl.shard and shard_of(entry.key, sl.shard[1]) != sl.shard[0]:
+            continue
+        selected = [q for q in entry.questions if types is None or q.type in types]
+        if remaining is not None:
+            selected = selected[:remaining]
+            remaining -= len(selected)
+        if selected:
+            out.append((entry, selected))
+    return out
