@@ -1,0 +1,95 @@
+"""Paired comparison of two runs on the questions both answered (rotation 0).
+
+Per subtask and for the headline: both scores on the shared questions, their difference with a paired
+bootstrap 95% CI (the same image resample applied to both runs), and McNemar's test on the per-question
+right/wrong table (exact binomial p-value, and the chi-square one with continuity correction).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+from ..questions.model import SUBTASKS
+from ..records import AnswerRecord
+from .cells import table_values
+from .stats import image_weights, percentile_ci, scorer_index
+from .table import COLUMNS
+
+
+@dataclass
+class McNemar:
+    only_a: int          # questions A got right and B wrong
+    only_b: int
+    both: int
+    neither: int
+    p_exact: float
+    p_chi2: float
+
+
+@dataclass
+class Comparison:
+    scorer: str
+    shared: int                                   # questions both runs answered
+    only_in_a: int
+    only_in_b: int
+    a: dict[str, float | None]                    # headline columns on the shared questions
+    b: dict[str, float | None]
+    diff: dict[str, float | None]                 # b - a
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    mcnemar: dict[str, McNemar] = field(default_factory=dict)    # per subtask and "All"
+    notes: list[str] = field(default_factory=list)
+
+
+def mcnemar(a_right: np.ndarray, b_right: np.ndarray) -> McNemar:
+    a_right, b_right = np.asarray(a_right, bool), np.asarray(b_right, bool)
+    n01, n10 = int((a_right & ~b_right).sum()), int((~a_right & b_right).sum())
+    n = n01 + n10
+    p_exact = float(sps.binomtest(n01, n, 0.5).pvalue) if n else 1.0
+    p_chi2 = float(sps.chi2.sf((abs(n01 - n10) - 1) ** 2 / n, 1)) if n else 1.0
+    return McNemar(only_a=n01, only_b=n10, both=int((a_right & b_right).sum()),
+                   neither=int((~a_right & ~b_right).sum()), p_exact=min(p_exact, 1.0), p_chi2=min(p_chi2, 1.0))
+
+
+def _num(x) -> float | None:
+    return None if np.isnan(x) else float(x)
+
+
+def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: str = "strict",
+                 n_boot: int = 1000, seed: int = 0) -> Comparison:
+    """Compare run B against run A (differences are B - A)."""
+    a0 = {r.qid: r for r in a if r.rotation == 0}
+    b0 = {r.qid: r for r in b if r.rotation == 0}
+    shared = [q for q in a0 if q in b0]
+    ra, rb = [a0[q] for q in shared], [b0[q] for q in shared]
+    ia, exact = scorer_index(ra, scorer)
+    ib, _ = scorer_index(rb, scorer)
+    cmp = Comparison(scorer=scorer, shared=len(shared), only_in_a=len(a0) - len(shared),
+                     only_in_b=len(b0) - len(shared), a={}, b={}, diff={})
+    if not shared:
+        cmp.notes.append("the runs share no questions")
+        return cmp
+    present = ia.present | ib.present
+    ha = table_values(*ia.sums(), present, exact)[2]
+    hb = table_values(*ib.sums(), present, exact)[2]
+    for j, col in enumerate(COLUMNS):
+        cmp.a[col], cmp.b[col] = _num(ha[j]), _num(hb[j])
+        cmp.diff[col] = None if np.isnan(ha[j]) or np.isnan(hb[j]) else float(hb[j] - ha[j])
+    w = image_weights(ia, n_boot, seed)      # same images, same order in both indexes (same question list)
+    da = table_values(*ia.sums(w), present, exact)[2]
+    db = table_values(*ib.sums(w), present, exact)[2]
+    cmp.ci = {col: ci for col, ci in zip(COLUMNS, percentile_ci(db - da)) if ci is not None}
+    # McNemar on questions both runs count (the MMAD scorer drops invalid answers)
+    both = ia.counted & ib.counted
+    for j, col in enumerate((*SUBTASKS, "All")):
+        sel = both & (ia.col == j) if col != "All" else both
+        if sel.any():
+            cmp.mcnemar[col] = mcnemar(ia.correct[sel], ib.correct[sel])
+    if scorer != "strict" and not both.all():
+        cmp.notes.append(f"McNemar uses the {int(both.sum())} questions valid in both runs")
+    if cmp.only_in_a or cmp.only_in_b:
+        cmp.notes.append(f"compared on {len(shared)} shared questions ({cmp.only_in_a} only in A, "
+                         f"{cmp.only_in_b} only in B)")
+    return cmp

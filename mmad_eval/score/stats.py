@@ -1,0 +1,77 @@
+"""Bootstrap confidence intervals, resampling query images (all questions about an image move together).
+
+Resampling is stratified by row (dataset): each dataset keeps its number of images, as in the benchmark's
+fixed design. Vectorised: one (resamples x images) weight matrix times (images x cells) count matrices.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..records import AnswerRecord
+from .cells import CellIndex, build_index, table_values
+from .mmad import corrected_dataset, counted_flags
+from .strict import strict_correct
+from .table import COLUMNS, ScoreTable
+
+SCORERS = ("strict", "mmad", "mmad-corrected")
+
+
+def scorer_index(records: Sequence[AnswerRecord], scorer: str, exact_skip_after_drop: bool = False
+                 ) -> tuple[CellIndex, bool]:
+    """The cell index and arithmetic (exact or not) of a named scorer, on rotation 0."""
+    recs = [r for r in records if r.rotation == 0]
+    if scorer == "strict":
+        return build_index(recs, corrected_dataset, [True] * len(recs), [strict_correct(r) for r in recs]), False
+    if scorer not in SCORERS:
+        raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}")
+    exact = scorer == "mmad"
+    flags = counted_flags(recs, exact_skip_after_drop)
+    correct = [r.reference_parsed == r.answer for r in recs]
+    row_of = (lambda r: r.dataset) if exact else corrected_dataset
+    return build_index(recs, row_of, flags, correct), exact
+
+
+def image_weights(index: CellIndex, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_images) resample counts, stratified by each image's row."""
+    rng = np.random.default_rng(seed)
+    n_img = len(index.images)
+    img_row = np.zeros(n_img, dtype=int)
+    img_row[index.image] = index.row
+    draws = []
+    for g in np.unique(img_row):
+        members = np.flatnonzero(img_row == g)
+        draws.append(members[rng.integers(0, len(members), size=(n_boot, len(members)))])
+    flat = np.concatenate(draws, axis=1) + (np.arange(n_boot) * n_img)[:, None]
+    return np.bincount(flat.ravel(), minlength=n_boot * n_img).reshape(n_boot, n_img).astype(float)
+
+
+def bootstrap_headline(index: CellIndex, exact: bool, n_boot: int = 1000, seed: int = 0,
+                       weights: np.ndarray | None = None) -> np.ndarray:
+    """(n_boot, 8) resampled headline rows (7 subtasks + Average)."""
+    w = image_weights(index, n_boot, seed) if weights is None else weights
+    c, t = index.sums(w)
+    return table_values(c, t, index.present, exact)[2]
+
+
+def percentile_ci(samples: np.ndarray, level: float = 0.95) -> list[tuple[float, float] | None]:
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    out = []
+    for col in samples.T:
+        col = col[~np.isnan(col)]
+        out.append((float(np.percentile(col, lo)), float(np.percentile(col, hi))) if len(col) else None)
+    return out
+
+
+def add_bootstrap_ci(table: ScoreTable, records: Sequence[AnswerRecord], scorer: str, n_boot: int = 1000,
+                     seed: int = 0, level: float = 0.95, exact_skip_after_drop: bool = False) -> ScoreTable:
+    """Fill ``table.ci`` (headline columns) with percentile bootstrap intervals over query images."""
+    index, exact = scorer_index(records, scorer, exact_skip_after_drop)
+    if not index.images:
+        return table
+    samples = bootstrap_headline(index, exact, n_boot, seed)
+    table.ci = {col: ci for col, ci in zip(COLUMNS, percentile_ci(samples, level)) if ci is not None}
+    table.extra["ci"] = {"method": "percentile bootstrap over query images, stratified by dataset",
+                         "resamples": n_boot, "seed": seed, "level": level}
+    return table
