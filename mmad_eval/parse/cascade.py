@@ -28,8 +28,9 @@ UNPARSED = "unparsed"
 INVALID = "invalid_letter"
 RULES = ("explicit", "lone_letter", "leading_letter", "last_letter", "option_text", "judge", INVALID, UNPARSED)
 
-# A letter token that is not glued to a word, a hyphen, an apostrophe or a slash ("C-shaped", "A's", "B/C").
-_TOKEN = r"(?<![\w\-'’/])([A-Ea-e])(?![\w\-'’/])"
+# A letter token not glued to a Latin word, digit, hyphen, apostrophe or slash ("C-shaped", "A's", "B/C");
+# CJK text may touch it ("答案是B").
+_TOKEN = r"(?<![A-Za-z0-9_\-'’/])([A-Ea-e])(?![A-Za-z0-9_\-'’/])"
 # Words after a capital "A" that show it is a letter, not the article ("A is correct").
 _NOT_ARTICLE = re.compile(r"[ \t]+(?:is|was|seems|appears|would|should|could|because|since|as|fits|matches|"
                           r"best|correctly|here|option|and|or)\b")
