@@ -1,0 +1,162 @@
+"""In-process vLLM backend: every pending request goes through ``LLM.chat`` in large chunks.
+
+API used (vLLM >= 0.10, checked against vllm/entrypoints/llm.py and chat_utils.py): ``LLM(model, seed,
+max_model_len, limit_mm_per_prompt, tensor_parallel_size, trust_remote_code, dtype, ...)``;
+``LLM.chat(list_of_conversations, sampling_params, use_tqdm=False, chat_template=...)`` returning one
+``RequestOutput`` per conversation in order (``.outputs[0].text``, ``.outputs[0].token_ids``,
+``.outputs[0].logprobs`` = per token ``{token_id: Logprob(logprob, rank, decoded_token)}``,
+``.prompt_token_ids``); ``SamplingParams(temperature, max_tokens, seed, top_p, logprobs)``; images as
+``{"type": "image_pil", "image_pil": PIL.Image}`` content parts.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib.util
+import time
+from typing import Sequence
+
+from ..errors import MissingExtraError, MmadError
+from ..prompt.message import Request
+from .base import Backend, Emit, Response
+from .convert import letter_logprobs, request_letters, to_vllm
+
+ENGINE_OPTIONS = ("max_model_len", "tensor_parallel_size", "trust_remote_code", "dtype", "gpu_memory_utilization",
+                  "enforce_eager", "max_num_seqs", "mm_processor_kwargs", "quantization", "revision")
+
+
+class VLLMBackend(Backend):
+    """Options: engine settings (``max_model_len``, ``limit_mm_per_prompt`` = ``{"image": n}``,
+    ``tensor_parallel_size``, ``trust_remote_code``, ``dtype``, ``gpu_memory_utilization``, ``enforce_eager``,
+    ``max_num_seqs``, ``mm_processor_kwargs``, ``quantization``, ``revision``, ``engine_kwargs`` dict),
+    ``chunk_size`` (512 conversations per ``LLM.chat`` call), ``sampling_kwargs`` (extra ``SamplingParams``,
+    e.g. ``top_k``), ``chat_template`` (a Jinja string overriding the model's), ``top_logprobs`` (20)."""
+
+    kind = "vllm"
+
+    def __init__(self, model, generation, images, **options):
+        super().__init__(model, generation, images, **options)
+        if importlib.util.find_spec("vllm") is None:
+            raise MissingExtraError("vllm", "vllm")
+        self.chunk_size = max(1, int(options.get("chunk_size", 512)))
+        self.sampling_kwargs = dict(options.get("sampling_kwargs") or {})
+        self.top_logprobs = int(options.get("top_logprobs", 20))
+        self.limit_mm_per_prompt = options.get("limit_mm_per_prompt")
+        self._llm = None
+
+    def answer_options(self) -> dict:
+        out = {k: self.options[k] for k in ("dtype", "mm_processor_kwargs", "quantization", "revision",
+                                            "chat_template") if self.options.get(k) is not None}
+        if self.sampling_kwargs:
+            out["sampling_kwargs"] = self.sampling_kwargs
+        return out
+
+    def describe(self) -> dict:
+        d = dict(self.identity())
+        d["engine"] = self.engine_kwargs()
+        d["chunk_size"] = self.chunk_size
+        return d
+
+    # -- engine ----------------------------------------------------------------------------------------
+    def engine_kwargs(self) -> dict:
+        kw = {k: self.options[k] for k in ENGINE_OPTIONS if self.options.get(k) is not None}
+        kw.update(self.options.get("engine_kwargs") or {})
+        if self.limit_mm_per_prompt is not None:
+            kw["limit_mm_per_prompt"] = dict(self.limit_mm_per_prompt)
+        kw["seed"] = self.generation.seed if self.generation.seed is not None else 0
+        return kw
+
+    def _vllm(self):
+        try:
+            import vllm
+        except ImportError:
+            raise MissingExtraError("vllm", "vllm") from None
+        return vllm
+
+    def engine(self, max_images: int = 1):
+        """The ``vllm.LLM``, built on first use; ``limit_mm_per_prompt`` defaults to the most images any
+        pending request carries."""
+        if self._llm is None:
+            if self.limit_mm_per_prompt is None:
+                self.limit_mm_per_prompt = {"image": max(1, max_images)}
+            self._llm = self._vllm().LLM(model=self.model, **self.engine_kwargs())
+        return self._llm
+
+    def sampling_params(self, want_logprobs: bool):
+        g = self.generation
+        kw = {"temperature": g.temperature, "max_tokens": g.max_tokens, "seed": g.seed}
+        if g.top_p is not None:
+            kw["top_p"] = g.top_p
+        if want_logprobs:
+            kw["logprobs"] = self.top_logprobs
+        kw.update(self.sampling_kwargs)
+        return self._vllm().SamplingParams(**kw)
+
+    # -- generation ------------------------------------------------------------------------------------
+    async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+        if not items:
+            return
+        llm = self.engine(max(len(r.images()) for _, r in items))
+        want_lp = self.generation.logprobs and any(request_letters(r) for _, r in items)
+        params = self.sampling_params(want_lp)
+        for start in range(0, len(items), self.chunk_size):
+            chunk = items[start:start + self.chunk_size]
+            ready = []
+            for key, request in chunk:
+                try:
+                    ready.append((key, request, to_vllm(request, self.images)))
+                except MmadError as e:  # corrupt/missing image: this request only
+                    emit(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
+            if ready:
+                for resp in await asyncio.to_thread(self._run_chunk, llm, params, ready):
+                    emit(resp)
+
+    def _chat(self, llm, params, conversations):
+        kw = {"use_tqdm": False}
+        if self.options.get("chat_template"):
+            kw["chat_template"] = self.options["chat_template"]
+        return llm.chat(conversations, sampling_params=params, **kw)
+
+    def _run_chunk(self, llm, params, ready) -> list[Response]:
+        t0 = time.monotonic()
+        try:
+            outputs = self._chat(llm, params, [conv for _, _, conv in ready])
+        except Exception as e:  # noqa: BLE001 - one bad prompt fails the chunk: isolate it
+            if len(ready) == 1:
+                key = ready[0][0]
+                return [Response(key=key, error_type="engine_error", error_message=f"{type(e).__name__}: {e}")]
+            return [r for item in ready for r in self._run_chunk(llm, params, [item])]
+        elapsed = time.monotonic() - t0
+        if len(outputs) != len(ready):
+            return [Response(key=k, error_type="engine_error",
+                             error_message=f"vLLM returned {len(outputs)} outputs for {len(ready)} prompts")
+                    for k, _, _ in ready]
+        return [self._to_response(key, req, out, elapsed, len(ready)) for (key, req, _), out in zip(ready, outputs)]
+
+    def _to_response(self, key: str, request: Request, out, elapsed: float, n: int) -> Response:
+        comp = out.outputs[0]
+        r = Response(key=key, text=comp.text, latency_s=elapsed / n,
+                     prompt_tokens=len(out.prompt_token_ids) if getattr(out, "prompt_token_ids", None) else None,
+                     completion_tokens=len(comp.token_ids) if getattr(comp, "token_ids", None) is not None else None,
+                     extra={"finish_reason": getattr(comp, "finish_reason", None), "chunk_size": n,
+                            "chunk_s": elapsed})
+        letters = request_letters(request)
+        if letters and getattr(comp, "logprobs", None):
+            for position in comp.logprobs:  # first position whose alternatives name an option letter
+                alts = [(getattr(lp, "decoded_token", None) or "", lp.logprob) for lp in position.values()]
+                found = letter_logprobs(alts, letters)
+                if found:
+                    r.letter_logprobs = found
+                    break
+        return r
+
+    def close(self) -> None:
+        self._llm = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass

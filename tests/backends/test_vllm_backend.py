@@ -1,0 +1,131 @@
+"""VLLMBackend against a fake ``vllm`` module shaped like the real API (no GPU here)."""
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+from PIL import Image
+
+from conftest import make_registry, make_request, run_backend
+from mmad_eval.backends.base import GenerationSettings
+from mmad_eval.errors import MissingExtraError
+
+
+@dataclass
+class Logprob:
+    logprob: float
+    rank: int | None = None
+    decoded_token: str | None = None
+
+
+class FakeSamplingParams:
+    def __init__(self, **kw):
+        self.kw = kw
+
+
+class FakeLLM:
+    instances = []
+
+    def __init__(self, model, **kw):
+        self.model, self.kw, self.calls = model, kw, []
+        FakeLLM.instances.append(self)
+
+    def chat(self, messages, sampling_params=None, use_tqdm=True, **kw):
+        self.calls.append({"messages": messages, "params": sampling_params, "use_tqdm": use_tqdm, **kw})
+        outs = []
+        for conv in messages:
+            text = " ".join(m["content"] if isinstance(m["content"], str) else
+                            " ".join(p["text"] for p in m["content"] if p["type"] == "text") for m in conv)
+            if "BOOM" in text:
+                raise ValueError("prompt too long")
+            n_img = sum(1 for m in conv if isinstance(m["content"], list) for p in m["content"]
+                        if p["type"] == "image_pil")
+            answer = "B" if n_img else "A"
+            lps = None
+            if sampling_params.kw.get("logprobs"):
+                lps = [{1: Logprob(-0.1, 1, " " + answer), 2: Logprob(-2.5, 2, "A" if answer == "B" else "B"),
+                        3: Logprob(-4.0, 3, "The")}]
+            comp = types.SimpleNamespace(text=answer, token_ids=[7], logprobs=lps, finish_reason="stop")
+            outs.append(types.SimpleNamespace(outputs=[comp], prompt_token_ids=list(range(10 + 16 * n_img))))
+        return outs
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    mod = types.ModuleType("vllm")
+    mod.LLM, mod.SamplingParams = FakeLLM, FakeSamplingParams
+    mod.__spec__ = types.SimpleNamespace(name="vllm")  # find_spec needs a spec on modules in sys.modules
+    monkeypatch.setitem(sys.modules, "vllm", mod)
+    FakeLLM.instances = []
+    from mmad_eval.backends.vllm_engine import VLLMBackend
+    return VLLMBackend
+
+
+def test_all_requests_go_through_chat_in_chunks_with_pil_images(fake_vllm, image_files):
+    reg = make_registry(max_side=20)
+    gen = GenerationSettings(temperature=0.0, max_tokens=9, seed=3, top_p=0.8)
+    be = fake_vllm("Qwen/Qwen2.5-VL-7B-Instruct", gen, reg, chunk_size=3, max_model_len=4096,
+                   tensor_parallel_size=2, trust_remote_code=True, sampling_kwargs={"top_k": 1})
+    items = [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n", images=image_files[: 1 + i % 2],
+                                    system="sys")) for i in range(7)]
+    got = run_backend(be, items)
+    (llm,) = FakeLLM.instances
+    assert llm.model == "Qwen/Qwen2.5-VL-7B-Instruct"
+    assert llm.kw == {"max_model_len": 4096, "tensor_parallel_size": 2, "trust_remote_code": True,
+                      "limit_mm_per_prompt": {"image": 2}, "seed": 3}
+    assert [len(c["messages"]) for c in llm.calls] == [3, 3, 1] and not any(c["use_tqdm"] for c in llm.calls)
+    assert llm.calls[0]["params"].kw == {"temperature": 0.0, "max_tokens": 9, "seed": 3, "top_p": 0.8, "top_k": 1}
+    conv = llm.calls[0]["messages"][1]
+    assert conv[0] == {"role": "system", "content": "sys"}
+    parts = conv[1]["content"]
+    assert [p["type"] for p in parts] == ["image_pil", "image_pil", "text"]
+    assert isinstance(parts[0]["image_pil"], Image.Image) and max(parts[0]["image_pil"].size) == 20
+    assert reg.encodes == 0                                  # no base64 round trip
+    assert all(r.ok and r.text == "B" for r in got.values())
+    assert got["k1"].prompt_tokens == 10 + 32 and got["k1"].completion_tokens == 1
+    assert got["k0"].extra["chunk_size"] == 3 and got["k6"].extra["chunk_size"] == 1
+
+
+def test_logprobs_mapped_to_letters(fake_vllm):
+    reg = make_registry()
+    be = fake_vllm("m", GenerationSettings(logprobs=True), reg)
+    r = run_backend(be, [("k", make_request(reg, letters=("A", "B")))])["k"]
+    assert FakeLLM.instances[0].calls[0]["params"].kw["logprobs"] == 20
+    assert r.letter_logprobs == {"A": pytest.approx(-0.1), "B": pytest.approx(-2.5)}
+
+
+def test_a_failing_prompt_is_isolated(fake_vllm):
+    reg = make_registry()
+    be = fake_vllm("m", GenerationSettings(), reg, chunk_size=8)
+    items = [(f"k{i}", make_request(reg, text=("BOOM" if i == 2 else f"Q{i}") + "\nA. y\nB. n")) for i in range(4)]
+    got = run_backend(be, items)
+    assert got["k2"].error_type == "engine_error" and "prompt too long" in got["k2"].error_message
+    assert all(got[k].ok for k in ("k0", "k1", "k3"))
+
+
+def test_corrupt_image_is_a_request_error(fake_vllm, tmp_path, image_files):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG garbage")
+    reg = make_registry()
+    be = fake_vllm("m", GenerationSettings(), reg)
+    got = run_backend(be, [("bad", make_request(reg, images=[bad])), ("ok", make_request(reg, images=image_files[:1]))])
+    assert got["bad"].error_type == "bad_input" and "broken.png" in got["bad"].error_message
+    assert got["ok"].ok and len(FakeLLM.instances[0].calls[0]["messages"]) == 1
+
+
+def test_identity_lists_answer_changing_options(fake_vllm):
+    be = fake_vllm("m", GenerationSettings(), make_registry(), dtype="bfloat16", chunk_size=64,
+                   mm_processor_kwargs={"max_pixels": 1003520}, gpu_memory_utilization=0.8)
+    ident = be.identity()
+    assert ident["options"] == {"dtype": "bfloat16", "mm_processor_kwargs": {"max_pixels": 1003520}}
+    assert be.describe()["engine"]["gpu_memory_utilization"] == 0.8 and be.describe()["chunk_size"] == 64
+
+
+def test_missing_vllm_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else object())
+    from mmad_eval.backends.vllm_engine import VLLMBackend
+    with pytest.raises(MissingExtraError, match=r"mmad-eval\[vllm\]"):
+        VLLMBackend("m", GenerationSettings(), make_registry())
