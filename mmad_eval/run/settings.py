@@ -29,6 +29,7 @@ class EnhancementSettings:
     knowledge: str | None = None         # path to a knowledge file (ours or MMAD's domain_knowledge.json)
     expert: str = "none"
     hint: str = "boxes"
+    embedder: str = "builtin"            # image embedding for templates="retrieved": builtin or a local model folder
 
 
 @dataclass(frozen=True)

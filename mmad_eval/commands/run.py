@@ -1,0 +1,126 @@
+"""Run (or resume) an evaluation: ask a model every question of a question set, store answers as they land."""
+from __future__ import annotations
+
+HELP = "Ask a model the questions of a question set (resumable; reruns ask only what is missing)"
+
+
+def add_arguments(p) -> None:
+    from ..run.settings import EXPERTS, HINT_STYLES, OPTION_ORDERS, QUESTION_MODES, TEMPLATE_SOURCES
+
+    p.add_argument("--questions", required=True, help="question file (MMAD's mmad.json, or our JSONL)")
+    p.add_argument("--model", required=True, help="preset name (see `mmad-eval models`) or backend:model")
+    p.add_argument("--out", required=True, help="output directory (holds mmad-eval.sqlite)")
+    p.add_argument("--name", help="run name inside the output directory (default: the model name)")
+    p.add_argument("--data-root", help="folder the question file's image paths are relative to "
+                                       "(default: the question file's folder)")
+    g = p.add_argument_group("protocol")
+    g.add_argument("--prompt", default="mmad", help="prompt template name (prompts/<name>.j2; default mmad)")
+    g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
+    g.add_argument("--templates", choices=TEMPLATE_SOURCES, default="random",
+                   help="normal reference images to show (MMAD's table: random)")
+    g.add_argument("--shots", type=int, default=1, help="number of normal reference images (0 = none)")
+    g.add_argument("--question-mode", choices=QUESTION_MODES, default="independent",
+                   help="independent: one question per call; cumulative: questions 1..i asked together, last "
+                        "answer kept (MMAD's GPT-4o script); per-image: all questions of an image in one call")
+    g.add_argument("--option-order", choices=OPTION_ORDERS, default="original")
+    g.add_argument("--option-seed", type=int, default=0, help="seed of the option shuffle (with the question id)")
+    g.add_argument("--circular", action="store_true", help="ask every rotation of the options")
+    g = p.add_argument_group("images")
+    g.add_argument("--max-side", type=int, help="shrink images to fit this box (MMAD's GPT-4o script: 512)")
+    g.add_argument("--image-format", choices=("png", "jpeg"), default="png")
+    g.add_argument("--jpeg-quality", type=int, default=90)
+    g.add_argument("--detail", choices=("low", "high", "auto"), default="auto", help="OpenAI image detail")
+    g = p.add_argument_group("generation (defaults: the preset's, else greedy, 128 tokens, seed 0)")
+    g.add_argument("--temperature", type=float)
+    g.add_argument("--max-tokens", type=int)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--top-p", type=float)
+    g.add_argument("--logprobs", action="store_true", default=None, help="ask for option-letter log-probabilities")
+    g = p.add_argument_group("enhancements")
+    g.add_argument("--knowledge", help="knowledge file (ours or MMAD's domain_knowledge.json)")
+    g.add_argument("--expert", choices=EXPERTS, default="none", help="expert hint source")
+    g.add_argument("--hint", choices=HINT_STYLES, default="boxes", help="how the expert hint is drawn")
+    g.add_argument("--embedder", default="builtin", help="image embedding for --templates retrieved")
+    g = p.add_argument_group("backend transport (not part of answer keys)")
+    g.add_argument("--concurrency", type=int, help="requests in flight (API backends)")
+    g.add_argument("--base-url", action="append", help="server URL; repeat for round robin over replicas")
+    g.add_argument("--api-key-env", help="environment variable holding the API key (never written anywhere)")
+    g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra backend option (VALUE parsed as JSON when it can be)")
+    g = p.add_argument_group("what to ask")
+    g.add_argument("--retry-failed", action="store_true", help="ask again the requests that failed before")
+    g.add_argument("--limit", type=int, help="only the first N selected questions")
+    g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection'")
+    g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
+    g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
+    g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def backend_options(args) -> dict:
+    import json
+    import os
+
+    from ..errors import ConfigError
+
+    opts: dict = {}
+    for item in args.backend_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("backend options look like key=value", culprit=item)
+        try:
+            opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            opts[key] = value
+    if args.concurrency is not None:
+        opts["concurrency"] = args.concurrency
+    if args.base_url:
+        opts["base_url"] = args.base_url[0] if len(args.base_url) == 1 else list(args.base_url)
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env)
+        if not key:
+            raise ConfigError("environment variable is not set or empty", culprit=args.api_key_env)
+        opts["api_key"] = key
+    return opts
+
+
+def settings_from_args(args):
+    from dataclasses import fields
+
+    from ..backends.base import GenerationSettings
+    from ..backends.registry import resolve_model
+    from ..prompt.images import ImageSettings
+    from ..run.settings import EnhancementSettings, ProtocolSettings, RunSettings
+
+    spec = resolve_model(args.model)
+    known = {f.name for f in fields(GenerationSettings)}
+    gen = {k: v for k, v in spec.generation.items() if k in known}
+    for name in ("temperature", "max_tokens", "seed", "top_p", "logprobs"):
+        value = getattr(args, name)
+        if value is not None:
+            gen[name] = value
+    return RunSettings(
+        model=args.model, generation=GenerationSettings(**gen),
+        images=ImageSettings(max_side=args.max_side, format=args.image_format, jpeg_quality=args.jpeg_quality,
+                             detail=args.detail),
+        protocol=ProtocolSettings(prompt=args.prompt, templates=args.templates, shots=args.shots,
+                                  question_mode=args.question_mode, option_order=args.option_order,
+                                  option_seed=args.option_seed, circular=args.circular),
+        enhancements=EnhancementSettings(knowledge=args.knowledge, expert=args.expert, hint=args.hint,
+                                         embedder=args.embedder))
+
+
+def main(args) -> int:
+    from pathlib import Path
+
+    from ..run.engine import run_evaluation
+    from ..run.slices import Slice, parse_shard
+
+    sl = Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
+               categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
+    summary = run_evaluation(settings_from_args(args), Path(args.questions), Path(args.out), name=args.name,
+                             data_root=args.data_root, slice=sl, backend_options=backend_options(args),
+                             retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet)
+    print(summary.line())
+    print(f"store: {Path(args.out) / 'mmad-eval.sqlite'}  ({summary.elapsed_s:.1f} s)")
+    return 1 if summary.failed or summary.unanswered else 0
