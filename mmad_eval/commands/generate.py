@@ -1,0 +1,61 @@
+"""Generate an MMAD-style multiple-choice question set from an annotated dataset folder."""
+from __future__ import annotations
+
+HELP = "Generate MMAD-style questions (7 subtasks) from an annotated dataset folder"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("source", help="dataset folder (MVTec AD, VisA, MVTec LOCO, DS-MVTec or annotated folder)")
+    p.add_argument("--out", required=True, help="output file: .json (MMAD mmad.json) or .jsonl (ours)")
+    p.add_argument("--layout", default="auto", choices=["auto", "mvtec", "ds-mvtec", "visa", "loco", "folder"])
+    p.add_argument("--knowledge", help="knowledge file (ours or MMAD's domain_knowledge.json); default: the "
+                   "one shipped with the source, if any")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    p.add_argument("--similar", default="builtin", choices=["builtin", "none"],
+                   help="similar_templates by image retrieval (builtin) or left empty (none)")
+    p.add_argument("--format", choices=["mmad", "jsonl"], help="default: by the --out extension")
+    p.add_argument("--yes-no", default="fixed", choices=["fixed", "shuffled"],
+                   help="Anomaly Detection option order: MMAD's fixed 'A. Yes. / B. No.' or seeded per image")
+    p.add_argument("--options", type=int, default=4, help="options per multiple-choice question (2-5)")
+    p.add_argument("--random-templates", type=int, default=5)
+    p.add_argument("--similar-templates", type=int, default=5)
+    p.add_argument("--plain", action="store_true", help="MMAD json without our per-question provenance")
+    p.add_argument("--rephrase", metavar="MODEL", help="let MODEL rephrase each question (validated; rejected "
+                   "rewrites keep the rule-based text)")
+    p.add_argument("--rephrase-log", help="JSONL file for the rephrase decisions (default: next to --out)")
+
+
+def main(args) -> int:
+    from pathlib import Path
+
+    from ..questions.generate import GenerateSettings, generate_questions
+    from ..questions.jsonl_io import write_jsonl
+    from ..questions.mmad_io import write_mmad_json
+    from ..sources.detect import load_source
+
+    out = Path(args.out)
+    fmt = args.format or ("jsonl" if out.suffix == ".jsonl" else "mmad")
+    settings = GenerateSettings(seed=args.seed, n_options=args.options, yes_no=args.yes_no,
+                                random_templates=args.random_templates, similar=args.similar,
+                                similar_templates=args.similar_templates)
+    source = load_source(Path(args.source), None if args.layout == "auto" else args.layout)
+    for path, reason in source.skipped[:5]:
+        print(f"source: skipped {path}: {reason}")
+    if len(source.skipped) > 5:
+        print(f"source: ... {len(source.skipped) - 5} more skipped files")
+    result = generate_questions(source, args.knowledge, settings)
+    qs = result.questions
+    if args.rephrase:
+        from ..questions.llm_assist import rephrase_with_model
+
+        log_path = Path(args.rephrase_log) if args.rephrase_log else out.with_suffix(".rephrase.jsonl")
+        stats = rephrase_with_model(qs, args.rephrase, log_path=log_path)
+        print(f"rephrase: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
+    sha = write_jsonl(qs, out) if fmt == "jsonl" else write_mmad_json(qs, out, with_provenance=not args.plain)
+    counts = result.type_counts()
+    print(f"{len(qs.entries)} images, {len(qs)} questions -> {out} ({fmt}, sha256 {sha[:16]})")
+    for qtype, n in sorted(counts.items()):
+        print(f"  {qtype:<22} {n}")
+    for (qtype, reason), n in sorted(result.skip_summary().items()):
+        print(f"  skipped {n} {qtype}: {reason}")
+    return 0

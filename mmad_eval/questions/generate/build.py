@@ -1,0 +1,184 @@
+"""Orchestration: annotated samples + category knowledge -> an MMAD-style question set.
+
+One pass over the samples in source order; each defective image's mask and pixels are read once (at a
+small working size), each category's normal mean image once. Every random choice comes from a stream
+private to (seed, image, rule), so the same inputs and seed give a byte-identical file.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ...errors import ConfigError, DataError
+from ...paths import safe_join
+from ...sources.knowledge import Knowledge, load_knowledge
+from ...sources.sample import AnnotatedSample, SourceSet
+from ..model import ImageEntry, QuestionSet
+from . import analysis, anomaly, defect_type, description, localization, objects
+from .context import Context, Skip
+from .masks import NormalMeans, measure, read_mask, read_rgb, tone
+from .options import Draft, assemble, rng_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """Every knob of the generator; recorded with the set (``GenerateResult.settings``)."""
+
+    seed: int = 0
+    n_options: int = 4               # options per multiple-choice question (Yes/No has 2)
+    yes_no: str = "fixed"            # "fixed" (MMAD: A. Yes. / B. No.) or "shuffled" per image
+    random_templates: int = 5        # seeded sample of the category's normal pool
+    similar: str = "builtin"         # "builtin" (enhance.retrieval nearest normals) or "none"
+    similar_templates: int = 5
+    normal_mean_images: int = 8      # normal images averaged as the tone reference of Defect Description
+
+    def __post_init__(self):
+        if self.yes_no not in ("fixed", "shuffled"):
+            raise ConfigError("yes_no must be 'fixed' or 'shuffled'", culprit=self.yes_no)
+        if self.similar not in ("builtin", "none"):
+            raise ConfigError("similar must be 'builtin' or 'none'", culprit=self.similar)
+        if not 2 <= self.n_options <= 5:
+            raise ConfigError("n_options must be between 2 and 5", culprit=str(self.n_options))
+
+
+@dataclass
+class GenerateResult:
+    questions: QuestionSet
+    settings: GenerateSettings
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)   # (image, type, reason)
+
+    def skip_summary(self) -> Counter:
+        return Counter((t, r) for _, t, r in self.skipped)
+
+    def type_counts(self) -> Counter:
+        return Counter(q.type for q in self.questions.questions())
+
+
+def resolve_knowledge(source: SourceSet, knowledge: Knowledge | Path | str | None) -> Knowledge:
+    if isinstance(knowledge, Knowledge):
+        return knowledge
+    if knowledge:
+        return load_knowledge(Path(knowledge))
+    if source.knowledge_path:
+        return load_knowledge(source.knowledge_path)
+    return Knowledge()
+
+
+class _Similar:
+    """Lazy nearest-normal lookup through enhance.retrieval (imported only when asked for)."""
+
+    def __init__(self, source: SourceSet, k: int):
+        self.source, self.k, self._index = source, k, None
+
+    def __call__(self, key: str) -> list[str]:
+        if self._index is None:
+            try:
+                from ...enhance.retrieval import RetrievalIndex
+            except ImportError as e:
+                raise ConfigError(f"similar templates need mmad_eval.enhance.retrieval ({e}); "
+                                  "use --similar none", culprit="--similar builtin") from None
+            pools = {(s.image.split("/")[0], s.category): self.source.normals.get(s.category, [])
+                     for s in self.source.samples}
+            self._index = RetrievalIndex.from_pools(self.source.root, pools)
+        return list(self._index.nearest(key, self.k))
+
+
+def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, skip):
+    """(mask stats, tone) for a defective sample; problems become logged skips, never a crash."""
+    if not s.mask:
+        return None, None
+    try:
+        mask = read_mask(safe_join(root, s.mask, what="mask path"))
+    except DataError as e:
+        skip("Defect Localization", f"mask unreadable: {e}")
+        skip("Defect Description", f"mask unreadable: {e}")
+        return None, None
+    stats = measure(mask)
+    if stats is None:
+        return None, None
+    size = (mask.shape[1], mask.shape[0])
+    try:
+        image = read_rgb(safe_join(root, s.image, what="image path"), size)
+        t = tone(image, mask, means.get(s.category, size))
+    except DataError as e:
+        log.warning("tone left out for %s: %s", s.image, e)
+        t = None
+    return stats, t
+
+
+def _drafts(ctx: Context, settings: GenerateSettings, root: Path, means: NormalMeans, skip) -> list[Draft]:
+    s = ctx.sample
+    rules = [lambda: anomaly.anomaly_detection(ctx, settings.yes_no)]
+    if s.is_anomalous:
+        stats, t = _defect_measurements(root, s, means, skip)
+        rules += [lambda: defect_type.defect_classification(ctx),
+                  lambda: localization.defect_localization(ctx, stats),
+                  lambda: description.defect_description(ctx, stats, t),
+                  lambda: analysis.defect_analysis(ctx)]
+        names = ["Anomaly Detection", "Defect Classification", "Defect Localization", "Defect Description",
+                 "Defect Analysis"]
+    else:
+        structure = objects.object_count if ctx.ck() and ctx.ck().count else objects.object_shape
+        details = [objects.object_material, objects.object_color]
+        details.sort(key=lambda f: rng_for(ctx.seed, ctx.key, f.__name__).random())
+        rules += [lambda: objects.object_classification(ctx), lambda: objects.object_parts(ctx),
+                  lambda: structure(ctx), lambda: _first_of(details, ctx)]
+        names = ["Anomaly Detection", "Object Classification", "Object Structure", "Object Structure",
+                 "Object Details"]
+    out = []
+    for name, rule in zip(names, rules):
+        try:
+            out.append(rule())
+        except Skip as e:
+            skip(name, str(e))
+    return out
+
+
+def _first_of(rules, ctx: Context) -> Draft:
+    reasons = []
+    for rule in rules:
+        try:
+            return rule(ctx)
+        except Skip as e:
+            reasons.append(str(e))
+    raise Skip("; ".join(reasons))
+
+
+def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | None = None,
+                       settings: GenerateSettings | None = None) -> GenerateResult:
+    settings = settings or GenerateSettings()
+    kn = resolve_knowledge(source, knowledge)
+    root = Path(source.root)
+    categories = source.categories()
+    means = NormalMeans(root, source.normals, settings.normal_mean_images)
+    similar = _Similar(source, settings.similar_templates) if settings.similar == "builtin" else None
+    result = GenerateResult(questions=QuestionSet(entries={}), settings=settings)
+    shared_ck: dict = {}
+    for s in source.samples:
+        if s.image in result.questions.entries:
+            raise DataError("the same image appears twice in the source", culprit=s.image)
+
+        def skip(qtype: str, reason: str, key=s.image):
+            result.skipped.append((key, qtype, reason))
+
+        ctx = Context(sample=s, seed=settings.seed, knowledge=kn, categories=categories,
+                      category_knowledge=shared_ck)
+        drafts = _drafts(ctx, settings, root, means, skip)
+        questions = [assemble(d, s.image, i, settings.seed, settings.n_options) for i, d in enumerate(drafts)]
+        pool = [p for p in source.normals.get(s.category, []) if p != s.image]
+        k = min(settings.random_templates, len(pool))
+        randoms = rng_for(settings.seed, s.image, "random_templates").sample(sorted(pool), k) if k else []
+        result.questions.entries[s.image] = ImageEntry(
+            key=s.image, questions=questions, similar_templates=similar(s.image) if similar and pool else [],
+            random_templates=randoms, mask_path=s.mask or "")
+    for (qtype, reason), n in sorted(result.skip_summary().items()):
+        log.info("skipped %d %s question(s): %s", n, qtype, reason)
+    return result
+
+
+def settings_dict(settings: GenerateSettings) -> dict:
+    return asdict(settings)

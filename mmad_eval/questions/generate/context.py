@@ -1,0 +1,75 @@
+"""What every rule sees about one sample: the sample, its category knowledge and the other categories."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from ...sources.knowledge import CategoryKnowledge, Knowledge, lookup
+from ...sources.sample import AnnotatedSample
+from .options import rng_for
+
+DEFECT_PREFIX = "There is a defect in the object."
+# Last-resort distractor vocabularies, used only after the category's own and similar categories' values.
+GENERIC_DEFECTS = ("scratch", "crack", "stain", "hole", "contamination", "missing part", "deformation",
+                   "discoloration", "cut", "dent", "fold", "misplaced part")
+GENERIC_PRODUCTS = ("bottle", "cable", "capsule", "carpet", "metal grid", "hazelnut", "leather", "metal nut",
+                    "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper", "circuit board")
+MATERIALS = ("metal", "plastic", "glass", "rubber", "wood", "fabric", "leather", "ceramic", "paper",
+             "cardboard", "stone")
+COLORS = ("black", "white", "gray", "red", "green", "blue", "yellow", "brown", "orange", "purple", "silver",
+          "pink")
+SHAPES = ("round", "square", "rectangular", "cylindrical", "oval", "triangular", "hexagonal", "flat sheet")
+
+
+class Skip(Exception):
+    """A rule cannot ask its question for this sample; the message is the logged reason."""
+
+
+@dataclass
+class Context:
+    sample: AnnotatedSample
+    seed: int
+    knowledge: Knowledge
+    categories: list[str]                           # categories of the source set (for object distractors)
+    category_knowledge: dict[str, CategoryKnowledge | None] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.sample.image
+
+    def rng(self, rule: str) -> random.Random:
+        return rng_for(self.seed, self.key, rule)
+
+    def ck(self, category: str | None = None) -> CategoryKnowledge | None:
+        cat = category or self.sample.category
+        if cat not in self.category_knowledge:
+            self.category_knowledge[cat] = lookup(self.knowledge, self.sample.dataset, cat)
+        return self.category_knowledge[cat]
+
+    def product_name(self, category: str | None = None) -> str:
+        ck = self.ck(category)
+        return (ck.name if ck and ck.name else (category or self.sample.category)).replace("_", " ")
+
+    def similar(self) -> list[str]:
+        ck = self.ck()
+        return [c for c in (ck.similar if ck else []) if c != self.sample.category]
+
+    def others(self) -> list[str]:
+        """Every other category known to the set or the knowledge file (plain names, not dataset/cat)."""
+        names = set(self.categories) | {c for c in self.knowledge.categories if "/" not in c}
+        names.discard(self.sample.category)
+        return sorted(names)
+
+    def defect_name(self, defect: str, category: str | None = None) -> str:
+        ck = self.ck(category)
+        dk = ck.defects.get(defect) if ck else None
+        return (dk.name if dk and dk.name else defect).replace("_", " ")
+
+    def defect_synonyms(self, defect: str, category: str | None = None) -> list[str]:
+        ck = self.ck(category)
+        dk = ck.defects.get(defect) if ck else None
+        return [defect.replace("_", " "), *(dk.synonyms if dk else [])]
+
+    def defects_of(self, category: str) -> list[str]:
+        ck = self.ck(category)
+        return [d for d in (ck.defects if ck else {}) if d != "good"]

@@ -1,0 +1,75 @@
+"""Defect Localization: where the mask lies on a 3x3 grid; distractors are regions the mask never touches.
+
+The answer names the dominant cell(s): every cell holding at least 30 % of the defect area (so a tiny
+mark straddling a border names the cell with most of it, and a 60/40 split names both). Distractors come
+only from cells with no defect pixel at all, in the same form as the answer (single cell, pair, row or
+column), so no distractor overlaps the defect and the option lengths match.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+from .context import DEFECT_PREFIX, Context, Skip
+from .masks import MaskStats, cell_name
+from .options import Draft, content_words, display, pick
+
+QUESTION = f"{DEFECT_PREFIX} Where is the defect located?"
+_LINES = {"row": ("along the top", "across the middle", "along the bottom"),
+          "col": ("along the left side", "down the middle", "along the right side")}
+SEVERAL = "in several places"
+WIDE = "across most of the image"
+
+
+def region_phrase(stats: MaskStats) -> tuple[str, str]:
+    """(phrase, form) for a mask; form is cell | pair | row | col | several | wide."""
+    cells = stats.dominant()
+    if len(cells) == 1:
+        return cell_name(cells[0]), "cell"
+    if len(cells) == 2:
+        return f"{cell_name(cells[0])} and {cell_name(cells[1])}", "pair"
+    rows, cols = {c // 3 for c in cells}, {c % 3 for c in cells}
+    if len(rows) == 1:
+        return _LINES["row"][rows.pop()], "row"
+    if len(cols) == 1:
+        return _LINES["col"][cols.pop()], "col"
+    return (SEVERAL, "several") if stats.blobs >= 2 else (WIDE, "wide")
+
+
+def _candidates(stats: MaskStats, form: str) -> list[list[str]]:
+    free = [i for i in range(9) if stats.cell_shares[i] == 0]
+    singles = [cell_name(i) for i in free]
+    if form == "pair":
+        pairs = [f"{cell_name(a)} and {cell_name(b)}" for a, b in combinations(free, 2)]
+        return [pairs, singles]
+    if form in ("row", "col"):
+        lines = []
+        for r in range(3):
+            if all(stats.cell_shares[r * 3 + c] == 0 for c in range(3)):
+                lines.append(_LINES["row"][r])
+        for c in range(3):
+            if all(stats.cell_shares[r * 3 + c] == 0 for r in range(3)):
+                lines.append(_LINES["col"][c])
+        return [lines, singles]
+    return [singles]
+
+
+def _option(phrase: str) -> str:
+    if phrase.startswith(("along", "across", "down", "in ")):
+        return display(phrase, period=True)
+    return display(f"{phrase} of the image", period=True)
+
+
+def defect_localization(ctx: Context, stats: MaskStats | None) -> Draft:
+    if stats is None:
+        raise Skip("no defect pixels in the mask" if ctx.sample.mask else "no mask")
+    phrase, form = region_phrase(stats)
+    tiers = [[_option(p) for p in tier] for tier in _candidates(stats, form)]
+    correct = _option(phrase)
+    distractors = pick(tiers, 3, ctx.rng("localization"), correct=correct)
+    if not distractors:
+        raise Skip("the mask touches every region of the 3x3 grid")
+    keywords = [content_words(phrase)]
+    return Draft(type="Defect Localization", text=QUESTION, correct=correct, distractors=distractors,
+                 rule=f"localization.grid3x3.{form}", fields=["mask"], keywords=keywords,
+                 details={"cells": [cell_name(c) for c in stats.dominant()],
+                          "touched": [cell_name(c) for c in stats.touched], "blobs": stats.blobs})

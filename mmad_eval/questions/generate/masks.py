@@ -1,0 +1,180 @@
+"""Mask geometry and pixel tone: the measurements the localization and description rules phrase.
+
+Masks are read once, box-reduced to at most ``WORK_SIDE`` pixels per side (a box reduction keeps every
+defect pixel: any non-zero in a box stays non-zero), then measured with numpy/scipy.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
+
+from ...errors import DataError
+
+WORK_SIDE = 256
+ROWS = ("top", "middle", "bottom")
+COLS = ("left", "center", "right")
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def cell_name(index: int) -> str:
+    """Phrase of a 3x3 grid cell (row-major index 0..8): 'top left', 'top', ..., 'center', ..."""
+    r, c = divmod(index, 3)
+    if r == 1 and c == 1:
+        return "center"
+    if r == 1:
+        return COLS[c]
+    if c == 1:
+        return ROWS[r]
+    return f"{ROWS[r]} {COLS[c]}"
+
+
+def _open(path: Path, what: str) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except FileNotFoundError:
+        raise DataError(f"{what} file not found", culprit=str(path)) from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"cannot read {what}: {e}", culprit=str(path)) from None
+
+
+def _reduce(img: Image.Image, side: int = WORK_SIDE) -> Image.Image:
+    factor = max(1, math.ceil(max(img.size) / side))
+    return img.reduce(factor) if factor > 1 else img
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """Boolean defect mask (non-zero = defect) at working resolution."""
+    img = _open(path, "mask")
+    if img.mode not in ("L", "1"):
+        img = img.convert("L")
+    elif img.mode == "1":
+        img = img.convert("L")
+    return np.asarray(_reduce(img)) > 0
+
+
+def read_rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """An image as float RGB at ``size`` (w, h): the mask's working resolution."""
+    img = _open(path, "image")
+    if img.format == "JPEG":
+        img.draft("RGB", size)
+    img = img.convert("RGB")
+    if img.size != size:
+        img = _reduce(img, max(size))
+        if img.size != size:
+            img = img.resize(size, Image.BILINEAR)
+    return np.asarray(img, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class MaskStats:
+    """Geometry of one defect mask, in fractions of the image so it is resolution-free."""
+
+    area_frac: float                 # defect pixels / image pixels
+    cell_shares: tuple[float, ...]   # share of the defect area in each 3x3 cell (row-major), sums to 1
+    blobs: int                       # connected components holding >= 2% of the defect area
+    elongation: float                # sqrt(major/minor second moment) of the largest blob
+    fill: float                      # largest blob area / area of its moment-equivalent ellipse
+    bbox: tuple[float, float, float, float]   # x0, y0, x1, y1 as fractions of width/height
+    blob_cells: tuple[tuple[int, ...], ...]   # for each significant blob, the cells it touches
+
+    @property
+    def touched(self) -> tuple[int, ...]:
+        return tuple(i for i, s in enumerate(self.cell_shares) if s > 0)
+
+    def dominant(self, min_share: float = 0.3) -> tuple[int, ...]:
+        """Cells holding at least ``min_share`` of the defect (always at least the largest)."""
+        best = max(range(9), key=lambda i: (self.cell_shares[i], -i))
+        return tuple(i for i in range(9) if self.cell_shares[i] >= min_share or i == best)
+
+    def as_dict(self) -> dict:
+        return {"area_frac": round(self.area_frac, 5), "blobs": self.blobs,
+                "elongation": round(self.elongation, 2), "fill": round(self.fill, 2),
+                "bbox": [round(v, 3) for v in self.bbox],
+                "cell_shares": [round(v, 3) for v in self.cell_shares]}
+
+
+def measure(mask: np.ndarray) -> MaskStats | None:
+    """Measure a boolean mask; None when it is empty."""
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    total = ys.size
+    if total == 0:
+        return None
+    cells = (ys * 3 // h) * 3 + (xs * 3 // w)
+    shares = np.bincount(cells, minlength=9) / total
+    labels, n = ndimage.label(mask, structure=_EIGHT)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    keep = [i + 1 for i in np.argsort(-sizes, kind="stable") if sizes[i] >= max(2, 0.02 * total)] or \
+        [int(np.argmax(sizes)) + 1]
+    lab = labels[ys, xs]
+    blob_cells = tuple(tuple(sorted(set(cells[lab == k].tolist()))) for k in keep)
+    big = lab == keep[0]
+    elong, fill = _moments(ys[big], xs[big])
+    bbox = (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
+    return MaskStats(area_frac=total / (h * w), cell_shares=tuple(float(s) for s in shares), blobs=len(keep),
+                     elongation=elong, fill=fill, bbox=tuple(float(v) for v in bbox), blob_cells=blob_cells)
+
+
+def _moments(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
+    """Elongation and ellipse fill of one blob from its second moments (pixels as unit squares)."""
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64)) if xs.size > 1 else np.zeros((2, 2))
+    cov = cov + np.eye(2) / 12.0
+    lo, hi = np.linalg.eigvalsh(cov)
+    elong = math.sqrt(hi / max(lo, 1e-9))
+    ellipse = 4.0 * math.pi * math.sqrt(max(hi * lo, 1e-12))
+    return elong, min(1.0, xs.size / ellipse)
+
+
+@dataclass(frozen=True)
+class Tone:
+    """Mean change at the defect pixels versus a normal reference (0-255 scale)."""
+
+    d_lum: float
+    d_chroma: float
+    reference: str          # "normal_mean" (mean of the category's normal images) or "ring" (around the mask)
+
+
+def _luma_chroma(px: np.ndarray) -> tuple[float, np.ndarray]:
+    mean = px.reshape(-1, 3).mean(axis=0)
+    lum = float(mean @ np.array([0.299, 0.587, 0.114]))
+    return lum, mean - lum
+
+
+def tone(image: np.ndarray, mask: np.ndarray, normal_mean: np.ndarray | None) -> Tone | None:
+    """Brightness/colour change of the defect pixels versus the normal mean image, else a ring around it."""
+    if normal_mean is not None and normal_mean.shape == image.shape:
+        ref_px, reference = normal_mean[mask], "normal_mean"
+    else:
+        radius = max(2, round(0.03 * max(mask.shape)))
+        ring = ndimage.binary_dilation(mask, structure=_EIGHT, iterations=radius) & ~mask
+        if not ring.any():
+            return None
+        ref_px, reference = image[ring], "ring"
+    lum_q, chroma_q = _luma_chroma(image[mask])
+    lum_r, chroma_r = _luma_chroma(ref_px)
+    return Tone(d_lum=lum_q - lum_r, d_chroma=float(np.linalg.norm(chroma_q - chroma_r)), reference=reference)
+
+
+class NormalMeans:
+    """Per category and working size, the mean of up to ``limit`` normal images (computed once, kept small)."""
+
+    def __init__(self, root: Path, pools: dict[str, list[str]], limit: int = 8):
+        self.root, self.pools, self.limit = Path(root), pools, limit
+        self._cache: dict[tuple[str, tuple[int, int]], np.ndarray | None] = {}
+
+    def get(self, category: str, size: tuple[int, int]) -> np.ndarray | None:
+        key = (category, size)
+        if key not in self._cache:
+            from ...paths import safe_join
+
+            paths = sorted(self.pools.get(category, []))[: self.limit]
+            arrays = [read_rgb(safe_join(self.root, p, what="normal image"), size) for p in paths]
+            self._cache[key] = np.mean(arrays, axis=0) if arrays else None
+        return self._cache[key]

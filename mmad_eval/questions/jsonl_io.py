@@ -1,0 +1,93 @@
+"""Our JSONL question format: one question per line, with its image-level fields repeated.
+
+Each line: ``qid, image, index, dataset, category, type, question, options, answer, provenance, seed,
+similar_templates, random_templates, mask_path`` (+ ``image_path`` and ``extra`` when present). Lines of one
+image are consecutive and in conversation order; loading groups them back into MMAD-style entries, so
+``mmad.json -> jsonl -> mmad.json`` gives the same file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..errors import DataError
+from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
+
+
+def question_record(entry: ImageEntry, q: Question) -> dict:
+    rec = {"qid": q.qid, "image": entry.key, "index": q.index, "dataset": q.dataset, "category": q.category,
+           "type": q.type, "question": q.text, "options": dict(q.options), "answer": q.answer,
+           "provenance": q.provenance, "seed": q.provenance.get("seed"),
+           "similar_templates": entry.similar_templates, "random_templates": entry.random_templates,
+           "mask_path": entry.mask_path}
+    if entry.image_path is not None:
+        rec["image_path"] = entry.image_path
+    if q.extra:
+        rec["extra"] = q.extra
+    if entry.extra:
+        rec["entry_extra"] = entry.extra
+    return rec
+
+
+def write_jsonl(qs: QuestionSet, path: Path) -> str:
+    """Write the set as JSONL; returns the SHA-256 of the bytes written."""
+    lines = [json.dumps(question_record(e, q), ensure_ascii=False, sort_keys=False)
+             for e in qs.entries.values() for q in e.questions]
+    data = ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_jsonl(path: Path) -> QuestionSet:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("question file not found", culprit=str(path)) from None
+    entries: dict[str, ImageEntry] = {}
+    for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"malformed JSON line: {e.msg}", culprit=where) from None
+        entry = entries.get(rec.get("image")) if isinstance(rec, dict) else None
+        _check(rec, where)
+        if entry is None:
+            entry = entries[rec["image"]] = ImageEntry(
+                key=rec["image"], questions=[], similar_templates=list(rec.get("similar_templates") or []),
+                random_templates=list(rec.get("random_templates") or []), mask_path=rec.get("mask_path") or "",
+                image_path=rec.get("image_path"), extra=dict(rec.get("entry_extra") or {}))
+        entry.questions.append(Question(image=rec["image"], index=len(entry.questions), type=rec["type"],
+                                        text=rec["question"], options=dict(rec["options"]), answer=rec["answer"],
+                                        provenance=dict(rec.get("provenance") or {}),
+                                        extra=dict(rec.get("extra") or {})))
+    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+
+
+def _check(rec, where: str) -> None:
+    if not isinstance(rec, dict):
+        raise DataError("each line must be a JSON object", culprit=where)
+    missing = [f for f in ("image", "type", "question", "options", "answer") if f not in rec]
+    if missing:
+        raise DataError(f"missing field(s) {', '.join(missing)}", culprit=where)
+    if rec["type"] not in TYPES:
+        raise DataError(f"unknown question type {rec['type']!r}", culprit=where)
+    opts = rec["options"]
+    if not isinstance(opts, dict) or not opts or any(k not in LETTERS for k in opts):
+        raise DataError("options must be an object keyed by letters A-E", culprit=where)
+    if rec["answer"] not in opts:
+        raise DataError(f"answer {rec['answer']!r} is not one of the options {list(opts)}", culprit=where)
+
+
+def load_questions(path: Path) -> QuestionSet:
+    """Load either format: ``.jsonl`` as ours, anything else as MMAD's mmad.json."""
+    if str(path).endswith(".jsonl"):
+        return load_jsonl(path)
+    from .mmad_io import load_mmad_json
+
+    return load_mmad_json(path)
