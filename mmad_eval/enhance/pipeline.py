@@ -44,7 +44,8 @@ class Enhancements:
         if self._retrieval is None:
             from .retrieval import RetrievalIndex  # built lazily: embeds each category's normal pool once
 
-            self._retrieval = RetrievalIndex.from_questions(self.data_root, self.questions)
+            self._retrieval = RetrievalIndex.from_questions(self.data_root, self.questions,
+                                                            embedder=self.settings.embedder)
         return self._retrieval
 
     # -- domain knowledge --------------------------------------------------------------------------
