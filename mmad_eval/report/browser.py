@@ -1,0 +1,95 @@
+"""The question browser's data: one compact JSON blob, strings and prompts stored once, images by id.
+
+Layout (all lists, to keep 40,000-question reports small):
+  strings:   every distinct text (prompt parts, replies, rules, options, labels)
+  prompts:   [[role, [part, ...]], ...] per distinct request; a part is a string index or [image id, role]
+  models:    run names
+  subtasks, datasets, categories: label lists
+  questions: [qid, dataset idx, category idx, subtask idx, answer text idx, per-model list]
+             per model: null (not asked) or [all-correct 0/1, [[rotation, prompt idx or -1, answer letter,
+             parsed letter or "", rule idx or -1, reply idx or -1, error idx or -1, options idx], ...]]
+"""
+from __future__ import annotations
+
+import json
+
+from ..questions.model import SUBTASKS
+from ..run.loaded import LoadedRun
+from .scrub import scrub_text
+from .thumbs import Thumbnails
+
+
+class _Interned:
+    def __init__(self):
+        self.index: dict[str, int] = {}
+        self.items: list[str] = []
+
+    def __call__(self, s: str | None) -> int:
+        if s is None:
+            return -1
+        i = self.index.get(s)
+        if i is None:
+            i = self.index[s] = len(self.items)
+            self.items.append(s)
+        return i
+
+
+def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
+    strings = _Interned()
+    datasets, categories = _Interned(), _Interned()
+    prompts: list = []
+    prompt_ids: dict[tuple[int, str], int] = {}
+    questions: dict[str, list] = {}
+    subtask_ix = {s: i for i, s in enumerate(SUBTASKS)}
+
+    def prompt_of(m: int, run: LoadedRun, key: str) -> int:
+        content = run.prompts.get(key)
+        if not key or content is None:
+            return -1
+        pid = prompt_ids.get((m, key))
+        if pid is None:
+            msgs = []
+            for msg in content:
+                parts = []
+                for p in msg.get("parts", []):
+                    if "text" in p:
+                        parts.append(strings(p["text"]))
+                    elif "image" in p:
+                        iid = thumbs.ref(p["image"], run.image_bytes) if thumbs is not None else -1
+                        parts.append([iid, strings(p.get("role", "image"))])
+                msgs.append([strings(msg.get("role", "user")), parts])
+            pid = prompt_ids[(m, key)] = len(prompts)
+            prompts.append(msgs)
+        return pid
+
+    for m, run in enumerate(runs):
+        for a in run.answers:
+            q = questions.get(a.qid)
+            if q is None:
+                st = subtask_ix.get(a.subtask, -1)
+                q = questions[a.qid] = [a.qid, datasets(a.dataset), categories(a.category), st, -1,
+                                        [None] * len(runs)]
+            slot = q[5][m]
+            if slot is None:
+                slot = q[5][m] = [1, []]
+            if a.rotation == 0 and q[4] < 0:
+                q[4] = strings(f"{a.answer}. {a.options.get(a.answer, '')}")
+            slot[0] &= int(a.correct)
+            slot[1].append([a.rotation, prompt_of(m, run, a.request_key), a.answer, a.parsed or "",
+                            strings(a.rule), strings(a.reply),
+                            strings(scrub_text(a.error)) if a.error else -1,
+                            strings(json.dumps(a.options, ensure_ascii=False))])
+    for q in questions.values():
+        for slot in q[5]:
+            if slot:
+                slot[1].sort(key=lambda r: r[0])
+    return {"strings": strings.items, "prompts": prompts, "models": [r.name for r in runs],
+            "subtasks": list(SUBTASKS), "datasets": datasets.items, "categories": categories.items,
+            "questions": list(questions.values())}
+
+
+def script_json(value) -> str:
+    """JSON safe inside a ``<script type="application/json">`` element: < > & escaped as \\u003c etc."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))

@@ -1,0 +1,223 @@
+"""Everything a report shows, assembled from loaded runs (numbers via :mod:`.scoring`, never re-scored)."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from .. import __version__
+from ..questions.model import SUBTASKS
+from ..run.loaded import LoadedRun
+from ..score.table import ScoreTable
+from .browser import browser_blob
+from .published import PublishedRow, published_rows
+from .scoring import Breakdown, PackageScoring, PairRow, Scoring
+from .scrub import display_path, scrub
+from .thumbs import Thumbnails, ThumbSettings
+
+MAX_PAIRS = 10           # beyond this many pairs, every run is compared with the first one only
+DISAGREEMENTS_SHOWN = 12
+
+
+@dataclass
+class ModelData:
+    name: str
+    location: str                       # run directory, relative to the working directory
+    record: dict                        # scrubbed run record
+    compatible: ScoreTable
+    strict: ScoreTable
+    breakdown: Breakdown
+    questions: int                      # distinct questions in the run
+    answered: int                       # of those, answered without a request error
+    records: int                        # answer records (questions x rotations)
+    parse_failure: float | None         # percent of replies with no parsed letter
+    error_rate: float | None            # percent of requests that failed
+    tokens_in: int | None
+    tokens_out: int | None
+    cost: float | None
+    per_letter: dict[str, float | None]         # correct letter -> accuracy %
+    predicted_share: dict[str, float]           # letter -> % of parsed predictions
+    answer_share: dict[str, float]              # letter -> % of correct answers
+    circular: float | None                      # circular accuracy %, when rotations were asked
+
+
+@dataclass
+class Comparison:
+    a: str
+    b: str
+    rows: list[PairRow]
+    disagreements: list[dict]           # a few questions where the two runs' letters differ
+    n_disagree: int
+
+
+@dataclass
+class Ablation:
+    base: str
+    run: str
+    changed: dict[str, tuple]           # enhancement setting -> (base value, this run's value)
+    deltas: dict[str, float | None]     # column -> compatible score difference (run - base), points
+    strict_delta: float | None
+
+
+@dataclass
+class ReportData:
+    title: str
+    generated: str
+    version: str
+    models: list[ModelData]
+    comparisons: list[Comparison]
+    ablations: list[Ablation]
+    published: list[PublishedRow]
+    browser: dict                       # the question browser's JSON blob
+    thumbs: Thumbnails
+    notes: list[str] = field(default_factory=list)
+
+
+def _settings(record: dict) -> dict:
+    s = record.get("settings")
+    return s if isinstance(s, dict) else {}
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _usage(run: LoadedRun) -> tuple[int | None, int | None, float | None]:
+    """Token usage (and cost, where a backend recorded one) from the run record, else from answer metadata."""
+    u = run.record.get("usage") or {}
+    tin, tout = u.get("prompt_tokens"), u.get("completion_tokens")
+    cost = u.get("cost_usd", u.get("cost"))
+    if not tin and not tout:
+        seen, tin, tout = set(), 0, 0
+        for a in run.answers:
+            if a.request_key in seen or not a.meta:
+                continue
+            seen.add(a.request_key)
+            tin += a.meta.get("prompt_tokens") or 0
+            tout += a.meta.get("completion_tokens") or 0
+        tin, tout = tin or None, tout or None
+    return tin, tout, cost
+
+
+def model_data(run: LoadedRun, scoring: Scoring) -> ModelData:
+    compatible = scoring.compatible(run.answers)
+    strict = scoring.strict(run.answers)
+    qids = {a.qid for a in run.answers}
+    ok = {a.qid for a in run.answers if a.error is None}
+    tin, tout, cost = _usage(run)
+    x = strict.extra
+    by_letter = x.get("questions_by_correct_letter") or {}
+    n_letter = sum(by_letter.values())
+    return ModelData(
+        name=run.name, location=display_path(run.run_dir), record=scrub(run.record),
+        compatible=compatible, strict=strict, breakdown=scoring.breakdown(run.answers),
+        questions=len(qids), answered=len(ok), records=len(run.answers),
+        parse_failure=x.get("parse_failure_rate"), error_rate=x.get("error_rate"),
+        tokens_in=tin, tokens_out=tout, cost=cost,
+        per_letter=dict(x.get("accuracy_by_correct_letter") or {}),
+        predicted_share=dict(x.get("predicted_letter_share") or {}),
+        answer_share={k: 100.0 * v / n_letter for k, v in by_letter.items()} if n_letter else {},
+        circular=((x.get("circular") or {}).get("accuracy") or {}).get("All"),
+    )
+
+
+def _disagreements(a: LoadedRun, b: LoadedRun) -> tuple[int, list[dict]]:
+    first_b = {x.qid: x for x in b.answers if x.rotation == 0}
+    rows = []
+    for x in a.answers:
+        y = first_b.get(x.qid)
+        if x.rotation or y is None or x.error or y.error or x.parsed == y.parsed:
+            continue
+        rows.append({"qid": x.qid, "subtask": x.subtask, "answer": x.answer, "a": x.parsed or "–",
+                     "b": y.parsed or "–", "a_ok": x.correct, "b_ok": y.correct,
+                     "option": x.options.get(x.answer, "")})
+    return len(rows), rows[:DISAGREEMENTS_SHOWN]
+
+
+def comparisons(runs: list[LoadedRun], scoring: Scoring) -> list[Comparison]:
+    pairs = list(combinations(runs, 2))
+    if len(pairs) > MAX_PAIRS:
+        pairs = [(runs[0], r) for r in runs[1:]]
+    out = []
+    for a, b in pairs:
+        n, shown = _disagreements(a, b)
+        out.append(Comparison(a.name, b.name, scoring.paired(a.answers, b.answers), shown, n))
+    return out
+
+
+def _enhancement_free(settings: dict) -> dict:
+    return {k: v for k, v in _flat(settings).items() if not k.startswith("enhancements.")}
+
+
+def _is_plain(settings: dict) -> bool:
+    e = settings.get("enhancements") or {}
+    return not e.get("knowledge") and e.get("expert", "none") in ("none", None)
+
+
+def ablations(runs: list[LoadedRun], models: dict[str, ModelData]) -> list[Ablation]:
+    """Runs whose settings differ from a plain run (no knowledge, no expert) only in enhancement settings."""
+    out = []
+    plain = [r for r in runs if _settings(r.record) and _is_plain(_settings(r.record))]
+    for run in runs:
+        s = _settings(run.record)
+        if not s or _is_plain(s):
+            continue
+        rest = _enhancement_free(s)
+        qs = (run.record.get("questions") or {}).get("sha256")
+        base = next((p for p in plain if _enhancement_free(_settings(p.record)) == rest
+                     and (p.record.get("questions") or {}).get("sha256") == qs), None)
+        if base is None:
+            continue
+        fb, fr = _flat(_settings(base.record)), _flat(s)
+        changed = {k.split(".", 1)[1]: (fb.get(k), fr.get(k)) for k in sorted(set(fb) | set(fr))
+                   if k.startswith("enhancements.") and fb.get(k) != fr.get(k)}
+        mb, mr = models[base.name], models[run.name]
+        deltas = {c: (mr.compatible.overall.get(c) - mb.compatible.overall.get(c))
+                  if mr.compatible.overall.get(c) is not None and mb.compatible.overall.get(c) is not None
+                  else None for c in (*SUBTASKS, "Average")}
+        sa, sb = mr.strict.overall.get("Average"), mb.strict.overall.get("Average")
+        out.append(Ablation(base.name, run.name, scrub(changed), deltas,
+                            sa - sb if sa is not None and sb is not None else None))
+    return out
+
+
+def _notes(models: list[ModelData]) -> list[str]:
+    """The score tables' notes; one said of every model is shown once, without a model name."""
+    per = [list(dict.fromkeys((*m.compatible.notes, *m.strict.notes))) for m in models]
+    common = set.intersection(*(set(p) for p in per)) if len(per) > 1 else set()
+    out = [n for n in per[0] if n in common] if per else []
+    return out + [f"{m.name}: {n}" for m, p in zip(models, per) for n in p if n not in common]
+
+
+def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool = False,
+             scoring: Scoring | None = None, thumbs: ThumbSettings | None = None,
+             images: bool = True) -> ReportData:
+    """Build the report data for ``runs`` (in the order given)."""
+    scoring = scoring or PackageScoring()
+    models = [model_data(r, scoring) for r in runs]
+    by_name = {m.name: m for m in models}
+    thumbnails = Thumbnails(thumbs or ThumbSettings())
+    blob = browser_blob(runs, thumbnails if images else None)
+    thumbnails.build()
+    notes = _notes(models)
+    if thumbnails.size < thumbnails.settings.size:
+        notes.append(f"{len(thumbnails.ids):,} distinct images: thumbnails shrunk to {thumbnails.size} px "
+                     f"to fit the {thumbnails.settings.budget_mb:g} MB image budget.")
+    if thumbnails.over_budget:
+        notes.append(f"{thumbnails.over_budget} thumbnails left out to keep the report small "
+                     f"(budget {thumbnails.settings.budget_mb:g} MB).")
+    if thumbnails.missing:
+        notes.append(f"{thumbnails.missing} images could not be read and are shown as missing.")
+    return ReportData(
+        title=title or ("MMAD evaluation: " + ", ".join(r.name for r in runs)),
+        generated=_dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        version=__version__, models=models,
+        comparisons=comparisons(runs, scoring) if len(runs) > 1 else [],
+        ablations=ablations(runs, by_name), published=published_rows() if published else [],
+        browser=blob, thumbs=thumbnails, notes=notes)
