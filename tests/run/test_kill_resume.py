@@ -1,0 +1,77 @@
+"""A real process killed mid-run (SIGKILL) and rerun: no answer lost, nothing stored is asked twice."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mmad_eval.run.load import load_run
+from mmad_eval.testing.openai_server import FakeOpenAIServer
+
+CONCURRENCY = 2
+
+
+def _cmd(dataset, out, url):
+    return [sys.executable, "-m", "mmad_eval", "run", "--questions", str(dataset), "--model", "openai:fake-vlm",
+            "--out", str(out), "--base-url", url, "--concurrency", str(CONCURRENCY), "--quiet"]
+
+
+def _digest(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).hexdigest()
+
+
+def _stored_ok(db_path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM requests WHERE status = 'ok'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
+def test_sigkill_then_resume_equals_uninterrupted(dataset, tmp_path):
+    env = {**os.environ, "OPENAI_API_KEY": "test-key-not-secret"}
+    with FakeOpenAIServer(latency_s=0.15) as srv:
+        ref = subprocess.run(_cmd(dataset, tmp_path / "ref", srv.base_url), env=env, capture_output=True, text=True)
+        assert ref.returncode == 0, ref.stderr
+        total = len({_digest(b) for b in srv.requests})
+        assert srv.count == total == 16
+        before = srv.count
+
+        out = tmp_path / "killed"
+        proc = subprocess.Popen(_cmd(dataset, out, srv.base_url), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while _stored_ok(out / "mmad-eval.sqlite") < 4 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        stored = _stored_ok(out / "mmad-eval.sqlite")
+        assert 4 <= stored < total                          # really killed mid-way
+        phase1 = srv.requests[before:]
+        mid = srv.count
+
+        again = subprocess.run(_cmd(dataset, out, srv.base_url), env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+        assert f"asked {total - stored}, reused {stored}" in again.stdout
+        phase2 = srv.requests[mid:]
+        assert len(phase2) == total - stored                # only what was missing
+        d1, d2 = [_digest(b) for b in phase1], [_digest(b) for b in phase2]
+        assert len(set(d2)) == len(d2)                      # nothing asked twice within the rerun
+        assert set(d1) | set(d2) == {_digest(b) for b in srv.requests[:before]}
+        # the only requests the server saw twice are those in flight when the process died (never stored)
+        assert len(set(d1) & set(d2)) == len(d1) - stored <= CONCURRENCY
+
+    a = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_run(tmp_path / "ref").answers}
+    b = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_run(out).answers}
+    assert a == b and len(a) == 16 and all(v[0] for v in b.values())
+    text = (out / "mmad-eval.sqlite").read_bytes()
+    assert b"test-key-not-secret" not in text
