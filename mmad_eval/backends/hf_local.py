@@ -1,0 +1,190 @@
+"""transformers backend: ``AutoProcessor`` + ``AutoModelForImageTextToText``, batched greedy/sampled
+``generate`` with left padding. Requests are sorted by size so a batch holds similar lengths; only the
+new tokens are decoded. Needs transformers >= 5.17 (``dtype=``, ``processor_kwargs`` in
+``apply_chat_template``).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Sequence
+
+from ..errors import ConfigError, MissingExtraError, MmadError
+from ..prompt.message import Request
+from .base import Backend, Emit, Response
+from .convert import letter_logprobs, request_letters, to_hf
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+class HFBackend(Backend):
+    """Options: ``batch_size`` (8), ``dtype`` (``auto``/``bfloat16``/``float16``/``float32``), ``device``
+    (e.g. ``cuda``, ``cpu``; default cuda when available) or ``device_map`` (e.g. ``auto``, needs accelerate),
+    ``trust_remote_code``, ``attn_implementation``, ``revision``, ``chat_template`` (Jinja string),
+    ``processor_kwargs`` (e.g. ``{"max_pixels": ...}``), ``top_logprobs`` (20)."""
+
+    kind = "hf"
+
+    def __init__(self, model, generation, images, **options):
+        super().__init__(model, generation, images, **options)
+        self.batch_size = max(1, int(options.get("batch_size", 8)))
+        self.dtype = options.get("dtype", "auto")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}", culprit=str(self.dtype))
+        self.top_logprobs = int(options.get("top_logprobs", 20))
+        self.processor = None
+        self.hf_model = None
+        self.last_batches: list[int] = []      # sizes of the batches of the last generate (for tests/benches)
+
+    def answer_options(self) -> dict:
+        out = {"dtype": self.dtype}
+        for k in ("revision", "chat_template", "processor_kwargs", "attn_implementation"):
+            if self.options.get(k) is not None:
+                out[k] = self.options[k]
+        return out
+
+    def describe(self) -> dict:
+        d = dict(self.identity())
+        d["batch_size"] = self.batch_size
+        d["device"] = self.options.get("device_map") or self.options.get("device") or "auto-select"
+        return d
+
+    # -- loading ---------------------------------------------------------------------------------------
+    def load(self):
+        if self.hf_model is not None:
+            return
+        try:
+            import torch
+            import transformers
+        except ImportError as e:
+            raise MissingExtraError(e.name or "transformers", "hf") from None
+        o = self.options
+        common = {"trust_remote_code": bool(o.get("trust_remote_code", False))}
+        if o.get("revision"):
+            common["revision"] = o["revision"]
+        self.processor = transformers.AutoProcessor.from_pretrained(self.model, **common,
+                                                                    **(o.get("processor_kwargs") or {}))
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        kw = dict(common)
+        kw["dtype"] = self.dtype if self.dtype == "auto" else getattr(torch, self.dtype)
+        if o.get("attn_implementation"):
+            kw["attn_implementation"] = o["attn_implementation"]
+        if o.get("device_map"):
+            kw["device_map"] = o["device_map"]
+        model = transformers.AutoModelForImageTextToText.from_pretrained(self.model, **kw)
+        if not o.get("device_map"):
+            device = o.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+            model = model.to(device)
+        self.hf_model = model.eval()
+
+    # -- generation ------------------------------------------------------------------------------------
+    async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+        if not items:
+            return
+        await asyncio.to_thread(self.load)
+        self.last_batches = []
+        ready = []
+        for key, request in items:
+            try:
+                ready.append((key, request, to_hf(request, self.images)))
+            except MmadError as e:  # corrupt/missing image: this request only
+                emit(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
+        # similar sizes together: fewer pad tokens per batch
+        ready.sort(key=lambda x: (len(x[1].images()), sum(len(m.text) for m in x[1].messages)))
+        for start in range(0, len(ready), self.batch_size):
+            for resp in await asyncio.to_thread(self._run_batch, ready[start:start + self.batch_size]):
+                emit(resp)
+
+    def _run_batch(self, batch) -> list[Response]:
+        import torch
+
+        try:
+            return self._generate_batch(batch)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            if len(batch) == 1:
+                return [Response(key=batch[0][0], error_type="out_of_memory", error_message="CUDA out of memory")]
+            half = len(batch) // 2
+            return self._run_batch(batch[:half]) + self._run_batch(batch[half:])
+        except Exception as e:  # noqa: BLE001 - isolate the request that breaks the batch
+            if len(batch) == 1:
+                return [Response(key=batch[0][0], error_type="engine_error", error_message=f"{type(e).__name__}: {e}")]
+            return [r for item in batch for r in self._run_batch([item])]
+
+    def inputs(self, conversations: list) -> dict:
+        """Tokenised, padded batch (left padding) with pixel tensors, on the model's device."""
+        kw = {}
+        if self.options.get("chat_template"):
+            kw["chat_template"] = self.options["chat_template"]
+        enc = self.processor.apply_chat_template(conversations, tokenize=True, return_dict=True, return_tensors="pt",
+                                                 add_generation_prompt=True, processor_kwargs={"padding": True}, **kw)
+        model_dtype = self.hf_model.dtype
+        out = {}
+        for k, v in enc.items():
+            v = v.to(self.hf_model.device)
+            out[k] = v.to(model_dtype) if v.is_floating_point() else v
+        return out
+
+    def _generate_batch(self, batch) -> list[Response]:
+        import torch
+
+        g = self.generation
+        t0 = time.monotonic()
+        enc = self.inputs([conv for _, _, conv in batch])
+        kw = {"max_new_tokens": g.max_tokens, "return_dict_in_generate": True}
+        if g.temperature and g.temperature > 0:
+            kw.update(do_sample=True, temperature=g.temperature, top_p=g.top_p if g.top_p is not None else 1.0)
+            if g.seed is not None:
+                torch.manual_seed(g.seed)
+        else:
+            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        want_lp = g.logprobs and any(request_letters(r) for _, r, _ in batch)
+        if want_lp:
+            kw["output_logits"] = True
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        kw["pad_token_id"] = tokenizer.pad_token_id
+        with torch.inference_mode():
+            out = self.hf_model.generate(**enc, **kw)
+        prompt_len = enc["input_ids"].shape[1]
+        new = out.sequences[:, prompt_len:]
+        texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+        elapsed = time.monotonic() - t0
+        self.last_batches.append(len(batch))
+        stops = {t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None}
+        responses = []
+        for i, (key, request, _) in enumerate(batch):
+            ids = new[i].tolist()
+            n_new = next((j + 1 for j, t in enumerate(ids) if t in stops), len(ids))
+            r = Response(key=key, text=texts[i].strip(), latency_s=elapsed / len(batch),
+                         prompt_tokens=int(enc["attention_mask"][i].sum()) if "attention_mask" in enc else None,
+                         completion_tokens=n_new, extra={"batch_size": len(batch), "batch_s": elapsed})
+            if want_lp and request_letters(request):
+                r.letter_logprobs = self._letters(tokenizer, [step[i] for step in out.logits], request_letters(request))
+            responses.append(r)
+        return responses
+
+    def _letters(self, tokenizer, step_logits, letters) -> dict[str, float] | None:
+        import torch
+
+        for logits in step_logits:  # first step whose top alternatives name an option letter
+            lp = torch.log_softmax(logits.float(), dim=-1)
+            top = torch.topk(lp, min(self.top_logprobs, lp.shape[-1]))
+            alts = [(tokenizer.decode([int(t)]), float(v)) for v, t in zip(top.values, top.indices)]
+            found = letter_logprobs(alts, letters)
+            if found:
+                return found
+        return None
+
+    def close(self) -> None:
+        self.hf_model = None
+        self.processor = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass

@@ -1,0 +1,120 @@
+"""HFBackend on CPU with a tiny random-weight LLaVA built offline (skipped without torch/transformers)."""
+import math
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
+
+from conftest import make_registry, make_request, run_backend  # noqa: E402
+from mmad_eval.backends.base import GenerationSettings  # noqa: E402
+from mmad_eval.backends.hf_local import HFBackend  # noqa: E402
+from mmad_eval.errors import MissingExtraError  # noqa: E402
+from mmad_eval.testing.tiny_vlm import build_tiny_llava  # noqa: E402
+
+IMAGE_TOKENS = 16        # 32-px images, patch 8
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    return str(build_tiny_llava(tmp_path_factory.mktemp("tiny_llava")))
+
+
+@pytest.fixture(scope="session")
+def loaded(tiny_model):
+    """One loaded backend shared by the tests (loading is the slow part)."""
+    be = HFBackend(tiny_model, GenerationSettings(max_tokens=6), make_registry(), device="cpu", dtype="float32")
+    be.load()
+    return be
+
+
+def _items(reg, image_files):
+    texts = ["Is there any defect in the object?\nA. Yes\nB. No",
+             "Where is the defect?\nA. top left\nB. bottom right\nC. center\nD. top right",
+             "What is the defect?\nA. scratch\nB. crack",
+             "Describe the object in one word.\nA. bottle\nB. screw\nC. pill"]
+    return [(f"k{i}", make_request(reg, text=texts[i % 4] + " " * (i % 3), images=image_files[: 1 + i % 2],
+                                   letters=("A", "B", "C", "D")[: 2 + (i % 3)], system="Answer with a letter."
+                                   if i % 2 else None)) for i in range(7)]
+
+
+def _with(loaded, **changes):
+    """A backend sharing the loaded model/processor but with other settings."""
+    be = HFBackend(loaded.model, changes.pop("generation", loaded.generation), changes.pop("registry"),
+                   device="cpu", dtype="float32", **changes)
+    be.processor, be.hf_model = loaded.processor, loaded.hf_model
+    return be
+
+
+def test_batched_equals_one_at_a_time(loaded, image_files):
+    reg = make_registry()
+    items = _items(reg, image_files)
+    batched = _with(loaded, registry=reg, batch_size=4)
+    single = _with(loaded, registry=reg, batch_size=1)
+    a = run_backend(batched, items)
+    b = run_backend(single, items)
+    assert sorted(batched.last_batches) == [3, 4] and single.last_batches == [1] * 7
+    assert {k: r.text for k, r in a.items()} == {k: r.text for k, r in b.items()}
+    assert all(r.ok and r.completion_tokens >= 1 for r in a.values())
+    assert {k: r.prompt_tokens for k, r in a.items()} == {k: r.prompt_tokens for k, r in b.items()}
+    # left padding did not leak into the count: a 2-image prompt has 16 more tokens than its 1-image twin
+    assert a["k1"].prompt_tokens > IMAGE_TOKENS
+
+
+def test_images_reach_the_model(loaded, image_files, monkeypatch):
+    reg = make_registry()
+    be = _with(loaded, registry=reg, batch_size=8)
+    seen = []
+    original = be.hf_model.generate
+
+    def spy(**kw):
+        seen.append({k: v for k, v in kw.items() if hasattr(v, "shape")})
+        return original(**kw)
+
+    monkeypatch.setattr(be.hf_model, "generate", spy)
+    items = [("one", make_request(reg, images=image_files[:1])), ("two", make_request(reg, images=image_files[:2])),
+             ("none", make_request(reg))]
+    run_backend(be, items)
+    (kw,) = seen
+    assert tuple(kw["pixel_values"].shape) == (3, 3, 32, 32)       # 1 + 2 images, resized to 32 px
+    image_id = be.hf_model.config.image_token_id
+    per_row = sorted((kw["input_ids"] == image_id).sum(dim=1).tolist())
+    assert per_row == [0, IMAGE_TOKENS, 2 * IMAGE_TOKENS]
+    assert (kw["attention_mask"][:, -1] == 1).all()                 # left padding: every row ends with a token
+
+
+def test_letter_logprobs_are_log_probabilities(loaded, image_files):
+    reg = make_registry()
+    be = _with(loaded, registry=reg, generation=GenerationSettings(max_tokens=2, logprobs=True), top_logprobs=400)
+    r = run_backend(be, [("k", make_request(reg, images=image_files[:1], letters=("A", "B")))])["k"]
+    assert set(r.letter_logprobs) == {"A", "B"}
+    assert all(v < 0 for v in r.letter_logprobs.values())
+    assert sum(math.exp(v) for v in r.letter_logprobs.values()) <= 1.0
+
+
+def test_corrupt_image_fails_only_its_request(loaded, image_files, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    reg = make_registry()
+    got = run_backend(_with(loaded, registry=reg), [("bad", make_request(reg, images=[bad])),
+                                                    ("ok", make_request(reg, images=image_files[:1]))])
+    assert got["bad"].error_type == "bad_input" and "bad.png" in got["bad"].error_message
+    assert got["ok"].ok
+
+
+def test_loads_through_auto_classes(tiny_model, image_files):
+    reg = make_registry()
+    be = HFBackend(tiny_model, GenerationSettings(max_tokens=3), reg, device="cpu", batch_size=2)
+    got = run_backend(be, [("k", make_request(reg, images=image_files[:1]))])
+    assert got["k"].ok and type(be.hf_model).__name__ == "LlavaForConditionalGeneration"
+    assert be.hf_model.config.image_token_id is not None
+    assert be.identity()["options"] == {"dtype": "auto"} and be.describe()["batch_size"] == 2
+
+
+def test_missing_transformers_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    be = HFBackend("x", GenerationSettings(), make_registry())
+    with pytest.raises(MissingExtraError, match=r"mmad-eval\[hf\]"):
+        be.load()
