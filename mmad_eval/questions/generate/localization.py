@@ -23,6 +23,8 @@ WIDE = "across most of the image"
 def region_phrase(stats: MaskStats) -> tuple[str, str]:
     """(phrase, form) for a mask; form is cell | pair | row | col | several | wide."""
     cells = stats.dominant()
+    if stats.blobs >= 3 and len({c for b in stats.blob_cells for c in b}) >= 3:
+        return SEVERAL, "several"
     if len(cells) == 1:
         return cell_name(cells[0]), "cell"
     if len(cells) == 2:

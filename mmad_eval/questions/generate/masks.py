@@ -89,9 +89,11 @@ class MaskStats:
         return tuple(i for i, s in enumerate(self.cell_shares) if s > 0)
 
     def dominant(self, min_share: float = 0.3) -> tuple[int, ...]:
-        """Cells holding at least ``min_share`` of the defect (always at least the largest)."""
-        best = max(range(9), key=lambda i: (self.cell_shares[i], -i))
-        return tuple(i for i in range(9) if self.cell_shares[i] >= min_share or i == best)
+        """Cells holding at least ``min_share`` of the defect, or nearly as much as the largest cell (3/4 of
+        it: four equal spots give four cells); always at least the largest."""
+        top = max(self.cell_shares)
+        cut = min(min_share, 0.75 * top)
+        return tuple(i for i in range(9) if self.cell_shares[i] >= cut)
 
     def as_dict(self) -> dict:
         return {"area_frac": round(self.area_frac, 5), "blobs": self.blobs,
