@@ -1,0 +1,131 @@
+"""ExpertService: per-query expert analyses for a question set (built-in detector, oracle or anomalib).
+
+Normal references of a query are the union of the ``similar_templates`` and ``random_templates`` of every
+entry of its (dataset, category), de-duplicated and sorted, without any image that is itself a query;
+above ``max_references`` a seeded sample is kept. The detector is fitted once per category, on first use;
+results are cached per query key (a bounded LRU, since maps are full-size).
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ...errors import ConfigError, DataError
+from ...paths import safe_join
+from ...questions.model import QuestionSet, split_key
+from .detector import Detector, DetectorSettings
+from .oracle import oracle_result
+from .result import ExpertResult, boxes_and_location
+
+KINDS = ("builtin", "oracle", "anomalib")
+
+__all__ = ["ExpertService", "ExpertResult", "KINDS", "load_rgb"]
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """An image file as H x W x 3 uint8; DataError naming the file when missing or unreadable."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise DataError("image file not found", culprit=str(path)) from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"corrupt or unreadable image ({e})", culprit=str(path)) from None
+
+
+class ExpertService:
+    def __init__(self, data_root: Path, questions: QuestionSet, kind: str = "builtin",
+                 settings: DetectorSettings | None = None, max_references: int = 10, seed: int = 0,
+                 cache_size: int = 64):
+        if kind not in KINDS:
+            raise ConfigError(f"unknown expert kind; choose one of {', '.join(KINDS)}", culprit=kind)
+        self.data_root = Path(data_root)
+        self.questions = questions
+        self.kind = kind
+        self.settings = settings or DetectorSettings()
+        self.max_references = max_references
+        self.seed = seed
+        self.cache_size = cache_size
+        self.fits = 0                                    # detectors fitted (one per category)
+        self._detectors: dict[tuple[str, str], object] = {}
+        self._results: OrderedDict[str, ExpertResult] = OrderedDict()
+        self._lock = threading.RLock()
+        self._fit_locks: dict[tuple[str, str], threading.Lock] = {}
+
+    # -- references and detectors ------------------------------------------------------------------
+    def references(self, dataset: str, category: str) -> list[str]:
+        """The normal reference keys used to fit the category's detector."""
+        entries = [e for e in self.questions.entries.values() if split_key(e.key) == (dataset, category)]
+        queries = {e.key for e in entries}
+        pool = sorted({t for e in entries for t in (*e.similar_templates, *e.random_templates)} - queries)
+        if len(pool) > self.max_references:
+            rng = np.random.default_rng(self.seed)
+            pool = sorted(pool[i] for i in rng.choice(len(pool), self.max_references, replace=False))
+        return pool
+
+    def detector(self, dataset: str, category: str):
+        """The category's fitted detector (fitted on first call, then reused)."""
+        cat = (dataset, category)
+        with self._lock:
+            det = self._detectors.get(cat)
+            if det is not None:
+                return det
+            lock = self._fit_locks.setdefault(cat, threading.Lock())
+        with lock:
+            with self._lock:
+                if cat in self._detectors:
+                    return self._detectors[cat]
+            refs = self.references(dataset, category)
+            if len(refs) < 2:
+                raise DataError("the expert needs at least 2 normal template images for this category "
+                                f"(found {len(refs)})", culprit=f"{dataset}/{category}")
+            images = [load_rgb(safe_join(self.data_root, r, what="template path")) for r in refs]
+            if self.kind == "anomalib":
+                from .anomalib_expert import AnomalibDetector
+
+                det = AnomalibDetector().fit(images)
+            else:
+                det = Detector(self.settings).fit(images)
+            with self._lock:
+                self._detectors[cat] = det
+                self.fits += 1
+            return det
+
+    # -- analysis ----------------------------------------------------------------------------------
+    def analyze(self, key: str) -> ExpertResult:
+        """The expert's result for a query key of the question set (cached)."""
+        with self._lock:
+            hit = self._results.get(key)
+            if hit is not None:
+                self._results.move_to_end(key)
+                return hit
+        entry = self.questions.entries.get(key)
+        if entry is None:
+            raise DataError("not a query of the question set", culprit=key)
+        if self.kind == "oracle":
+            result = oracle_result(self.data_root, entry)
+        else:
+            result = self._detect(key)
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > self.cache_size:
+                self._results.popitem(last=False)
+        return result
+
+    def _detect(self, key: str) -> ExpertResult:
+        dataset, category = split_key(key)
+        det = self.detector(dataset, category)
+        image = load_rgb(safe_join(self.data_root, key, what="query image"))
+        amap, score = det.predict(image)
+        threshold = float(det.threshold)
+        unit_map = (amap / threshold).astype(np.float32) if threshold > 0 else amap
+        boxes, location = boxes_and_location(unit_map)
+        return ExpertResult(kind=self.kind, score=float(score), threshold=threshold,
+                            normal_range=det.normal_range, verdict=bool(score > threshold),
+                            anomaly_map=unit_map, boxes=boxes, location=location,
+                            references=det.n_references, map_threshold=1.0,
+                            variant=getattr(getattr(det, "calibration", None), "variant", ""))
