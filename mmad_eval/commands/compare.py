@@ -1,0 +1,57 @@
+"""Compare two runs on the questions both answered: paired differences, bootstrap CIs, McNemar p-values."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import ConfigError
+
+HELP = "Compare two runs: paired score differences with bootstrap CIs and McNemar p-values"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("out_dir", help="output directory holding both runs")
+    p.add_argument("--a", required=True, metavar="RUN", help="baseline run")
+    p.add_argument("--b", required=True, metavar="RUN", help="run compared with the baseline (diff = B - A)")
+    p.add_argument("--b-dir", metavar="DIR", help="read run B from another output directory")
+    p.add_argument("--scorer", choices=("strict", "mmad", "mmad-corrected"), default="strict")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+
+
+def _run(out_dir: str, name: str):
+    from ..run.load import load_run
+
+    return load_run(Path(out_dir), name).answers
+
+
+def main(args) -> int:
+    from ..score.compare import compare_runs
+    from ..score.table import COLUMNS
+
+    if args.bootstrap < 1:
+        raise ConfigError("--bootstrap must be at least 1", culprit=str(args.bootstrap))
+    a = _run(args.out_dir, args.a)
+    b = _run(args.b_dir or args.out_dir, args.b)
+    cmp = compare_runs(a, b, args.scorer, n_boot=args.bootstrap, seed=args.seed)
+    print(f"{args.b} vs {args.a} ({args.scorer} score, {cmp.shared} shared questions; diff = B - A)")
+    print(f"{'':<24}{'A':>8}{'B':>8}{'diff':>8}{'95% CI':>18}{'McNemar p':>11}{'A only':>8}{'B only':>8}")
+    for col in COLUMNS:
+        if cmp.diff.get(col) is None and cmp.a.get(col) is None:
+            continue
+        mc = cmp.mcnemar.get("All" if col == "Average" else col)
+        ci = cmp.ci.get(col)
+        ci_s = f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "-"
+        fmt = (lambda v: "-" if v is None else f"{v:.2f}")
+        print(f"{col:<24}{fmt(cmp.a.get(col)):>8}{fmt(cmp.b.get(col)):>8}"
+              f"{'-' if cmp.diff.get(col) is None else format(cmp.diff[col], '+.2f'):>8}{ci_s:>18}"
+              f"{'-' if mc is None else format(mc.p_exact, '.3g'):>11}"
+              f"{'-' if mc is None else mc.only_a:>8}{'-' if mc is None else mc.only_b:>8}")
+    print("  McNemar p: exact binomial test on the questions only one run got right (Average row: all questions)")
+    for n in cmp.notes:
+        print(f"  note: {n}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(asdict(cmp), indent=1))
+    return 0
