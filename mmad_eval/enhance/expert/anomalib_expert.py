@@ -17,8 +17,8 @@ from ...errors import MissingExtraError
 
 def _import():
     try:
+        from anomalib.models.image.patchcore.torch_model import PatchcoreModel  # imports torch itself
         import torch
-        from anomalib.models.image.patchcore.torch_model import PatchcoreModel
     except ImportError:
         raise MissingExtraError("anomalib", "anomalib") from None
     return torch, PatchcoreModel
