@@ -39,6 +39,10 @@ def strict_score(records: Sequence[AnswerRecord]) -> ScoreTable:
         "rules": dict(Counter(r.rule or ("error" if r.error else "none") for r in recs)),
         **letter_bias(recs),
     })
+    missing = sum((r.error or "").startswith("missing:") for r in recs)
+    if missing:
+        table.extra["missing"] = missing
+        table.notes.append(f"{missing} questions are not answered yet (run incomplete); they count wrong here")
     table.notes.append("strict: unparsed replies and failed requests count wrong (fixed denominator); "
                        "Anomaly Detection is balanced accuracy (mean of normal and defective accuracy)")
     circ = circular_accuracy(records)
