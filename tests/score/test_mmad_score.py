@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from helpers import rec
+from score_helpers import rec
 from mmad_eval.questions.model import TYPES
 from mmad_eval.score.mmad import mmad_score, mmad_scores
 from mmad_eval.score.mmad_answers import load_mmad_answers

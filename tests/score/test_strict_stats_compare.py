@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from helpers import rec
+from score_helpers import rec
 from mmad_eval.errors import DataError
 from mmad_eval.questions.model import TYPES
 from mmad_eval.score.breakdown import category_table, overkill_miss
