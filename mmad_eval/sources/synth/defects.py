@@ -77,7 +77,8 @@ def crack(width=(0.8, 1.6), length=(0.15, 0.3), tone=0.12):
         c = _center(region, rng, s * 0.15)
         main = _curve(rng, c, rng.uniform(*length) * s, 0.12, n=22, zigzag=0.55)
         k = int(rng.integers(6, 16))
-        branch = _curve(rng, (0, 0), rng.uniform(0.3, 0.5) * np.linalg.norm(main[-1] - main[0]), 0.12, n=10, zigzag=0.55)
+        blen = rng.uniform(0.3, 0.5) * np.linalg.norm(main[-1] - main[0])
+        branch = _curve(rng, (0, 0), blen, 0.12, n=10, zigzag=0.55)
         branch = branch - branch[0] + main[k]
         w = rng.uniform(*width) * s / 256
         win = window(np.vstack([main, branch]), w + 3, s)
@@ -85,7 +86,7 @@ def crack(width=(0.8, 1.6), length=(0.15, 0.3), tone=0.12):
         d_main = polyline_distance(main, ys, xs)
         d_branch = polyline_distance(branch, ys, xs) + 0.35 * w
         cov = np.clip(w - np.minimum(d_main, d_branch) + 0.5, 0, 1)
-        return _paint(img, region, win, cov, img[win] * tone)
+        return _paint(img, region, win, cov, _surface_tone(img, win, tone, 0.45))
     return paint
 
 
@@ -104,9 +105,10 @@ def hole(radius=(0.02, 0.04), depth=0.1):
         la = rng.uniform(0, 2 * np.pi)
         wall = np.clip(((xs - cx) * np.cos(la) + (ys - cy) * np.sin(la)) / r, 0, 1) * smoothstep(0.3 * r, r, rr)
         inner = img[win] * depth + (0.35 * wall)[..., None] * img[win].mean(axis=(0, 1))
-        rim = np.clip(1 - np.abs(rr - r - 1.0) / 1.5, 0, 1) * 0.25
+        rim = np.clip(1 - np.abs(rr - r - 1.0) / 1.5, 0, 1) * (1 - cov)
         out, cov_full = _paint(img, region, win, cov, inner)
-        out[win] = out[win] + (rim * (1 - cov) * region[win])[..., None] * (1 - out[win])
+        out[win] = out[win] + (0.25 * rim * region[win])[..., None] * (1 - out[win])
+        cov_full[win] = np.maximum(cov_full[win], rim * region[win])     # the raised rim is part of it
         return out, cov_full
     return paint
 
@@ -152,7 +154,7 @@ def stain(tint=(0.45, 0.3, 0.2), radius=(0.04, 0.09), mode="mix", strength=(0.6,
         s = img.shape[0]
         c = _center(region, rng, radius[1] * s)
         win, f = _blob(rng, s, c, radius)
-        cov = smoothstep(0.0, 0.3, f) * rng.uniform(*strength)
+        cov = smoothstep(0.0, 0.15, f) * rng.uniform(*strength)
         patch = img[win]
         if mode == "multiply":
             colour = patch * tint

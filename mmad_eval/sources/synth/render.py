@@ -15,7 +15,7 @@ from scipy import ndimage
 from ...errors import ConfigError
 from .categories import CATEGORIES
 
-PAINT_THRESHOLD = 0.3       # painted coverage above this is defect
+PAINT_THRESHOLD = 0.25      # painted coverage above this is defect
 EDIT_THRESHOLD = 0.03       # re-render difference (0..1 scale) above this is defect
 MIN_DEFECT_PIXELS = 12
 
