@@ -35,9 +35,12 @@ def _load_synth_meta(folder: Path) -> dict[str, dict]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"malformed JSON: {e}", culprit=str(path)) from None
+    if isinstance(data, dict) and isinstance(data.get("images"), dict):
+        data = data["images"]   # the generator's manifest: {"format", "settings", ..., "images": {...}}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise DataError("expected an object keyed by image path, each value an object", culprit=str(path))
-    return data
+    prefix = f"{folder.name}/"   # keys may be relative to the dataset folder or to the root
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in data.items()}
 
 
 class SourceBuilder:
