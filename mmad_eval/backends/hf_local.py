@@ -120,7 +120,8 @@ class HFBackend(Backend):
         if self.options.get("chat_template"):
             kw["chat_template"] = self.options["chat_template"]
         enc = self.processor.apply_chat_template(conversations, tokenize=True, return_dict=True, return_tensors="pt",
-                                                 add_generation_prompt=True, processor_kwargs={"padding": True}, **kw)
+                                                 add_generation_prompt=True,
+                                                 processor_kwargs={"padding": True, "padding_side": "left"}, **kw)
         model_dtype = self.hf_model.dtype
         out = {}
         for k, v in enc.items():

@@ -16,9 +16,8 @@ _CORPUS = ["Is there any defect in the object? A. Yes B. No", "USER: ASSISTANT: 
            "top left bottom right center scratch crack hole stain contamination", "Image of a normal sample."]
 
 
-def build_tiny_llava(folder: Path, seed: int = 0) -> Path:
-    """Write the model and processor to ``folder`` (created) and return it."""
-    import torch
+def make_processor(image_size: int = 32, patch_size: int = 8):
+    """A LlavaProcessor: BPE tokenizer trained here, CLIP-style image processor, the small chat template."""
     import transformers as tf
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -31,10 +30,20 @@ def build_tiny_llava(folder: Path, seed: int = 0) -> Path:
     fast = tf.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                                       unk_token="<unk>", extra_special_tokens={"image_token": "<image>"})
     image_processor_cls = getattr(tf, "CLIPImageProcessorPil", None) or tf.CLIPImageProcessor
-    image_processor = image_processor_cls(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    processor = tf.LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=8,
-                                  vision_feature_select_strategy="default", chat_template=CHAT_TEMPLATE,
-                                  num_additional_image_tokens=1)
+    image_processor = image_processor_cls(size={"shortest_edge": image_size},
+                                          crop_size={"height": image_size, "width": image_size})
+    return tf.LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=patch_size,
+                             vision_feature_select_strategy="default", chat_template=CHAT_TEMPLATE,
+                             num_additional_image_tokens=1)
+
+
+def build_tiny_llava(folder: Path, seed: int = 0) -> Path:
+    """Write the model and processor to ``folder`` (created) and return it."""
+    import torch
+    import transformers as tf
+
+    processor = make_processor(32, 8)
+    fast = processor.tokenizer
     vision = tf.CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
                                  image_size=32, patch_size=8, projection_dim=16)
     text = tf.LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
