@@ -12,8 +12,8 @@ def add_arguments(p) -> None:
     p.add_argument("--published", action="store_true",
                    help="add the published MMAD results, labelled 'published, not re-measured'")
     p.add_argument("--thumb-size", type=int, default=160, help="thumbnail size in pixels (default 160)")
-    p.add_argument("--image-budget-mb", type=float, default=30.0,
-                   help="total size of embedded thumbnails; images beyond it are left out (default 30)")
+    p.add_argument("--image-budget-mb", type=float, default=24.0,
+                   help="total size of embedded thumbnails; images beyond it are left out (default 24)")
     p.add_argument("--no-images", action="store_true", help="leave all images out of the question browser")
 
 

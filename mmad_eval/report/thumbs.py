@@ -22,7 +22,7 @@ MIN_SIZE = 64
 class ThumbSettings:
     size: int = 160                 # longest side in pixels
     quality: int = 70               # WebP quality
-    budget_mb: float = 30.0         # total encoded thumbnails; beyond it images are left out
+    budget_mb: float = 24.0         # total encoded thumbnails; beyond it images are left out
     workers: int = 4
 
 
