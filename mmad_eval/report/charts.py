@@ -36,8 +36,8 @@ def _ink(rgb) -> str:
     return "#111" if lum > 140 else "#fff"
 
 
-def seq_style(value: float | None, lo: float = 0.0, hi: float = 100.0) -> str:
-    """Inline style for a heatmap cell holding an accuracy (empty cells are hatched grey)."""
+def seq_style(value: float | None, lo: float = 30.0, hi: float = 100.0) -> str:
+    """Inline style for a heatmap cell holding an accuracy (empty cells grey; at or below ``lo`` palest)."""
     if value is None:
         return "background:#f1f1f1;color:#999"
     rgb = _lerp(_SEQ, (value - lo) / ((hi - lo) or 1))
@@ -52,7 +52,7 @@ def div_style(value: float | None, span: float = 10.0) -> str:
     return f"background:{_css(rgb)};color:{_ink(rgb)}"
 
 
-def legend(kind: str = "seq", lo: float = 0, hi: float = 100, label: str = "accuracy, %",
+def legend(kind: str = "seq", lo: float = 30, hi: float = 100, label: str = "accuracy, %",
            width: int = 240) -> Markup:
     """A horizontal colour bar with end labels."""
     stops = _SEQ if kind == "seq" else _DIV

@@ -173,7 +173,7 @@ def main(argv: list[str]) -> int:
         html = write_report(assemble(runs, title="Inspection model comparison: MMAD-style evaluation",
                                      published=True), Path(tmp) / "demo.html")
         subprocess.run(chromium_cmd(html, f"{tmp}/profile", f"--screenshot={png.resolve()}",
-                                    "--window-size=1360,2400"), check=True, capture_output=True, timeout=60)
+                                    "--window-size=1360,3000"), check=True, capture_output=True, timeout=60)
     print(f"wrote {png}")
     return 0
 
