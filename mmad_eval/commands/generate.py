@@ -19,6 +19,7 @@ def add_arguments(p) -> None:
     p.add_argument("--options", type=int, default=4, help="options per multiple-choice question (2-5)")
     p.add_argument("--random-templates", type=int, default=5)
     p.add_argument("--similar-templates", type=int, default=5)
+    p.add_argument("--workers", type=int, default=2, help="processes reading masks/images (output is the same)")
     p.add_argument("--plain", action="store_true", help="MMAD json without our per-question provenance")
     p.add_argument("--rephrase", metavar="MODEL", help="let MODEL rephrase each question (validated; rejected "
                    "rewrites keep the rule-based text)")
@@ -43,7 +44,7 @@ def main(args) -> int:
         print(f"source: skipped {path}: {reason}")
     if len(source.skipped) > 5:
         print(f"source: ... {len(source.skipped) - 5} more skipped files")
-    result = generate_questions(source, args.knowledge, settings)
+    result = generate_questions(source, args.knowledge, settings, workers=args.workers)
     qs = result.questions
     if args.rephrase:
         from ..questions.llm_assist import rephrase_with_model

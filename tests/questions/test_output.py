@@ -42,6 +42,16 @@ def test_same_seed_byte_identical_and_order_independent(tmp_path, small_source):
     assert other != a
 
 
+def test_worker_processes_give_the_same_output(small_source, monkeypatch):
+    from mmad_eval.questions.generate import build
+
+    s = GenerateSettings(similar="none")
+    one = to_mmad_dict(generate_questions(small_source, knowledge(), s).questions, with_provenance=True)
+    monkeypatch.setattr(build, "PARALLEL_MIN", 1)
+    two = to_mmad_dict(generate_questions(small_source, knowledge(), s, workers=2).questions, with_provenance=True)
+    assert one == two
+
+
 def test_mmad_json_and_jsonl_round_trip(tmp_path, small_source):
     qs = generate_questions(small_source, knowledge(), GenerateSettings(similar="none")).questions
     write_mmad_json(qs, tmp_path / "q.json", with_provenance=True)

@@ -40,7 +40,9 @@ def defect_analysis(ctx: Context) -> Draft:
                     out.append(display(text, period=True))
         return out
 
-    tiers = [tier([s.category], True), tier(ctx.similar(), False), tier(ctx.others(), False)]
+    own = [t for t in tier([s.category], True)]
+    tiers = [own, *ctx.cached(("da_tiers", s.category, which),
+                              lambda: [tier(ctx.similar(), False), tier(ctx.others(), False)])]
     distractors = pick(tiers, 3, rng, correct=correct)
     if not distractors:
         raise Skip(f"no other defect type has a {which} to use as a distractor")

@@ -87,19 +87,17 @@ class _Similar:
         return list(self._index.nearest(key, self.k))
 
 
-def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, skip):
-    """(mask stats, tone) for a defective sample; problems become logged skips, never a crash."""
+def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans):
+    """(mask stats, tone, problem) for a defective sample; an unreadable mask is a problem, not a crash."""
     if not s.mask:
-        return None, None
+        return None, None, None
     try:
         mask = read_mask(safe_join(root, s.mask, what="mask path"))
     except DataError as e:
-        skip("Defect Localization", f"mask unreadable: {e}")
-        skip("Defect Description", f"mask unreadable: {e}")
-        return None, None
+        return None, None, f"mask unreadable: {e}"
     stats = measure(mask)
     if stats is None:
-        return None, None
+        return None, None, None
     size = (mask.shape[1], mask.shape[0])
     try:
         image = read_rgb(safe_join(root, s.image, what="image path"), size)
@@ -107,14 +105,44 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, ski
     except DataError as e:
         log.warning("tone left out for %s: %s", s.image, e)
         t = None
-    return stats, t
+    return stats, t, None
 
 
-def _drafts(ctx: Context, settings: GenerateSettings, root: Path, means: NormalMeans, skip) -> list[Draft]:
+_WORKER: dict = {}
+PARALLEL_MIN = 64          # fewer defective samples than this are measured in-process
+
+
+def _worker_init(root: Path, pools: dict, limit: int) -> None:
+    _WORKER["root"], _WORKER["means"] = root, NormalMeans(root, pools, limit)
+
+
+def _worker_measure(s: AnnotatedSample):
+    return _defect_measurements(_WORKER["root"], s, _WORKER["means"])
+
+
+def _measurements(source: SourceSet, settings: GenerateSettings, workers: int):
+    """Mask/pixel measurements of the defective samples, in source order (in ``workers`` processes when
+    there are enough of them: decoding images is most of the work)."""
+    defective = [s for s in source.samples if s.is_anomalous and s.mask]
+    root, limit = Path(source.root), settings.normal_mean_images
+    if workers <= 1 or len(defective) < PARALLEL_MIN:
+        means = NormalMeans(root, source.normals, limit)
+        yield from (_defect_measurements(root, s, means) for s in defective)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context().Pool(workers, _worker_init, (root, source.normals, limit)) as pool:
+        yield from pool.imap(_worker_measure, defective, chunksize=8)
+
+
+def _drafts(ctx: Context, settings: GenerateSettings, measured, skip) -> list[Draft]:
     s = ctx.sample
     rules = [lambda: anomaly.anomaly_detection(ctx, settings.yes_no)]
     if s.is_anomalous:
-        stats, t = _defect_measurements(root, s, means, skip)
+        stats, t, problem = next(measured) if s.mask else (None, None, None)
+        if problem:
+            skip("Defect Localization", problem)
+            skip("Defect Description", problem)
         rules += [lambda: defect_type.defect_classification(ctx),
                   lambda: localization.defect_localization(ctx, stats),
                   lambda: description.defect_description(ctx, stats, t),
@@ -149,15 +177,16 @@ def _first_of(rules, ctx: Context) -> Draft:
 
 
 def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | None = None,
-                       settings: GenerateSettings | None = None) -> GenerateResult:
+                       settings: GenerateSettings | None = None, *, workers: int = 1) -> GenerateResult:
+    """Questions for every sample of ``source``. ``workers`` > 1 reads masks/images in that many processes
+    (the output is identical whatever the number)."""
     settings = settings or GenerateSettings()
     kn = resolve_knowledge(source, knowledge)
-    root = Path(source.root)
     categories = source.categories()
-    means = NormalMeans(root, source.normals, settings.normal_mean_images)
+    measured = _measurements(source, settings, workers)
     similar = _Similar(source, settings.similar_templates) if settings.similar == "builtin" else None
     result = GenerateResult(questions=QuestionSet(entries={}), settings=settings)
-    shared_ck: dict = {}
+    memo: dict = {}
     for s in source.samples:
         if s.image in result.questions.entries:
             raise DataError("the same image appears twice in the source", culprit=s.image)
@@ -166,8 +195,8 @@ def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | No
             result.skipped.append((key, qtype, reason))
 
         ctx = Context(sample=s, seed=settings.seed, knowledge=kn, categories=categories,
-                      category_knowledge=shared_ck)
-        drafts = _drafts(ctx, settings, root, means, skip)
+                      memo=memo)
+        drafts = _drafts(ctx, settings, measured, skip)
         questions = [assemble(d, s.image, i, settings.seed, settings.n_options) for i, d in enumerate(drafts)]
         pool = [p for p in source.normals.get(s.category, []) if p != s.image]
         k = min(settings.random_templates, len(pool))

@@ -31,7 +31,14 @@ class Context:
     seed: int
     knowledge: Knowledge
     categories: list[str]                           # categories of the source set (for object distractors)
-    category_knowledge: dict[str, CategoryKnowledge | None] = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)          # shared across samples: per-category lookups
+
+    def cached(self, key: tuple, compute):
+        """Memoise a per-category value (candidate lists depend on the category, not on the image)."""
+        key = (self.sample.dataset, *key)
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     @property
     def key(self) -> str:
@@ -42,9 +49,7 @@ class Context:
 
     def ck(self, category: str | None = None) -> CategoryKnowledge | None:
         cat = category or self.sample.category
-        if cat not in self.category_knowledge:
-            self.category_knowledge[cat] = lookup(self.knowledge, self.sample.dataset, cat)
-        return self.category_knowledge[cat]
+        return self.cached(("ck", cat), lambda: lookup(self.knowledge, self.sample.dataset, cat))
 
     def product_name(self, category: str | None = None) -> str:
         ck = self.ck(category)
@@ -56,9 +61,12 @@ class Context:
 
     def others(self) -> list[str]:
         """Every other category known to the set or the knowledge file (plain names, not dataset/cat)."""
-        names = set(self.categories) | {c for c in self.knowledge.categories if "/" not in c}
-        names.discard(self.sample.category)
-        return sorted(names)
+        def compute():
+            names = set(self.categories) | {c for c in self.knowledge.categories if "/" not in c}
+            names.discard(self.sample.category)
+            return sorted(names)
+
+        return self.cached(("others", self.sample.category), compute)
 
     def defect_name(self, defect: str, category: str | None = None) -> str:
         ck = self.ck(category)

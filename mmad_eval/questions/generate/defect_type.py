@@ -7,26 +7,31 @@ from .options import Draft, content_words, display, pick
 QUESTION = f"{DEFECT_PREFIX} What is the type of the defect?"
 
 
+def _tiers(ctx: Context):
+    """Per category: its own (name, type) pairs, similar categories' names, other names, synonyms."""
+    synonyms: dict[str, list[str]] = {}
+
+    def names(category: str) -> list[tuple[str, str]]:
+        out = []
+        for d in ctx.defects_of(category):
+            name = display(ctx.defect_name(d, category))
+            synonyms.setdefault(name, []).extend(ctx.defect_synonyms(d, category))
+            out.append((name, d))
+        return out
+
+    own = names(ctx.sample.category)
+    similar = [n for c in ctx.similar() for n, _ in names(c)]
+    others = [n for c in ctx.others() for n, _ in names(c)]
+    return own, similar, others, synonyms
+
+
 def defect_classification(ctx: Context) -> Draft:
     s = ctx.sample
     if not s.defect_type:
         raise Skip("no defect type in the annotation")
     correct = ctx.defect_name(s.defect_type)
-    same = [d for d in ctx.defects_of(s.category) if d != s.defect_type]
-    tiers, synonyms = [], {}
-
-    def tier(category: str, defects: list[str]) -> list[str]:
-        names = []
-        for d in defects:
-            name = display(ctx.defect_name(d, category))
-            synonyms[name] = ctx.defect_synonyms(d, category)
-            names.append(name)
-        return names
-
-    tiers.append(tier(s.category, same))
-    tiers.append([n for c in ctx.similar() for n in tier(c, ctx.defects_of(c))])
-    tiers.append([n for c in ctx.others() for n in tier(c, ctx.defects_of(c))])
-    tiers.append([display(g) for g in GENERIC_DEFECTS])
+    own, similar, others, synonyms = ctx.cached(("dc_tiers", s.category), lambda: _tiers(ctx))
+    tiers = [[n for n, d in own if d != s.defect_type], similar, others, [display(g) for g in GENERIC_DEFECTS]]
     forbidden = ctx.defect_synonyms(s.defect_type) + ["good", "normal", "no defect"]
     distractors = pick(tiers, 3, ctx.rng("defect_type"), correct=correct, forbidden=forbidden, synonyms=synonyms)
     keywords = [content_words(t) for t in [correct, *ctx.defect_synonyms(s.defect_type)] if content_words(t)]

@@ -10,9 +10,10 @@ OC_QUESTION = "What kind of product is in the image?"
 
 def object_classification(ctx: Context) -> Draft:
     correct = ctx.product_name()
-    tiers = [[display(ctx.product_name(c)) for c in ctx.similar()],
-             [display(ctx.product_name(c)) for c in ctx.others()],
-             [display(p) for p in GENERIC_PRODUCTS]]
+    tiers = ctx.cached(("oc_tiers", ctx.sample.category), lambda: [
+        [display(ctx.product_name(c)) for c in ctx.similar()],
+        [display(ctx.product_name(c)) for c in ctx.others()],
+        [display(p) for p in GENERIC_PRODUCTS]])
     forbidden = [ctx.sample.category.replace("_", " ")]
     distractors = pick(tiers, 3, ctx.rng("object.class"), correct=correct, forbidden=forbidden)
     return Draft(type="Object Classification", text=OC_QUESTION, correct=display(correct),
@@ -37,8 +38,10 @@ def _attribute(ctx: Context, attr: str, question: str, qtype: str, vocab: tuple[
         raise Skip(f"knowledge has no {attr}")
     rng = ctx.rng(f"object.{attr}")
     correct = own[0] if attr in ("materials", "colors") else rng.choice(own)  # the main material/colour
-    tiers = [_values(ctx, ctx.similar(), attr), _values(ctx, ctx.others(), attr), list(vocab)]
-    distractors = pick([[display(v) for v in t] for t in tiers], 3, rng, correct=correct, forbidden=own)
+    tiers = ctx.cached(("attr_tiers", ctx.sample.category, attr), lambda: [
+        [display(v) for v in t] for t in (_values(ctx, ctx.similar(), attr), _values(ctx, ctx.others(), attr),
+                                          vocab)])
+    distractors = pick(tiers, 3, rng, correct=correct, forbidden=own)
     if not distractors:
         raise Skip(f"no distractor for {attr}")
     name = ctx.product_name()
