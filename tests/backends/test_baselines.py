@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import make_registry, make_request, run_backend
+from backend_helpers import make_registry, make_request, run_backend
 from mmad_eval.backends.base import GenerationSettings, RunContext
 from mmad_eval.backends.baselines import (BlindBackend, ExpertBackend, RandomBackend, best_location_option,
                                           option_texts)

@@ -1,7 +1,7 @@
 """One Message, three chat formats; token log-probabilities pooled into option letters."""
 import math
 
-from conftest import make_registry, make_request
+from backend_helpers import make_registry, make_request
 from mmad_eval.backends.convert import letter_logprobs, request_letters, to_hf, to_openai, to_vllm
 from mmad_eval.prompt.message import Request
 

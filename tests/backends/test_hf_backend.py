@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from conftest import make_registry, make_request, run_backend  # noqa: E402
+from backend_helpers import make_registry, make_request, run_backend  # noqa: E402
 from mmad_eval.backends.base import GenerationSettings  # noqa: E402
 from mmad_eval.backends.hf_local import HFBackend  # noqa: E402
 from mmad_eval.errors import MissingExtraError  # noqa: E402

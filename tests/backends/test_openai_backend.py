@@ -6,7 +6,7 @@ import json
 import pytest
 from PIL import Image
 
-from conftest import make_registry, make_request, run_backend
+from backend_helpers import make_registry, make_request, run_backend
 from mmad_eval.backends.base import GenerationSettings
 from mmad_eval.backends.openai_api import OpenAIBackend, retry_after_s
 from mmad_eval.errors import ConfigError

@@ -1,7 +1,7 @@
 """Every named preset resolves to a registered backend whose adapter accepts its options."""
 import pytest
 
-from conftest import make_registry
+from backend_helpers import make_registry
 from mmad_eval.backends.base import GenerationSettings
 from mmad_eval.backends.registry import BACKENDS, backend_class, load_presets, resolve_model
 from mmad_eval.errors import ConfigError

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-from conftest import make_registry, make_request, run_backend
+from backend_helpers import make_registry, make_request, run_backend
 from mmad_eval.backends.base import GenerationSettings
 from mmad_eval.errors import MissingExtraError
 
