@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +38,7 @@ class BuiltRequests:
     data_errors: dict[str, str] = field(default_factory=dict)       # pseudo key -> "culprit: message"
     images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)
     questions: int = 0
+    template_paths: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,7 +74,10 @@ def _entry_images(entry, enh, registry: ImageRegistry, root: Path, built: BuiltR
     """Slots for the entry's template, query and hint images, plus knowledge and hint text."""
     refs = []
     for rel in enh.references(entry):
-        sha = registry.add_file(safe_join(root, rel, what="template image"))
+        path = built.template_paths.get(rel)
+        if path is None:   # templates are shared by many queries: resolve each once
+            path = built.template_paths[rel] = safe_join(root, rel, what="template image")
+        sha = registry.add_file(path)
         built.images.setdefault(sha, (rel, None))
         refs.append(ImageSlot(sha, "template", rel))
     sha = registry.add_file(safe_join(root, entry.key, what="query image"))
@@ -169,18 +175,27 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
     store = Store(Path(out_dir))
     try:
         selection = apply_slice(questions, slice)
-        built = build_requests(selection, settings.protocol, template, enh, registry, root, backend.identity())
+        identity = backend.identity()
         previous = store.run_record(name)
+        fingerprint = plan_fingerprint(selection, enh, root, [settings.as_dict(), identity, template.sha256,
+                                                             questions.sha256, str(root)])
+        to_build, skipped_keys, skipped_answers = selection, set(), 0
+        if fingerprint and previous and previous.get("plan_fingerprint") == fingerprint:
+            # nothing that shapes a request changed: rebuild only the images that still need asking
+            to_build, skipped_keys, skipped_answers = _needing_work(store, name, selection, retry_failed)
+        built = build_requests(to_build, settings.protocol, template, enh, registry, root, identity)
+        n_questions = sum(len(sel) for _, sel in selection)
         record = build_record(name=name, settings=settings.as_dict(), model_spec=_spec_dict(spec),
-                              backend=backend.describe(), questions=questions, question_count=built.questions,
+                              backend=backend.describe(), questions=questions, question_count=n_questions,
                               template=template, enhancements=enh.describe(), slice_=slice.as_dict(),
                               data_root=str(root), previous=previous)
+        record["plan_fingerprint"] = fingerprint
         if previous:
             diffs = same_settings(previous, record)
             if diffs:
                 raise ConfigError(f"run {name!r} in {out_dir} was made with different settings "
                                   f"({', '.join(diffs)}); pass another --name or --out", culprit=name)
-        store.put_run(name, record)
+        store.put_run(name, {**record, "plan_fingerprint": None})   # set again once all members are stored
         store.put_images([(sha, path, data) for sha, (path, data) in built.images.items()])
         for key, message in built.data_errors.items():
             store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
@@ -206,12 +221,18 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
 
             if pending:
                 asyncio.run(backend.generate(pending, emit))
+        skipped_keys -= set(built.requests)
+        kept_data_errors = sorted(k for k in skipped_keys if k.startswith("data-error:"))
+        n_requests = len(built.requests) + len({k for k in skipped_keys if not k.startswith("data-error:")})
+        if not retry_failed:
+            stored_errors += sum(1 for k in skipped_keys if status.get(k) == "error" and not k.startswith("data-error:"))
         summary = RunSummary(
-            name=name, out_dir=Path(out_dir), questions=built.questions, answers=len(built.members),
-            requests=len(built.requests), asked=len(pending), reused=len(built.requests) - len(pending),
+            name=name, out_dir=Path(out_dir), questions=n_questions, answers=len(built.members) + skipped_answers,
+            requests=n_requests, asked=len(pending), reused=n_requests - len(pending),
             failed=failed, stored_errors=stored_errors,
-            data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors}),
-            data_error_examples=sorted(set(built.data_errors.values()))[:3],
+            data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
+            + len(kept_data_errors), data_error_examples=sorted(set(built.data_errors.values()) | {
+                r["error_message"] for r in store.requests_for(kept_data_errors[:3]).values()})[:3],
             unanswered=len(pending) - len(seen))
         record.update(ended=now_iso(), enhancements=enh.describe(), usage=store.usage(name),
                       last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": failed,
@@ -224,6 +245,48 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
     finally:
         backend.close()
         store.close()
+
+
+def plan_fingerprint(selection, enh, root: Path, parts: list) -> str | None:
+    """Hash of everything that shapes the requests: settings, backend identity, prompt and question hashes,
+    the selection and every image file's size and mtime. None when references need retrieval (not cheap)."""
+    if enh.protocol.templates == "retrieved":
+        return None
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    if enh.settings.knowledge:
+        h.update(_stat(Path(enh.settings.knowledge)))
+    for entry, selected in selection:
+        h.update(f"|{entry.key}:{','.join(str(q.index) for q in selected)}".encode())
+        for rel in (entry.key, *enh.references(entry)):
+            h.update(_stat(root / rel))
+    return h.hexdigest()
+
+
+def _stat(path: Path) -> bytes:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return b"missing;"
+    return f"{st.st_size}:{st.st_mtime_ns};".encode()
+
+
+def _needing_work(store: Store, name: str, selection, retry_failed: bool):
+    """Entries whose questions still need a request (missing, or failed with retry_failed), and the stored
+    request keys of the others."""
+    status = store.statuses()
+    keys_of: dict[str, list[str]] = {}
+    for m in store.members(name):
+        keys_of.setdefault(m.qid, []).append(m.request_key)
+    need, skipped, n_skipped = [], set(), 0
+    for entry, selected in selection:
+        keys = [k for q in selected for k in keys_of.get(q.qid, [None])]
+        if any(k is None or k not in status or (retry_failed and status[k] != "ok"
+                                                and not k.startswith("data-error:")) for k in keys):
+            need.append((entry, selected))
+        else:
+            skipped.update(keys)
+            n_skipped += len(keys)
+    return need, skipped, n_skipped
 
 
 def _spec_dict(spec) -> dict:

@@ -142,3 +142,41 @@ def test_request_meta_and_letters(dataset, tmp_path):
     assert req.meta["options"]["C"] == "Bottle" and req.options == (("A", "B", "C", "D"),)
     roles = [p.role for p in req.images()]
     assert roles == ["template", "query"] and req.images()[0].label == "DS-MVTec/bottle/train/good/000.png"
+
+
+def test_fast_resume_skips_building_until_a_file_changes(dataset, tmp_path, counting, monkeypatch):
+    import os
+
+    import mmad_eval.run.engine as engine
+
+    root = tmp_path / "data"
+    shutil.copytree(dataset.parent, root)
+    (root / "VisA/candle/test/broken/001.png").unlink()
+    first = run_evaluation(settings(), root / "mmad.json", tmp_path / "out", backend_factory=counting)
+    built = []
+    real = engine.build_requests
+    monkeypatch.setattr(engine, "build_requests", lambda sel, *a: built.append(len(sel)) or real(sel, *a))
+    again = run_evaluation(settings(), root / "mmad.json", tmp_path / "out", backend_factory=counting)
+    assert built == [0] and again.asked == 0
+    assert (again.questions, again.answers, again.requests, again.data_errors) == \
+        (first.questions, first.answers, first.requests, first.data_errors) == (16, 16, 13, 3)
+    assert "broken/001.png" in again.line()
+    q = root / "DS-MVTec/bottle/test/good/000.png"
+    os.utime(q, ns=(q.stat().st_atime_ns, q.stat().st_mtime_ns + 10**9))   # touched: rebuild, same keys
+    third = run_evaluation(settings(), root / "mmad.json", tmp_path / "out", backend_factory=counting)
+    assert built == [0, 6] and third.asked == 0 and third.reused == 13
+
+
+def test_fast_resume_rebuilds_only_images_with_missing_answers(dataset, tmp_path, counting):
+    class Half(CountingBackend):
+        async def generate(self, items, emit):
+            await super().generate(items[: len(items) // 2], emit)
+
+    half = run_evaluation(settings(), dataset, tmp_path / "out", backend_factory=Half)
+    assert half.unanswered == 8
+    counting.calls.clear()
+    rest = run_evaluation(settings(), dataset, tmp_path / "out", backend_factory=counting)
+    assert rest.asked == 8 and rest.reused == 8 and rest.requests == 16 and len(counting.calls) == 8
+    run_evaluation(settings(), dataset, tmp_path / "ref", backend_factory=counting)
+    a = {x.qid: (x.reply, x.request_key) for x in load_run(tmp_path / "out").answers}
+    assert a == {x.qid: (x.reply, x.request_key) for x in load_run(tmp_path / "ref").answers}
