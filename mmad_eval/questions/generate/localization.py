@@ -37,12 +37,19 @@ def region_phrase(stats: MaskStats) -> tuple[str, str]:
     return (SEVERAL, "several") if stats.blobs >= 2 else (WIDE, "wide")
 
 
+_CENTRAL = {1, 3, 4, 5, 7}    # center and edge-middle cells: where defects usually are
+
+
 def _candidates(stats: MaskStats, form: str) -> list[list[str]]:
+    """Free regions in the answer's form. Central cells come first: defects cluster near the middle of
+    the image, and offering the middle whenever it is free keeps "center" from being a give-away answer."""
     free = [i for i in range(9) if stats.cell_shares[i] == 0]
-    singles = [cell_name(i) for i in free]
+    singles = [[cell_name(i) for i in free if i in _CENTRAL], [cell_name(i) for i in free if i not in _CENTRAL]]
     if form == "pair":
-        pairs = [f"{cell_name(a)} and {cell_name(b)}" for a, b in combinations(free, 2)]
-        return [pairs, singles]
+        pairs = list(combinations(free, 2))
+        pair = [[f"{cell_name(a)} and {cell_name(b)}" for a, b in pairs if {a, b} & _CENTRAL],
+                [f"{cell_name(a)} and {cell_name(b)}" for a, b in pairs if not {a, b} & _CENTRAL]]
+        return [*pair, *singles]
     if form in ("row", "col"):
         lines = []
         for r in range(3):
@@ -51,8 +58,8 @@ def _candidates(stats: MaskStats, form: str) -> list[list[str]]:
         for c in range(3):
             if all(stats.cell_shares[r * 3 + c] == 0 for r in range(3)):
                 lines.append(_LINES["col"][c])
-        return [lines, singles]
-    return [singles]
+        return [lines, *singles]
+    return singles
 
 
 def _option(phrase: str) -> str:
