@@ -100,7 +100,7 @@ def test_fixed_yes_no_not_flagged_but_reported():
 
 
 def test_generated_set_audits_clean(small_source):
-    from conftest import knowledge
+    from qgen_fixtures import knowledge
     from mmad_eval.questions.generate import GenerateSettings, generate_questions
 
     qs = generate_questions(small_source, knowledge(), GenerateSettings(similar="none")).questions

@@ -2,7 +2,7 @@
 import asyncio
 import json
 
-from conftest import knowledge
+from qgen_fixtures import knowledge
 from mmad_eval.backends.base import Backend, GenerationSettings, Response
 from mmad_eval.prompt.images import ImageRegistry
 from mmad_eval.questions.generate import GenerateSettings, generate_questions

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from scipy.stats import chisquare
 
-from conftest import build_source, knowledge
+from qgen_fixtures import build_source, knowledge
 from mmad_eval.cli import main as cli
 from mmad_eval.questions.generate import GenerateSettings, generate_questions
 from mmad_eval.questions.generate.options import Draft, assemble
@@ -109,7 +109,7 @@ def test_similar_templates_by_retrieval(small_source):
 
 def test_generate_and_audit_commands(tmp_path, capsys):
     # an MVTec-style folder written by hand, loaded by the project's loader
-    from conftest import disk_mask, gray, write_png
+    from qgen_fixtures import disk_mask, gray, write_png
 
     root = tmp_path / "MVTec-AD"
     for i in range(3):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import SIDE, box_mask, build_source, disk_mask, knowledge
+from qgen_fixtures import SIDE, box_mask, build_source, disk_mask, knowledge
 from mmad_eval.questions.generate import GenerateSettings, generate_questions
 from mmad_eval.questions.generate.description import shape_of, size_of, tone_of
 from mmad_eval.questions.generate.localization import region_phrase
