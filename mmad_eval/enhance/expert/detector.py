@@ -36,7 +36,7 @@ class DetectorSettings:
     side: int = 256                 # working resolution: longest side in pixels
     max_bank: int = 10000           # memory-bank size after coreset subsampling
     position_weight: float = 8.0    # weight of the (x, y) columns (features are z-scored, ~unit spread)
-    smooth: float = 4.0             # gaussian sigma (working pixels) applied to upsampled maps
+    smooth: float = 2.0             # gaussian sigma (working pixels) applied to upsampled maps
     variant: str = "auto"           # "auto" or a variant name such as "knn", "knn+pos+align/var"
     seed: int = 0
 

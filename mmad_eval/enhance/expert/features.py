@@ -99,8 +99,12 @@ def _block_mean(planes: np.ndarray, k: int) -> np.ndarray:
 
 
 def pool(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
-    """Average-pool the planes to the stride grid and append the 3x3 neighbourhood mean (2C x h x w)."""
-    pooled = np.concatenate([_block_mean(fine, STRIDE), _block_mean(coarse, STRIDE // 2)])
+    """Average-pool the planes to the stride grid, add the darkest and brightest luminance of each cell
+    (a mean hides a small hole or speck) and append the 3x3 neighbourhood mean (2C x h x w)."""
+    c, h, w = fine.shape
+    cells = fine[0].reshape(h // STRIDE, STRIDE, w // STRIDE, STRIDE)
+    extremes = np.stack([cells.min(axis=(1, 3)), cells.max(axis=(1, 3))])
+    pooled = np.concatenate([_block_mean(fine, STRIDE), extremes, _block_mean(coarse, STRIDE // 2)])
     neigh = ndimage.uniform_filter(pooled, size=(1, 3, 3), mode="nearest")
     return np.concatenate([pooled, neigh]).astype(np.float32)
 

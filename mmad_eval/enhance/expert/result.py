@@ -54,8 +54,8 @@ def region_mask(anomaly_map: np.ndarray) -> np.ndarray:
 def boxes_and_location(anomaly_map: np.ndarray, max_boxes: int = 2) -> tuple[list[Box], str]:
     """Bounding boxes of the largest connected regions of ``region_mask`` and the main region's phrase.
 
-    The location is the grid cell of the map's peak inside the largest region (the peak says where the
-    model is most sure; the largest region decides which blob is "main").
+    The location is the grid cell of the largest region's centre of mass, weighted by the map (close to
+    the peak for a smooth map, the region's centre for a flat mask).
     """
     region = region_mask(anomaly_map)
     labels, n = ndimage.label(region)
@@ -68,7 +68,6 @@ def boxes_and_location(anomaly_map: np.ndarray, max_boxes: int = 2) -> tuple[lis
     for lab in order:
         sy, sx = slices[lab - 1]
         boxes.append((int(sx.start), int(sy.start), int(sx.stop - 1), int(sy.stop - 1)))
-    main = labels == order[0]
-    flat = int(np.argmax(np.where(main, anomaly_map, -np.inf)))
-    py, px = np.unravel_index(flat, anomaly_map.shape)
-    return boxes, grid_phrase(py + 0.5, px + 0.5, *anomaly_map.shape)
+    weights = np.where(labels == order[0], anomaly_map, 0.0)
+    cy, cx = ndimage.center_of_mass(weights)
+    return boxes, grid_phrase(cy + 0.5, cx + 0.5, *anomaly_map.shape)
