@@ -7,7 +7,7 @@ from mmad_eval.enhance.expert.memory import MemoryBank
 from mmad_eval.enhance.expert.result import boxes_and_location, grid_phrase
 from mmad_eval.errors import DataError
 
-from conftest import FAST, paint_blob
+from expert_helpers import FAST
 
 
 def test_map_peak_inside_blob_and_score_above_normals(fitted, texture_set):

@@ -9,7 +9,7 @@ from mmad_eval.enhance.expert.service import ExpertService
 from mmad_eval.enhance.hints import STYLES, render_hint
 from mmad_eval.errors import ConfigError
 
-from conftest import FAST
+from expert_helpers import FAST
 
 KEY = "DS-MVTec/wood/image/stain/000.png"
 

@@ -6,7 +6,7 @@ from mmad_eval.enhance.expert.service import ExpertService
 from mmad_eval.errors import DataError
 from mmad_eval.questions.model import ImageEntry
 
-from conftest import save_png
+from expert_helpers import save_png
 
 
 @pytest.mark.parametrize("category", ["wood", "tile"])   # mask relative to the root / to <dataset>/<category>/

@@ -4,7 +4,7 @@ import pytest
 from mmad_eval.enhance.expert.service import ExpertService
 from mmad_eval.errors import ConfigError, DataError, MissingExtraError
 
-from conftest import FAST
+from expert_helpers import FAST
 
 
 def test_builtin_result_fields_and_cache(data_root):
