@@ -1,0 +1,32 @@
+"""Run the enhancement ablation matrix (none, +references, +knowledge, +expert, all) for one model."""
+from __future__ import annotations
+
+HELP = "Ablate training-free enhancements: none, +references, +knowledge, +expert, all (shared answer store)"
+
+
+def add_arguments(p) -> None:
+    from ..run.ablation import ARMS
+    from .run import add_arguments as run_arguments
+
+    run_arguments(p)
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS, help="which arms to run (default all)")
+
+
+def main(args) -> int:
+    from pathlib import Path
+
+    from ..run.ablation import run_ablation
+    from ..run.slices import Slice, parse_shard
+    from .run import backend_options, settings_from_args
+
+    sl = Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
+               categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
+    summaries = run_ablation(settings_from_args(args), Path(args.questions), Path(args.out), arms=args.arms,
+                             name=args.name, data_root=args.data_root, slice=sl,
+                             backend_options=backend_options(args), retry_failed=args.retry_failed,
+                             prompt_dir=Path(args.prompt_dir) if args.prompt_dir else None,
+                             progress=not args.quiet)
+    for s in summaries:
+        print(s.line())
+    print(f"score: mmad-eval score {args.out}    report: mmad-eval report {args.out}")
+    return 0
