@@ -151,8 +151,21 @@ def comparisons(runs: list[LoadedRun], scoring: Scoring) -> list[Comparison]:
     return out
 
 
+# Settings an ablation varies: the enhancements and how many normal reference images are shown.
+_HELP_KEYS = ("enhancements.", "protocol.templates", "protocol.shots")
+
+
+def _is_help(key: str) -> bool:
+    return key.startswith(_HELP_KEYS)
+
+
 def _enhancement_free(settings: dict) -> dict:
-    return {k: v for k, v in _flat(settings).items() if not k.startswith("enhancements.")}
+    return {k: v for k, v in _flat(settings).items() if not _is_help(k)}
+
+
+def _no_references(settings: dict) -> bool:
+    p = settings.get("protocol") or {}
+    return p.get("templates") == "none" or not p.get("shots")
 
 
 def _is_plain(settings: dict) -> bool:
@@ -160,23 +173,34 @@ def _is_plain(settings: dict) -> bool:
     return not e.get("knowledge") and e.get("expert", "none") in ("none", None)
 
 
+def _base_for(run: LoadedRun, plain: list[LoadedRun]) -> LoadedRun | None:
+    """The run it is compared with: same settings but no help at all (0-shot) if there is one, else the
+    same reference images without knowledge or expert."""
+    s = _settings(run.record)
+    rest, qs = _enhancement_free(s), (run.record.get("questions") or {}).get("sha256")
+    same = [p for p in plain if p is not run and _enhancement_free(_settings(p.record)) == rest
+            and (p.record.get("questions") or {}).get("sha256") == qs]
+    bare = [p for p in same if _no_references(_settings(p.record))]
+    if bare:
+        return None if _is_plain(s) and _no_references(s) else bare[0]
+    refs = _flat(s)
+    return next((p for p in same if not _is_plain(s) and all(
+        _flat(_settings(p.record)).get(k) == refs.get(k) for k in ("protocol.templates", "protocol.shots"))), None)
+
+
 def ablations(runs: list[LoadedRun], models: dict[str, ModelData]) -> list[Ablation]:
-    """Runs whose settings differ from a plain run (no knowledge, no expert) only in enhancement settings."""
+    """Runs that differ from another run of the same settings only in the help they get (reference images,
+    knowledge, expert), as deltas against the run with the least help."""
     out = []
     plain = [r for r in runs if _settings(r.record) and _is_plain(_settings(r.record))]
     for run in runs:
         s = _settings(run.record)
-        if not s or _is_plain(s):
-            continue
-        rest = _enhancement_free(s)
-        qs = (run.record.get("questions") or {}).get("sha256")
-        base = next((p for p in plain if _enhancement_free(_settings(p.record)) == rest
-                     and (p.record.get("questions") or {}).get("sha256") == qs), None)
+        base = _base_for(run, plain) if s else None
         if base is None:
             continue
         fb, fr = _flat(_settings(base.record)), _flat(s)
         changed = {k.split(".", 1)[1]: (fb.get(k), fr.get(k)) for k in sorted(set(fb) | set(fr))
-                   if k.startswith("enhancements.") and fb.get(k) != fr.get(k)}
+                   if _is_help(k) and fb.get(k) != fr.get(k)}
         mb, mr = models[base.name], models[run.name]
         deltas = {c: (mr.compatible.overall.get(c) - mb.compatible.overall.get(c))
                   if mr.compatible.overall.get(c) is not None and mb.compatible.overall.get(c) is not None
