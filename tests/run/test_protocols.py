@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from conftest import CountingBackend, settings
+from run_engine_helpers import CountingBackend, settings
 
 from mmad_eval.commands.merge import merge_stores
 from mmad_eval.questions.mmad_io import load_mmad_json

@@ -6,7 +6,7 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import CountingBackend, settings
+from run_engine_helpers import CountingBackend, settings
 
 from mmad_eval.backends.base import Response
 from mmad_eval.errors import ConfigError
