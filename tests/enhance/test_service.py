@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from mmad_eval.enhance.expert import service as service_module
 from mmad_eval.enhance.expert.service import ExpertService
 from mmad_eval.errors import ConfigError, DataError, MissingExtraError
 
@@ -9,6 +10,7 @@ from expert_helpers import FAST
 
 def test_builtin_result_fields_and_cache(data_root):
     root, qs = data_root
+    service_module._FITTED.clear()
     svc = ExpertService(root, qs, settings=FAST)
     bad = svc.analyze("DS-MVTec/wood/image/stain/000.png")
     assert bad.kind == "builtin" and bad.verdict and bad.score > bad.threshold
@@ -22,6 +24,19 @@ def test_builtin_result_fields_and_cache(data_root):
     assert svc.fits == 1                                                      # one fit per category
     svc.analyze("DS-MVTec/tile/image/good/000.png")
     assert svc.fits == 2
+
+
+def test_services_of_one_process_share_fitted_detectors(data_root):
+    """An evaluation, its ablation arms and the expert baseline fit each category once per process."""
+    root, qs = data_root
+    service_module._FITTED.clear()
+    first, second = ExpertService(root, qs, settings=FAST), ExpertService(root, qs, settings=FAST)
+    a = first.analyze("DS-MVTec/wood/image/stain/000.png")
+    b = second.analyze("DS-MVTec/wood/image/stain/000.png")
+    assert (first.fits, second.fits) == (1, 0) and a.score == pytest.approx(b.score)
+    other = ExpertService(root, qs, settings=FAST, max_references=3)      # other references: its own fit
+    other.analyze("DS-MVTec/wood/image/stain/000.png")
+    assert other.fits == 1
 
 
 def test_references_union_sorted_capped_without_queries(data_root):

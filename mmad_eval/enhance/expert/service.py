@@ -22,6 +22,23 @@ from .oracle import oracle_result
 from .result import ExpertResult, boxes_and_location
 
 KINDS = ("builtin", "oracle", "anomalib")
+_FITTED_MAX = 64
+# Fitted detectors shared by every service of this process (an evaluation and its ablation arms, the expert
+# baseline and the hint renderer), keyed by what determines the fit: kind, settings and the reference
+# files' identities. Fitting costs seconds per category; predicting, tens of milliseconds per image.
+_FITTED: OrderedDict[tuple, object] = OrderedDict()
+_FITTED_LOCK = threading.Lock()
+
+
+def _fit_key(kind: str, settings, paths: list[Path]) -> tuple:
+    ids = []
+    for p in paths:
+        try:
+            st = p.stat()
+            ids.append((str(p), st.st_size, st.st_mtime_ns))
+        except OSError:
+            ids.append((str(p), None, None))
+    return kind, repr(settings), tuple(ids)
 
 __all__ = ["ExpertService", "ExpertResult", "KINDS", "load_rgb"]
 
@@ -50,7 +67,7 @@ class ExpertService:
         self.max_references = max_references
         self.seed = seed
         self.cache_size = cache_size
-        self.fits = 0                                    # detectors fitted (one per category)
+        self.fits = 0                                    # detectors this service fitted (others reused)
         self._detectors: dict[tuple[str, str], object] = {}
         self._results: OrderedDict[str, ExpertResult] = OrderedDict()
         self._lock = threading.RLock()
@@ -83,16 +100,26 @@ class ExpertService:
             if len(refs) < 2:
                 raise DataError("the expert needs at least 2 normal template images for this category "
                                 f"(found {len(refs)})", culprit=f"{dataset}/{category}")
-            images = [load_rgb(safe_join(self.data_root, r, what="template path")) for r in refs]
-            if self.kind == "anomalib":
-                from .anomalib_expert import AnomalibDetector
+            paths = [safe_join(self.data_root, r, what="template path") for r in refs]
+            key = _fit_key(self.kind, self.settings, paths)
+            with _FITTED_LOCK:
+                det = _FITTED.get(key)
+            if det is None:
+                images = [load_rgb(p) for p in paths]
+                if self.kind == "anomalib":
+                    from .anomalib_expert import AnomalibDetector
 
-                det = AnomalibDetector().fit(images)
-            else:
-                det = Detector(self.settings).fit(images)
+                    det = AnomalibDetector().fit(images)
+                else:
+                    det = Detector(self.settings).fit(images)
+                with self._lock:
+                    self.fits += 1
+                with _FITTED_LOCK:
+                    _FITTED[key] = det
+                    while len(_FITTED) > _FITTED_MAX:
+                        _FITTED.popitem(last=False)
             with self._lock:
                 self._detectors[cat] = det
-                self.fits += 1
             return det
 
     # -- analysis ----------------------------------------------------------------------------------
