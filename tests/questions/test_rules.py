@@ -52,7 +52,11 @@ def test_tiny_mask_straddling_two_cells_takes_dominant_cell():
 def test_two_blobs_named_together(result):
     q = q_of(result, "two_blobs", "Defect Localization")
     assert q.options[q.answer] == "Top left and bottom right of the image."
-    assert all(" and " in t for t in q.options.values())      # distractors in the same (pair) form
+    touched = set(q.provenance["details"]["touched"])
+    for letter, text in q.options.items():               # distractors (in any form) avoid both blobs' cells
+        if letter != q.answer:
+            named = text.lower().removesuffix(" of the image.").split(" and ")
+            assert not touched & set(named), text
 
 
 def test_several_places_for_scattered_blobs():

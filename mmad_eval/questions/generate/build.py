@@ -1,8 +1,10 @@
 """Orchestration: annotated samples + category knowledge -> an MMAD-style question set.
 
-One pass over the samples in source order; each defective image's mask and pixels are read once (at a
-small working size), each category's normal mean image once. Every random choice comes from a stream
-private to (seed, image, rule), so the same inputs and seed give a byte-identical file.
+One pass over the samples in source order drafts every question, reading each defective image's mask and
+pixels once (at a small working size) and each category's normal mean image once; a second pass balances
+the set's answer priors (balance.py) before the options are lettered. Every random choice comes from a
+stream private to (seed, image, rule), and the balancing pass visits images in an order drawn from the
+same streams, so the same inputs and seed give a byte-identical file.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from ...paths import safe_join
 from ...sources.knowledge import Knowledge, load_knowledge
 from ...sources.sample import AnnotatedSample, SourceSet
 from ..model import ImageEntry, QuestionSet
-from . import analysis, anomaly, defect_type, description, localization, objects
+from . import analysis, anomaly, balance, defect_type, description, localization, objects
 from .context import Context, Skip
 from .masks import NormalMeans, measure, read_mask, read_rgb, tone
 from .options import Draft, assemble, rng_for
@@ -35,6 +37,7 @@ class GenerateSettings:
     similar: str = "builtin"         # "builtin" (enhance.retrieval nearest normals) or "none"
     similar_templates: int = 5
     normal_mean_images: int = 8      # normal images averaged as the tone reference of Defect Description
+    balance: bool = True             # even out Localization/Description answer priors over the set (balance.py)
 
     def __post_init__(self):
         if self.yes_no not in ("fixed", "shuffled"):
@@ -187,8 +190,9 @@ def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | No
     similar = _Similar(source, settings.similar_templates) if settings.similar == "builtin" else None
     result = GenerateResult(questions=QuestionSet(entries={}), settings=settings)
     memo: dict = {}
+    drafted: dict[str, list[Draft]] = {}
     for s in source.samples:
-        if s.image in result.questions.entries:
+        if s.image in drafted:
             raise DataError("the same image appears twice in the source", culprit=s.image)
 
         def skip(qtype: str, reason: str, key=s.image):
@@ -196,7 +200,11 @@ def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | No
 
         ctx = Context(sample=s, seed=settings.seed, knowledge=kn, categories=categories,
                       memo=memo)
-        drafts = _drafts(ctx, settings, measured, skip)
+        drafted[s.image] = _drafts(ctx, settings, measured, skip)
+    if settings.balance:
+        _balance(drafted, settings.seed, result)
+    for s in source.samples:
+        drafts = drafted[s.image]
         questions = [assemble(d, s.image, i, settings.seed, settings.n_options) for i, d in enumerate(drafts)]
         pool = [p for p in source.normals.get(s.category, []) if p != s.image]
         k = min(settings.random_templates, len(pool))
@@ -207,6 +215,30 @@ def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | No
     for (qtype, reason), n in sorted(result.skip_summary().items()):
         log.info("skipped %d %s question(s): %s", n, qtype, reason)
     return result
+
+
+def _balance(drafted: dict[str, list[Draft]], seed: int, result: GenerateResult) -> None:
+    """Corpus-level balancing of Defect Localization distractors and Defect Description's varied attribute
+    (balance.py); Description questions that cannot be balanced are dropped and logged as skipped."""
+    def of_type(qtype):
+        return [(k, d) for k, ds in drafted.items() for d in ds if d.type == qtype]
+
+    for key in sorted(balance.balance_localization(of_type("Defect Localization"), seed)):
+        drafted[key] = [d for d in drafted[key] if d.type != "Defect Localization"]
+        result.skipped.append((key, "Defect Localization", "left out to keep its answer phrases balanced "
+                               "over the set"))
+    items = of_type("Defect Description")
+    dropped = balance.balance_description(
+        items, seed, lambda d, varied: description.describe(d.pool["attrs"], varied, d.pool["stats"], d.pool["tone"]))
+    new = dict(items)
+    for key, ds in drafted.items():
+        if key in new:
+            kept = [new[key] if d.type == "Defect Description" else d for d in ds]
+            if key in dropped:
+                kept = [d for d in kept if d.type != "Defect Description"]
+                result.skipped.append((key, "Defect Description", "left out to keep its answer values balanced "
+                                       "over the set"))
+            drafted[key] = kept
 
 
 def settings_dict(settings: GenerateSettings) -> dict:

@@ -10,6 +10,8 @@
 Each question varies one attribute (drawn per image from the seed): the options hold the true values of
 the other two and the four values of the varied one, so every distractor changes exactly one attribute
 and no option is the "consensus" of the others (a blind pick of the most typical option stays at chance).
+Which attribute is varied is drawn from the seed per image, then re-chosen over the whole set by
+balance.py so that no value is the answer more often than the others among the questions varying it.
 """
 from __future__ import annotations
 
@@ -54,15 +56,21 @@ def phrase(size: str, shape: str, tone: str | None) -> str:
     return display(f"{text} {TONES[tone]}" if tone else text, period=True)
 
 
+VALUES = {"size": SIZES, "shape": SHAPES, "tone": tuple(TONES)}
+
+
 def defect_description(ctx: Context, stats: MaskStats | None, tone: Tone | None) -> Draft:
     if stats is None:
         raise Skip("no defect pixels in the mask" if ctx.sample.mask else "no mask")
     attrs = {"size": size_of(stats), "shape": shape_of(stats), "tone": tone_of(tone)}
+    choices = [a for a in VALUES if attrs[a]]
+    return describe(attrs, ctx.rng("description").choice(choices), stats, tone)
+
+
+def describe(attrs: dict, varied: str, stats: MaskStats, tone: Tone | None) -> Draft:
+    """The question for measured ``attrs`` whose distractors all change ``varied`` (to each other value)."""
     correct = phrase(**attrs)
-    rng = ctx.rng("description")
-    values = {"size": SIZES, "shape": SHAPES, "tone": tuple(TONES) if attrs["tone"] else ()}
-    varied = rng.choice([a for a, v in values.items() if v])
-    distractors = [phrase(**{**attrs, varied: v}) for v in values[varied] if v != attrs[varied]]
+    distractors = [phrase(**{**attrs, varied: v}) for v in VALUES[varied] if v != attrs[varied]]
     keywords = [[attrs["size"].split("-")[0], attrs["shape"],
                  *(TONE_KEYWORDS[attrs["tone"]] if attrs["tone"] else [])]]
     details = {**attrs, "varied": varied}
@@ -71,4 +79,4 @@ def defect_description(ctx: Context, stats: MaskStats | None, tone: Tone | None)
     details.update(stats.as_dict())
     return Draft(type="Defect Description", text=QUESTION, correct=correct, distractors=distractors,
                  rule=f"description.{varied}", fields=["mask", "image", "normals"], keywords=keywords,
-                 details=details)
+                 details=details, pool={"attrs": attrs, "stats": stats, "tone": tone})

@@ -3,7 +3,8 @@
 The answer names the dominant cell(s): every cell holding at least 30 % of the defect area (so a tiny
 mark straddling a border names the cell with most of it, and a 60/40 split names both). Distractors come
 only from cells with no defect pixel at all, in the same form as the answer (single cell, pair, row or
-column), so no distractor overlaps the defect and the option lengths match.
+column), so no distractor overlaps the defect and the option lengths match. Over a whole set, build.py
+then redraws them across forms (balance.py) so that no phrase, form or length gives the answer away.
 """
 from __future__ import annotations
 
@@ -62,6 +63,22 @@ def _candidates(stats: MaskStats, form: str) -> list[list[str]]:
     return singles
 
 
+def free_regions(stats: MaskStats, form: str) -> list[str]:
+    """Every phrase that is wrong for this mask, in any form: cells, pairs and lines the mask never
+    touches; "in several places" for a single blob; "across most of the image" for a mask within three
+    cells. The corpus balancing pass (balance.py) draws distractors from these."""
+    free = [i for i in range(9) if stats.cell_shares[i] == 0]
+    out = [cell_name(i) for i in free]
+    out += [f"{cell_name(a)} and {cell_name(b)}" for a, b in combinations(free, 2)]
+    out += [_LINES["row"][r] for r in range(3) if all(stats.cell_shares[r * 3 + c] == 0 for c in range(3))]
+    out += [_LINES["col"][c] for c in range(3) if all(stats.cell_shares[r * 3 + c] == 0 for r in range(3))]
+    if form != "several" and stats.blobs == 1:
+        out.append(SEVERAL)
+    if form != "wide" and len(stats.touched) <= 3:
+        out.append(WIDE)
+    return [_option(p) for p in out]
+
+
 def _option(phrase: str) -> str:
     if phrase.startswith(("along", "across", "down", "in ")):
         return display(phrase, period=True)
@@ -81,4 +98,5 @@ def defect_localization(ctx: Context, stats: MaskStats | None) -> Draft:
     return Draft(type="Defect Localization", text=QUESTION, correct=correct, distractors=distractors,
                  rule=f"localization.grid3x3.{form}", fields=["mask"], keywords=keywords,
                  details={"cells": [cell_name(c) for c in stats.dominant()],
-                          "touched": [cell_name(c) for c in stats.touched], "blobs": stats.blobs})
+                          "touched": [cell_name(c) for c in stats.touched], "blobs": stats.blobs},
+                 pool={"free": [t for t in free_regions(stats, form) if t != correct]})

@@ -70,6 +70,8 @@ class Draft:
     keywords: list[list[str]] = field(default_factory=list)  # alternatives: words the correct option needs
     details: dict = field(default_factory=dict)  # rule-specific facts (mask stats, tone, ...)
     fixed_order: list[str] | None = None      # the exact option order to keep (MMAD's "Yes." / "No.")
+    # what the corpus-level balancing pass (balance.py) may choose from; never written out
+    pool: dict | None = field(default=None, repr=False, compare=False)
 
 
 class DistinctPicker:
