@@ -43,8 +43,8 @@ def balance_localization(items: list[tuple[str, Draft]], seed: int) -> set[str]:
     used: Counter = Counter()
 
     def deficit(cat, p):
-        """Missing distractor uses of ``p``: in the image's category first (so that the set stays balanced
-        with any category left out), then over the set."""
+        """Missing distractor uses of ``p`` in the image's category and over the set (the category term
+        keeps the set closer to balanced when any one category is left out)."""
         return [answers[s, p] * slots[s] / n[s] - used[s, p] for s in (cat, None)]
 
     def order(item):
