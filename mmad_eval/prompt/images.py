@@ -1,12 +1,16 @@
-"""Image registry: each distinct image is read, hashed, preprocessed and encoded once per run."""
+"""Image registry: each distinct image is read and hashed once; prepared images and data URLs are cached in
+bounded LRU caches, so memory stays flat over a run and an image is encoded once as long as its requests
+are close together (requests of one image are consecutive; templates of a category are reused nearby)."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
 
@@ -26,16 +30,60 @@ class ImageSettings:
         return asdict(self)
 
 
-class ImageRegistry:
-    """Maps content hashes to sources; caches the prepared PIL image and the encoded data URL per hash."""
+class LRUCache:
+    """Least-recently-used cache bounded by item count and total size (the newest item is always kept)."""
 
-    def __init__(self, settings: ImageSettings | None = None):
+    def __init__(self, max_items: int, max_bytes: int):
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self._items: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self.bytes = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def get(self, key: str):
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        self._items.move_to_end(key)
+        return hit[0]
+
+    def put(self, key: str, value, size: int) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        self._items[key] = (value, size)
+        self.bytes += size
+        while len(self._items) > 1 and (len(self._items) > self.max_items or self.bytes > self.max_bytes):
+            _, (_, n) = self._items.popitem(last=False)
+            self.bytes -= n
+            self.evictions += 1
+
+
+def _image_bytes(img: Image.Image) -> int:
+    return img.width * img.height * len(img.getbands())
+
+
+class ImageRegistry:
+    """Maps content hashes to sources; caches prepared PIL images and encoded data URLs per hash (bounded LRU).
+
+    Thread-safe: data URLs may be prepared in worker threads (Pillow releases the GIL while decoding,
+    resizing and encoding); two threads asking for the same image share one decode/encode.
+    """
+
+    def __init__(self, settings: ImageSettings | None = None, max_images: int = 64,
+                 max_image_bytes: int = 256 << 20, max_urls: int = 4096, max_url_bytes: int = 256 << 20):
         self.settings = settings or ImageSettings()
         self._paths: dict[str, Path] = {}
         self._bytes: dict[str, bytes] = {}
         self._by_path: dict[Path, str] = {}
-        self._pil: dict[str, Image.Image] = {}
-        self._urls: dict[str, str] = {}
+        self._pil = LRUCache(max_images, max_image_bytes)
+        self._urls = LRUCache(max_urls, max_url_bytes)
+        self._busy: dict[tuple[str, str], threading.Event] = {}
         self._lock = threading.Lock()
         self.encodes = 0                 # how many encodes happened (benchmarks check 1 per image)
 
@@ -72,36 +120,64 @@ class ImageRegistry:
     def culprit(self, sha: str) -> str:
         return str(self._paths.get(sha, f"image {sha[:12]}"))
 
-    def pil(self, sha: str) -> Image.Image:
-        """The prepared (resized, RGB) image; decoded once."""
-        img = self._pil.get(sha)
-        if img is None:
-            try:
-                img = Image.open(io.BytesIO(self.source_bytes(sha)))
-                img.load()
-            except (UnidentifiedImageError, OSError, SyntaxError) as e:
-                raise DataError(f"corrupt or unreadable image ({e})", culprit=self.culprit(sha)) from None
-            img = img.convert("RGB")
-            m = self.settings.max_side
-            if m and max(img.size) > m:
-                img.thumbnail((m, m), Image.Resampling.BICUBIC)
+    def cache_sizes(self) -> dict:
+        """Entries and bytes held by the two caches (for tests and benchmarks)."""
+        with self._lock:
+            return {"images": len(self._pil), "image_bytes": self._pil.bytes,
+                    "urls": len(self._urls), "url_bytes": self._urls.bytes}
+
+    def _cached(self, cache: LRUCache, kind: str, sha: str, make: Callable[[], object],
+                size: Callable[[object], int]):
+        """``cache[sha]``, made once even when several threads ask at the same time."""
+        while True:
             with self._lock:
-                self._pil[sha] = img
+                value = cache.get(sha)
+                if value is not None:
+                    return value
+                busy = self._busy.get((kind, sha))
+                if busy is None:
+                    busy = self._busy[(kind, sha)] = threading.Event()
+                    break
+            busy.wait()                  # another thread is making it: then read the cache again
+        try:
+            value = make()
+            with self._lock:
+                cache.put(sha, value, size(value))
+                if kind == "url":
+                    self.encodes += 1
+            return value
+        finally:
+            with self._lock:
+                del self._busy[(kind, sha)]
+            busy.set()
+
+    def pil(self, sha: str) -> Image.Image:
+        """The prepared (resized, RGB) image; decoded once while it stays in the cache."""
+        return self._cached(self._pil, "pil", sha, lambda: self._prepare(sha), _image_bytes)
+
+    def _prepare(self, sha: str) -> Image.Image:
+        try:
+            img = Image.open(io.BytesIO(self.source_bytes(sha)))
+            img.load()
+        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+            raise DataError(f"corrupt or unreadable image ({e})", culprit=self.culprit(sha)) from None
+        if img.mode != "RGB":            # an RGB image is already ours alone: no copy needed
+            img = img.convert("RGB")
+        m = self.settings.max_side
+        if m and max(img.size) > m:
+            img.thumbnail((m, m), Image.Resampling.BICUBIC)
         return img
 
     def data_url(self, sha: str) -> str:
-        """A base64 data URL in the configured format; encoded once per image."""
-        url = self._urls.get(sha)
-        if url is None:
-            buf = io.BytesIO()
-            if self.settings.format == "jpeg":
-                self.pil(sha).save(buf, "JPEG", quality=self.settings.jpeg_quality)
-                mime = "image/jpeg"
-            else:
-                self.pil(sha).save(buf, "PNG")
-                mime = "image/png"
-            url = f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-            with self._lock:
-                self._urls[sha] = url
-                self.encodes += 1
-        return url
+        """A base64 data URL in the configured format; encoded once while it stays in the cache."""
+        return self._cached(self._urls, "url", sha, lambda: self._encode(sha), len)
+
+    def _encode(self, sha: str) -> str:
+        buf = io.BytesIO()
+        if self.settings.format == "jpeg":
+            self.pil(sha).save(buf, "JPEG", quality=self.settings.jpeg_quality)
+            mime = "image/jpeg"
+        else:
+            self.pil(sha).save(buf, "PNG")
+            mime = "image/png"
+        return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")

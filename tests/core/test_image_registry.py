@@ -1,0 +1,81 @@
+"""ImageRegistry: bounded caches, re-encode after eviction, one encode per image under threads."""
+import base64
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from PIL import Image
+
+from mmad_eval.errors import DataError
+from mmad_eval.prompt.images import ImageRegistry, ImageSettings, LRUCache
+
+
+def _png(i: int, size=(48, 40)) -> bytes:
+    img = Image.new("RGB", size, (10 * i % 256, 50, 200 - i))
+    img.putpixel((i % size[0], 0), (255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_caches_stay_bounded_and_evicted_images_are_reencoded_identically():
+    reg = ImageRegistry(ImageSettings(max_side=32, format="jpeg"), max_images=3, max_urls=4)
+    shas = [reg.add_bytes(_png(i)) for i in range(10)]
+    first = [reg.data_url(s) for s in shas]
+    sizes = reg.cache_sizes()
+    assert sizes["images"] == 3 and sizes["urls"] == 4
+    assert reg.encodes == 10
+    assert reg.data_url(shas[-1]) == first[-1] and reg.encodes == 10      # still cached: no encode
+    again = reg.data_url(shas[0])                                         # evicted: encoded again
+    assert reg.encodes == 11 and again == first[0]
+    img = Image.open(io.BytesIO(base64.b64decode(again.split(",", 1)[1])))
+    assert img.format == "JPEG" and max(img.size) == 32
+    assert reg.cache_sizes()["urls"] == 4
+
+
+def test_byte_bound_evicts_least_recently_used():
+    cache = LRUCache(max_items=100, max_bytes=10)
+    cache.put("a", 1, 4)
+    cache.put("b", 2, 4)
+    assert cache.get("a") == 1            # a is now the most recently used
+    cache.put("c", 3, 4)                  # 12 bytes > 10: evict b (least recent), keep a and c
+    assert "b" not in cache and cache.get("a") == 1 and cache.get("c") == 3 and cache.bytes == 8
+    cache.put("big", 4, 50)               # larger than the bound: kept alone (the newest is always kept)
+    assert len(cache) == 1 and cache.get("big") == 4
+
+
+def test_consecutive_requests_of_each_image_encode_once_with_small_caches():
+    reg = ImageRegistry(ImageSettings(), max_images=2, max_urls=2)
+    shas = [reg.add_bytes(_png(i)) for i in range(20)]
+    for s in shas:                        # image order: all requests of one image are consecutive
+        for _ in range(5):
+            reg.data_url(s)
+    assert reg.encodes == 20
+
+
+def test_threads_asking_for_the_same_image_share_one_encode():
+    reg = ImageRegistry(ImageSettings(max_side=64), max_images=64, max_urls=64)
+    shas = [reg.add_bytes(_png(i, size=(400, 300))) for i in range(6)]
+    barrier = threading.Barrier(8)
+
+    def work(_):
+        barrier.wait()
+        return [reg.data_url(s) for s in shas]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(8)))
+    assert all(r == results[0] for r in results)
+    assert reg.encodes == 6
+
+
+def test_corrupt_image_names_its_culprit_and_does_not_block_later_calls(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    reg = ImageRegistry()
+    sha = reg.add_file(bad)
+    for _ in range(2):                    # a failed make must not leave the image marked as busy
+        with pytest.raises(DataError) as e:
+            reg.data_url(sha)
+        assert str(bad) in str(e.value)
+    assert reg.encodes == 0
