@@ -136,7 +136,7 @@ def render_hint(result: ExpertResult, query_path: Path, style: str) -> tuple[byt
     png = None
     if image is not None:
         buf = io.BytesIO()
-        Image.fromarray(image).save(buf, "PNG")
+        Image.fromarray(image).save(buf, "PNG", compress_level=1)
         png = buf.getvalue()
     out = (png, hint_text(result, (query.shape[1], query.shape[0]), style))
     result.rendered[key] = out

@@ -30,6 +30,30 @@ _FITTED: OrderedDict[tuple, object] = OrderedDict()
 _FITTED_LOCK = threading.Lock()
 
 
+_RESULTS_MAX_BYTES = 256 * 2**20
+# Results of a shared detector on a query file, shared the same way (bounded by the maps' bytes).
+_RESULTS: OrderedDict[tuple, tuple] = OrderedDict()
+_RESULTS_BYTES = [0]
+
+
+def _shared_result(det, path: Path, compute) -> ExpertResult:
+    st = path.stat() if path.exists() else None
+    key = (id(det), str(path), st.st_size if st else None, st.st_mtime_ns if st else None)
+    with _FITTED_LOCK:
+        hit = _RESULTS.get(key)
+        if hit is not None and hit[0] is det:
+            _RESULTS.move_to_end(key)
+            return hit[1]
+    result = compute()
+    with _FITTED_LOCK:
+        _RESULTS[key] = (det, result)      # the detector is kept with its results, so its id is not reused
+        _RESULTS_BYTES[0] += result.anomaly_map.nbytes
+        while _RESULTS_BYTES[0] > _RESULTS_MAX_BYTES and len(_RESULTS) > 1:
+            _, (_, old) = _RESULTS.popitem(last=False)
+            _RESULTS_BYTES[0] -= old.anomaly_map.nbytes
+    return result
+
+
 def _fit_key(kind: str, settings, paths: list[Path]) -> tuple:
     ids = []
     for p in paths:
@@ -146,7 +170,11 @@ class ExpertService:
     def _detect(self, key: str) -> ExpertResult:
         dataset, category = split_key(key)
         det = self.detector(dataset, category)
-        image = load_rgb(safe_join(self.data_root, key, what="query image"))
+        path = safe_join(self.data_root, key, what="query image")
+        return _shared_result(det, path, lambda: self._predict(det, path))
+
+    def _predict(self, det, path: Path) -> ExpertResult:
+        image = load_rgb(path)
         amap, score = det.predict(image)
         threshold = float(det.threshold)
         unit_map = (amap / threshold).astype(np.float32) if threshold > 0 else amap
