@@ -28,7 +28,10 @@ import mmad_eval
 from ..errors import ConfigError
 from .message import ImagePart, Message, TextPart
 
-PROMPT_DIR = Path(mmad_eval.__file__).resolve().parents[1] / "prompts"
+# The checkout's top-level prompts/ folder; a wheel ships the same files as mmad_eval/prompts_data.
+_CHECKOUT_PROMPTS = Path(mmad_eval.__file__).resolve().parents[1] / "prompts"
+PROMPT_DIR = (_CHECKOUT_PROMPTS if (_CHECKOUT_PROMPTS / "mmad.j2").is_file()
+              else Path(mmad_eval.__file__).resolve().parent / "prompts_data")
 _MARK = re.compile(r"<<(image|role):([A-Za-z0-9_-]+)>>")
 
 
