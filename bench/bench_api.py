@@ -6,7 +6,8 @@
 The reference loop re-creates MMAD's GPT-4o script: one request in flight, every image re-read and
 re-encoded for each request, and the whole results file rewritten after each image. Our runner is the
 ``openai`` backend through ``run_evaluation`` at 1, 8, 32 and 64 requests in flight. The server runs in its
-own process. Ideal throughput = in-flight / latency.
+own process. Ideal throughput = in-flight / latency. Client CPU includes the image-preparing threads;
+server CPU is the fake server process (same machine), both per request.
 """
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ from mmad_eval.run.settings import RunSettings
 from mmad_eval.run.slices import Slice
 
 SHAPE = dict(images=540, per_image=5)    # MMAD's ~4.7 questions per image
+
+
+def _process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), or None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _serve(latency: float, port_q, stop_ev) -> None:
@@ -97,14 +107,21 @@ def main() -> None:
     server.start()
     url = port_q.get(timeout=60)
     rows = []
+
+    def measured(name, k, fn, *a):
+        s0, l0 = _process_cpu_s(server.pid), os.getloadavg()[0]
+        n, t, c = fn(*a)
+        s1 = _process_cpu_s(server.pid)
+        rows.append((name, k, n, t, c, None if s0 is None or s1 is None else s1 - s0,
+                     max(l0, os.getloadavg()[0])))
+
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            n, t, c = reference_loop(qfile, args.cache, url, args.slow_questions, Path(tmp) / "answers.json")
-            rows.append(("MMAD reference loop", 1, n, t, c))
+            measured("MMAD reference loop", 1, reference_loop, qfile, args.cache, url, args.slow_questions,
+                     Path(tmp) / "answers.json")
             for k in (1, 8, 32, 64):
                 n_q = args.slow_questions if k == 1 else args.questions
-                n, t, c = ours(qfile, url, n_q, k, Path(tmp) / f"ours{k}")
-                rows.append(("mmad-eval runner", k, n, t, c))
+                measured("mmad-eval runner", k, ours, qfile, url, n_q, k, Path(tmp) / f"ours{k}")
     finally:
         stop_ev.set()
         server.join(timeout=10)
@@ -112,12 +129,13 @@ def main() -> None:
     print(f"latency {args.latency * 1000:.0f} ms per request; whole run wall time, startup included; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| runner | in flight | requests | seconds | questions/s | ratio to ideal | x reference loop "
-          "| client CPU ms/request |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, k, n, t, c in rows:
+          "| client CPU ms/request | server CPU ms/request | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, k, n, t, c, sc, load in rows:
         rate = n / t
+        server_ms = "n/a" if sc is None else f"{1000 * sc / max(n, 1):.1f}"
         print(f"| {name} | {k} | {n} | {t:.1f} | {rate:.1f} | {rate / (k / args.latency):.2f} | "
-              f"{rate / ref_rate:.1f} | {1000 * c / max(n, 1):.1f} |")
+              f"{rate / ref_rate:.1f} | {1000 * c / max(n, 1):.1f} | {server_ms} | {load:.1f} |")
 
 
 if __name__ == "__main__":

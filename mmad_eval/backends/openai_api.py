@@ -1,16 +1,23 @@
 """OpenAI-compatible chat-completions backend (OpenAI, ``vllm serve``, any compatible server).
 
-Many requests in flight under a semaphore; our own retry loop (the client's is off) that honours
+Many requests in flight (a fixed pool of workers); our own retry loop (the client's is off) that honours
 ``Retry-After`` on 429, retries 5xx/timeouts/connection errors/malformed bodies with exponential backoff and
 jitter, and never retries other 4xx. Every outcome becomes a :class:`Response`; failures are never text.
+
+Speed: request bodies (images decoded, resized and encoded to data URLs) are prepared in a thread pool, in
+request order, a bounded number ahead of sending (Pillow releases the GIL), and are posted as plain JSON
+through ``AsyncOpenAI.post`` (the client's typed-parameter transform and response model are skipped: they
+cost more CPU than the rest of the request); the JSON answer is read directly.
 """
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 from urllib.parse import urlparse
 
@@ -22,6 +29,7 @@ from .convert import letter_logprobs, request_letters, to_openai
 OPENAI_URL = "https://api.openai.com/v1"
 TOKEN_FIELDS = ("max_completion_tokens", "max_tokens")
 RETRYABLE_STATUS = {408, 409, 429}
+CONNECTIONS_PER_CLIENT = 16   # httpx scans its whole pool on every request and response: keep pools small
 
 
 def _is_openai_host(url: str) -> bool:
@@ -52,7 +60,9 @@ class OpenAIBackend(Backend):
     """Options: ``base_url`` (str or list, round-robin), ``api_key`` (else env OPENAI_API_KEY; never recorded),
     ``concurrency`` (16), ``timeout`` (s, 120), ``max_attempts`` (6), ``backoff_s`` (1.0), ``backoff_max_s``
     (60), ``max_retry_after_s`` (300), ``token_field`` (``max_completion_tokens`` or ``max_tokens``),
-    ``top_logprobs`` (20), ``extra_body`` (dict sent as-is, e.g. vLLM's ``top_k``)."""
+    ``top_logprobs`` (20), ``extra_body`` (dict sent as-is, e.g. vLLM's ``top_k``), ``prepare_threads``
+    (threads that encode images ahead of sending; default min(4, CPUs)), ``lookahead`` (requests prepared
+    ahead of the ones in flight; default = concurrency)."""
 
     kind = "openai"
 
@@ -81,6 +91,8 @@ class OpenAIBackend(Backend):
         self.extra_body = dict(options.get("extra_body") or {})
         if self.concurrency < 1:
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
+        self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
+        self.lookahead = max(1, int(options.get("lookahead") or self.concurrency))
         self._next = 0
 
     # -- recorded settings ---------------------------------------------------------------------------
@@ -91,12 +103,14 @@ class OpenAIBackend(Backend):
         d = dict(self.identity())
         d["transport"] = {"base_urls": self.base_urls, "concurrency": self.concurrency, "timeout_s": self.timeout,
                           "max_attempts": self.max_attempts, "token_field": self.token_field,
-                          "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs}
+                          "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs,
+                          "prepare_threads": self.prepare_threads, "lookahead": self.lookahead}
         return d
 
     # -- requests ------------------------------------------------------------------------------------
     def payload(self, request: Request) -> dict:
-        """The keyword arguments of ``chat.completions.create`` for one request (sampling sent explicitly)."""
+        """The JSON body of ``POST /chat/completions`` for one request (sampling sent explicitly;
+        ``extra_body`` merged last, as the client's ``extra_body`` does)."""
         g = self.generation
         p = {"model": self.model, "messages": to_openai(request, self.images), "temperature": g.temperature,
              self.token_field: g.max_tokens}
@@ -108,40 +122,67 @@ class OpenAIBackend(Backend):
             p["logprobs"] = True
             p["top_logprobs"] = self.top_logprobs
         if self.extra_body:
-            p["extra_body"] = self.extra_body
+            p.update(self.extra_body)
         return p
 
-    async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+    def _prepare(self, key: str, request: Request) -> dict | Response:
+        """The body, or a ``bad_input`` response for a corrupt/missing image (this request only)."""
+        try:
+            return self.payload(request)
+        except MmadError as e:
+            return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
+
+    def _make_clients(self):
         try:
             from openai import AsyncOpenAI
         except ImportError:  # pragma: no cover - openai is a core dependency
             from ..errors import MissingExtraError
             raise MissingExtraError("openai", "openai") from None
-        clients = [AsyncOpenAI(base_url=u, api_key=self._api_key, max_retries=0, timeout=self.timeout)
-                   for u in self.base_urls]
-        sem = asyncio.Semaphore(self.concurrency)
+        shards = max(1, math.ceil(self.concurrency / (CONNECTIONS_PER_CLIENT * len(self.base_urls))))
+        return [[AsyncOpenAI(base_url=u, api_key=self._api_key, max_retries=0, timeout=self.timeout)
+                 for _ in range(shards)] for u in self.base_urls]
 
-        async def one(key: str, request: Request) -> None:
-            async with sem:
-                resp = await self._answer(clients, key, request)
-            emit(resp)
+    async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+        items = list(items)
+        if not items:
+            return
+        clients = self._make_clients()
+        loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(self.prepare_threads, thread_name_prefix="mmad-prepare")
+        queue: asyncio.Queue = asyncio.Queue(maxsize=self.lookahead)
+        n_workers = min(self.concurrency, len(items))
 
+        async def produce() -> None:   # bodies prepared in request order, at most `lookahead` ahead
+            for key, request in items:
+                await queue.put((key, request, loop.run_in_executor(pool, self._prepare, key, request)))
+            for _ in range(n_workers):
+                await queue.put(None)
+
+        async def work() -> None:
+            while (job := await queue.get()) is not None:
+                key, request, prepared = job
+                body = await prepared
+                emit(body if isinstance(body, Response) else await self._answer(clients, key, request, body))
+
+        tasks = [asyncio.ensure_future(produce())] + [asyncio.ensure_future(work()) for _ in range(n_workers)]
         try:
-            await asyncio.gather(*(one(k, r) for k, r in items))
+            await asyncio.gather(*tasks)
         finally:
-            for c in clients:
-                await c.close()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            pool.shutdown(wait=False, cancel_futures=True)
+            for group in clients:
+                for c in group:
+                    await c.close()
 
     def _client(self, clients):
         i = self._next % len(clients)
+        shard = (self._next // len(clients)) % len(clients[i])
         self._next += 1
-        return i, clients[i]
+        return i, clients[i][shard]
 
-    async def _answer(self, clients, key: str, request: Request) -> Response:
-        try:
-            payload = self.payload(request)
-        except MmadError as e:  # corrupt/missing image: this request only
-            return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
+    async def _answer(self, clients, key: str, request: Request, body: dict) -> Response:
         start = time.monotonic()
         waited = 0.0
         kind, message = "error", ""
@@ -149,7 +190,9 @@ class OpenAIBackend(Backend):
             idx, client = self._client(clients)
             t0 = time.monotonic()
             try:
-                completion = await client.chat.completions.create(**payload)
+                data = await client.post("/chat/completions", body=body, cast_to=object)
+                if not isinstance(data, dict):
+                    raise ValueError("response body is not a JSON object")
             except Exception as e:  # noqa: BLE001 - classified below, never raised past the request
                 kind, message, retry, hint = self._classify(e)
                 if not retry or attempt == self.max_attempts:
@@ -160,7 +203,7 @@ class OpenAIBackend(Backend):
                 waited += delay
                 await asyncio.sleep(delay)
                 continue
-            resp = self._to_response(key, request, completion, attempt)
+            resp = self._to_response(key, request, data, attempt)
             resp.latency_s = time.monotonic() - t0
             resp.extra.update({"wall_s": time.monotonic() - start, "retry_wait_s": waited,
                                "endpoint": self.base_urls[idx]})
@@ -197,37 +240,47 @@ class OpenAIBackend(Backend):
             return "malformed_response", f"malformed response body: {e}", True, None
         return "error", f"{type(e).__name__}: {e}", False, None
 
-    def _to_response(self, key: str, request: Request, completion, attempts: int) -> Response:
-        usage = getattr(completion, "usage", None)
-        r = Response(key=key, attempts=attempts,
-                     prompt_tokens=getattr(usage, "prompt_tokens", None),
-                     completion_tokens=getattr(usage, "completion_tokens", None))
-        if not completion.choices:
+    def _to_response(self, key: str, request: Request, data: dict, attempts: int) -> Response:
+        """A Response from a chat-completion JSON object (choices[0]: content, refusal, logprobs; usage)."""
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        r = Response(key=key, attempts=attempts, prompt_tokens=usage.get("prompt_tokens"),
+                     completion_tokens=usage.get("completion_tokens"))
+        choices = data.get("choices")
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             r.error_type, r.error_message = "malformed_response", "response has no choices"
             return r
-        choice = completion.choices[0]
-        msg = choice.message
-        r.extra["finish_reason"] = choice.finish_reason
-        refusal = getattr(msg, "refusal", None)
+        choice = choices[0]
+        msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        r.extra["finish_reason"] = choice.get("finish_reason")
+        refusal = msg.get("refusal")
+        content = msg.get("content")
         if refusal:
             r.error_type, r.error_message = "refusal", str(refusal)
-        elif choice.finish_reason == "content_filter":
+        elif choice.get("finish_reason") == "content_filter":
             r.error_type, r.error_message = "refusal", "finish_reason=content_filter"
-        elif msg.content is None:
+        elif content is None:
             r.error_type, r.error_message = "empty_response", "no content in response"
+        elif not isinstance(content, str):
+            r.error_type, r.error_message = "malformed_response", "message content is not text"
         else:
-            r.text = msg.content
+            r.text = content
             r.letter_logprobs = self._letters(request, choice)
         return r
 
     @staticmethod
-    def _letters(request: Request, choice) -> dict[str, float] | None:
+    def _letters(request: Request, choice: dict) -> dict[str, float] | None:
         letters = request_letters(request)
-        lp = getattr(choice, "logprobs", None)
-        if not letters or lp is None or not lp.content:
+        lp = choice.get("logprobs")
+        content = lp.get("content") if isinstance(lp, dict) else None
+        if not letters or not content:
             return None
-        for tok in lp.content:  # first position whose alternatives name an option letter
-            alts = [(t.token, t.logprob) for t in (tok.top_logprobs or [])] or [(tok.token, tok.logprob)]
+        for tok in content:  # first position whose alternatives name an option letter
+            if not isinstance(tok, dict):
+                continue
+            alts = [(t.get("token"), t.get("logprob")) for t in (tok.get("top_logprobs") or [])
+                    if isinstance(t, dict) and isinstance(t.get("token"), str)]
+            if not alts and isinstance(tok.get("token"), str):
+                alts = [(tok["token"], tok.get("logprob"))]
             found = letter_logprobs(alts, letters)
             if found:
                 return found

@@ -226,6 +226,7 @@ class FakeOpenAIServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body are two writes: never hold the body for a delayed ACK
     fake: FakeOpenAIServer
 
     def log_message(self, *args) -> None:  # keep test output quiet
