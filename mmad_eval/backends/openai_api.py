@@ -4,8 +4,9 @@ Many requests in flight (a fixed pool of workers); our own retry loop (the clien
 ``Retry-After`` on 429, retries 5xx/timeouts/connection errors/malformed bodies with exponential backoff and
 jitter, and never retries other 4xx. Every outcome becomes a :class:`Response`; failures are never text.
 
-Speed: request bodies (images decoded, resized and encoded to data URLs) are prepared in a thread pool, in
-request order, a bounded number ahead of sending (Pillow releases the GIL), and are posted as plain JSON
+Speed: images are decoded, resized and encoded to data URLs in a thread pool, one job per distinct image in
+order of first use, a bounded number of requests ahead of sending (Pillow releases the GIL); bodies are
+then built from the registry's cache on the event loop and posted as plain JSON
 through ``AsyncOpenAI.post`` (the client's typed-parameter transform and response model are skipped: they
 cost more CPU than the rest of the request); the JSON answer is read directly.
 """
@@ -17,6 +18,7 @@ import math
 import os
 import random
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 from urllib.parse import urlparse
@@ -146,26 +148,44 @@ class OpenAIBackend(Backend):
         items = list(items)
         if not items:
             return
-        clients = self._make_clients()
         loop = asyncio.get_running_loop()
         pool = ThreadPoolExecutor(self.prepare_threads, thread_name_prefix="mmad-prepare")
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.lookahead)
         n_workers = min(self.concurrency, len(items))
 
-        async def produce() -> None:   # bodies prepared in request order, at most `lookahead` ahead
+        async def produce() -> None:
+            # each distinct image is encoded by one thread job, in order of first use, at most `lookahead`
+            # requests ahead; threads work on different images (requests of one image are consecutive)
+            jobs: OrderedDict[str, asyncio.Future] = OrderedDict()
             for key, request in items:
-                await queue.put((key, request, loop.run_in_executor(pool, self._prepare, key, request)))
+                waits = []
+                for part in request.images():
+                    job = jobs.get(part.sha256)
+                    if job is None:
+                        job = jobs[part.sha256] = loop.run_in_executor(pool, self.images.data_url, part.sha256)
+                        if len(jobs) > 4 * self.lookahead:   # forget old jobs (their results stay cached)
+                            jobs.popitem(last=False)
+                    waits.append(job)
+                await queue.put((key, request, waits))
             for _ in range(n_workers):
                 await queue.put(None)
 
         async def work() -> None:
             while (job := await queue.get()) is not None:
-                key, request, prepared = job
-                body = await prepared
+                key, request, waits = job
+                try:
+                    for w in waits:
+                        await w
+                except MmadError:
+                    pass                 # the body below names the culprit
+                body = self._prepare(key, request)   # images are cached now: cheap
                 emit(body if isinstance(body, Response) else await self._answer(clients, key, request, body))
 
-        tasks = [asyncio.ensure_future(produce())] + [asyncio.ensure_future(work()) for _ in range(n_workers)]
-        try:
+        clients: list = []
+        tasks = [asyncio.ensure_future(produce())]
+        try:   # clients are made in a thread (SSL set-up takes ~20 ms each) while the first images encode
+            clients = await asyncio.to_thread(self._make_clients)
+            tasks += [asyncio.ensure_future(work()) for _ in range(n_workers)]
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:

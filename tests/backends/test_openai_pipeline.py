@@ -20,19 +20,20 @@ def _images(tmp_path, n):
 
 
 def test_requests_in_image_order_encode_each_image_once_with_tiny_caches(tmp_path):
-    reg = ImageRegistry(ImageSettings(max_side=32), max_images=2, max_urls=2)
-    paths = _images(tmp_path, 5)
+    # look-ahead 4 + 4 workers span at most 3 images of 4 requests each: a 6-URL cache never evicts one in use
+    reg = ImageRegistry(ImageSettings(max_side=32), max_images=2, max_urls=6)
+    paths = _images(tmp_path, 12)
     items = [(f"k{i}-{j}", make_request(reg, text=f"Q{j} of {i}?\nA. y\nB. n", images=[p]))
              for i, p in enumerate(paths) for j in range(4)]
     with FakeOpenAIServer(latency_s=0.005) as srv:
-        be = OpenAIBackend("m", GenerationSettings(), reg, base_url=srv.base_url, concurrency=8,
-                           prepare_threads=2, lookahead=4, **FAST)
+        be = OpenAIBackend("m", GenerationSettings(), reg, base_url=srv.base_url, concurrency=4,
+                           prepare_threads=3, lookahead=4, **FAST)
         got = run_backend(be, items)
         bodies = srv.requests
     assert all(r.ok for r in got.values())
-    assert reg.encodes == 5 and reg.cache_sizes()["urls"] <= 2
-    assert len({b["messages"][0]["content"][0]["image_url"]["url"] for b in bodies}) == 5
-    assert be.describe()["transport"]["prepare_threads"] == 2 and be.describe()["transport"]["lookahead"] == 4
+    assert reg.encodes == 12 and reg.cache_sizes()["urls"] <= 6
+    assert len({b["messages"][0]["content"][0]["image_url"]["url"] for b in bodies}) == 12
+    assert be.describe()["transport"]["prepare_threads"] == 3 and be.describe()["transport"]["lookahead"] == 4
 
 
 def test_many_in_flight_over_two_servers_with_sharded_clients():
