@@ -21,6 +21,7 @@ class AnswerRecord:
     rule: str | None = None           # which cascade rule fired
     reference_parsed: str | None = None   # letter from MMAD's reference parser (last standalone A-E)
     rotation: int = 0                 # circular evaluation: which rotation
+    question: str = ""                # question text (exports in MMAD's answer format)
     request_key: str = ""
     meta: dict = field(default_factory=dict)   # e.g. tokens, latency, letter logprobs
 

@@ -109,7 +109,7 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
                     key = "data-error:" + hashlib.sha256(f"{q.qid}|{s.rotation}|{e}".encode()).hexdigest()[:32]
                     built.data_errors[key] = str(e)
                     built.members.append(Member(q.qid, s.rotation, q.image, q.index, q.type, s.options, s.answer,
-                                                key, pos, len(unit.prompt)))
+                                                key, pos, len(unit.prompt), q.text))
             continue
         for unit in units:
             messages = template.render(query=query, references=refs, knowledge=knowledge, hint_image=hint,
@@ -126,7 +126,7 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
             for pos, s in unit.answers:
                 q = s.question
                 built.members.append(Member(q.qid, s.rotation, q.image, q.index, q.type, s.options, s.answer,
-                                            key, pos, len(unit.prompt)))
+                                            key, pos, len(unit.prompt), q.text))
     return built
 
 

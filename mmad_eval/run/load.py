@@ -59,7 +59,7 @@ def _load(store: Store, out_dir: Path, name: str) -> LoadedRun:
     for m in members:
         req = requests.get(m.request_key)
         rec = AnswerRecord(image=m.image, index=m.index, type=m.type, options=m.options, answer=m.answer,
-                           rotation=m.rotation, request_key=m.request_key)
+                           rotation=m.rotation, request_key=m.request_key, question=m.question)
         if req is None:
             rec.error = MISSING
         elif req["status"] != "ok":

@@ -29,13 +29,14 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE TABLE IF NOT EXISTS members (
     run TEXT NOT NULL, qid TEXT NOT NULL, rotation INTEGER NOT NULL, image TEXT NOT NULL, idx INTEGER NOT NULL,
     type TEXT NOT NULL, options TEXT NOT NULL, answer TEXT NOT NULL, request_key TEXT NOT NULL,
-    position INTEGER NOT NULL, n_prompt INTEGER NOT NULL, PRIMARY KEY (run, qid, rotation));
+    position INTEGER NOT NULL, n_prompt INTEGER NOT NULL, question TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run, qid, rotation));
 CREATE TABLE IF NOT EXISTS images (sha TEXT PRIMARY KEY, path TEXT, data BLOB);
 """
 _REQ_COLS = ("key", "content", "status", "text", "error_type", "error_message", "attempts", "prompt_tokens",
              "completion_tokens", "latency", "letter_logprobs", "created")
 _MEMBER_COLS = ("run", "qid", "rotation", "image", "idx", "type", "options", "answer", "request_key",
-                "position", "n_prompt")
+                "position", "n_prompt", "question")
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Member:
     request_key: str
     position: int = 0          # the question's place in the request's prompt (numbered replies)
     n_prompt: int = 1          # how many questions that prompt lists
+    question: str = ""         # the question text (for exports in MMAD's answer format)
 
 
 class Store:
@@ -127,7 +129,7 @@ class Store:
     # -- membership ------------------------------------------------------------------------------------
     def put_members(self, run: str, members: list[Member]) -> None:
         rows = [(run, m.qid, m.rotation, m.image, m.index, m.type, json.dumps(m.options), m.answer,
-                 m.request_key, m.position, m.n_prompt) for m in members]
+                 m.request_key, m.position, m.n_prompt, m.question) for m in members]
         self.put_member_rows(rows)
 
     def put_member_rows(self, rows: list[tuple]) -> None:
@@ -144,7 +146,7 @@ class Store:
         for row in self.member_rows(run):
             out.append(Member(qid=row[1], rotation=row[2], image=row[3], index=row[4], type=row[5],
                               options=json.loads(row[6]), answer=row[7], request_key=row[8], position=row[9],
-                              n_prompt=row[10]))
+                              n_prompt=row[10], question=row[11]))
         return out
 
     def usage(self, run: str) -> dict:

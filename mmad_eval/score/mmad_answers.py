@@ -43,7 +43,7 @@ def to_mmad_answers(records: Sequence[AnswerRecord], letters: str = "reference")
             continue
         letter = r.reference_parsed if letters == "reference" else r.parsed
         gpt = letter if letter is not None else ("" if r.error is not None else (r.reply or ""))
-        qtext = str(r.meta.get("question", ""))
+        qtext = r.question or str(r.meta.get("question", ""))
         opts = "".join(f"{k}. {v}\n" for k, v in r.options.items())
         out.append({"image": r.image,
                     "question": {"type": "text", "text": f"Question {r.index + 1}: {qtext} \n{opts}",
@@ -87,8 +87,9 @@ def load_mmad_answers(path: Path) -> list[AnswerRecord]:
         gpt = e.get("gpt_answer")
         reply = gpt if isinstance(gpt, str) else ("" if gpt is None else str(gpt))
         parsed, rule = parse_reply(reply, options)
-        meta = {"source": "mmad_answers", "question": _QNUM.sub("", text.split(" \n")[0])}
+        meta = {"source": "mmad_answers"}
         out.append(AnswerRecord(image=str(e["image"]), index=index, type=e["question_type"], options=options,
+                                question=_QNUM.sub("", text.split(" \n")[0]),
                                 answer=str(e["correct_answer"]), reply=reply, parsed=parsed, rule=rule,
                                 reference_parsed=reply if reply in tuple(LETTERS) else None, meta=meta))
     return out

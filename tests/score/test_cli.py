@@ -50,6 +50,9 @@ def test_score_prints_both_tables_and_writes_files(out_dir, tmp_path, capsys):
     assert set(data) >= {"mmad", "mmad_corrected", "strict", "overkill_miss", "by_category"}
     assert "MVTec-AD" not in data["mmad_corrected"]["rows"]
     assert csv_p.read_text().splitlines()[-1].startswith("Average,")
+    exported = json.loads(ans.read_text())
+    assert {e["question"]["text"].split(" \n")[0] for e in exported} == {
+        "Question 1: Is there any defect?", "Question 2: Which?"}          # question text survives the store
     # the exported answers re-score to the same compatible numbers
     assert main(["score", "--answers", str(ans), "--bootstrap", "0", "--json", str(tmp_path / "t.json")]) == 0
     again = json.loads((tmp_path / "t.json").read_text())["answers"]
