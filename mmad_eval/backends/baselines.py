@@ -14,6 +14,8 @@ mode) they answer one line per question, ``"1. B"``, in the order of ``Request.q
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import asyncio
 import hashlib
 import random
@@ -56,8 +58,9 @@ class _Baseline(Backend):
     sees_images = False
     threaded = False        # answer in a worker thread (slow answers must not block the event loop)
 
+    @abstractmethod
     def answer(self, key: str, request: Request) -> Response:
-        raise NotImplementedError
+        """One request's response, computed synchronously."""
 
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
         for key, request in items:

@@ -177,7 +177,8 @@ class OpenAIBackend(Backend):
                     for w in waits:
                         await w
                 except MmadError:
-                    pass                 # the body below names the culprit
+                    # the body built below names the culprit
+                    pass
                 body = self._prepare(key, request)   # images are cached now: cheap
                 emit(body if isinstance(body, Response) else await self._answer(clients, key, request, body))
 

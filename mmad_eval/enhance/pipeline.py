@@ -5,7 +5,6 @@ add and which expert hint (image and/or text) to append. Each part is a recorded
 """
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -90,9 +89,3 @@ class Enhancements:
                 "knowledge": Path(self.settings.knowledge).name if self.settings.knowledge else None,
                 "expert": self.settings.expert, "hint": self.settings.hint if self.settings.expert != "none" else None,
                 "missing_knowledge": sorted(self.missing_knowledge)}
-
-
-def seeded_sample(items: list[str], k: int, seed: int) -> list[str]:
-    """A seeded sample of k items (stable for a seed)."""
-    rng = random.Random(seed)
-    return rng.sample(items, min(k, len(items)))
