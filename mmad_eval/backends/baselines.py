@@ -14,12 +14,11 @@ mode) they answer one line per question, ``"1. B"``, in the order of ``Request.q
 """
 from __future__ import annotations
 
-from abc import abstractmethod
-
 import asyncio
 import hashlib
 import random
 import re
+from abc import abstractmethod
 from typing import Sequence
 
 from ..errors import MmadError
