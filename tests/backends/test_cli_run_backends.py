@@ -1,0 +1,72 @@
+"""Each in-process adapter answers a generated question set through `mmad-eval run` (the user's path)."""
+import sys
+import types
+
+import pytest
+
+from mmad_eval.cli import main
+from mmad_eval.questions.generate import GenerateSettings, generate_questions
+from mmad_eval.questions.mmad_io import write_mmad_json
+from mmad_eval.run.load import load_run
+from mmad_eval.sources.detect import load_source
+from mmad_eval.sources.synth import generate_synthetic
+
+from test_vllm_backend import FakeLLM, FakeSamplingParams
+
+
+@pytest.fixture(scope="module")
+def question_file(tmp_path_factory):
+    root = generate_synthetic(tmp_path_factory.mktemp("synth"), categories=["pill"], n_train=3, n_test_good=2,
+                              n_per_defect=1, size=64, workers=1)
+    result = generate_questions(load_source(root / "Synth-AD"), root / "knowledge.json",
+                                GenerateSettings(similar="none"))
+    path = root / "questions.json"
+    write_mmad_json(result.questions, path)
+    return path, len(result.questions)
+
+
+def _check(out, name, n, backend):
+    run = load_run(out, name)
+    assert len(run.answers) == n and not any(a.error for a in run.answers)
+    assert run.record["backend"]["backend"] == backend
+    # the query image and the 1-shot template reached the prompt as image parts
+    roles = [p.get("role") for c in run.prompts.values() for m in c for p in m["parts"] if "image" in p]
+    assert roles.count("query") == len(run.prompts) and roles.count("template") == len(run.prompts)
+    return run
+
+
+def test_hf_backend_through_the_cli(question_file, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from mmad_eval.testing.tiny_vlm import build_tiny_llava
+
+    model = build_tiny_llava(tmp_path / "tiny")
+    q, n = question_file
+    out = tmp_path / "out"
+    assert main(["run", "--questions", str(q), "--model", f"hf:{model}", "--out", str(out), "--name", "tiny",
+                 "--max-tokens", "4", "--backend-option", "batch_size=8", "--backend-option", "device=cpu",
+                 "--quiet"]) == 0
+    run = _check(out, "tiny", n, "hf")
+    assert all(isinstance(a.reply, str) for a in run.answers)     # random weights: text, rarely a letter
+    assert main(["run", "--questions", str(q), "--model", f"hf:{model}", "--out", str(out), "--name", "tiny",
+                 "--max-tokens", "4", "--backend-option", "batch_size=8", "--backend-option", "device=cpu",
+                 "--quiet"]) == 0                                   # resume: nothing asked, nothing lost
+    assert len(load_run(out, "tiny").answers) == n
+
+
+def test_vllm_backend_through_the_cli(question_file, tmp_path, monkeypatch):
+    mod = types.ModuleType("vllm")
+    mod.LLM, mod.SamplingParams = FakeLLM, FakeSamplingParams
+    mod.__spec__ = types.SimpleNamespace(name="vllm")
+    monkeypatch.setitem(sys.modules, "vllm", mod)
+    FakeLLM.instances = []
+    q, n = question_file
+    out = tmp_path / "out"
+    assert main(["run", "--questions", str(q), "--model", "vllm:/models/fake-vl", "--out", str(out),
+                 "--name", "v", "--quiet", "--backend-option", "max_model_len=4096"]) == 0
+    run = _check(out, "v", n, "vllm")
+    (llm,) = FakeLLM.instances
+    assert llm.model == "/models/fake-vl" and llm.kw["max_model_len"] == 4096
+    assert len(llm.calls) == 1 and len(llm.calls[0]["messages"]) == len(run.prompts)   # one batched chat call
+    assert llm.calls[0]["params"].kw["temperature"] == 0.0
+    assert {a.parsed for a in run.answers} == {"B"}                 # the fake answers B when it sees images
