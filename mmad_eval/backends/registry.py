@@ -36,6 +36,7 @@ class ModelSpec:
     options: dict = field(default_factory=dict)
     generation: dict = field(default_factory=dict)
     description: str = ""
+    price: dict = field(default_factory=dict)   # USD per million tokens: {"input": x, "output": y}
 
 
 def load_presets(path: Path = PRESETS_FILE) -> dict[str, ModelSpec]:
@@ -43,7 +44,8 @@ def load_presets(path: Path = PRESETS_FILE) -> dict[str, ModelSpec]:
     out = {}
     for name, p in data.get("presets", {}).items():
         out[name] = ModelSpec(name=name, backend=p["backend"], model=p["model"], options=p.get("options", {}),
-                              generation=p.get("generation", {}), description=p.get("description", ""))
+                              generation=p.get("generation", {}), description=p.get("description", ""),
+                              price=p.get("price", {}))
     return out
 
 

@@ -234,7 +234,7 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
             + len(kept_data_errors), data_error_examples=sorted(set(built.data_errors.values()) | {
                 r["error_message"] for r in store.requests_for(kept_data_errors[:3]).values()})[:3],
             unanswered=len(pending) - len(seen))
-        record.update(ended=now_iso(), enhancements=enh.describe(), usage=store.usage(name),
+        record.update(ended=now_iso(), enhancements=enh.describe(), usage=with_cost(store.usage(name), spec.price),
                       last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": failed,
                                        "data_errors": summary.data_errors, "image_encodes": registry.encodes,
                                        "distinct_images": len(built.images)})
@@ -291,7 +291,16 @@ def _needing_work(store: Store, name: str, selection, retry_failed: bool):
 
 def _spec_dict(spec) -> dict:
     return {"name": spec.name, "backend": spec.backend, "model": spec.model, "generation": dict(spec.generation),
-            "options": {k: v for k, v in spec.options.items()}}
+            "options": {k: v for k, v in spec.options.items()}, "price": dict(spec.price)}
+
+
+def with_cost(usage: dict, price: dict) -> dict:
+    """Add ``cost_usd`` from a preset's list price (USD per million input/output tokens), when known."""
+    if not price or usage.get("prompt_tokens") is None:
+        return usage
+    cost = (usage.get("prompt_tokens") or 0) * price.get("input", 0) / 1e6 \
+        + (usage.get("completion_tokens") or 0) * price.get("output", 0) / 1e6
+    return {**usage, "cost_usd": round(cost, 6), "price_per_mtok": dict(price)}
 
 
 def with_overrides(settings: RunSettings, **protocol) -> RunSettings:
