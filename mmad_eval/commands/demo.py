@@ -42,20 +42,22 @@ def prepare_data(cache_dir, seed: int, categories: str | None = None, quiet: boo
 
 
 def summary_table(runs) -> str:
-    """One line per run: MMAD-compatible subtask scores, Average, and the strict Average."""
+    """One line per run: MMAD-compatible subtask scores, Average, and the strict Average; then the warnings
+    where MMAD's exact rules and the corrected variant disagree (e.g. a baseline that abstains)."""
     from ..questions.model import SUBTASK_SHORT, SUBTASKS
-    from ..score.mmad import mmad_score
+    from ..score.mmad import mmad_scores
     from ..score.strict import strict_score
 
     width = max([len(r.name) for r in runs] + [5])
     head = f"{'run':<{width}}" + "".join(f"{SUBTASK_SHORT[s]:>7}" for s in SUBTASKS) + f"{'Avg':>7}{'strict':>8}"
-    lines = [head, "-" * len(head)]
+    lines, notes = [head, "-" * len(head)], []
     for r in runs:
-        compat, strict = mmad_score(r.answers), strict_score(r.answers)
+        compat, strict = mmad_scores(r.answers)[0], strict_score(r.answers)
         cells = [compat.overall.get(c) for c in (*SUBTASKS, "Average")]
         lines.append(f"{r.name:<{width}}" + "".join("      -" if v is None else f"{v:7.1f}" for v in cells)
                      + f"{strict.overall.get('Average') or 0:8.1f}")
-    return "\n".join(lines)
+        notes += [f"note ({r.name}): {n}" for n in compat.notes]
+    return "\n".join(lines + notes)
 
 
 def main(args) -> int:
