@@ -5,7 +5,7 @@ import importlib
 import importlib.metadata
 import platform
 import subprocess
-import time
+from datetime import datetime
 from pathlib import Path
 
 import mmad_eval
@@ -46,7 +46,8 @@ def parser_version() -> str | None:
 
 
 def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    """Local time with microseconds and UTC offset (runs started in one second still sort in order)."""
+    return datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
 def build_record(*, name: str, settings: dict, model_spec: dict, backend: dict, questions, question_count: int,

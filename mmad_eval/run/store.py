@@ -88,7 +88,9 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def run_names(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT name FROM runs ORDER BY name")]
+        """Run names in the order the runs were started (the order a user ran them in)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT name FROM runs ORDER BY json_extract(record, '$.started'), name")]
 
     # -- requests --------------------------------------------------------------------------------------
     def statuses(self) -> dict[str, str]:
