@@ -42,8 +42,9 @@ def test_ablation_runs_share_one_store_and_reuse_identical_requests(dataset, tmp
                              data_root=dataset.parent, backend_factory=counting)
     assert [s.name for s in summaries] == ["random@none", "random@+references", "random@+knowledge"]
     assert all(s.failed == 0 for s in summaries)
-    runs = {r.name: r for r in load_runs(out)}
-    assert set(runs) == {s.name for s in summaries}
+    loaded = load_runs(out)
+    assert [r.name for r in loaded] == [s.name for s in summaries]      # listed in the order they were run
+    runs = {r.name: r for r in loaded}
     # each arm's recorded settings say what it switched on
     none = runs["random@none"].record["settings"]
     refs = runs["random@+references"].record["settings"]
