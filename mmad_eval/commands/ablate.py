@@ -16,13 +16,10 @@ def main(args) -> int:
     from pathlib import Path
 
     from ..run.ablation import run_ablation
-    from ..run.slices import Slice, parse_shard
-    from .run import backend_options, settings_from_args
+    from .run import backend_options, settings_from_args, slice_from_args
 
-    sl = Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
-               categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
     summaries = run_ablation(settings_from_args(args), Path(args.questions), Path(args.out), arms=args.arms,
-                             name=args.name, data_root=args.data_root, slice=sl,
+                             name=args.name, data_root=args.data_root, slice=slice_from_args(args),
                              backend_options=backend_options(args), retry_failed=args.retry_failed,
                              prompt_dir=Path(args.prompt_dir) if args.prompt_dir else None,
                              progress=not args.quiet)

@@ -110,16 +110,21 @@ def settings_from_args(args):
                                          embedder=args.embedder))
 
 
+def slice_from_args(args):
+    from ..run.slices import Slice, parse_shard
+
+    return Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
+                 categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
+
+
 def main(args) -> int:
     from pathlib import Path
 
     from ..run.engine import run_evaluation
-    from ..run.slices import Slice, parse_shard
 
-    sl = Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
-               categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
     summary = run_evaluation(settings_from_args(args), Path(args.questions), Path(args.out), name=args.name,
-                             data_root=args.data_root, slice=sl, backend_options=backend_options(args),
+                             data_root=args.data_root, slice=slice_from_args(args),
+                             backend_options=backend_options(args),
                              retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet)
     print(summary.line())
     print(f"store: {Path(args.out) / 'mmad-eval.sqlite'}  ({summary.elapsed_s:.1f} s)")

@@ -57,3 +57,17 @@ def test_ablation_runs_share_one_store_and_reuse_identical_requests(dataset, tmp
     again = run_ablation(_base(str(knowledge)), dataset, out, arms=["none", "+references", "+knowledge"],
                          data_root=dataset.parent, backend_factory=counting)
     assert len(counting.calls) == asked and all(s.asked == 0 for s in again)
+
+
+def test_ablate_command_runs_the_chosen_arms(dataset, tmp_path, capsys):
+    from mmad_eval.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["ablate", "--questions", str(dataset), "--model", "random", "--out", str(out), "--quiet",
+                 "--arms", "none", "+references", "--limit", "4"]) == 0
+    assert [r.name for r in load_runs(out)] == ["random@none", "random@+references"]
+    assert all(len(r.answers) == 4 for r in load_runs(out))
+    assert "random@+references: 4 questions" in capsys.readouterr().out
+    assert main(["ablate", "--questions", str(dataset), "--model", "random", "--out", str(out), "--quiet",
+                 "--arms", "+knowledge"]) == 2                       # needs --knowledge: one clear error
+    assert "--knowledge" in capsys.readouterr().err
