@@ -135,11 +135,7 @@ class OpenAIBackend(Backend):
             return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
 
     def _make_clients(self):
-        try:
-            from openai import AsyncOpenAI
-        except ImportError:  # pragma: no cover - openai is a core dependency
-            from ..errors import MissingExtraError
-            raise MissingExtraError("openai", "openai") from None
+        from openai import AsyncOpenAI      # a core dependency, imported when the first request goes out
         shards = max(1, math.ceil(self.concurrency / (CONNECTIONS_PER_CLIENT * len(self.base_urls))))
         return [[AsyncOpenAI(base_url=u, api_key=self._api_key, max_retries=0, timeout=self.timeout)
                  for _ in range(shards)] for u in self.base_urls]

@@ -25,3 +25,13 @@ def test_prompt_templates_ship_as_package_data():
     patterns = conf["package-data"]["mmad_eval.prompts_data"]
     templates = [p for p in (REPO / "prompts").rglob("*.j2")]
     assert templates and all(any(p.match(pat) for pat in patterns) for p in templates)
+
+
+def test_every_install_hint_names_a_real_extra():
+    import re
+
+    extras = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    hinted = {m.group(1) for p in (REPO / "mmad_eval").rglob("*.py")
+              for m in re.finditer(r'MissingExtraError\(\s*"[^"]+",\s*"([^"]+)"', p.read_text())}
+    hinted |= {extra for _, extra in __import__("mmad_eval.backends.registry", fromlist=["REQUIRES"]).REQUIRES.values()}
+    assert hinted and hinted <= extras, sorted(hinted - extras)
