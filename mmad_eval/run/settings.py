@@ -9,7 +9,7 @@ from ..prompt.images import ImageSettings
 TEMPLATE_SOURCES = ("none", "random", "similar", "retrieved")
 QUESTION_MODES = ("independent", "cumulative", "per-image")
 OPTION_ORDERS = ("original", "shuffle")
-EXPERTS = ("none", "builtin", "oracle", "anomalib")
+EXPERTS = ("none", "builtin", "oracle", "anomalib", "misleading")
 HINT_STYLES = ("boxes", "contours", "overlay", "heatmap", "mask", "text")
 
 

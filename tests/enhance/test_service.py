@@ -73,3 +73,18 @@ def test_anomalib_kind_fails_fast_without_the_extra(data_root):
     svc = ExpertService(root, qs, kind="anomalib")
     with pytest.raises(MissingExtraError, match="anomalib"):
         svc.analyze("DS-MVTec/wood/image/stain/000.png")
+
+
+def test_misleading_hint_is_another_querys_analysis_of_the_opposite_label(data_root):
+    """A deliberately wrong hint: for a defective query, the analysis of a normal one (and vice versa)."""
+    root, qs = data_root
+    honest = ExpertService(root, qs, settings=FAST)
+    wrong = ExpertService(root, qs, kind="misleading", settings=FAST)
+    bad, good = "DS-MVTec/wood/image/stain/000.png", "DS-MVTec/wood/image/good/000.png"
+    on_bad, on_good = wrong.analyze(bad), wrong.analyze(good)
+    assert on_bad.kind == on_good.kind == "misleading"
+    assert on_bad.score == pytest.approx(honest.analyze(good).score)       # the normal image's verdict
+    assert on_good.score == pytest.approx(honest.analyze(bad).score)       # the defective image's marks
+    assert on_good.verdict and not on_bad.verdict
+    assert on_bad.anomaly_map.shape == honest.analyze(bad).anomaly_map.shape
+    assert ExpertService(root, qs, kind="misleading", settings=FAST).analyze(bad).score == on_bad.score

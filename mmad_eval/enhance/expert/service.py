@@ -7,6 +7,8 @@ results are cached per query key (a bounded LRU, since maps are full-size).
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -21,7 +23,7 @@ from .detector import Detector, DetectorSettings
 from .oracle import oracle_result
 from .result import ExpertResult, boxes_and_location
 
-KINDS = ("builtin", "oracle", "anomalib")
+KINDS = ("builtin", "oracle", "anomalib", "misleading")
 _FITTED_MAX = 64
 # Fitted detectors shared by every service of this process (an evaluation and its ablation arms, the expert
 # baseline and the hint renderer), keyed by what determines the fit: kind, settings and the reference
@@ -96,6 +98,7 @@ class ExpertService:
         self._results: OrderedDict[str, ExpertResult] = OrderedDict()
         self._lock = threading.RLock()
         self._fit_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._by_category: dict[tuple[str, str], list[str]] = {}
 
     # -- references and detectors ------------------------------------------------------------------
     def references(self, dataset: str, category: str) -> list[str]:
@@ -125,12 +128,12 @@ class ExpertService:
                 raise DataError("the expert needs at least 2 normal template images for this category "
                                 f"(found {len(refs)})", culprit=f"{dataset}/{category}")
             paths = [safe_join(self.data_root, r, what="template path") for r in refs]
-            key = _fit_key(self.kind, self.settings, paths)
+            key = _fit_key(self._fit_kind, self.settings, paths)
             with _FITTED_LOCK:
                 det = _FITTED.get(key)
             if det is None:
                 images = [load_rgb(p) for p in paths]
-                if self.kind == "anomalib":
+                if self._fit_kind == "anomalib":
                     from .anomalib_expert import AnomalibDetector
 
                     det = AnomalibDetector().fit(images)
@@ -159,6 +162,8 @@ class ExpertService:
             raise DataError("not a query of the question set", culprit=key)
         if self.kind == "oracle":
             result = oracle_result(self.data_root, entry)
+        elif self.kind == "misleading":
+            result = self._misleading(key, entry)
         else:
             result = self._detect(key)
         with self._lock:
@@ -166,6 +171,32 @@ class ExpertService:
             while len(self._results) > self.cache_size:
                 self._results.popitem(last=False)
         return result
+
+    @property
+    def _fit_kind(self) -> str:
+        return "builtin" if self.kind == "misleading" else self.kind
+
+    def _misleading(self, key: str, entry) -> ExpertResult:
+        """A deliberately wrong hint, to measure how blindly a model follows hints: the built-in detector's
+        analysis of another query of the category (a normal one for a defective query and the other way
+        round, where there is one), drawn on this query. Its text does not say it is wrong."""
+        cat = split_key(key)
+        if cat not in self._by_category:
+            self._by_category[cat] = sorted(k for k in self.questions.entries if split_key(k) == cat)
+        same = [k for k in self._by_category[cat] if k != key]
+        if not same:
+            raise DataError("a misleading hint needs another query image of the category", culprit=key)
+        opposite = [k for k in same if self.questions.entries[k].is_normal != entry.is_normal] or same
+        pick = int.from_bytes(hashlib.sha256(f"{self.seed}|{key}".encode()).digest()[:8], "big")
+        src = self._detect(opposite[pick % len(opposite)])
+        with Image.open(safe_join(self.data_root, key, what="query image")) as im:
+            width, height = im.size
+        amap = src.anomaly_map
+        if amap.shape != (height, width):
+            amap = np.asarray(Image.fromarray(amap).resize((width, height), Image.Resampling.BILINEAR))
+        boxes, location = boxes_and_location(amap)
+        return dataclasses.replace(src, kind="misleading", anomaly_map=amap, boxes=boxes, location=location,
+                                   rendered={})
 
     def _detect(self, key: str) -> ExpertResult:
         dataset, category = split_key(key)
