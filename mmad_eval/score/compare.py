@@ -57,11 +57,16 @@ def _num(x) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
+def _answered(r: AnswerRecord) -> bool:
+    """Not a placeholder of an unfinished run (those are not answers; failed requests are)."""
+    return not (r.error or "").startswith("missing:")
+
+
 def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: str = "strict",
                  n_boot: int = 1000, seed: int = 0) -> Comparison:
-    """Compare run B against run A (differences are B - A)."""
-    a0 = {r.qid: r for r in a if r.rotation == 0}
-    b0 = {r.qid: r for r in b if r.rotation == 0}
+    """Compare run B against run A (differences are B - A); questions not answered yet are left out."""
+    a0 = {r.qid: r for r in a if r.rotation == 0 and _answered(r)}
+    b0 = {r.qid: r for r in b if r.rotation == 0 and _answered(r)}
     shared = [q for q in a0 if q in b0]
     ra, rb = [a0[q] for q in shared], [b0[q] for q in shared]
     ia, exact = scorer_index(ra, scorer)

@@ -171,3 +171,18 @@ def test_accuracy_csv_layout(tmp_path):
     assert lines[0].split(",")[0] == "" and lines[0].split(",")[-3:] == ["Average", "Overkill", "Miss"]
     assert [l.split(",")[0] for l in lines[1:]] == ["DS-MVTec", "VisA", "Average"]
     assert float(lines[-1].split(",")[8]) == pytest.approx(t.overall["Average"])
+
+
+def test_compare_leaves_out_questions_not_answered_yet():
+    """An interrupted run's placeholders (error "missing: ...") are not answers: they must not be paired."""
+    from mmad_eval.run.load import MISSING
+
+    a = synthetic(60, 0.7, seed=3)
+    b = [rec(r.image, r.type, r.answer, r.reference_parsed, index=r.index) for r in a]
+    for r in b[-20:]:                                   # B stopped early: its last 20 questions are placeholders
+        r.reply = r.parsed = r.reference_parsed = None
+        r.error = MISSING
+    cmp = compare_runs(a, b, n_boot=50, seed=0)
+    assert cmp.shared == len(a) - 20 and cmp.only_in_a == 20
+    assert cmp.diff["Average"] == 0                    # same answers on every question both answered
+    assert cmp.mcnemar["All"].only_a == 0 and cmp.mcnemar["All"].only_b == 0
