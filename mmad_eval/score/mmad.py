@@ -30,7 +30,7 @@ def corrected_dataset(r: AnswerRecord) -> str:
 
 
 def _valid(r: AnswerRecord) -> bool:
-    return r.answer in LETTERS and r.reference_parsed in tuple(LETTERS)
+    return r.answer in tuple(LETTERS) and r.reference_parsed in tuple(LETTERS)
 
 
 def counted_flags(records: Sequence[AnswerRecord], skip_after_drop: bool) -> list[bool]:

@@ -28,6 +28,17 @@ def test_invalid_answers_leave_the_denominator():
     assert s.extra["parse_failure_rate"] == pytest.approx(50.0)
 
 
+def test_empty_or_multi_letter_correct_answer_is_dropped_as_the_reference_does():
+    """The reference drops a record whose correct answer is not one of 'A'..'E' ("" and "AB" included)."""
+    recs = [rec(D.format(1), "Defect Classification", "A", "A"),
+            rec(D.format(2), "Defect Classification", "", "A"),
+            rec(D.format(3), "Defect Classification", "AB", "A")]
+    t = mmad_score(recs)
+    assert t.counts["DS-MVTec"]["Defect Classification"] == 1
+    assert t.rows["DS-MVTec"]["Defect Classification"] == pytest.approx(100.0)
+    assert t.extra["dropped_invalid"] == 2
+
+
 def test_anomaly_detection_is_balanced_accuracy():
     recs = [rec(G.format(i), "Anomaly Detection", "B", "B") for i in range(3)] + \
            [rec(G.format(3), "Anomaly Detection", "B", "A")] + \
