@@ -11,22 +11,28 @@ Rules, in order (the first that yields a letter wins):
 ``option_text``     the reply contains exactly one option's text (normalised; an option contained in a
                     longer matched option is implied by it);
 ``judge``           an optional LLM judge (off by default, see :mod:`.judge`);
+``ambiguous``       the letter ``explicit`` or ``last_letter`` found is joined to another option letter by
+                    "or"/"and" ("B or C", "Both A and C"): a hedge names no answer, so None;
 ``unparsed``        nothing matched: None. There is never a random or closest-option fallback.
 
 A letter that is not among the shown options ("Answer: E" when options are A-D) is not accepted:
 the reply gets ``(None, "invalid_letter")``. With no options known (``options`` empty, e.g. an imported
 answer file without them) only ``explicit``, ``lone_letter`` and ``leading_letter`` apply, over A-E.
 Reasoning blocks: when a reply holds ``</think>``, only the text after the last one is parsed.
+Replies are NFKC-normalised first, so full-width letters and brackets ("（Ｂ）") read as ASCII.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Callable
 
 LETTERS = "ABCDE"
 UNPARSED = "unparsed"
 INVALID = "invalid_letter"
-RULES = ("explicit", "lone_letter", "leading_letter", "last_letter", "option_text", "judge", INVALID, UNPARSED)
+AMBIGUOUS = "ambiguous"
+RULES = ("explicit", "lone_letter", "leading_letter", "last_letter", "option_text", "judge", INVALID, AMBIGUOUS,
+         UNPARSED)
 
 # A letter token not glued to a Latin word, digit, hyphen, apostrophe or slash ("C-shaped", "A's", "B/C");
 # CJK text may touch it ("答案是B").
@@ -50,6 +56,10 @@ _OPTION_IS_CORRECT = re.compile(r"\b(?:option|choice)\s+" + _OPEN + _TOKEN +
                                 r"[\*\)\]\s]*(?:is|would\s+be)\s+(?:the\s+)?(?:correct|right|best)\b", re.IGNORECASE)
 _LONE = re.compile(r"^[\(\[【]?([A-Ea-e])[\)\]】]?[.。:：)]?$")
 _LEADING = re.compile(r"^[\s#>]*(?:\(([A-E])\)|\[([A-E])\]|([A-E])(?:\s*[.。:：)]|\s+[-–—]\s))")
+# "B or C", "(A) and (C)", "A or option D": the letters joined to a found letter make it a hedge
+_JOIN = r"[\*\)\]]*\s+(?:or|and)\s+(?:(?:option|choice)\s+)?[\(\[\*]*"
+_JOINED_AFTER = re.compile(_JOIN + r"([A-E])(?![A-Za-z0-9_\-'’/])(?!\s+(?:is|are|was|were)\b)")
+_JOINED_BEFORE = re.compile(r"(?<![A-Za-z0-9_\-'’/])([A-E])" + _JOIN + r"$")
 _KEYWORD_BEFORE = re.compile(r"(?:option|choice|answer(?:\s+is)?|letter)\s*[:：]?\s*[\(\[\*\"']*$", re.IGNORECASE)
 
 
@@ -73,13 +83,22 @@ def _is_letter(text: str, start: int, end: int) -> bool:
     return _KEYWORD_BEFORE.search(text[:start]) is not None
 
 
+def _hedged(text: str, start: int, end: int, allowed: str) -> bool:
+    """Is the letter at text[start:end] joined by "or"/"and" to another allowed letter?"""
+    letter = text[start:end].upper()
+    after, before = _JOINED_AFTER.match(text, end), _JOINED_BEFORE.search(text[:start])
+    return any(m is not None and m.group(1) != letter and m.group(1) in allowed for m in (after, before))
+
+
 def _explicit(text: str) -> str | None:
-    best: tuple[int, str] | None = None
+    best: tuple[int, int, str] | None = None
     for pattern in (_EXPLICIT, _OPTION_IS_CORRECT):
         for m in pattern.finditer(text):
             if _is_letter(text, m.start(1), m.end(1)) and (best is None or m.start(1) > best[0]):
-                best = (m.start(1), m.group(1).upper())
-    return best[1] if best else None
+                best = (m.start(1), m.end(1), m.group(1).upper())
+    if best is None:
+        return None
+    return AMBIGUOUS if _hedged(text, best[0], best[1], LETTERS) else best[2]
 
 
 def _lone(text: str) -> str | None:
@@ -97,13 +116,13 @@ def _last_letter(text: str, allowed: str) -> str | None:
     for m in reversed(list(re.finditer(_TOKEN, text))):
         letter = m.group(1)
         if letter.isupper() and letter in allowed and _is_letter(text, m.start(1), m.end(1)):
-            return letter
+            return AMBIGUOUS if _hedged(text, m.start(1), m.end(1), allowed) else letter
     return None
 
 
 def normalise(text: str) -> str:
     """Lowercase, punctuation to spaces, whitespace collapsed (for option-text matching)."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    return " ".join(re.sub(r"[^\w\s]", " ", unicodedata.normalize("NFKC", text).lower()).split())
 
 
 def _option_text(text: str, options: dict[str, str]) -> str | None:
@@ -124,16 +143,20 @@ def parse_reply(text: str | None, options: dict[str, str] | None,
     """
     if text is None or not text.strip():
         return None, UNPARSED
-    text = _reasoning_stripped(text)
+    text = unicodedata.normalize("NFKC", _reasoning_stripped(text))
     options = dict(options or {})
     allowed = "".join(k for k in options if k in LETTERS) or LETTERS
     for rule, finder in (("explicit", _explicit), ("lone_letter", _lone), ("leading_letter", _leading)):
         letter = finder(text)
+        if letter == AMBIGUOUS:
+            return None, AMBIGUOUS
         if letter is not None:
             return (letter, rule) if letter in allowed else (None, INVALID)
     if not options:
         return None, UNPARSED
     letter = _last_letter(text, allowed)
+    if letter == AMBIGUOUS:
+        return None, AMBIGUOUS
     if letter is not None:
         return letter, "last_letter"
     letter = _option_text(text, options)

@@ -132,3 +132,34 @@ def test_judge_called_only_when_rules_fail():
 
 def test_parser_version_is_a_string():
     assert isinstance(PARSER_VERSION, str) and PARSER_VERSION
+
+
+@pytest.mark.parametrize("reply,letter", [
+    ("Ｂ", "B"), ("Ｃ．", "C"), ("（Ａ）", "A"), ("Answer: Ｄ", "D"), ("答案：Ｃ", "C"), ("The answer is （Ｂ）.", "B"),
+])
+def test_full_width_letters_parse_as_ascii(reply, letter):
+    assert parse_reply(reply, ABCD)[0] == letter
+
+
+def test_full_width_option_text_matches():
+    assert parse_reply("Ｃｒａｃｋ", ABCD) == ("B", "option_text")
+
+
+@pytest.mark.parametrize("reply", [
+    "B or C", "Answer: B or C", "The answer is B or C.", "Either A or D.", "Both A and C", "A and C",
+    "Options A and C are both possible.", "The answer could be (B) or (C).", "I would choose B or option C",
+])
+def test_replies_naming_several_options_are_not_credited(reply):
+    assert parse_reply(reply, ABCD) == (None, "ambiguous")
+    assert "ambiguous" in RULES
+
+
+@pytest.mark.parametrize("reply,letter", [
+    ("A and B are wrong; the answer is C.", "C"),
+    ("Not A or B, but C.", "C"),
+    ("I think it is B. Actually, C.", "C"),
+    ("The answer is C, and D is wrong.", "C"),
+    ("Answer: B and C is wrong", "B"),
+])
+def test_a_single_final_letter_beside_others_still_parses(reply, letter):
+    assert parse_reply(reply, ABCD)[0] == letter
