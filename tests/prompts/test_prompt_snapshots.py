@@ -79,3 +79,13 @@ def test_template_hash_changes_with_text(tmp_path):
     h1 = PromptTemplate("t", tmp_path).sha256
     (tmp_path / "t.j2").write_text("{{ query }} v2")
     assert PromptTemplate("t", tmp_path).sha256 != h1
+
+
+@pytest.mark.parametrize("refs", [REFS[:1], REFS])
+def test_with_a_hint_image_the_query_is_not_called_the_last_image(refs):
+    """The hint image comes after the query: the template must not tell the model the last image is the query."""
+    msgs = PromptTemplate("mmad").render(query=QUERY, references=refs, hint_image=HINT, questions=QUESTIONS[:1])
+    assert msgs[0].images()[-1].role == "hint"
+    assert "the last image is the query image" not in msgs[0].text
+    plain = PromptTemplate("mmad").render(query=QUERY, references=refs, questions=QUESTIONS[:1])
+    assert "the last image is the query image" in plain[0].text
