@@ -21,6 +21,7 @@ from ..model import ImageEntry, QuestionSet
 from . import analysis, anomaly, balance, defect_type, description, localization, objects
 from .context import Context, Skip
 from .masks import NormalMeans, measure, read_mask, read_rgb, tone
+from .object_zones import place
 from .options import Draft, assemble, rng_for
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,16 @@ class GenerateSettings:
     similar_templates: int = 5
     normal_mean_images: int = 8      # normal images averaged as the tone reference of Defect Description
     balance: bool = True             # even out Localization/Description answer priors over the set (balance.py)
+    object_regions: float = 0.5      # share of object categories' Localization questions phrased relative to
+    #                                  the object (middle/edge/side) when its outline is known; else 3x3 grid
 
     def __post_init__(self):
         if self.yes_no not in ("fixed", "shuffled"):
             raise ConfigError("yes_no must be 'fixed' or 'shuffled'", culprit=self.yes_no)
         if self.similar not in ("builtin", "none"):
             raise ConfigError("similar must be 'builtin' or 'none'", culprit=self.similar)
+        if not 0.0 <= self.object_regions <= 1.0:
+            raise ConfigError("object_regions must be between 0 and 1", culprit=str(self.object_regions))
         if not 2 <= self.n_options <= 5:
             raise ConfigError("n_options must be between 2 and 5", culprit=str(self.n_options))
 
@@ -91,16 +96,17 @@ class _Similar:
 
 
 def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans):
-    """(mask stats, tone, problem) for a defective sample; an unreadable mask is a problem, not a crash."""
+    """(mask stats, tone, placement on the object, problem) for a defective sample; an unreadable mask is a
+    problem, not a crash."""
     if not s.mask:
-        return None, None, None
+        return None, None, None, None
     try:
         mask = read_mask(safe_join(root, s.mask, what="mask path"))
     except DataError as e:
-        return None, None, f"mask unreadable: {e}"
+        return None, None, None, f"mask unreadable: {e}"
     stats = measure(mask)
     if stats is None:
-        return None, None, None
+        return None, None, None, None
     size = (mask.shape[1], mask.shape[0])
     try:
         image = read_rgb(safe_join(root, s.image, what="image path"), size)
@@ -108,7 +114,11 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans):
     except DataError as e:
         log.warning("tone left out for %s: %s", s.image, e)
         t = None
-    return stats, t, None
+    try:
+        shape, _ = means.object_shape(s.category, size)
+    except DataError:
+        shape = None
+    return stats, t, place(shape, mask) if shape is not None else None, None
 
 
 _WORKER: dict = {}
@@ -142,12 +152,12 @@ def _drafts(ctx: Context, settings: GenerateSettings, measured, skip) -> list[Dr
     s = ctx.sample
     rules = [lambda: anomaly.anomaly_detection(ctx, settings.yes_no)]
     if s.is_anomalous:
-        stats, t, problem = next(measured) if s.mask else (None, None, None)
+        stats, t, placement, problem = next(measured) if s.mask else (None, None, None, None)
         if problem:
             skip("Defect Localization", problem)
             skip("Defect Description", problem)
         rules += [lambda: defect_type.defect_classification(ctx),
-                  lambda: localization.defect_localization(ctx, stats),
+                  lambda: localization.defect_localization(ctx, stats, placement, settings.object_regions),
                   lambda: description.defect_description(ctx, stats, t),
                   lambda: analysis.defect_analysis(ctx)]
         names = ["Anomaly Detection", "Defect Classification", "Defect Localization", "Defect Description",

@@ -1,6 +1,8 @@
-"""Defect Localization: where the mask lies on a 3x3 grid; distractors are regions the mask never touches.
+"""Defect Localization: where the mask lies on a 3x3 image grid, or (object categories whose outline the
+normal images give, see object_zones.py) where it lies on the object: middle, a side's edge or part, around
+the edge. Either way distractors are regions the mask never touches, in the same form as the answer.
 
-The answer names the dominant cell(s): every cell holding at least 30 % of the defect area (so a tiny
+Grid form: the answer names the dominant cell(s): every cell holding at least 30 % of the defect area (so a tiny
 mark straddling a border names the cell with most of it, and a 60/40 split names both). Distractors come
 only from cells with no defect pixel at all, in the same form as the answer (single cell, pair, row or
 column), so no distractor overlaps the defect and the option lengths match. Over a whole set, build.py
@@ -12,6 +14,7 @@ from itertools import combinations
 
 from .context import DEFECT_PREFIX, Context, Skip
 from .masks import MaskStats, cell_name
+from .object_zones import ZONE_PHRASES, Placement, answer_zone, free_zones
 from .options import Draft, content_words, display, pick
 
 QUESTION = f"{DEFECT_PREFIX} Where is the defect located?"
@@ -85,14 +88,22 @@ def _option(phrase: str) -> str:
     return display(f"{phrase} of the image", period=True)
 
 
-def defect_localization(ctx: Context, stats: MaskStats | None) -> Draft:
+def defect_localization(ctx: Context, stats: MaskStats | None, placement: Placement | None = None,
+                        object_share: float = 0.0) -> Draft:
+    """The grid form, or (for a share ``object_share`` of the questions on object categories whose outline
+    is known and whose defect lies in one zone of it, drawn per image) the object-relative form."""
     if stats is None:
         raise Skip("no defect pixels in the mask" if ctx.sample.mask else "no mask")
+    obj = _object_draft(ctx, stats, placement) if object_share > 0 else None
+    if obj is not None and ctx.rng("localization#form").random() < object_share:
+        return obj
     phrase, form = region_phrase(stats)
     tiers = [[_option(p) for p in tier] for tier in _candidates(stats, form)]
     correct = _option(phrase)
     distractors = pick(tiers, 3, ctx.rng("localization"), correct=correct)
     if not distractors:
+        if obj is not None:
+            return obj
         raise Skip("the mask touches every region of the 3x3 grid")
     keywords = [content_words(phrase)]
     return Draft(type="Defect Localization", text=QUESTION, correct=correct, distractors=distractors,
@@ -100,3 +111,26 @@ def defect_localization(ctx: Context, stats: MaskStats | None) -> Draft:
                  details={"cells": [cell_name(c) for c in stats.dominant()],
                           "touched": [cell_name(c) for c in stats.touched], "blobs": stats.blobs},
                  pool={"free": [t for t in free_regions(stats, form) if t != correct]})
+
+
+def _object_draft(ctx: Context, stats: MaskStats, placement: Placement | None) -> Draft | None:
+    """Where the defect is on the object (object_zones.py), for object categories only; None when the
+    outline is unknown, the defect is spread over zones or off the object, or fewer than three zones are
+    free of it (the distractors must be regions the mask does not touch)."""
+    ck = ctx.ck()
+    if placement is None or ck is None or ck.kind != "object":
+        return None
+    found = answer_zone(placement)
+    free = free_zones(placement)
+    if found is None or len(free) < 3:
+        return None
+    zone, form = found
+    correct = display(ZONE_PHRASES[zone], period=True)
+    options = {z: display(ZONE_PHRASES[z], period=True) for z in free}
+    tiers = [[options[z] for z in free if z == "middle"], [options[z] for z in free if z != "middle"]]
+    distractors = pick(tiers, 3, ctx.rng("localization"), correct=correct)
+    return Draft(type="Defect Localization", text=QUESTION, correct=correct, distractors=distractors,
+                 rule=f"localization.object.{form}", fields=["mask", "normal_images"],
+                 keywords=[content_words(ZONE_PHRASES[zone])],
+                 details={"zone": zone, "placement": placement.as_dict(), "blobs": stats.blobs},
+                 pool={"free": list(options.values())})

@@ -165,18 +165,28 @@ def tone(image: np.ndarray, mask: np.ndarray, normal_mean: np.ndarray | None) ->
 
 
 class NormalMeans:
-    """Per category and working size, the mean of up to ``limit`` normal images (computed once, kept small)."""
+    """Per category and working size, the mean of up to ``limit`` normal images and the object outline
+    estimated from them (object_zones.py); computed once, kept small."""
 
     def __init__(self, root: Path, pools: dict[str, list[str]], limit: int = 8):
         self.root, self.pools, self.limit = Path(root), pools, limit
         self._cache: dict[tuple[str, tuple[int, int]], np.ndarray | None] = {}
+        self._objects: dict[tuple[str, tuple[int, int]], tuple] = {}
 
     def get(self, category: str, size: tuple[int, int]) -> np.ndarray | None:
         key = (category, size)
         if key not in self._cache:
             from ...paths import safe_join
+            from .object_zones import estimate_object
 
             paths = sorted(self.pools.get(category, []))[: self.limit]
             arrays = [read_rgb(safe_join(self.root, p, what="normal image"), size) for p in paths]
-            self._cache[key] = np.mean(arrays, axis=0) if arrays else None
+            mean = np.mean(arrays, axis=0) if arrays else None
+            self._objects[key] = estimate_object(mean, arrays) if mean is not None else (None, "no normal images")
+            self._cache[key] = mean
         return self._cache[key]
+
+    def object_shape(self, category: str, size: tuple[int, int]):
+        """(ObjectShape or None, reason it is None) for the category at this working size."""
+        self.get(category, size)
+        return self._objects[(category, size)]
