@@ -190,8 +190,14 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
                               template=template, enhancements=enh.describe(), slice_=slice.as_dict(),
                               data_root=str(root), previous=previous)
         record["plan_fingerprint"] = fingerprint
+        record["backend_identity"] = json.loads(json.dumps(identity, sort_keys=True, default=str))
         if previous:
             diffs = same_settings(previous, record)
+            # the prompt's text and the backend's identity shape every answer too (older records lack the latter)
+            if (previous.get("prompt") or {}).get("sha256") != record["prompt"]["sha256"]:
+                diffs.append("prompt.sha256")
+            if previous.get("backend_identity", record["backend_identity"]) != record["backend_identity"]:
+                diffs.append("backend identity")
             if diffs:
                 raise ConfigError(f"run {name!r} in {out_dir} was made with different settings "
                                   f"({', '.join(diffs)}); pass another --name or --out", culprit=name)

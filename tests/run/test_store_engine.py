@@ -180,3 +180,38 @@ def test_fast_resume_rebuilds_only_images_with_missing_answers(dataset, tmp_path
     run_evaluation(settings(), dataset, tmp_path / "ref", backend_factory=counting)
     a = {x.qid: (x.reply, x.request_key) for x in load_run(tmp_path / "out").answers}
     assert a == {x.qid: (x.reply, x.request_key) for x in load_run(tmp_path / "ref").answers}
+
+
+class OptionBackend(CountingBackend):
+    """A backend whose ``dtype`` option changes answers (it is part of its identity)."""
+
+    def answer_options(self):
+        return {"dtype": self.options.get("dtype")}
+
+
+def test_resume_with_another_prompt_text_needs_another_name(dataset, tmp_path, counting):
+    """Same template name, edited text: resuming would mix answers to two prompts in one run."""
+    from mmad_eval.prompt.render import PROMPT_DIR
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shutil.copy(PROMPT_DIR / "mmad.j2", prompts / "mmad.j2")
+    out = tmp_path / "out"
+    run_evaluation(settings(), dataset, out, backend_factory=counting, prompt_dir=prompts)
+    (prompts / "mmad.j2").write_text((prompts / "mmad.j2").read_text() + "Think carefully.\n")
+    with pytest.raises(ConfigError, match="prompt"):
+        run_evaluation(settings(), dataset, out, slice=Slice(limit=2), backend_factory=counting, prompt_dir=prompts)
+    assert all(a.reply for a in load_run(out).answers)
+
+
+def test_resume_with_another_backend_identity_needs_another_name(dataset, tmp_path, counting):
+    out = tmp_path / "out"
+    run_evaluation(settings(), dataset, out, backend_factory=OptionBackend, backend_options={"dtype": "bf16"})
+    with pytest.raises(ConfigError, match="backend"):
+        run_evaluation(settings(), dataset, out, slice=Slice(limit=2), backend_factory=OptionBackend,
+                       backend_options={"dtype": "fp16"})
+    # transport-only options (not in the identity) resume fine, asking nothing again
+    counting.calls = []
+    s = run_evaluation(settings(), dataset, out, backend_factory=OptionBackend,
+                       backend_options={"dtype": "bf16", "concurrency": 64})
+    assert s.asked == 0 and counting.calls == []
