@@ -97,7 +97,7 @@ def prompt_questions(unit: Unit) -> list[dict]:
     return [{"number": i + 1, "text": s.question.text, "options": s.options} for i, s in enumerate(unit.prompt)]
 
 
-_LINE = re.compile(r"^\s*(?:question\s*)?(\d{1,3})\s*[.:)\-]\s*(.*\S)?\s*$", re.IGNORECASE)
+_LINE = re.compile(r"^[\s>#*_-]*(?:question\s*|q\s*)?(\d{1,3})[*_]*\s*[.:)\-][*_]*\s*(.*\S)?\s*$", re.IGNORECASE)
 
 
 def split_numbered_reply(text: str) -> dict[int, str]:

@@ -134,3 +134,10 @@ def test_merge_refuses_different_settings(dataset, tmp_path):
                    backend_factory=CountingBackend)
     with pytest.raises(ConfigError, match="different settings"):
         merge_stores([tmp_path / "a", tmp_path / "b"], tmp_path / "m")
+
+
+def test_split_markdown_and_bulleted_numbering():
+    want = {1: "A", 2: "C"}
+    for reply in ("**1.** A\n**2.** C", "**1**: A\n**2**: C", "- 1: A\n- 2: C", "Q1: A\nQ2: C", "### 1. A\n### 2. C"):
+        assert split_numbered_reply(reply) == want, reply
+    assert answer_segment("**1.** A\n**2.** C", "per-image", 1, 2) == "C"
