@@ -118,3 +118,34 @@ def test_balanced_questions_stay_correct_and_deterministic(synth, tmp_path):
     a = write_mmad_json(res.questions, tmp_path / "a.json")
     b = write_mmad_json(_generate(synth).questions, tmp_path / "b.json")
     assert a == b
+
+
+@pytest.fixture(scope="module")
+def objects(tmp_path_factory):
+    """Three object categories whose outlines the normal images give (the grid's "center" is over-asked)."""
+    from mmad_eval.sources.synth.generate import generate_synthetic
+
+    out = tmp_path_factory.mktemp("synth_objects")
+    generate_synthetic(out, seed=0, categories=["pill", "bottle", "capsule"], n_train=4, n_test_good=2,
+                       n_per_defect=8, size=96)
+    return load_source(out / "Synth-AD"), out / "knowledge.json"
+
+
+def test_object_relative_form_is_balanced_on_its_own(objects):
+    """Object-relative Localization questions alone: near chance when balanced; without balancing "in the
+    middle of the object" is the answer so often that text gives it away (the check can fail)."""
+    from mmad_eval.questions.audit import blind_baseline
+
+    def object_form(**kw):
+        res = _generate(objects, object_regions=1.0, **kw)
+        return [q for q in res.questions.questions() if q.provenance["rule"].startswith("localization.object.")]
+
+    qs = object_form()
+    assert len(qs) >= 40
+    blind = blind_baseline(qs)
+    assert blind["accuracy"] <= _bound(blind, len(qs)), blind
+    leaky = blind_baseline(object_form(balance=False))
+    assert leaky["accuracy"] > leaky["chance"] + 0.1, leaky
+    # the object form adds questions: fewer images lose their Localization question to the balancing
+    grid_only = _generate(objects, object_regions=0.0).type_counts()["Defect Localization"]
+    assert _generate(objects).type_counts()["Defect Localization"] > grid_only

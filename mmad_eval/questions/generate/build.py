@@ -233,7 +233,15 @@ def _balance(drafted: dict[str, list[Draft]], seed: int, result: GenerateResult)
     def of_type(qtype):
         return [(k, d) for k, ds in drafted.items() for d in ds if d.type == qtype]
 
-    for key in sorted(balance.balance_localization(of_type("Defect Localization"), seed)):
+    while True:      # an object-relative question left out is asked in its grid form instead, then rebalanced
+        dropped = balance.balance_localization(of_type("Defect Localization"), seed)
+        swap = {k for k in dropped for d in drafted[k]
+                if d.type == "Defect Localization" and (d.pool or {}).get("fallback")}
+        if not swap:
+            break
+        for key in swap:
+            drafted[key] = [d.pool["fallback"] if d.type == "Defect Localization" else d for d in drafted[key]]
+    for key in sorted(dropped):
         drafted[key] = [d for d in drafted[key] if d.type != "Defect Localization"]
         result.skipped.append((key, "Defect Localization", "left out to keep its answer phrases balanced "
                                "over the set"))

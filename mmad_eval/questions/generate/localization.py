@@ -96,14 +96,25 @@ def defect_localization(ctx: Context, stats: MaskStats | None, placement: Placem
         raise Skip("no defect pixels in the mask" if ctx.sample.mask else "no mask")
     obj = _object_draft(ctx, stats, placement) if object_share > 0 else None
     if obj is not None and ctx.rng("localization#form").random() < object_share:
+        try:                                # the grid form stands in if balancing must leave this one out
+            obj.pool["fallback"] = _grid_draft(ctx, stats)
+        except Skip:
+            pass
         return obj
+    try:
+        return _grid_draft(ctx, stats)
+    except Skip:
+        if obj is not None:
+            return obj
+        raise
+
+
+def _grid_draft(ctx: Context, stats: MaskStats) -> Draft:
     phrase, form = region_phrase(stats)
     tiers = [[_option(p) for p in tier] for tier in _candidates(stats, form)]
     correct = _option(phrase)
     distractors = pick(tiers, 3, ctx.rng("localization"), correct=correct)
     if not distractors:
-        if obj is not None:
-            return obj
         raise Skip("the mask touches every region of the 3x3 grid")
     keywords = [content_words(phrase)]
     return Draft(type="Defect Localization", text=QUESTION, correct=correct, distractors=distractors,
