@@ -145,7 +145,7 @@ def parse_reply(text: str | None, options: dict[str, str] | None,
         return None, UNPARSED
     text = unicodedata.normalize("NFKC", _reasoning_stripped(text))
     options = dict(options or {})
-    allowed = "".join(k for k in options if k in LETTERS) or LETTERS
+    allowed = "".join(k for k in options if k in set(LETTERS)) or LETTERS
     for rule, finder in (("explicit", _explicit), ("lone_letter", _lone), ("leading_letter", _leading)):
         letter = finder(text)
         if letter == AMBIGUOUS:

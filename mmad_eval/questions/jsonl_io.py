@@ -78,7 +78,7 @@ def _check(rec, where: str) -> None:
     if rec["type"] not in TYPES:
         raise DataError(f"unknown question type {rec['type']!r}", culprit=where)
     opts = rec["options"]
-    if not isinstance(opts, dict) or not opts or any(k not in LETTERS for k in opts):
+    if not isinstance(opts, dict) or not opts or any(k not in set(LETTERS) for k in opts):
         raise DataError("options must be an object keyed by letters A-E", culprit=where)
     if rec["answer"] not in opts:
         raise DataError(f"answer {rec['answer']!r} is not one of the options {list(opts)}", culprit=where)

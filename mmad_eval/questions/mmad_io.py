@@ -46,7 +46,7 @@ def _question(key: str, index: int, q: dict, where: str) -> Question:
     if not isinstance(q, dict) or any(f not in q for f in _Q_FIELDS):
         raise DataError(f"question needs fields {', '.join(_Q_FIELDS)}", culprit=where)
     options = q["Options"]
-    if not isinstance(options, dict) or not options or any(k not in LETTERS for k in options):
+    if not isinstance(options, dict) or not options or any(k not in set(LETTERS) for k in options):
         raise DataError(f"options must be keyed by letters A-E, got {list(options)!r}", culprit=where)
     if q["Answer"] not in options:
         raise DataError(f"answer {q['Answer']!r} is not one of the options {list(options)}", culprit=where)
