@@ -5,6 +5,7 @@ defect pixel: any non-zero in a box stays non-zero), then measured with numpy/sc
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from scipy import ndimage
 
 from ...errors import DataError
 
+log = logging.getLogger(__name__)
 WORK_SIDE = 256
 ROWS = ("top", "middle", "bottom")
 COLS = ("left", "center", "right")
@@ -183,6 +185,8 @@ class NormalMeans:
             arrays = [read_rgb(safe_join(self.root, p, what="normal image"), size) for p in paths]
             mean = np.mean(arrays, axis=0) if arrays else None
             self._objects[key] = estimate_object(mean, arrays) if mean is not None else (None, "no normal images")
+            shape, why = self._objects[key]
+            log.info("%s: %s", category, f"object outline {shape.as_dict()}" if shape else f"no object outline ({why})")
             self._cache[key] = mean
         return self._cache[key]
 
