@@ -20,6 +20,9 @@ def add_arguments(p) -> None:
     p.add_argument("--random-templates", type=int, default=5)
     p.add_argument("--similar-templates", type=int, default=5)
     p.add_argument("--workers", type=int, default=2, help="processes reading masks/images (output is the same)")
+    p.add_argument("--object-regions", type=float, default=0.5,
+                   help="share of object categories' Defect Localization questions phrased relative to the object "
+                        "(0 = image grid only; default 0.5)")
     p.add_argument("--no-balance", action="store_true",
                    help="skip the set-level pass that keeps text alone from revealing answers (not advised)")
     p.add_argument("--plain", action="store_true", help="MMAD json without our per-question provenance")
@@ -40,7 +43,8 @@ def main(args) -> int:
     fmt = args.format or ("jsonl" if out.suffix == ".jsonl" else "mmad")
     settings = GenerateSettings(seed=args.seed, n_options=args.options, yes_no=args.yes_no,
                                 random_templates=args.random_templates, similar=args.similar,
-                                similar_templates=args.similar_templates, balance=not args.no_balance)
+                                similar_templates=args.similar_templates, balance=not args.no_balance,
+                                object_regions=args.object_regions)
     source = load_source(Path(args.source), None if args.layout == "auto" else args.layout)
     for path, reason in source.skipped[:5]:
         print(f"source: skipped {path}: {reason}")
