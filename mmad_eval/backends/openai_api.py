@@ -13,10 +13,12 @@ cost more CPU than the rest of the request); the JSON answer is read directly.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import math
 import os
 import random
+import re
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -54,8 +56,36 @@ def retry_after_s(headers) -> float | None:
     try:
         return max(0.0, float(ra))
     except ValueError:
-        when = email.utils.parsedate_to_datetime(ra) if ra else None
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError, IndexError):   # neither seconds nor a date: ignored (backoff applies)
+        return None
+    if when.tzinfo is None:                        # an HTTP date is always GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
+
+
+_KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{4,}")
+
+
+def redact_key(text: str, key: str | None) -> str:
+    """``text`` without the API key, any part of it that servers echo (OpenAI shows the first and last
+    characters of a wrong key), or anything shaped like an OpenAI key."""
+    if key and key != "EMPTY":
+        text = text.replace(key, "[redacted]")
+        if len(key) >= 12:
+            text = re.sub(re.escape(key[:6]) + r"\S*", "[redacted]", text)
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+def _error_code(e) -> str | None:
+    """``error.code`` (or ``error.type``) of an OpenAI-style error body, if any."""
+    body = getattr(e, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None
+    return err.get("code") or err.get("type")
 
 
 class OpenAIBackend(Backend):
@@ -212,6 +242,7 @@ class OpenAIBackend(Backend):
                     raise ValueError("response body is not a JSON object")
             except Exception as e:  # noqa: BLE001 - classified below, never raised past the request
                 kind, message, retry, hint = self._classify(e)
+                message = redact_key(message, self._api_key)
                 if not retry or attempt == self.max_attempts:
                     return Response(key=key, error_type=kind, error_message=message, attempts=attempt,
                                     latency_s=time.monotonic() - t0,
@@ -246,6 +277,8 @@ class OpenAIBackend(Backend):
             status = e.status_code
             hint = retry_after_s(e.response.headers)
             msg = f"HTTP {status}: {getattr(e, 'message', e)}"
+            if status == 429 and _error_code(e) == "insufficient_quota":   # a spent budget: waiting won't help
+                return "quota", msg, False, None
             if status == 429:
                 return "rate_limit", msg, True, hint
             if status >= 500 or status in RETRYABLE_STATUS:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Union
 
-FAULT_KINDS = ("rate_limit", "server_error", "bad_request", "hang", "malformed", "refusal", "content_filter")
+FAULT_KINDS = ("rate_limit", "server_error", "bad_request", "hang", "malformed", "refusal", "content_filter",
+               "auth", "quota")
 _OPTION_LINE = re.compile(r"^\s*([A-Z])\s*[.:)]\s+\S", re.M)
 
 
@@ -34,12 +35,15 @@ class Fault:
     rate_limit: 429 with ``retry-after`` (seconds, if set); server_error: 500; bad_request: 400;
     hang: wait ``hang_s`` (or until the server closes) before answering; malformed: 200 with a body that is
     not JSON; refusal: a ``refusal`` message field and null content; content_filter: finish_reason
-    ``content_filter`` and empty content.
+    ``content_filter`` and empty content; auth: 401 whose message echoes the masked key, as OpenAI's does;
+    quota: 429 with code ``insufficient_quota`` (a spent budget, not a rate limit). ``headers`` are added to
+    the reply as given (e.g. ``{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}``).
     """
 
     kind: str
     retry_after: float | None = None
     hang_s: float = 60.0
+    headers: dict | None = None
 
     def __post_init__(self):
         if self.kind not in FAULT_KINDS:
@@ -285,6 +289,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "bad_request":
             status = 400
             payload = json.dumps({"error": {"message": "invalid request", "type": "invalid_request_error"}}).encode()
+        elif kind == "auth":
+            status = 401
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            shown = f"{key[:6]}{'*' * max(0, len(key) - 10)}{key[-4:]}"
+            payload = json.dumps({"error": {"message": f"Incorrect API key provided: {shown}. You can find your "
+                                            "API key at https://platform.openai.com/account/api-keys.",
+                                            "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+        elif kind == "quota":
+            status = 429
+            payload = json.dumps({"error": {"message": "You exceeded your current quota, please check your plan "
+                                            "and billing details.", "type": "insufficient_quota",
+                                            "code": "insufficient_quota"}}).encode()
         elif kind == "malformed":
             payload = b'{"id": "chatcmpl-broken", "choices": [ {"message": '
         elif not isinstance(body.get("messages"), list) or not body.get("model"):
@@ -293,5 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
                                             "type": "invalid_request_error"}}).encode()
         else:
             payload = json.dumps(fake.completion(index, body, fault)).encode()
+        if fault is not None and fault.headers:
+            headers.update(fault.headers)
         fake._leave(status)                   # before writing: a client never sees a slot still taken
         self._send(status, payload, headers)

@@ -189,3 +189,54 @@ def test_retry_after_parsing():
     assert retry_after_s({"retry-after-ms": "250"}) == 0.25
     assert retry_after_s({}) is None
     assert retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
+
+
+def test_retry_after_odd_forms():
+    # an HTTP date is always GMT, even when the zone is left off
+    import email.utils
+    import time as _time
+    soon = email.utils.formatdate(_time.time() + 30, usegmt=True)
+    assert 25 <= retry_after_s({"retry-after": soon}) <= 31
+    assert 25 <= retry_after_s({"retry-after": soon.removesuffix(" GMT")}) <= 31
+    # a header that is neither seconds nor a date is ignored, never an exception
+    assert retry_after_s({"retry-after": "soon"}) is None
+    assert retry_after_s({"retry-after-ms": "x", "retry-after": "1.5"}) == 1.5
+
+
+def test_unparsable_retry_after_falls_back_to_backoff():
+    faults = [Fault("rate_limit", headers={"retry-after": "later, please"}), None]
+    with FakeOpenAIServer(faults=faults) as srv:
+        got = run_backend(backend(srv), [("k", make_request(make_registry()))])
+        assert srv.count == 2
+    assert got["k"].ok and got["k"].attempts == 2
+
+
+def test_retry_after_ms_and_http_date_are_honoured():
+    import email.utils
+    import time as _time
+    date = email.utils.formatdate(_time.time() + 1.2, usegmt=True)   # whole seconds: waits 0.2-1.2 s
+    faults = [Fault("rate_limit", headers={"retry-after-ms": "300", "retry-after": "9"}),
+              Fault("rate_limit", headers={"retry-after": date})]
+    with FakeOpenAIServer(faults=faults) as srv:
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 3
+    assert r.ok and 0.3 + 0.1 <= r.extra["retry_wait_s"] <= 0.3 + 1.3
+
+
+def test_auth_error_is_permanent_and_never_stores_the_key():
+    with FakeOpenAIServer(faults=lambda i, body: Fault("auth")) as srv:
+        be = OpenAIBackend("m-test", GenerationSettings(), make_registry(), base_url=srv.base_url,
+                           api_key="sk-proj-AbCdEfGh12345678wxyz", **FAST)
+        r = run_backend(be, [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 1
+    assert r.error_type == "auth" and r.text is None and "401" in r.error_message
+    assert "Incorrect API key" in r.error_message
+    for piece in ("sk-proj-AbCdEfGh12345678wxyz", "sk-pro", "wxyz", "AbCdEf"):
+        assert piece not in r.error_message
+
+
+def test_spent_quota_is_not_retried_like_a_rate_limit():
+    with FakeOpenAIServer(faults=lambda i, body: Fault("quota")) as srv:
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+        assert srv.count == 1
+    assert r.error_type == "quota" and r.attempts == 1 and "quota" in r.error_message
