@@ -7,6 +7,7 @@ Every loader is given a dataset folder (e.g. ``/data/MVTec-AD``) and returns a :
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..errors import DataError, LayoutError
@@ -47,7 +48,7 @@ class SourceBuilder:
     """Collects samples, normal references and skipped items for one dataset folder."""
 
     def __init__(self, folder: Path, layout: str):
-        folder = Path(folder).absolute()
+        folder = Path(os.path.abspath(folder))   # '..' folded, links kept: the folder's own name is the dataset
         if not folder.is_dir():
             raise LayoutError(f"{layout} dataset folder not found", culprit=str(folder))
         self.folder = folder
@@ -61,7 +62,17 @@ class SourceBuilder:
 
     def key(self, path: Path) -> str:
         """The key of a file under the root (the dataset folder's parent): ``<dataset>/<category>/...``."""
-        return Path(path).relative_to(self.folder.parent).as_posix()
+        return self.local(path).relative_to(self.folder.parent).as_posix()
+
+    def local(self, path: Path) -> Path:
+        """``path`` spelled under ``self.folder``: a path ``safe_join`` resolved through links is mapped back."""
+        path = Path(path)
+        if path.is_relative_to(self.folder):
+            return path
+        try:
+            return self.folder / path.relative_to(self.folder.resolve())
+        except ValueError:
+            return path
 
     def skip(self, path: Path, reason: str) -> None:
         self.skipped.append((self.key(path) if Path(path).is_absolute() else str(path), reason))
@@ -77,7 +88,7 @@ class SourceBuilder:
             check_mask(image, mask)
         else:
             image_size(image)
-        rel = Path(image).relative_to(self.folder).as_posix()
+        rel = self.local(image).relative_to(self.folder).as_posix()
         extra = dict(meta or {})
         if rel in self._meta:
             extra.update(self._meta[rel])
