@@ -135,13 +135,16 @@ class HFBackend(Backend):
         g = self.generation
         t0 = time.monotonic()
         enc = self.inputs([conv for _, _, conv in batch])
-        kw = {"max_new_tokens": g.max_tokens, "return_dict_in_generate": True}
+        # every decoding knob explicit and neutral unless set: a checkpoint's generation_config (e.g.
+        # repetition_penalty=1.05, top_k=1) would otherwise change answers, as it does not on vLLM/OpenAI
+        kw = {"max_new_tokens": g.max_tokens, "return_dict_in_generate": True, "repetition_penalty": 1.0}
         if g.temperature and g.temperature > 0:
-            kw.update(do_sample=True, temperature=g.temperature, top_p=g.top_p if g.top_p is not None else 1.0)
+            kw.update(do_sample=True, temperature=g.temperature, top_p=g.top_p if g.top_p is not None else 1.0,
+                      top_k=0)   # 0 = no top-k cut
             if g.seed is not None:
                 torch.manual_seed(g.seed)
-        else:
-            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:   # the values transformers treats as unset in greedy mode (no "flags ignored" warning)
+            kw.update(do_sample=False, temperature=1.0, top_p=1.0, top_k=50)
         want_lp = g.logprobs and any(request_letters(r) for _, r, _ in batch)
         if want_lp:
             kw["output_logits"] = True

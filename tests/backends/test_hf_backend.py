@@ -119,3 +119,26 @@ def test_missing_transformers_gives_install_hint(monkeypatch):
     be = HFBackend("x", GenerationSettings(), make_registry())
     with pytest.raises(MissingExtraError, match=r"mmad-eval\[hf\]"):
         be.load()
+
+
+def test_model_generation_defaults_do_not_change_greedy_or_sampled_answers(loaded, image_files):
+    """Only our settings decide decoding: a checkpoint's generation_config (Qwen2.5-VL ships
+    repetition_penalty=1.05, top_k=1) must not bend greedy answers or collapse sampling, as vLLM and
+    OpenAI-compatible runs with the same settings do not apply it either."""
+    reg = make_registry()
+    items = _items(reg, image_files)
+    be = _with(loaded, registry=reg, generation=GenerationSettings(max_tokens=6), batch_size=4)
+    clean = {k: r.text for k, r in run_backend(be, items).items()}
+    gc = loaded.hf_model.generation_config
+    saved = (gc.repetition_penalty, gc.top_k)
+    try:
+        gc.repetition_penalty, gc.top_k = 50.0, 1
+        bent = {k: r.text for k, r in run_backend(be, items).items()}
+        sampled = set()
+        for seed in range(4):
+            gen = GenerationSettings(max_tokens=6, temperature=1.0, seed=seed)
+            sampled.add(run_backend(_with(loaded, registry=reg, generation=gen), items[:1])["k0"].text)
+    finally:
+        gc.repetition_penalty, gc.top_k = saved
+    assert bent == clean
+    assert len(sampled) > 1          # top_k=1 from the checkpoint would make every seed answer the same
