@@ -4,7 +4,8 @@ One row per question. Columns: ``key`` (query image key), ``index`` (position in
 ``dataset``, ``category``, ``type``, ``question``, ``options`` (JSON object letter -> text, in order),
 ``answer`` (letter), ``image`` (``Image``), ``similar_templates`` and ``random_templates`` (lists of
 ``Image``) with their keys in ``similar_template_paths`` and ``random_template_paths``, ``mask`` (``Image``
-or None) with its key in ``mask_key``, MMAD's ``mask_path`` and ``image_path`` strings as they were, and
+or None; an MVTec LOCO mask folder is stored as the union of its files) with its key in ``mask_key``,
+MMAD's ``mask_path`` and ``image_path`` strings as they were, and
 ``entry_extra``, ``question_extra``, ``provenance`` (JSON strings, kept for exact round trips). Keys are
 paths relative to the data root (``datasets`` keeps only a file's base name with embedded bytes), so an
 import can rebuild both the question file and the image tree.
@@ -64,9 +65,11 @@ def _rows(questions: QuestionSet, data_root: Path, embed_images: bool, max_templ
         if not embed_images:
             return None
         path = safe_join(data_root, key, what="image path")
+        if path.is_dir():   # an MVTec LOCO mask folder (one file per region): stored as their union
+            return {"bytes": _merged_mask_png(path), "path": key}
         try:
             return {"bytes": path.read_bytes(), "path": key}
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             if not allow_missing:
                 raise DataError("image file not found (allow_missing stores its key without the image)",
                                 culprit=str(path)) from None
@@ -89,6 +92,18 @@ def _rows(questions: QuestionSet, data_root: Path, embed_images: bool, max_templ
                    "image_path": e.image_path, "entry_extra": json.dumps(e.extra, ensure_ascii=False),
                    "question_extra": json.dumps(q.extra, ensure_ascii=False),
                    "provenance": json.dumps(q.provenance, ensure_ascii=False)}
+
+
+def _merged_mask_png(folder: Path) -> bytes:
+    import io
+
+    from PIL import Image
+
+    from ..sources.imagecheck import read_mask
+
+    buf = io.BytesIO()
+    Image.fromarray(read_mask(folder).astype("uint8") * 255).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def _mask_key(key: str, mask_path: str, data_root: Path) -> str:
@@ -141,8 +156,12 @@ def _write_image(images_out: Path, key: str | None, img: dict | None, written: d
             raise DataError("the dataset holds two different images under this path", culprit=key)
         return
     target = safe_join(images_out, key, what="image path")
-    if target.exists() and target.read_bytes() != data:
+    on_disk = (_merged_mask_png(target) if target.is_dir() else target.read_bytes()) if target.exists() else None
+    if on_disk is not None and on_disk != data:
         raise DataError("a different file already exists there; choose an empty --images-out", culprit=str(target))
+    if target.is_dir():   # the mask folder this union was made from
+        written[key] = data
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     written[key] = data

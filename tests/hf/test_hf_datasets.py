@@ -95,3 +95,38 @@ def test_paths_only_export_and_escaping_path_on_import(qfile, tmp_path):
         import_hf(tmp_path / "evil", images_out=tmp_path / "img2")
     with pytest.raises(DataError, match="not a saved datasets folder"):
         import_hf(tmp_path)
+
+
+def test_loco_mask_folder_is_exported_as_the_union_of_its_files(tmp_path):
+    """Question sets generated from MVTec LOCO name a mask folder (one file per defect region)."""
+    root = tmp_path / "data"
+    key = "MVTec-LOCO/juice_bottle/test/logical_anomalies/000.png"
+    _img(root, key, 50)
+    _img(root, "MVTec-LOCO/juice_bottle/train/good/000.png", 60)
+    gt = root / "MVTec-LOCO/juice_bottle/ground_truth/logical_anomalies/000"
+    gt.mkdir(parents=True)
+    for name, (y, x) in {"000.png": (1, 2), "001.png": (6, 7)}.items():
+        a = np.zeros((8, 10), np.uint8)
+        a[y, x] = 255
+        Image.fromarray(a).save(gt / name)
+    ad = {"Question": "Is there any defect in the object?", "Answer": "A", "Options": {"A": "Yes.", "B": "No."},
+          "type": "Anomaly Detection"}
+    mask_key = "MVTec-LOCO/juice_bottle/ground_truth/logical_anomalies/000"
+    (tmp_path / "q.json").write_text(json.dumps({key: {
+        "conversation": [ad], "similar_templates": [], "random_templates": ["MVTec-LOCO/juice_bottle/train/good/000.png"],
+        "mask_path": mask_key}}))
+    qs = load_mmad_json(tmp_path / "q.json")
+    assert export_hf(qs, root, tmp_path / "hf").missing == []
+    import datasets
+
+    row = datasets.load_from_disk(str(tmp_path / "hf"))[0]
+    assert row["mask_key"] == mask_key and row["mask_path"] == mask_key
+    m = np.asarray(row["mask"].convert("L")) > 0
+    assert m.shape == (8, 10) and m.sum() == 2 and m[1, 2] and m[6, 7]
+    back = import_hf(tmp_path / "hf", images_out=tmp_path / "restored")
+    assert to_mmad_dict(back) == to_mmad_dict(qs)
+    from mmad_eval.sources.imagecheck import read_mask
+
+    assert (read_mask(tmp_path / "restored" / mask_key) == m).all()
+    import_hf(tmp_path / "hf", images_out=root)          # onto the original tree: the folder is the same mask
+    assert sorted(p.name for p in gt.iterdir()) == ["000.png", "001.png"]
