@@ -98,14 +98,19 @@ def load_knowledge(path: Path) -> Knowledge:
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return _from_ours(data, path)
     if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
-        return from_mmad_domain_knowledge(data)
+        return from_mmad_domain_knowledge(data, path)
     raise DataError("not a knowledge file (neither mmad-eval-knowledge/1 nor MMAD domain_knowledge.json)",
                     culprit=str(path))
 
 
 def _from_ours(data: dict, path: Path) -> Knowledge:
     out = Knowledge()
-    for cat, c in data.get("categories", {}).items():
+    cats = data.get("categories", {})
+    if not isinstance(cats, dict):
+        raise DataError("'categories' must be an object keyed by category", culprit=str(path))
+    for cat, c in cats.items():
+        if not isinstance(c, dict):
+            raise DataError(f"entry for category '{cat}' must be an object", culprit=str(path))
         try:
             defects = {k: DefectKnowledge(**v) for k, v in c.get("defects", {}).items()}
             fields = {k: v for k, v in c.items() if k != "defects"}
@@ -115,12 +120,15 @@ def _from_ours(data: dict, path: Path) -> Knowledge:
     return out
 
 
-def from_mmad_domain_knowledge(data: dict) -> Knowledge:
+def from_mmad_domain_knowledge(data: dict, path: Path | None = None) -> Knowledge:
     """MMAD's {dataset: {category: {key: text}}}; categories keyed as '<dataset>/<category>' and plain."""
     out = Knowledge()
     for dataset, cats in data.items():
         for cat, texts in cats.items():
-            texts = {k: str(v) for k, v in texts.items()}
+            if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
+                raise DataError(f"'{dataset}/{cat}' must be an object of texts ({{\"good\": \" <Title>\\n "
+                                f"Description: ...\", ...}})", culprit=str(path or "domain knowledge"))
+            texts = dict(texts)
             ck = CategoryKnowledge(category=cat, name=cat.replace("_", " "), dataset=dataset,
                                    normal=texts.get("good", "").strip(), raw_texts=texts)
             for key, text in texts.items():
