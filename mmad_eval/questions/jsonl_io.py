@@ -46,8 +46,12 @@ def load_jsonl(path: Path) -> QuestionSet:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError("question file not found", culprit=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 (byte {e.start})", culprit=str(path)) from None
     entries: dict[str, ImageEntry] = {}
-    for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
@@ -55,8 +59,8 @@ def load_jsonl(path: Path) -> QuestionSet:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"malformed JSON line: {e.msg}", culprit=where) from None
-        entry = entries.get(rec.get("image")) if isinstance(rec, dict) else None
         _check(rec, where)
+        entry = entries.get(rec["image"])
         if entry is None:
             entry = entries[rec["image"]] = ImageEntry(
                 key=rec["image"], questions=[], similar_templates=list(rec.get("similar_templates") or []),
@@ -75,12 +79,14 @@ def _check(rec, where: str) -> None:
     missing = [f for f in ("image", "type", "question", "options", "answer") if f not in rec]
     if missing:
         raise DataError(f"missing field(s) {', '.join(missing)}", culprit=where)
+    if not isinstance(rec["image"], str) or not rec["image"]:
+        raise DataError(f"'image' must be a path (a string), got {rec['image']!r}", culprit=where)
     if rec["type"] not in TYPES:
         raise DataError(f"unknown question type {rec['type']!r}", culprit=where)
     opts = rec["options"]
     if not isinstance(opts, dict) or not opts or any(k not in set(LETTERS) for k in opts):
         raise DataError("options must be an object keyed by letters A-E", culprit=where)
-    if rec["answer"] not in opts:
+    if not isinstance(rec["answer"], str) or rec["answer"] not in opts:
         raise DataError(f"answer {rec['answer']!r} is not one of the options {list(opts)}", culprit=where)
 
 

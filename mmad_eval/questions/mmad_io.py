@@ -33,12 +33,21 @@ def _entry(key: str, value: dict, path: Path) -> ImageEntry:
     if not isinstance(value, dict) or not isinstance(value.get("conversation"), list):
         raise DataError("entry has no 'conversation' list", culprit=where)
     questions = [_question(key, i, q, where) for i, q in enumerate(value["conversation"])]
+    if not isinstance(value.get("mask_path") or "", str):
+        raise DataError(f"mask_path must be a path (a string), got {value['mask_path']!r}", culprit=where)
     return ImageEntry(key=key, questions=questions,
-                      similar_templates=list(value.get("similar_templates") or []),
-                      random_templates=list(value.get("random_templates") or []),
+                      similar_templates=_paths(value, "similar_templates", where),
+                      random_templates=_paths(value, "random_templates", where),
                       mask_path=value.get("mask_path") or "",
                       image_path=value.get("image_path"),
                       extra={k: v for k, v in value.items() if k not in _ENTRY_FIELDS})
+
+
+def _paths(value: dict, name: str, where: str) -> list[str]:
+    paths = value.get(name) or []
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise DataError(f"{name} must be a list of paths (strings), got {paths!r}", culprit=where)
+    return list(paths)
 
 
 def _question(key: str, index: int, q: dict, where: str) -> Question:
@@ -48,7 +57,7 @@ def _question(key: str, index: int, q: dict, where: str) -> Question:
     options = q["Options"]
     if not isinstance(options, dict) or not options or any(k not in set(LETTERS) for k in options):
         raise DataError(f"options must be keyed by letters A-E, got {list(options)!r}", culprit=where)
-    if q["Answer"] not in options:
+    if not isinstance(q["Answer"], str) or q["Answer"] not in options:
         raise DataError(f"answer {q['Answer']!r} is not one of the options {list(options)}", culprit=where)
     if q["type"] not in TYPES:
         raise DataError(f"unknown question type {q['type']!r}", culprit=where)

@@ -60,3 +60,55 @@ def test_malformed_or_missing_file(tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(DataError, match="JSON object"):
         load_mmad_json(bad)
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"similar_templates": "MVTec-AD/bottle/train/good/001.png"}, "similar_templates must be a list of paths"),
+    ({"random_templates": [None]}, "random_templates must be a list of paths"),
+    ({"mask_path": ["rbg_mask/broken_large/000_rbg_mask.png"]}, "mask_path must be a path"),
+])
+def test_bad_entry_field_names_file_and_entry(tmp_path, change, problem):
+    data = _entry()
+    data[KEY].update(change)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=problem) as e:
+        load_mmad_json(path)
+    assert str(path) in str(e.value) and KEY in str(e.value)
+
+
+def test_unhashable_answer_is_a_data_error(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(_entry(Answer=["A"])))
+    with pytest.raises(DataError, match="not one of the options") as e:
+        load_mmad_json(path)
+    assert "conversation[0]" in str(e.value)
+
+
+JSONL_LINE = {"image": KEY, "type": "Anomaly Detection", "question": "Is there any defect in the object?",
+              "options": {"A": "Yes.", "B": "No."}, "answer": "A"}
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"image": ["a.png"]}, "'image' must be a path"),
+    ({"image": 3}, "'image' must be a path"),
+    ({"answer": ["A"]}, "not one of the options"),
+])
+def test_jsonl_bad_fields_name_the_line(tmp_path, change, problem):
+    from mmad_eval.questions.jsonl_io import load_jsonl
+
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps(JSONL_LINE) + "\n" + json.dumps({**JSONL_LINE, **change}) + "\n")
+    with pytest.raises(DataError, match=problem) as e:
+        load_jsonl(path)
+    assert f"{path}:2" in str(e.value)
+
+
+def test_jsonl_that_is_not_utf8_is_an_error_not_silently_altered(tmp_path):
+    from mmad_eval.questions.jsonl_io import load_jsonl
+
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(json.dumps({**JSONL_LINE, "question": "Caf\u00e9?"}, ensure_ascii=False).encode("latin-1"))
+    with pytest.raises(DataError, match="UTF-8") as e:
+        load_jsonl(path)
+    assert str(path) in str(e.value)
