@@ -93,6 +93,10 @@ def load_knowledge(path: Path) -> Knowledge:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError("knowledge file not found", culprit=str(path)) from None
+    except IsADirectoryError:
+        raise DataError("knowledge path is a folder, not a file", culprit=str(path)) from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"knowledge file is not UTF-8 (byte {e.start})", culprit=str(path)) from None
     except json.JSONDecodeError as e:
         raise DataError(f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", culprit=str(path)) from None
     if isinstance(data, dict) and data.get("format") == FORMAT:

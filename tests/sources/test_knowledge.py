@@ -66,3 +66,13 @@ def test_malformed_knowledge_is_a_data_error_naming_the_entry(tmp_path, data, cu
     with pytest.raises(DataError, match=culprit) as err:
         load_knowledge(path)
     assert str(path) in str(err.value)
+
+
+def test_knowledge_path_that_is_a_folder_or_not_utf8_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="not a file") as err:
+        load_knowledge(tmp_path)
+    assert str(tmp_path) in str(err.value)
+    bad = tmp_path / "k.json"
+    bad.write_bytes('{"MVTec": {"bottle": {"good": "caf\u00e9"}}}'.encode("latin-1"))
+    with pytest.raises(DataError, match="UTF-8"):
+        load_knowledge(bad)
