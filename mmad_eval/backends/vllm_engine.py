@@ -23,6 +23,7 @@ from .convert import letter_logprobs, request_letters, to_vllm
 
 ENGINE_OPTIONS = ("max_model_len", "tensor_parallel_size", "trust_remote_code", "dtype", "gpu_memory_utilization",
                   "enforce_eager", "max_num_seqs", "mm_processor_kwargs", "quantization", "revision")
+SECRET_ENGINE_OPTIONS = ("hf_token",)      # passed to the engine, never recorded
 
 
 class VLLMBackend(Backend):
@@ -53,7 +54,7 @@ class VLLMBackend(Backend):
 
     def describe(self) -> dict:
         d = dict(self.identity())
-        d["engine"] = self.engine_kwargs()
+        d["engine"] = {k: "[redacted]" if k in SECRET_ENGINE_OPTIONS else v for k, v in self.engine_kwargs().items()}
         d["chunk_size"] = self.chunk_size
         return d
 

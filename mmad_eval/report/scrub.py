@@ -5,7 +5,8 @@ import os
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-_SECRET_KEY = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|bearer|access[_-]?token)$", re.I)
+_SECRET_KEY = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|bearer|(access|auth|hf|api)[_-]?token)$",
+                         re.I)
 _ABS = re.compile(r"^(/|~[/\\]|[A-Za-z]:[/\\]|\\\\)")
 # an absolute path embedded in longer text, e.g. "cannot read /home/u/data/x.png: ..."
 _EMBEDDED = re.compile(r"(?<![\w.:/])(/(?:home|Users|root|mnt|data|scratch|tmp|var|opt|srv|media|work)"

@@ -129,3 +129,12 @@ def test_missing_vllm_gives_install_hint(monkeypatch):
     from mmad_eval.backends.vllm_engine import VLLMBackend
     with pytest.raises(MissingExtraError, match=r"mmad-eval\[vllm\]"):
         VLLMBackend("m", GenerationSettings(), make_registry())
+
+
+def test_engine_secrets_reach_the_engine_but_are_never_recorded(fake_vllm):
+    import json
+    be = fake_vllm("m", GenerationSettings(), make_registry(), engine_kwargs={"hf_token": "hf_SeCrEt123"})
+    run_backend(be, [("k", make_request(make_registry()))])
+    assert FakeLLM.instances[0].kw["hf_token"] == "hf_SeCrEt123"
+    blob = json.dumps(be.describe()) + json.dumps(be.identity())
+    assert "hf_SeCrEt123" not in blob

@@ -159,3 +159,9 @@ def test_select_runs_names_unknown_runs(runs):
     assert [r.name for r in select_runs(runs, "gpt-4o-mini,internvl2-8b")] == ["gpt-4o-mini", "internvl2-8b"]
     with pytest.raises(ConfigError, match="nope"):
         select_runs(runs, "gpt-4o-mini,nope")
+
+
+def test_scrub_redacts_tokens_named_like_secrets():
+    rec = scrub({"engine": {"hf_token": "hf_abc", "auth_token": "t1", "max_tokens": 128, "pad_token": "<pad>"}})
+    assert rec == {"engine": {"hf_token": "[redacted]", "auth_token": "[redacted]", "max_tokens": 128,
+                              "pad_token": "<pad>"}}
