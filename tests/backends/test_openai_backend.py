@@ -240,3 +240,30 @@ def test_spent_quota_is_not_retried_like_a_rate_limit():
         r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
         assert srv.count == 1
     assert r.error_type == "quota" and r.attempts == 1 and "quota" in r.error_message
+
+
+def test_cancelled_run_keeps_emitted_answers_and_stops_sending():
+    """Ctrl-C cancels the event loop: what was emitted is complete; nothing is emitted or sent afterwards."""
+    import asyncio
+
+    reg = make_registry()
+    items = [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n")) for i in range(40)]
+    got = []
+    with FakeOpenAIServer(latency_s=0.05) as srv:
+        be = backend(srv, registry=reg, concurrency=4)
+
+        async def main():
+            task = asyncio.ensure_future(be.generate(items, got.append))
+            while len(got) < 6:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            n_emitted, n_sent = len(got), srv.count
+            await asyncio.sleep(0.3)
+            assert len(got) == n_emitted and srv.count == n_sent
+            assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+        asyncio.run(main())
+    assert 6 <= len(got) < 40 and all(r.ok and r.text for r in got)
+    assert len({r.key for r in got}) == len(got)
