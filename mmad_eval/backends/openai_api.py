@@ -310,6 +310,9 @@ class OpenAIBackend(Backend):
             r.error_type, r.error_message = "refusal", "finish_reason=content_filter"
         elif content is None:
             r.error_type, r.error_message = "empty_response", "no content in response"
+        elif content == "" and choice.get("finish_reason") == "length":   # e.g. all tokens spent on reasoning
+            r.error_type, r.error_message = "empty_response", ("empty content, finish_reason=length: the token "
+                                                               "limit was reached before any answer (raise max_tokens)")
         elif not isinstance(content, str):
             r.error_type, r.error_message = "malformed_response", "message content is not text"
         else:

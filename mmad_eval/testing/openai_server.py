@@ -200,7 +200,9 @@ class FakeOpenAIServer:
             finish = "content_filter"
         else:
             out = self.responder(body)
-            if isinstance(out, dict):
+            if isinstance(out, dict):        # message fields; a "finish_reason" key sets the choice's
+                out = dict(out)
+                finish = out.pop("finish_reason", finish)
                 message.update(out)
             else:
                 message["content"] = str(out)

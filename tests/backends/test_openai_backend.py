@@ -267,3 +267,15 @@ def test_cancelled_run_keeps_emitted_answers_and_stops_sending():
         asyncio.run(main())
     assert 6 <= len(got) < 40 and all(r.ok and r.text for r in got)
     assert len({r.key for r in got}) == len(got)
+
+
+def test_empty_reply_cut_by_the_token_limit_is_an_error_not_an_answer():
+    """A reasoning model that spends max_completion_tokens before answering returns content "" with
+    finish_reason "length": a run of those must show as errors naming the cause, not as unparsed answers."""
+    with FakeOpenAIServer(responder=lambda body: {"content": "", "finish_reason": "length"}) as srv:
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+    assert not r.ok and r.text is None and r.error_type == "empty_response"
+    assert "length" in r.error_message and "max_tokens" in r.error_message
+    with FakeOpenAIServer(responder=lambda body: {"content": ""}) as srv:   # an empty answer the model chose
+        r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
+    assert r.ok and r.text == ""
