@@ -22,8 +22,12 @@ def display_path(path: str | os.PathLike, base: Path | None = None) -> str:
         return p.name
 
 
+_KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{4,}")
+
+
 def scrub_text(text: str) -> str:
-    """Replace absolute paths (whole value or embedded) by their last component."""
+    """Replace absolute paths (whole value or embedded) by their last component; redact API-key-shaped text."""
+    text = _KEY_LIKE.sub("[redacted]", text)
     if _ABS.match(text) and "\n" not in text:
         name = (PureWindowsPath(text) if "\\" in text else PurePosixPath(text)).name
         return name or "."

@@ -165,3 +165,10 @@ def test_scrub_redacts_tokens_named_like_secrets():
     rec = scrub({"engine": {"hf_token": "hf_abc", "auth_token": "t1", "max_tokens": 128, "pad_token": "<pad>"}})
     assert rec == {"engine": {"hf_token": "[redacted]", "auth_token": "[redacted]", "max_tokens": 128,
                               "pad_token": "<pad>"}}
+
+
+def test_scrub_text_redacts_echoed_api_keys():
+    """Stores written before keys were redacted at the source may hold a server's echo of the key."""
+    text = scrub_text("HTTP 401: Incorrect API key provided: sk-proj-AbCd*************wxyz. See docs.")
+    assert "sk-proj" not in text and "wxyz" not in text and text.startswith("HTTP 401: Incorrect API key")
+    assert scrub_text("risk-free task-list") == "risk-free task-list"
