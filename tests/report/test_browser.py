@@ -51,3 +51,48 @@ def test_script_errors_are_reported_in_the_dom(tmp_path):
                     "<script>undefinedFunction();</script></body></html>")
     dom = _run(page, tmp_path, "--dump-dom").stdout
     assert 'data-js-error="' in dom and 'class="js-error"' in dom and "undefinedFunction" in dom
+
+
+DRIVER = """<script>
+(function () {
+  function go() {
+    var out = {};
+    function n() { return +document.getElementById("qb-status").textContent.split(" of ")[0].replace(/[^0-9]/g, ""); }
+    function set(id, v) { var e = document.getElementById(id); e.value = v;
+      e.dispatchEvent(new Event(id === "f-text" ? "input" : "change")); }
+    function reset() { ["f-model", "f-subtask", "f-category", "f-outcome"].forEach(function (i) { set(i, ""); });
+      set("f-text", ""); }
+    out.all = n();
+    out.sub = []; for (var s = 0; s < 7; s++) { reset(); set("f-subtask", String(s)); out.sub.push(n()); }
+    reset(); var cat = document.getElementById("f-category"); out.cat = [];
+    for (var c = 1; c < cat.options.length; c++) { set("f-category", cat.options[c].value); out.cat.push([cat.options[c].text, n()]); }
+    reset(); set("f-model", "0"); set("f-outcome", "right"); out.right0 = n(); set("f-outcome", "wrong"); out.wrong0 = n();
+    reset(); set("f-outcome", "disagree"); out.disagree = n();
+    reset(); set("f-text", "zzz-no-such-image"); out.none = n(); out.none_cards = document.querySelectorAll(".qcard").length;
+    document.body.setAttribute("data-drive", JSON.stringify(out));
+  }
+  setTimeout(go, 0);
+})();
+</script>"""
+
+
+def test_filters_narrow_the_question_list(report_html, tmp_path):
+    import html as _html
+    import json
+    import re
+
+    data, _, text = report_html
+    page = tmp_path / "driven.html"
+    page.write_text(text.replace("</body>", DRIVER + "</body>"), encoding="utf-8")
+    dom = _run(page, tmp_path, "--dump-dom").stdout
+    got = json.loads(_html.unescape(re.search(r'data-drive="([^"]*)"', dom).group(1)))
+    qs = data.browser["questions"]
+    assert got["all"] == len(qs)
+    assert got["sub"] == [sum(1 for q in qs if q[3] == s) for s in range(7)]
+    cats = data.browser["categories"]
+    assert got["cat"] == sorted([c, sum(1 for q in qs if q[2] == i)] for i, c in enumerate(cats))
+    asked0 = [q for q in qs if q[5][0]]
+    assert got["right0"] == sum(1 for q in asked0 if q[5][0][0] == 1) and got["right0"] + got["wrong0"] == len(asked0)
+    first = [{s[1][0][3] or "-" for s in q[5] if s} for q in qs]
+    assert got["disagree"] == sum(1 for letters in first if len(letters) > 1) > 0
+    assert got["none"] == 0 and got["none_cards"] == 0
