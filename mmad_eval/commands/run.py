@@ -127,5 +127,11 @@ def main(args) -> int:
                              backend_options=backend_options(args),
                              retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet)
     print(summary.line())
+    enh = summary.record.get("enhancements") or {}
+    if enh.get("queries_with_fewer_references"):
+        print(f"note: {enh['queries_with_fewer_references']} query images have fewer than {args.shots} "
+              f"'{args.templates}' reference images in the question file; they were shown the ones there are")
+    if enh.get("missing_knowledge"):
+        print(f"note: no domain knowledge for {', '.join(enh['missing_knowledge'])}")
     print(f"store: {Path(args.out) / 'mmad-eval.sqlite'}  ({summary.elapsed_s:.1f} s)")
     return 1 if summary.failed or summary.unanswered else 0

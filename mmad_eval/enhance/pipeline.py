@@ -22,6 +22,8 @@ class Enhancements:
         self.questions = questions
         self.knowledge: Knowledge | None = load_knowledge(Path(settings.knowledge)) if settings.knowledge else None
         self.missing_knowledge: set[str] = set()
+        self.fewer_references: set[str] = set()     # queries shown fewer normal references than asked for
+        self._earlier_fewer = 0
         self._retrieval = None
         self._expert = None
 
@@ -32,12 +34,16 @@ class Enhancements:
         if p.templates == "none" or p.shots <= 0:
             return []
         if p.templates == "random":
-            return entry.random_templates[: p.shots]
-        if p.templates == "similar":
-            return entry.similar_templates[: p.shots]
-        if p.templates == "retrieved":
-            return self._retriever().nearest(entry.key, p.shots)
-        raise ConfigError("unknown template source", culprit=p.templates)
+            refs = entry.random_templates[: p.shots]
+        elif p.templates == "similar":
+            refs = entry.similar_templates[: p.shots]
+        elif p.templates == "retrieved":
+            refs = self._retriever().nearest(entry.key, p.shots)
+        else:
+            raise ConfigError("unknown template source", culprit=p.templates)
+        if len(refs) < p.shots:
+            self.fewer_references.add(entry.key)
+        return refs
 
     def _retriever(self):
         if self._retrieval is None:
@@ -88,4 +94,11 @@ class Enhancements:
         return {"templates": self.protocol.templates, "shots": self.protocol.shots,
                 "knowledge": Path(self.settings.knowledge).name if self.settings.knowledge else None,
                 "expert": self.settings.expert, "hint": self.settings.hint if self.settings.expert != "none" else None,
-                "missing_knowledge": sorted(self.missing_knowledge)}
+                "missing_knowledge": sorted(self.missing_knowledge),
+                "queries_with_fewer_references": max(len(self.fewer_references), self._earlier_fewer)}
+
+    def merge_previous(self, previous: dict | None) -> None:
+        """Keep what an earlier invocation of the same run saw (a resume rebuilds only unfinished entries)."""
+        old = (previous or {}).get("enhancements") or {}
+        self.missing_knowledge.update(old.get("missing_knowledge") or [])
+        self._earlier_fewer = int(old.get("queries_with_fewer_references") or 0)

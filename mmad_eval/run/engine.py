@@ -240,6 +240,7 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
             + len(kept_data_errors), data_error_examples=sorted(set(built.data_errors.values()) | {
                 r["error_message"] for r in store.requests_for(kept_data_errors[:3]).values()})[:3],
             unanswered=len(pending) - len(seen))
+        enh.merge_previous(previous)
         record.update(ended=now_iso(), enhancements=enh.describe(), usage=with_cost(store.usage(name), spec.price),
                       last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": failed,
                                        "data_errors": summary.data_errors, "image_encodes": registry.encodes,
