@@ -41,7 +41,10 @@ def paste_defect(rgb: np.ndarray, rng: np.random.Generator, kind: int) -> tuple[
     """A copy of a normal H x W x 3 image with one synthetic defect, and its boolean mask.
 
     kind 0: stain (noise-shaped blob, darkened or tinted); 1: foreign texture (a blob filled with a
-    displaced, rotated patch of the same image); 2: scratch (a thin line of contrasting tone).
+    displaced, rotated patch of the same image); 2: scratch (a thin line of contrasting tone); 3: a tiny
+    poke or cut (a small dark or bright dot or a short slit, a few pixels across); 4: misplaced material
+    (a blob showing the same image shifted, unrotated and untinted: a part missing or moved, which looks
+    normal patch by patch and only a position or alignment map can find).
     The defect is centred where the image has detail, so objects get it on the part, not the background.
     """
     h, w = rgb.shape[:2]
@@ -55,9 +58,16 @@ def paste_defect(rgb: np.ndarray, rng: np.random.Generator, kind: int) -> tuple[
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     out = rgb.copy()
     side = min(h, w)
-    if kind == 2:
+    if kind == 3 and rng.random() < 0.5:
+        radius = rng.uniform(0.008, 0.02) * side + 1.0
+        alpha = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (radius / 1.5) ** 2)).astype(np.float32)
+        alpha *= rng.uniform(0.6, 0.9)
+        tone = 0.05 if lum[cy, cx] > 0.35 else 0.95
+        out = out * (1 - alpha[..., None]) + tone * alpha[..., None]
+        return out.astype(np.float32), alpha > 0.2
+    if kind in (2, 3):
         angle = rng.uniform(0, np.pi)
-        length = rng.uniform(0.12, 0.3) * side
+        length = (rng.uniform(0.12, 0.3) if kind == 2 else rng.uniform(0.03, 0.07)) * side
         t = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
         n = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
         mask = (np.abs(t) < length / 2) & (np.abs(n) < max(1.0, side / 170))
@@ -69,7 +79,10 @@ def paste_defect(rgb: np.ndarray, rng: np.random.Generator, kind: int) -> tuple[
     disc = np.exp(-(((yy - cy) ** 2 + (xx - cx) ** 2) / (radius ** 2)) ** 2)
     shape = disc * (0.6 + 0.8 * _noise((h, w), rng, max(2, int(radius / 2))))
     alpha = np.clip((shape - 0.55) * 4.0, 0, 1).astype(np.float32)
-    if kind == 0:
+    if kind == 4:
+        dy, dx = (int(rng.integers(side // 7, side // 3)) * int(rng.choice([-1, 1])) for _ in range(2))
+        foreign = np.roll(rgb, (dy, dx), axis=(0, 1))
+    elif kind == 0:
         # subtle on purpose: easy defects would make every variant look perfect
         tint = rng.uniform(0.55, 0.85, size=3).astype(np.float32) if lum[cy, cx] > 0.35 else \
             rng.uniform(1.3, 1.8, size=3).astype(np.float32)
@@ -81,7 +94,10 @@ def paste_defect(rgb: np.ndarray, rng: np.random.Generator, kind: int) -> tuple[
             foreign = np.roll(rgb, (dy, dx), axis=(0, 1))[:, ::-1]
         foreign = np.clip(foreign * rng.uniform(0.8, 1.2, size=3).astype(np.float32), 0, 1)
     out = out * (1 - alpha[..., None]) + foreign * alpha[..., None]
-    return out.astype(np.float32), alpha > 0.35
+    mask = alpha > 0.35
+    if kind == 4:   # where the shifted content happens to match (background on background) nothing is wrong
+        mask &= ndimage.binary_closing(np.abs(out - rgb).max(2) > 0.04, iterations=2)
+    return out.astype(np.float32), mask
 
 
 @dataclass(frozen=True)
@@ -91,15 +107,19 @@ class Variant:
     position: bool      # weak (x, y) term in the patch features
     align: bool         # fuse the alignment-difference map with the patch-memory map
     per_position: bool  # divide each map by the normal variability at each position
+    rotation: bool = False  # rotation-invariant patch features (objects in free pose)
 
     @property
     def name(self) -> str:
-        parts = ["knn"] + (["pos"] if self.position else []) + (["align"] if self.align else [])
+        parts = ["knn"] + (["rot"] if self.rotation else []) + (["pos"] if self.position else []) + \
+            (["align"] if self.align else [])
         return "+".join(parts) + ("/var" if self.per_position else "")
 
 
-# simplest first: ties go to the earlier variant
-VARIANTS = tuple(Variant(p, a, v) for a in (False, True) for v in (False, True) for p in (False, True))
+# simplest first: ties go to the earlier variant; rotation-invariant features only without position/alignment
+# (both assume a fixed pose)
+VARIANTS = tuple(Variant(p, a, v) for a in (False, True) for v in (False, True) for p in (False, True)) + \
+    tuple(Variant(False, False, v, rotation=True) for v in (False, True))
 
 
 def variant_by_name(name: str) -> Variant:

@@ -27,7 +27,8 @@ from scipy import ndimage
 from ...errors import DataError
 from .align import SCALE as ALIGN_SCALE, AlignmentModel
 from .calibrate import VARIANTS, Variant, auroc, paste_defect, variant_by_name
-from .features import STRIDE, WorkingShape, as_rgb_float, gain_normalise, patch_features, position_columns
+from .features import (STRIDE, WorkingShape, as_rgb_float, free_pose, gain_normalise, patch_features,
+                       position_columns)
 from .memory import MemoryBank
 
 
@@ -38,6 +39,7 @@ class DetectorSettings:
     position_weight: float = 8.0    # weight of the (x, y) columns (features are z-scored, ~unit spread)
     smooth: float = 2.0             # gaussian sigma (working pixels) applied to upsampled maps
     variant: str = "auto"           # "auto" or a variant name such as "knn", "knn+pos+align/var"
+    defects_per_reference: int = 3  # synthetic defects pasted on each held-out reference (variant choice)
     seed: int = 0
 
 
@@ -52,10 +54,14 @@ class Calibration:
 
 
 SELECTION_MARGIN = 0.005   # in summed image+pixel AUROC on the pasted defects
+PASTE_KINDS = 5            # kinds of synthetic defect (see ``paste_defect``)
+# patch-memory components and whether each uses rotation-invariant features
+_INVARIANT = {"knn": False, "knn_pos": False, "knn_rot": True}
 
 
 def _components(v: Variant) -> list[str]:
-    return ["knn_pos" if v.position else "knn"] + (["align"] if v.align else [])
+    knn = "knn_rot" if v.rotation else ("knn_pos" if v.position else "knn")
+    return [knn] + (["align"] if v.align else [])
 
 
 class Detector:
@@ -75,34 +81,44 @@ class Detector:
         raw = [as_rgb_float(im, self.shape) for im in normal_images]
         self.target_mean = float(np.mean([r.mean() for r in raw]))
         rgbs = [gain_normalise(r, self.target_mean) for r in raw]
-        feats = [patch_features(r) for r in rgbs]
-        stacked = np.concatenate(feats)
-        self.mu = stacked.mean(0)
-        self.sd = stacked.std(0) + 1e-4
-        z = [(f - self.mu) / self.sd for f in feats]
-        self.pos = position_columns(self.shape, s.position_weight)
         fixed = None if s.variant == "auto" else variant_by_name(s.variant)
-        candidates = [fixed] if fixed else list(VARIANTS)
+        self.free_pose = free_pose(rgbs)
+        # free pose: neither a position term nor alignment make sense, and rotation-invariant features may;
+        # fixed pose (or no orientation at all): rotation invariance only throws information away
+        candidates = [fixed] if fixed else [v for v in VARIANTS if (
+            not (v.position or v.align) if self.free_pose else not v.rotation)]
         comps = sorted({c for v in candidates for c in _components(v)})
+        self.pos = position_columns(self.shape, s.position_weight)
+        self.stats: dict[bool, tuple[np.ndarray, np.ndarray]] = {}   # invariant? -> feature mean, sd
+        z: dict[bool, list[np.ndarray]] = {}
+        for inv in sorted({_INVARIANT[c] for c in comps if c in _INVARIANT}):
+            feats = [patch_features(r, inv) for r in rgbs]
+            stacked = np.concatenate(feats)
+            self.stats[inv] = (stacked.mean(0), stacked.std(0) + 1e-4)
+            z[inv] = [(f - self.stats[inv][0]) / self.stats[inv][1] for f in feats]
         self.banks: dict[str, MemoryBank] = {}
-        if "knn" in comps:
-            self.banks["knn"] = MemoryBank(z, s.max_bank, s.seed)
-        if "knn_pos" in comps:
-            self.banks["knn_pos"] = MemoryBank([np.concatenate([x, self.pos], 1) for x in z], s.max_bank, s.seed)
+        for c in comps:
+            if c in _INVARIANT:
+                parts = z[_INVARIANT[c]]
+                if c == "knn_pos":
+                    parts = [np.concatenate([x, self.pos], 1) for x in parts]
+                self.banks[c] = MemoryBank(parts, s.max_bank, s.seed)
         self.align = AlignmentModel(rgbs) if "align" in comps else None
         self.n_references = len(rgbs)
 
-        normal = [self._raw(r, comps, exclude=i) for i, r in enumerate(rgbs)]
-        defects, masks = [], []
+        normal, bases = zip(*[self._raw(r, comps, exclude=i) for i, r in enumerate(rgbs)])
+        defects = []
         if fixed is None:
             rng = np.random.default_rng(s.seed)
+            k = max(1, s.defects_per_reference)
             for i, r in enumerate(rgbs):
-                bad, mask = paste_defect(r, rng, kind=i % 3)
-                defects.append(self._raw(bad, comps, exclude=i))
-                masks.append(mask)
-        self._calibrate(candidates, normal, defects, masks)
+                for j in range(k):
+                    bad, mask = paste_defect(r, rng, kind=(i * k + j) % PASTE_KINDS)
+                    defects.append((i, self._raw(bad, comps, exclude=i, base=bases[i])[0], mask))
+        self._calibrate(candidates, list(normal), defects)
         used = set(_components(self.variant))
         self.banks = {k: b for k, b in self.banks.items() if k in used}
+        self.stats = {inv: st for inv, st in self.stats.items() if any(_INVARIANT.get(c) == inv for c in used)}
         if "align" not in used:
             self.align = None
         return self
@@ -113,7 +129,7 @@ class Detector:
             raise RuntimeError("Detector.predict called before fit")
         arr = np.asarray(image)
         rgb = gain_normalise(as_rgb_float(arr, self.shape), self.target_mean)
-        raw = self._raw(rgb, _components(self.variant))
+        raw, _ = self._raw(rgb, _components(self.variant))
         fused = self._fuse(raw, self.variant, self.norms, self.calibration.scales)
         score = float(fused.max())
         h, w = arr.shape[:2]
@@ -135,20 +151,33 @@ class Detector:
         big = np.repeat(np.repeat(grid, factor, 0), factor, 1)
         return ndimage.gaussian_filter(big, self.settings.smooth, mode="nearest").astype(np.float32)
 
-    def _raw(self, rgb: np.ndarray, comps: list[str], exclude: int | None = None) -> dict[str, np.ndarray]:
-        """Raw component maps at working resolution."""
-        out = {}
-        if "knn" in comps or "knn_pos" in comps:
-            z = (patch_features(rgb) - self.mu) / self.sd
-            gh, gw = self.shape.grid
-            for name in ("knn", "knn_pos"):
-                if name in comps:
-                    q = z if name == "knn" else np.concatenate([z, self.pos], 1)
-                    d = self.banks[name].distances(q, exclude=exclude).reshape(gh, gw)
-                    out[name] = self._upsample(d, STRIDE)
+    def _raw(self, rgb: np.ndarray, comps: list[str], exclude: int | None = None,
+             base: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:
+        """Raw component maps at working resolution, and each patch component's (queries, grid distances).
+
+        ``base``: that second value for the unaltered image this one was pasted on; only the patches that
+        differ from it are searched again.
+        """
+        out, cache = {}, {}
+        gh, gw = self.shape.grid
+        z = {inv: (patch_features(rgb, inv) - mu) / sd for inv, (mu, sd) in self.stats.items()
+             if any(_INVARIANT.get(c) == inv for c in comps)}
+        for name in comps:
+            if name not in _INVARIANT:
+                continue
+            q = z[_INVARIANT[name]]
+            if name == "knn_pos":
+                q = np.concatenate([q, self.pos], 1)
+            bank = self.banks[name]
+            if base is not None and name in base:
+                d = bank.updated_distances(q, *base[name], exclude=exclude)
+            else:
+                d = bank.distances(q, exclude=exclude)
+            cache[name] = (q, d)
+            out[name] = self._upsample(d.reshape(gh, gw), STRIDE)
         if "align" in comps:
             out["align"] = self._upsample(self.align.difference_map(rgb, exclude=exclude), ALIGN_SCALE)
-        return out
+        return out, cache
 
     @staticmethod
     def _normaliser(total: np.ndarray, count: int) -> np.ndarray:
@@ -165,7 +194,9 @@ class Detector:
             parts.append(m / scales[c])
         return (sum(parts) / len(parts)).astype(np.float32)
 
-    def _calibrate(self, candidates, normal, defects, masks) -> None:
+    def _calibrate(self, candidates, normal, defects) -> None:
+        """Pick the variant that best finds the pasted ``defects`` (reference index, raw maps, mask) and
+        calibrate it on the leave-one-out ``normal`` maps."""
         n = len(normal)
         totals = {c: sum(m[c] for m in normal) for c in normal[0]}
         loo_norms = [{c: self._normaliser(totals[c] - normal[i][c], n - 1) for c in totals} for i in range(n)]
@@ -181,10 +212,10 @@ class Detector:
             fused_n = [self._fuse(normal[i], v, loo_norms[i], scales) for i in range(n)]
             quality = 0.0
             if defects:
-                fused_d = [self._fuse(defects[i], v, loo_norms[i], scales) for i in range(n)]
-                img = auroc([0] * n + [1] * n, [f.max() for f in fused_n] + [f.max() for f in fused_d])
+                fused_d = [self._fuse(maps, v, loo_norms[i], scales) for i, maps, _ in defects]
+                img = auroc([0] * n + [1] * len(fused_d), [f.max() for f in fused_n + fused_d])
                 labels = np.concatenate([np.zeros(fused_n[0][::2, ::2].size * n, bool)] +
-                                        [m[::2, ::2].ravel() for m in masks])
+                                        [m[::2, ::2].ravel() for _, _, m in defects])
                 values = np.concatenate([f[::2, ::2].ravel() for f in fused_n + fused_d])
                 quality = img + auroc(labels, values)
             results.append((quality, v, scales, fused_n))

@@ -62,18 +62,25 @@ def _gauss(x: np.ndarray, sigma: float, order=0) -> np.ndarray:
     return ndimage.gaussian_filter(x, sigma, order=order, mode="nearest", truncate=3.0)
 
 
-def _edge_planes(lum: np.ndarray, s: float) -> list[np.ndarray]:
-    """Scale-normalised gradient magnitude, two structure-tensor anisotropy terms and LoG at scale s."""
+def _edge_planes(lum: np.ndarray, s: float, invariant: bool = False) -> list[np.ndarray]:
+    """Scale-normalised gradient magnitude, two structure-tensor anisotropy terms and LoG at scale s.
+
+    ``invariant``: one rotation-invariant anisotropy term (the magnitude of the two) instead of both, for
+    objects in free pose (rotating the image rotates the (xx - yy, 2xy) pair by twice the angle).
+    """
     gy = _gauss(lum, s, (1, 0)) * s
     gx = _gauss(lum, s, (0, 1)) * s
     jxx, jyy, jxy = (_gauss(v, 2 * s) for v in (gx * gx, gy * gy, gx * gy))
     norm = np.sqrt(jxx + jyy + 1e-6)
     log = ndimage.gaussian_laplace(lum, s, mode="nearest", truncate=3.0) * s * s
     # anisotropy terms are scaled like a gradient (not divided to a unit ratio) so flat areas stay quiet
-    return [np.sqrt(gx * gx + gy * gy), (jxx - jyy) / norm, 2.0 * jxy / norm, log]
+    grad = np.sqrt(gx * gx + gy * gy)
+    if invariant:
+        return [grad, np.sqrt((jxx - jyy) ** 2 + 4.0 * jxy * jxy) / norm, log]
+    return [grad, (jxx - jyy) / norm, 2.0 * jxy / norm, log]
 
 
-def pixel_planes(opp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pixel_planes(opp: np.ndarray, invariant: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel feature planes: (fine planes at full resolution, coarse planes at half resolution).
 
     Fine: colour blurred at sigma 1, edge planes at sigma 1, local standard deviation (5 x 5).
@@ -81,7 +88,7 @@ def pixel_planes(opp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     planes at sigmas 2 and 4. Computing coarse scales at half resolution halves the filtering cost.
     """
     lum = opp[0]
-    fine = [_gauss(c, COLOUR_SIGMAS[0]) for c in opp] + _edge_planes(lum, EDGE_SIGMAS[0])
+    fine = [_gauss(c, COLOUR_SIGMAS[0]) for c in opp] + _edge_planes(lum, EDGE_SIGMAS[0], invariant)
     mean = ndimage.uniform_filter(lum, 5, mode="nearest")
     sq = ndimage.uniform_filter(lum * lum, 5, mode="nearest")
     fine.append(np.sqrt(np.maximum(sq - mean * mean, 0.0)))
@@ -89,7 +96,7 @@ def pixel_planes(opp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     half = opp.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
     coarse = [_gauss(ch, COLOUR_SIGMAS[1] / 2) for ch in half]
     for s in EDGE_SIGMAS[1:]:
-        coarse += _edge_planes(half[0], s / 2)
+        coarse += _edge_planes(half[0], s / 2, invariant)
     return np.stack(fine).astype(np.float32), np.stack(coarse).astype(np.float32)
 
 
@@ -117,9 +124,10 @@ def gain_normalise(rgb: np.ndarray, target_mean: float | None) -> np.ndarray:
     return rgb if m < 1e-3 else np.clip(rgb * (target_mean / m), 0.0, 1.5)
 
 
-def patch_features(rgb: np.ndarray) -> np.ndarray:
-    """Pooled patch features as an (h*w) x D float32 matrix (row-major over the stride grid)."""
-    feats = pool(*pixel_planes(opponent(rgb)))
+def patch_features(rgb: np.ndarray, invariant: bool = False) -> np.ndarray:
+    """Pooled patch features as an (h*w) x D float32 matrix (row-major over the stride grid);
+    ``invariant``: rotation-invariant anisotropy terms (see ``_edge_planes``)."""
+    feats = pool(*pixel_planes(opponent(rgb), invariant))
     return feats.reshape(feats.shape[0], -1).T.copy()
 
 
@@ -128,3 +136,30 @@ def position_columns(shape: WorkingShape, weight: float) -> np.ndarray:
     gh, gw = shape.grid
     yy, xx = np.meshgrid((np.arange(gh) + 0.5) / gh, (np.arange(gw) + 0.5) / gw, indexing="ij")
     return (np.stack([xx.ravel(), yy.ravel()], axis=1) * weight).astype(np.float32)
+
+
+FREE_POSE_COHERENCE = 0.15   # references this oriented (0: isotropic, 1: one direction) have a pose ...
+FREE_POSE_AGREEMENT = 0.8    # ... and it is free when their dominant orientations agree less than this
+
+
+def orientation_stats(rgbs: list[np.ndarray]) -> tuple[float, float]:
+    """(mean coherence of each image's global structure tensor, agreement of their dominant orientations).
+
+    Coherence is near 0 for isotropic textures and round objects, near 1 for one dominant direction; the
+    agreement is the length of the mean orientation vector (doubled angles) over the mean coherence: 1 when
+    every reference points the same way (fixed pose), near 0 when they point anywhere (free pose).
+    """
+    vectors = []
+    for rgb in rgbs:
+        lum = rgb[::2, ::2].mean(2)
+        gy, gx = _gauss(lum, 2.0, (1, 0)), _gauss(lum, 2.0, (0, 1))
+        jxx, jyy, jxy = float((gx * gx).mean()), float((gy * gy).mean()), float((gx * gy).mean())
+        vectors.append(complex(jxx - jyy, 2.0 * jxy) / max(jxx + jyy, 1e-12))
+    coherence = float(np.mean(np.abs(vectors)))
+    return coherence, float(abs(np.mean(vectors)) / max(coherence, 1e-9))
+
+
+def free_pose(rgbs: list[np.ndarray]) -> bool:
+    """Whether the references show one oriented object in varying orientations (e.g. screws)."""
+    coherence, agreement = orientation_stats(rgbs)
+    return coherence >= FREE_POSE_COHERENCE and agreement < FREE_POSE_AGREEMENT

@@ -43,6 +43,7 @@ class MemoryBank:
         self.features, self.origin = feats[order], origin[order]
         self._aug = np.concatenate([-2.0 * self.features, (self.features ** 2).sum(1, keepdims=True)], 1).T.copy()
         self.n_sources = len(patches)
+        self._excluded: tuple[int | None, np.ndarray] = (None, self._aug)
 
     @staticmethod
     def _subsample(feats: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -61,10 +62,22 @@ class MemoryBank:
         """Euclidean distance of each query row to its nearest bank patch (optionally not from ``exclude``)."""
         aug = self._aug
         if exclude is not None:
-            aug = aug[:, self.origin != exclude]
+            if self._excluded[0] != exclude:       # consecutive calls often leave out the same reference
+                self._excluded = (exclude, aug[:, self.origin != exclude])
+            aug = self._excluded[1]
         q = np.concatenate([queries.astype(np.float32), np.ones((len(queries), 1), np.float32)], 1)
         out = np.empty(len(queries), np.float32)
         for s in range(0, len(q), CHUNK):
             out[s:s + CHUNK] = (q[s:s + CHUNK] @ aug).min(1)
         out += (queries.astype(np.float32) ** 2).sum(1)
         return np.sqrt(np.maximum(out, 0.0))
+
+    def updated_distances(self, queries: np.ndarray, base_queries: np.ndarray, base_distances: np.ndarray,
+                          exclude: int | None = None) -> np.ndarray:
+        """``distances(queries, exclude)`` when ``base_distances`` are those of ``base_queries``: only the rows
+        that differ from the base are searched (a pasted defect changes a few patches of its reference)."""
+        changed = np.flatnonzero((queries != base_queries).any(1))
+        out = base_distances.astype(np.float32).copy()
+        if len(changed):
+            out[changed] = self.distances(queries[changed], exclude=exclude)
+        return out
