@@ -133,7 +133,7 @@ class OpenAIBackend(Backend):
 
     def describe(self) -> dict:
         d = dict(self.identity())
-        d["transport"] = {"base_urls": self.base_urls, "concurrency": self.concurrency, "timeout_s": self.timeout,
+        d["transport"] = {"base_urls": [_without_credentials(u) for u in self.base_urls], "concurrency": self.concurrency, "timeout_s": self.timeout,
                           "max_attempts": self.max_attempts, "token_field": self.token_field,
                           "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs,
                           "prepare_threads": self.prepare_threads, "lookahead": self.lookahead}
@@ -338,3 +338,12 @@ class OpenAIBackend(Backend):
             if found:
                 return found
         return None
+
+
+def _without_credentials(url: str) -> str:
+    """A URL as it may be recorded: any ``user:password@`` part removed."""
+    parts = urlparse(url)
+    if not parts.username and not parts.password:
+        return url
+    host = parts.hostname or ""
+    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()

@@ -159,7 +159,7 @@ class ImageRegistry:
         try:
             img = Image.open(io.BytesIO(self.source_bytes(sha)))
             img.load()
-        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as e:
             raise DataError(f"corrupt or unreadable image ({e})", culprit=self.culprit(sha)) from None
         if img.mode != "RGB":            # an RGB image is already ours alone: no copy needed
             img = img.convert("RGB")

@@ -279,3 +279,15 @@ def test_empty_reply_cut_by_the_token_limit_is_an_error_not_an_answer():
     with FakeOpenAIServer(responder=lambda body: {"content": ""}) as srv:   # an empty answer the model chose
         r = run_backend(backend(srv), [("k", make_request(make_registry()))])["k"]
     assert r.ok and r.text == ""
+
+
+def test_credentials_in_a_base_url_are_not_recorded():
+    from mmad_eval.backends.openai_api import OpenAIBackend
+    from mmad_eval.backends.base import GenerationSettings
+    from mmad_eval.prompt.images import ImageRegistry
+
+    be = OpenAIBackend("m", GenerationSettings(), ImageRegistry(),
+                       base_url=["http://alice:s3cret@127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"])
+    text = str(be.describe()) + str(be.identity())
+    assert "s3cret" not in text and "alice" not in text
+    assert be.describe()["transport"]["base_urls"] == ["http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"]

@@ -79,3 +79,18 @@ def test_corrupt_image_names_its_culprit_and_does_not_block_later_calls(tmp_path
             reg.data_url(sha)
         assert str(bad) in str(e.value)
     assert reg.encodes == 0
+
+
+def test_decompression_bomb_is_a_data_error_naming_the_file(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from mmad_eval.errors import DataError
+    from mmad_eval.prompt.images import ImageRegistry
+
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (64, 64)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)      # 64x64 is then over twice the limit: a "bomb"
+    reg = ImageRegistry()
+    sha = reg.add_file(path)
+    with pytest.raises(DataError, match="huge.png"):
+        reg.pil(sha)
