@@ -29,6 +29,12 @@ def add_arguments(p) -> None:
     p.add_argument("--rephrase", metavar="MODEL", help="let MODEL rephrase each question (validated; rejected "
                    "rewrites keep the rule-based text)")
     p.add_argument("--rephrase-log", help="JSONL file for the rephrase decisions (default: next to --out)")
+    p.add_argument("--caption", metavar="MODEL", help="let MODEL write a short caption of each defective image "
+                   "from the image and its annotation (validated; kept as the per-image key \"caption\" and given "
+                   "to --rephrase as context)")
+    p.add_argument("--caption-log", help="JSONL file for the caption decisions (default: next to --out)")
+    p.add_argument("--caption-no-template", action="store_true",
+                   help="show the captioning model only the query image, not the first normal template too")
 
 
 def main(args) -> int:
@@ -52,6 +58,14 @@ def main(args) -> int:
         print(f"source: ... {len(source.skipped) - 5} more skipped files")
     result = generate_questions(source, args.knowledge, settings, workers=args.workers)
     qs = result.questions
+    if args.caption:
+        from ..questions.generate.build import resolve_knowledge
+        from ..questions.llm_caption import caption_with_model
+
+        log_path = Path(args.caption_log) if args.caption_log else out.with_suffix(".caption.jsonl")
+        stats = caption_with_model(qs, source, resolve_knowledge(source, args.knowledge), args.caption,
+                                   log_path=log_path, with_template=not args.caption_no_template)
+        print(f"caption: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
     if args.rephrase:
         from ..questions.llm_assist import rephrase_with_model
 

@@ -9,7 +9,9 @@ reason logged:
 - the correct option keeps the rule's meaning: it contains one alternative of the rule's key words (the
   defect name or a synonym, the region, the size/shape/tone words, the product name), and no distractor
   contains them all (exactly one option reads as correct);
-- every rewritten option is closest in wording to the original option at its letter.
+- every rewritten option is closest in wording to the original option at its letter;
+- the question text does not newly contain the correct option's key words (it must not give the answer away,
+  which matters most when an image caption is given as context).
 """
 from __future__ import annotations
 
@@ -36,10 +38,11 @@ def _env(prompt_dir: Path | None = None) -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def build_request(q: Question, template: jinja2.Template) -> Request:
+def build_request(q: Question, template: jinja2.Template, caption: str | None = None) -> Request:
+    """The rephrase request; ``caption`` (an accepted image caption, llm_caption.py) is given as context."""
     keywords = " / ".join(" ".join(k) for k in q.provenance.get("keywords", [])) or "(none)"
     text = template.render(type=q.type, product=q.category.replace("_", " "), question=q.text,
-                           options=q.options, answer=q.answer, keywords=keywords)
+                           options=q.options, answer=q.answer, keywords=keywords, caption=caption)
     return Request(messages=split_messages(text, []), qids=(q.qid,), options=(tuple(q.options),),
                    meta={"purpose": "rephrase", "type": q.type})
 
@@ -87,6 +90,9 @@ def validate(original: Question, reply_text: str) -> tuple[Question | None, str]
     if original.text.startswith(DEFECT_PREFIX) and "defect" not in question.lower():
         return None, "question no longer says there is a defect"
     keys = original.provenance.get("keywords") or []
+    leaked = [k for k in keys if _has(question, k) and not _has(original.text, k)]
+    if leaked:
+        return None, f"question text gives away the answer ({' '.join(leaked[0])})"
     if keys:
         if not any(_has(options[answer], k) for k in keys):
             return None, f"correct option lost the key words {keys}"
@@ -110,7 +116,8 @@ async def rephrase(qs: QuestionSet, backend, *, log: list | None = None, prompt_
     """Rephrase in place every question except Anomaly Detection; returns accepted/rejected counts."""
     template = _env(prompt_dir).get_template(TEMPLATE)
     index = {q.qid: q for q in qs.questions() if q.type != "Anomaly Detection"}
-    items = [(qid, build_request(q, template)) for qid, q in index.items()]
+    captions = {k: e.extra.get("caption") for k, e in qs.entries.items()}
+    items = [(qid, build_request(q, template, captions.get(q.image))) for qid, q in index.items()]
     results: dict[str, Question] = {}
     stats = {"accepted": 0, "rejected": 0, "reasons": {}}
 
@@ -137,21 +144,31 @@ async def rephrase(qs: QuestionSet, backend, *, log: list | None = None, prompt_
     return stats
 
 
-def rephrase_with_model(qs: QuestionSet, model: str, *, log_path: Path | None = None) -> dict:
-    """Resolve ``model`` like ``mmad-eval run --model`` does, rephrase, and write the decision log."""
+def make_backend(model: str, images=None, max_tokens: int = 512):
+    """The backend for ``model``, resolved like ``mmad-eval run --model`` (presets, options, generation)."""
     from ..backends.base import GenerationSettings
     from ..backends.registry import backend_class, resolve_model
     from ..prompt.images import ImageRegistry
 
     spec = resolve_model(model)
-    gen = GenerationSettings(**{"max_tokens": 512, **spec.generation})
-    backend = backend_class(spec.backend)(spec.model, gen, ImageRegistry(), **spec.options)
+    gen = GenerationSettings(**{"max_tokens": max_tokens, **spec.generation})
+    return backend_class(spec.backend)(spec.model, gen, images or ImageRegistry(), **spec.options)
+
+
+def write_log(path: Path | None, log: list) -> None:
+    """One JSON line per decision (accepted or rejected, with the reason and the raw reply)."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log), encoding="utf-8")
+
+
+def rephrase_with_model(qs: QuestionSet, model: str, *, log_path: Path | None = None) -> dict:
+    """Resolve ``model`` like ``mmad-eval run --model`` does, rephrase, and write the decision log."""
+    backend = make_backend(model)
     log: list = []
     try:
         stats = asyncio.run(rephrase(qs, backend, log=log))
     finally:
         backend.close()
-    if log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(log_path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log), encoding="utf-8")
+    write_log(log_path, log)
     return stats
