@@ -129,14 +129,7 @@ async def rephrase(qs: QuestionSet, backend, *, log: list | None = None, prompt_
             new, reason = validate(q, resp.text)
         if new is not None:
             results[resp.key] = new
-            stats["accepted"] += 1
-        else:
-            stats["rejected"] += 1
-            key = reason.split(":")[0]
-            stats["reasons"][key] = stats["reasons"].get(key, 0) + 1
-        if log is not None:
-            log.append({"qid": resp.key, "accepted": new is not None, "reason": reason,
-                        "reply": resp.text if resp.ok else None})
+        record_decision(stats, log, {"qid": resp.key}, resp, new is not None, reason)
 
     await backend.generate(items, emit)
     for entry in qs.entries.values():
@@ -172,3 +165,15 @@ def rephrase_with_model(qs: QuestionSet, model: str, *, log_path: Path | None = 
         backend.close()
     write_log(log_path, log)
     return stats
+
+
+def record_decision(stats: dict, log: list | None, ident: dict, resp, accepted: bool, reason: str) -> None:
+    """Count an accepted/refused model-written item (refusals by the reason's first clause) and log it."""
+    if accepted:
+        stats["accepted"] += 1
+    else:
+        stats["rejected"] += 1
+        short = reason.split(":")[0]
+        stats["reasons"][short] = stats["reasons"].get(short, 0) + 1
+    if log is not None:
+        log.append({**ident, "accepted": accepted, "reason": reason, "reply": resp.text if resp.ok else None})

@@ -27,7 +27,7 @@ from ..sources.knowledge import Knowledge, lookup
 from ..sources.sample import SourceSet
 from .generate.masks import cell_name
 from .generate.options import words
-from .llm_assist import _env, make_backend, parse_reply, write_log
+from .llm_assist import _env, make_backend, parse_reply, record_decision, write_log
 from .model import ImageEntry, QuestionSet
 
 TEMPLATE = "generate/caption.j2"
@@ -163,15 +163,9 @@ async def caption(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, back
             text, reason = validate_caption(facts[resp.key], resp.text)
         if text is not None:
             qs.entries[resp.key].extra["caption"] = text
-            stats["accepted"] += 1
         else:
             qs.entries[resp.key].extra.pop("caption", None)
-            stats["rejected"] += 1
-            short = reason.split(":")[0]
-            stats["reasons"][short] = stats["reasons"].get(short, 0) + 1
-        if log is not None:
-            log.append({"key": resp.key, "accepted": text is not None, "reason": reason,
-                        "reply": resp.text if resp.ok else None})
+        record_decision(stats, log, {"key": resp.key}, resp, text is not None, reason)
 
     await backend.generate(items, emit)
     return stats
