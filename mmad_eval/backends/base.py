@@ -2,25 +2,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ..prompt.images import ImageRegistry
+from ..settings import GenerationSettings  # noqa: F401  (re-exported: part of the backend contract)
 from ..prompt.message import Request
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Decoding settings, sent explicitly to every backend and recorded with the run."""
-
-    temperature: float = 0.0
-    max_tokens: int = 128
-    seed: int | None = 0
-    top_p: float | None = None
-    logprobs: bool = False            # ask for option-letter log-probabilities where the backend can
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -56,10 +43,12 @@ class Backend(ABC):
     kind: str = "base"
     sees_images: bool = True
 
-    def __init__(self, model: str, generation: GenerationSettings, images: ImageRegistry, **options):
+    def __init__(self, model: str, generation: GenerationSettings, images: ImageRegistry,
+                 context: "RunContext | None" = None, **options):
         self.model = model
         self.generation = generation
         self.images = images
+        self.context = context or RunContext()   # what the run gives a backend beyond its requests
         self.options = options
 
     def identity(self) -> dict:
@@ -87,10 +76,14 @@ class Backend(ABC):
         """Release engines, clients, GPU memory."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
-    """What a backend may need beyond the request: the data root and the question set (baselines use it)."""
+    """What a run gives a backend beyond the requests, passed to its constructor (baselines use it).
 
-    data_root: object = None          # pathlib.Path of the data root
-    questions: object = None          # QuestionSet
-    enhancements: object = None       # enhance.pipeline.Enhancements (the expert baseline reuses its detector)
+    ``expert(kind)`` returns the run's expert service of that kind (shared with the enhancement pipeline
+    when the run uses the same detector for hints), so backends never import the enhancement layer.
+    """
+
+    data_root: object = None                          # pathlib.Path of the data root
+    questions: object = None                          # QuestionSet
+    expert: Callable[[str], object] | None = None     # kind -> expert service (analyze(image_key))

@@ -138,8 +138,8 @@ def yes_no_option(anomalous: bool, options: dict[str, str]) -> str | None:
 class ExpertBackend(_Baseline):
     """The expert detector on its own (model = detector kind: ``builtin`` or ``oracle``).
 
-    Needs ``self.context`` (a :class:`RunContext`) set by the run engine; reuses the enhancement pipeline's
-    detector when one is configured, else builds ``ExpertService(data_root, questions, kind=model)``.
+    Needs the run's :class:`RunContext` (given to the constructor): its ``expert(kind)`` service, which is
+    the enhancement pipeline's detector when the run uses the same one for hints.
     """
 
     kind = "expert"
@@ -148,7 +148,6 @@ class ExpertBackend(_Baseline):
 
     def __init__(self, model, generation, images, **options):
         super().__init__(model, generation, images, **options)
-        self.context = None
         self._service = None
         self._results: dict[str, object] = {}
 
@@ -157,17 +156,10 @@ class ExpertBackend(_Baseline):
 
     def service(self):
         if self._service is None:
-            ctx = self.context
-            if ctx is None or ctx.data_root is None or ctx.questions is None:
+            if self.context.expert is None:
                 raise MmadError("the expert baseline needs the run context (data root and question set)",
                                 culprit="expert")
-            enh = getattr(ctx, "enhancements", None)
-            shared = enh.expert() if enh is not None and getattr(enh.settings, "expert", None) == self.model else None
-            if shared is None:
-                from ..enhance.expert.service import ExpertService
-
-                shared = ExpertService(ctx.data_root, ctx.questions, kind=self.model)
-            self._service = shared
+            self._service = self.context.expert(self.model)
         return self._service
 
     def analyze(self, image_key: str):

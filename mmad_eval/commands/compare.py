@@ -22,9 +22,9 @@ def add_arguments(p) -> None:
 
 
 def _run(out_dir: str, name: str):
-    from ..run.load import load_run
+    from ..parse.stage import load_parsed_run
 
-    return load_run(Path(out_dir), name).answers
+    return load_parsed_run(Path(out_dir), name).answers
 
 
 def main(args) -> int:

@@ -67,7 +67,7 @@ def main(args) -> int:
     from ..report.html import write_report
     from ..run.ablation import run_ablation
     from ..run.engine import run_evaluation
-    from ..run.load import load_runs
+    from ..parse.stage import load_parsed_runs
     from ..run.settings import RunSettings
 
     root, questions = prepare_data(Path(args.cache_dir), args.seed, args.categories, args.quiet)
@@ -82,7 +82,7 @@ def main(args) -> int:
         base = RunSettings(model=args.ablate, enhancements=EnhancementSettings(knowledge=str(root / "knowledge.json")))
         for s in run_ablation(base, questions, out, data_root=root, progress=not args.quiet):
             print(s.line())
-    runs = load_runs(out)
+    runs = load_parsed_runs(out)
     print()
     print(summary_table(runs))
     report = write_report(assemble(runs, title="mmad-eval demo: built-in baselines on the synthetic set"),

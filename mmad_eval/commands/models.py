@@ -9,12 +9,12 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from ..backends.registry import BACKENDS, load_presets
+    from ..backends.registry import backend_names, load_presets
 
     presets = load_presets()
     width = max(len(n) for n in presets)
     print("Presets (use with --model NAME):")
     for name, spec in presets.items():
         print(f"  {name:<{width}}  {spec.backend}:{spec.model}  {spec.description}")
-    print("\nBackends (use --model BACKEND:MODEL for anything else): " + ", ".join(BACKENDS))
+    print("\nBackends (use --model BACKEND:MODEL for anything else): " + ", ".join(backend_names()))
     return 0

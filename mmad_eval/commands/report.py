@@ -41,13 +41,13 @@ def main(args) -> int:
     from ..report.html import write_report
     from ..report.scrub import display_path
     from ..report.thumbs import ThumbSettings
-    from ..run.load import load_runs
+    from ..parse.stage import load_parsed_runs
 
     runs = []
     for d in args.out_dirs:
         if not Path(d).is_dir():
             raise DataError("not a directory", culprit=d)
-        runs.extend(load_runs(Path(d)))
+        runs.extend(load_parsed_runs(Path(d)))
     runs = select_runs(runs, args.runs)
     if not runs:
         raise ConfigError("no runs found", culprit=", ".join(args.out_dirs))

@@ -38,9 +38,9 @@ def _runs(args):
         return [(Path(args.answers).stem, load_mmad_answers(Path(args.answers)))], Path(args.answers).parent
     if not args.out_dir:
         raise ConfigError("give an output directory or --answers FILE")
-    from ..run.load import load_runs
+    from ..parse.stage import load_parsed_runs
 
-    runs = load_runs(Path(args.out_dir))
+    runs = load_parsed_runs(Path(args.out_dir))
     if args.run:
         unknown = set(args.run) - {r.name for r in runs}
         if unknown:

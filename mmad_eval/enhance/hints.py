@@ -16,9 +16,10 @@ from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
 from ..errors import ConfigError, DataError
+from ..settings import HINT_STYLES
 from .expert.result import ExpertResult, region_mask
 
-STYLES = ("boxes", "contours", "overlay", "heatmap", "mask", "text")
+STYLES = HINT_STYLES
 RED = np.array([255, 0, 0], np.uint8)
 _STYLE_SENTENCE = {
     "boxes": "The extra image shows this image with the region marked by red boxes.",

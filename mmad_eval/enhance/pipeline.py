@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..questions.model import ImageEntry, QuestionSet, split_key
-from ..run.settings import EnhancementSettings, ProtocolSettings
+from ..settings import EnhancementSettings, ProtocolSettings
 from ..sources.knowledge import Knowledge, load_knowledge, lookup
 
 
@@ -26,6 +26,7 @@ class Enhancements:
         self._earlier_fewer = 0
         self._retrieval = None
         self._expert = None
+        self._other_experts: dict[str, object] = {}
 
     # -- normal references -------------------------------------------------------------------------
     def references(self, entry: ImageEntry) -> list[str]:
@@ -80,6 +81,17 @@ class Enhancements:
 
             self._expert = ExpertService(self.data_root, self.questions, kind=self.settings.expert)
         return self._expert
+
+    def expert_of_kind(self, kind: str):
+        """An expert service of ``kind``: the hint detector when it is that kind, else one built for the caller
+        (the expert baseline answering with a detector the run does not use for hints)."""
+        if kind == self.settings.expert:
+            return self.expert()
+        if kind not in self._other_experts:
+            from .expert.service import ExpertService
+
+            self._other_experts[kind] = ExpertService(self.data_root, self.questions, kind=kind)
+        return self._other_experts[kind]
 
     def hint(self, entry: ImageEntry) -> tuple[bytes | None, str | None]:
         """(hint image PNG bytes or None, hint text or None) for the query image."""

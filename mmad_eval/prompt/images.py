@@ -8,26 +8,13 @@ import hashlib
 import io
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    """How images are prepared for a model; recorded with the run (this changes scores)."""
-
-    max_side: int | None = None      # shrink to fit a box of this size (MMAD's GPT-4o script: 512); None = as is
-    format: str = "png"              # "png" or "jpeg" for encoded payloads
-    jpeg_quality: int = 90
-    detail: str = "auto"             # OpenAI "detail": low/high/auto
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from ..settings import ImageSettings  # noqa: F401  (re-exported)
 
 
 class LRUCache:

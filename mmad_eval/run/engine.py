@@ -1,44 +1,25 @@
-"""The run engine: question set -> keyed requests -> backend -> store, resumable and exact.
+"""The run engine: question set -> plan -> store-cached backend -> run record, resumable and exact.
 
-All requests are built first (each distinct image read and hashed once), deduplicated by key, and those
-already in the store are skipped, so a rerun of the same command asks only what is missing. The backend
-gets every pending request in ONE ``generate`` call (it decides batching / concurrency) and each answer is
-committed to the store the moment it is emitted.
+``run_evaluation`` reads as its steps: read the inputs, set up the enhancements and the backend (through
+the one backend factory, with the run's context passed in), plan (:mod:`.plan`: requests, fingerprint,
+what still needs an answer), check the plan against an earlier invocation of the same run, save it, execute
+it through the store (:mod:`.executor`), and record the outcome.
 """
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
-from ..backends.base import Backend, Response, RunContext
-from ..errors import ConfigError, DataError
-from ..paths import safe_join
-from ..prompt.images import ImageRegistry
-from ..prompt.message import Request
-from ..prompt.render import ImageSlot, PromptTemplate
-from .protocols import plan_entry, prompt_questions
-from .record import build_record, now_iso, same_settings
-from .settings import RunSettings
-from .slices import Slice, apply_slice
-from .store import Member, Store
-
-BackendFactory = Callable[..., Backend]
-
-
-@dataclass
-class BuiltRequests:
-    requests: dict[str, Request] = field(default_factory=dict)      # key -> request (deduplicated)
-    members: list[Member] = field(default_factory=list)
-    data_errors: dict[str, str] = field(default_factory=dict)       # pseudo key -> "culprit: message"
-    images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)
-    questions: int = 0
-    template_paths: dict[str, Path] = field(default_factory=dict)
+from ..backends.base import Backend, RunContext
+from ..backends.registry import build_backend
+from ..enhance.pipeline import Enhancements
+from ..settings import RunSettings
+from .executor import Outcome, StoreCachedBackend
+from .plan import Plan, RunInputs, load_questions, make_plan, save_plan  # noqa: F401  (load_questions: public)
+from .record import now_iso
+from .slices import Slice
+from .store import Store
 
 
 @dataclass
@@ -70,235 +51,64 @@ class RunSummary:
         return s
 
 
-def _entry_images(entry, enh, registry: ImageRegistry, root: Path, built: BuiltRequests):
-    """Slots for the entry's template, query and hint images, plus knowledge and hint text."""
-    refs = []
-    for rel in enh.references(entry):
-        path = built.template_paths.get(rel)
-        if path is None:   # templates are shared by many queries: resolve each once
-            path = built.template_paths[rel] = safe_join(root, rel, what="template image")
-        sha = registry.add_file(path)
-        built.images.setdefault(sha, (rel, None))
-        refs.append(ImageSlot(sha, "template", rel))
-    sha = registry.add_file(safe_join(root, entry.key, what="query image"))
-    built.images.setdefault(sha, (entry.key, None))
-    query = ImageSlot(sha, "query", entry.key)
-    knowledge = enh.knowledge_text(entry)
-    hint_png, hint_text = enh.hint(entry)
-    hint = None
-    if hint_png:
-        hsha = registry.add_bytes(hint_png)
-        built.images.setdefault(hsha, (None, hint_png))
-        hint = ImageSlot(hsha, "hint", f"hint:{entry.key}")
-    return refs, query, knowledge, hint, hint_text
-
-
-def build_requests(selection, protocol, template: PromptTemplate, enh, registry: ImageRegistry, root: Path,
-                   identity: dict) -> BuiltRequests:
-    """Every request of the selection, keyed and deduplicated; unbuildable questions become data errors."""
-    built = BuiltRequests()
-    for entry, selected in selection:
-        built.questions += len(selected)
-        units = plan_entry(entry, selected, protocol)
-        try:
-            refs, query, knowledge, hint, hint_text = _entry_images(entry, enh, registry, root, built)
-        except DataError as e:
-            for unit in units:
-                for pos, s in unit.answers:
-                    q = s.question
-                    key = "data-error:" + hashlib.sha256(f"{q.qid}|{s.rotation}|{e}".encode()).hexdigest()[:32]
-                    built.data_errors[key] = str(e)
-                    built.members.append(Member(q.qid, s.rotation, q.image, q.index, q.type, s.options, s.answer,
-                                                key, pos, len(unit.prompt), q.text))
-            continue
-        for unit in units:
-            messages = template.render(query=query, references=refs, knowledge=knowledge, hint_image=hint,
-                                       hint_text=hint_text, questions=prompt_questions(unit),
-                                       mode=protocol.question_mode)
-            metas = [{"qid": s.question.qid, "image": s.question.image, "index": s.question.index,
-                      "type": s.question.type, "options": s.options} for _, s in unit.answers]
-            meta = {"questions": metas, **({k: metas[0][k] for k in ("image", "type", "options")}
-                                           if len(metas) == 1 else {})}
-            req = Request(messages=messages, qids=tuple(m["qid"] for m in metas),
-                          options=tuple(tuple(m["options"]) for m in metas), meta=meta)
-            key = req.key(identity)
-            built.requests.setdefault(key, req)
-            for pos, s in unit.answers:
-                q = s.question
-                built.members.append(Member(q.qid, s.rotation, q.image, q.index, q.type, s.options, s.answer,
-                                            key, pos, len(unit.prompt), q.text))
-    return built
-
-
-def load_questions(path: Path):
-    """MMAD's JSON, or our JSONL when that reader is installed (imported lazily)."""
-    path = Path(path)
-    if path.suffix.lower() == ".jsonl":
-        try:
-            from ..questions.jsonl_io import load_jsonl
-        except ImportError:
-            raise ConfigError("JSONL question files need mmad_eval.questions.jsonl_io", culprit=str(path)) from None
-        return load_jsonl(path)
-    from ..questions.mmad_io import load_mmad_json
-
-    return load_mmad_json(path)
-
-
-def make_backend(settings: RunSettings, registry: ImageRegistry, backend_options: dict | None,
-                 factory: BackendFactory | None = None):
-    from ..backends.registry import backend_class, resolve_model
-
-    spec = resolve_model(settings.model)
-    options = {**spec.options, **(backend_options or {})}
-    cls = factory or backend_class(spec.backend)
-    return spec, cls(spec.model, settings.generation, registry, **options)
-
-
 def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | None = None, data_root=None,
                    slice: Slice = Slice(), backend_options: dict | None = None, retry_failed: bool = False,
                    prompt_dir: Path | None = None, progress: bool = False,
-                   backend_factory: BackendFactory | None = None) -> RunSummary:
-    """Run (or resume) one evaluation into ``out_dir``; returns what was asked, reused and failed."""
-    from ..enhance.pipeline import Enhancements
-    from .progress import RunProgress
+                   backend_factory: type[Backend] | None = None) -> RunSummary:
+    """Run (or resume) one evaluation into ``out_dir``; returns what was asked, reused and failed.
 
+    ``backend_factory`` replaces the backend class the model resolves to (tests, custom adapters).
+    """
     t0 = time.perf_counter()
-    questions = load_questions(Path(questions_path))
-    root = Path(data_root) if data_root else Path(questions_path).resolve().parent
-    if not root.is_dir():
-        raise ConfigError("data root is not a folder", culprit=str(root))
-    template = PromptTemplate(settings.protocol.prompt, prompt_dir)
-    registry = ImageRegistry(settings.images)
-    spec, backend = make_backend(settings, registry, backend_options, backend_factory)
-    name = name or spec.name
-    enh = Enhancements(settings.enhancements, settings.protocol, root, questions)
-    store = Store(Path(out_dir))
+    inputs = RunInputs.read(settings, questions_path, data_root, prompt_dir)
+    enh = Enhancements(settings.enhancements, settings.protocol, inputs.root, inputs.questions)
+    context = RunContext(data_root=inputs.root, questions=inputs.questions, expert=enh.expert_of_kind)
+    spec, backend = build_backend(settings.model, generation=settings.generation, images=inputs.registry,
+                                  options=backend_options, context=context, cls=backend_factory)
     try:
-        selection = apply_slice(questions, slice)
-        identity = backend.identity()
-        previous = store.run_record(name)
-        fingerprint = plan_fingerprint(selection, enh, root, [settings.as_dict(), identity, template.sha256,
-                                                             questions.sha256, str(root)])
-        to_build, skipped_keys, skipped_answers = selection, set(), 0
-        if fingerprint and previous and previous.get("plan_fingerprint") == fingerprint:
-            # nothing that shapes a request changed: rebuild only the images that still need asking
-            to_build, skipped_keys, skipped_answers = _needing_work(store, name, selection, retry_failed)
-        built = build_requests(to_build, settings.protocol, template, enh, registry, root, identity)
-        n_questions = sum(len(sel) for _, sel in selection)
-        record = build_record(name=name, settings=settings.as_dict(), model_spec=_spec_dict(spec),
-                              backend=backend.describe(), questions=questions, question_count=n_questions,
-                              template=template, enhancements=enh.describe(), slice_=slice.as_dict(),
-                              data_root=str(root), previous=previous)
-        record["plan_fingerprint"] = fingerprint
-        record["backend_identity"] = json.loads(json.dumps(identity, sort_keys=True, default=str))
-        if previous:
-            diffs = same_settings(previous, record)
-            # the prompt's text and the backend's identity shape every answer too (older records lack the latter)
-            if (previous.get("prompt") or {}).get("sha256") != record["prompt"]["sha256"]:
-                diffs.append("prompt.sha256")
-            if previous.get("backend_identity", record["backend_identity"]) != record["backend_identity"]:
-                diffs.append("backend identity")
-            if diffs:
-                raise ConfigError(f"run {name!r} in {out_dir} was made with different settings "
-                                  f"({', '.join(diffs)}); pass another --name or --out", culprit=name)
-        store.put_run(name, {**record, "plan_fingerprint": None})   # set again once all members are stored
-        store.put_images([(sha, path, data) for sha, (path, data) in built.images.items()])
-        for key, message in built.data_errors.items():
-            store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
-        store.put_members(name, built.members)
-
-        status = store.statuses()
-        pending = [(k, r) for k, r in built.requests.items()
-                   if k not in status or (retry_failed and status[k] != "ok")]
-        stored_errors = sum(1 for k in built.requests if status.get(k) == "error") if not retry_failed else 0
-        seen: set[str] = set()
-        failed = 0
-        backend.context = RunContext(data_root=root, questions=questions, enhancements=enh)
-        with RunProgress(len(pending), enabled=progress) as bar:
-            def emit(resp: Response) -> None:
-                nonlocal failed
-                req = built.requests.get(resp.key)
-                if req is None or resp.key in seen:
-                    return
-                seen.add(resp.key)
-                store.put_response(resp, req.content())
-                failed += 0 if resp.ok else 1
-                bar.advance(resp)
-
-            if pending:
-                asyncio.run(backend.generate(pending, emit))
-        skipped_keys -= set(built.requests)
-        kept_data_errors = sorted(k for k in skipped_keys if k.startswith("data-error:"))
-        n_requests = len(built.requests) + len({k for k in skipped_keys if not k.startswith("data-error:")})
-        if not retry_failed:
-            stored_errors += sum(1 for k in skipped_keys if status.get(k) == "error" and not k.startswith("data-error:"))
-        summary = RunSummary(
-            name=name, out_dir=Path(out_dir), questions=n_questions, answers=len(built.members) + skipped_answers,
-            requests=n_requests, asked=len(pending), reused=n_requests - len(pending),
-            failed=failed, stored_errors=stored_errors,
-            data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
-            + len(kept_data_errors), data_error_examples=sorted(set(built.data_errors.values()) | {
-                r["error_message"] for r in store.requests_for(kept_data_errors[:3]).values()})[:3],
-            unanswered=len(pending) - len(seen))
-        enh.merge_previous(previous)
-        record.update(ended=now_iso(), enhancements=enh.describe(), usage=with_cost(store.usage(name), spec.price),
-                      last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": failed,
-                                       "data_errors": summary.data_errors, "image_encodes": registry.encodes,
-                                       "distinct_images": len(built.images)})
-        store.put_run(name, record)
-        summary.record = record
-        summary.elapsed_s = time.perf_counter() - t0
-        return summary
+        with Store(Path(out_dir)) as store:
+            plan = make_plan(store, name or spec.name, settings, inputs, enh, backend, spec, slice, retry_failed)
+            plan.check_compatible(out_dir)
+            save_plan(store, plan)
+            outcome = StoreCachedBackend(backend, store).answer(plan.built.requests, retry_failed=retry_failed,
+                                                                progress=progress)
+            summary = summarise(store, plan, outcome, Path(out_dir), retry_failed)
+            record_outcome(store, plan, summary, enh, inputs, spec)
     finally:
         backend.close()
-        store.close()
+    summary.elapsed_s = time.perf_counter() - t0
+    return summary
 
 
-def plan_fingerprint(selection, enh, root: Path, parts: list) -> str | None:
-    """Hash of everything that shapes the requests: settings, backend identity, prompt and question hashes,
-    the selection and every image file's size and mtime. None when references need retrieval (not cheap)."""
-    if enh.protocol.templates == "retrieved":
-        return None
-    h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
-    if enh.settings.knowledge:
-        h.update(_stat(Path(enh.settings.knowledge)))
-    for entry, selected in selection:
-        h.update(f"|{entry.key}:{','.join(str(q.index) for q in selected)}".encode())
-        for rel in (entry.key, *enh.references(entry)):
-            h.update(_stat(root / rel))
-    return h.hexdigest()
+def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_failed: bool) -> RunSummary:
+    """Counts of this invocation, including the entries a fast resume did not rebuild."""
+    built, status = plan.built, outcome.status
+    skipped = plan.skipped_keys - set(built.requests)
+    kept_data_errors = sorted(k for k in skipped if k.startswith("data-error:"))
+    n_requests = len(built.requests) + len({k for k in skipped if not k.startswith("data-error:")})
+    stored_errors = outcome.stored_errors
+    if not retry_failed:
+        stored_errors += sum(1 for k in skipped if status.get(k) == "error" and not k.startswith("data-error:"))
+    examples = set(built.data_errors.values()) | {
+        r["error_message"] for r in store.requests_for(kept_data_errors[:3]).values()}
+    return RunSummary(
+        name=plan.name, out_dir=out_dir, questions=plan.question_count,
+        answers=len(built.members) + plan.skipped_answers, requests=n_requests, asked=outcome.asked,
+        reused=n_requests - outcome.asked, failed=outcome.failed, stored_errors=stored_errors,
+        data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
+        + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered)
 
 
-def _stat(path: Path) -> bytes:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return b"missing;"
-    return f"{st.st_size}:{st.st_mtime_ns};".encode()
-
-
-def _needing_work(store: Store, name: str, selection, retry_failed: bool):
-    """Entries whose questions still need a request (missing, or failed with retry_failed), and the stored
-    request keys of the others."""
-    status = store.statuses()
-    keys_of: dict[str, list[str]] = {}
-    for m in store.members(name):
-        keys_of.setdefault(m.qid, []).append(m.request_key)
-    need, skipped, n_skipped = [], set(), 0
-    for entry, selected in selection:
-        keys = [k for q in selected for k in keys_of.get(q.qid, [None])]
-        if any(k is None or k not in status or (retry_failed and status[k] != "ok"
-                                                and not k.startswith("data-error:")) for k in keys):
-            need.append((entry, selected))
-        else:
-            skipped.update(keys)
-            n_skipped += len(keys)
-    return need, skipped, n_skipped
-
-
-def _spec_dict(spec) -> dict:
-    return {"name": spec.name, "backend": spec.backend, "model": spec.model, "generation": dict(spec.generation),
-            "options": {k: v for k, v in spec.options.items()}, "price": dict(spec.price)}
+def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec) -> None:
+    """Complete the run record (end time, enhancements seen, usage and cost, this invocation) and store it."""
+    enh.merge_previous(plan.previous)
+    record = plan.record
+    record.update(ended=now_iso(), enhancements=enh.describe(), usage=with_cost(store.usage(plan.name), spec.price),
+                  last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
+                                   "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
+                                   "distinct_images": len(plan.built.images)})
+    store.put_run(plan.name, record)
+    summary.record = record
 
 
 def with_cost(usage: dict, price: dict) -> dict:

@@ -1,9 +1,11 @@
-"""Read runs back from a store as parsed :class:`AnswerRecord` lists (the input of scoring and reports)."""
+"""Read runs back from a store as :class:`AnswerRecord` lists holding the stored replies (not parsed yet).
+
+Parsing is the next, explicit stage (:func:`mmad_eval.parse.stage.parse_runs`); scoring and reports read
+parsed runs through :func:`mmad_eval.parse.stage.load_parsed_runs`.
+"""
 from __future__ import annotations
 
-import importlib
 import json
-import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError, MmadError
@@ -11,18 +13,9 @@ from ..paths import safe_join
 from ..records import AnswerRecord
 from .loaded import LoadedRun
 from .protocols import answer_segment
-from .store import DB_NAME, Store
+from .store import DB_NAME, Member, Store
 
 MISSING = "missing: not answered yet (rerun the same command to resume)"
-
-
-def _parsers():
-    """(parse_reply, reference_parse) from mmad_eval.parse, or (None, None) while it is not installed."""
-    try:
-        mod = importlib.import_module("mmad_eval.parse")
-    except ImportError:
-        return None, None
-    return getattr(mod, "parse_reply", None), getattr(mod, "reference_parse", None)
 
 
 def _store(out_dir: Path) -> Store:
@@ -49,39 +42,33 @@ def load_run(out_dir, name: str | None = None) -> LoadedRun:
         return _load(store, Path(out_dir), name)
 
 
+def _answer(m: Member, req: dict | None, mode: str) -> AnswerRecord:
+    """One member's record: the stored reply (and the segment answering this question), or the error."""
+    rec = AnswerRecord(image=m.image, index=m.index, type=m.type, options=m.options, answer=m.answer,
+                       rotation=m.rotation, request_key=m.request_key, question=m.question)
+    if req is None:
+        rec.error = MISSING
+    elif req["status"] != "ok":
+        rec.error = f"{req['error_type']}: {req['error_message']}"
+    else:
+        rec.reply = req["text"]
+        rec.meta = {k: v for k, v in (("prompt_tokens", req["prompt_tokens"]),
+                                      ("completion_tokens", req["completion_tokens"]),
+                                      ("latency_s", req["latency"]), ("attempts", req["attempts"])) if v is not None}
+        if req["letter_logprobs"]:
+            rec.meta["letter_logprobs"] = json.loads(req["letter_logprobs"])
+        segment = answer_segment(rec.reply, mode, m.position, m.n_prompt)
+        if segment != rec.reply:
+            rec.meta["segment"] = segment
+    return rec
+
+
 def _load(store: Store, out_dir: Path, name: str) -> LoadedRun:
     record = store.run_record(name) or {}
     mode = ((record.get("settings") or {}).get("protocol") or {}).get("question_mode", "independent")
     members = store.members(name)
     requests = store.requests_for(m.request_key for m in members)
-    parse_reply, reference_parse = _parsers()
-    answers = []
-    for m in members:
-        req = requests.get(m.request_key)
-        rec = AnswerRecord(image=m.image, index=m.index, type=m.type, options=m.options, answer=m.answer,
-                           rotation=m.rotation, request_key=m.request_key, question=m.question)
-        if req is None:
-            rec.error = MISSING
-        elif req["status"] != "ok":
-            rec.error = f"{req['error_type']}: {req['error_message']}"
-        else:
-            rec.reply = req["text"]
-            rec.meta = {k: v for k, v in (("prompt_tokens", req["prompt_tokens"]),
-                                          ("completion_tokens", req["completion_tokens"]),
-                                          ("latency_s", req["latency"]), ("attempts", req["attempts"])) if v is not None}
-            if req["letter_logprobs"]:
-                rec.meta["letter_logprobs"] = json.loads(req["letter_logprobs"])
-            segment = answer_segment(rec.reply, mode, m.position, m.n_prompt)
-            if segment != rec.reply:
-                rec.meta["segment"] = segment
-            if parse_reply is not None:
-                if segment is None:
-                    rec.rule = "no-numbered-line"
-                else:
-                    rec.parsed, rec.rule = parse_reply(segment, m.options)
-            if reference_parse is not None and segment is not None:
-                rec.reference_parsed = reference_parse(segment)
-        answers.append(rec)
+    answers = [_answer(m, requests.get(m.request_key), mode) for m in members]
     prompts = {k: json.loads(r["content"]) for k, r in requests.items() if r.get("content")}
     root = Path(record["data_root"]) if record.get("data_root") else None
     return LoadedRun(run_dir=out_dir, name=name, record=record, answers=answers, prompts=prompts,
@@ -91,8 +78,7 @@ def _load(store: Store, out_dir: Path, name: str) -> LoadedRun:
 def _image_loader(db_path: Path, root: Path | None):
     """sha -> bytes: stored (hint) bytes, else the data file at its recorded path; None when unavailable."""
     def load(sha: str) -> bytes | None:
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
-            row = db.execute("SELECT path, data FROM images WHERE sha = ?", (sha,)).fetchone()
+        row = Store.read_image(db_path, sha)
         if row is None:
             return None
         path, data = row

@@ -1,7 +1,6 @@
 """The run record: everything needed to reproduce and interpret a run (versions, hashes, settings, usage)."""
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import platform
 import subprocess
@@ -37,14 +36,6 @@ def git_state(path: Path | None = None) -> dict:
         return {"commit": None, "dirty": None}
 
 
-def parser_version() -> str | None:
-    try:
-        mod = importlib.import_module("mmad_eval.parse")
-    except ImportError:
-        return None
-    return getattr(mod, "PARSER_VERSION", None) or getattr(mod, "__version__", None)
-
-
 def now_iso() -> str:
     """Local time with microseconds and UTC offset (runs started in one second still sort in order)."""
     return datetime.now().astimezone().isoformat(timespec="microseconds")
@@ -67,7 +58,6 @@ def build_record(*, name: str, settings: dict, model_spec: dict, backend: dict, 
         "data_root": data_root,
         "seeds": {"generation": settings["generation"].get("seed"),
                   "option_seed": settings["protocol"].get("option_seed")},
-        "parser_version": parser_version(),
         "versions": package_versions(),
         "git": git_state(),
         "started": (previous or {}).get("started") or now_iso(),
@@ -75,16 +65,3 @@ def build_record(*, name: str, settings: dict, model_spec: dict, backend: dict, 
         "ended": None,
         "invocations": (previous or {}).get("invocations", 0) + 1,
     }
-
-
-def same_settings(a: dict, b: dict) -> list[str]:
-    """Names of the recorded settings that differ between two records (empty when compatible)."""
-    diffs = []
-    for section in ("settings", "model_spec"):
-        sa, sb = a.get(section) or {}, b.get(section) or {}
-        for k in sorted(set(sa) | set(sb)):
-            if sa.get(k) != sb.get(k):
-                diffs.append(f"{section}.{k}")
-    if (a.get("questions") or {}).get("sha256") != (b.get("questions") or {}).get("sha256"):
-        diffs.append("questions.sha256")
-    return diffs

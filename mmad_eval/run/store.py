@@ -7,6 +7,10 @@ Tables
             in flight; a rerun asks only keys that are missing (errors only with ``retry_failed``).
   members   which (question, rotation) of which run is answered by which request, with the options shown
   images    content hash -> path relative to the data root, or the bytes of a generated (hint) image
+
+The schema version is SQLite's ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`). Opening an older store
+migrates it in place, in one transaction (:data:`MIGRATIONS`); a store from a newer release is refused
+with an error naming the file. Release 0.1.0 wrote version 0.
 """
 from __future__ import annotations
 
@@ -16,10 +20,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..backends.base import Response
+from ..errors import ConfigError
 
 DB_NAME = "mmad-eval.sqlite"
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (name TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
@@ -33,10 +40,23 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (run, qid, rotation));
 CREATE TABLE IF NOT EXISTS images (sha TEXT PRIMARY KEY, path TEXT, data BLOB);
 """
-_REQ_COLS = ("key", "content", "status", "text", "error_type", "error_message", "attempts", "prompt_tokens",
-             "completion_tokens", "latency", "letter_logprobs", "created")
-_MEMBER_COLS = ("run", "qid", "rotation", "image", "idx", "type", "options", "answer", "request_key",
-                "position", "n_prompt", "question")
+REQUEST_COLUMNS = ("key", "content", "status", "text", "error_type", "error_message", "attempts",
+                   "prompt_tokens", "completion_tokens", "latency", "letter_logprobs", "created")
+MEMBER_COLUMNS = ("run", "qid", "rotation", "image", "idx", "type", "options", "answer", "request_key",
+                  "position", "n_prompt", "question")
+
+
+def _drop_run_parser_setting(db: sqlite3.Connection) -> None:
+    """0 -> 1: ``settings.parser`` was recorded but never read; records lose it so old and new compare equal."""
+    for name, text in db.execute("SELECT name, record FROM runs").fetchall():
+        record = json.loads(text)
+        if "parser" in (record.get("settings") or {}):
+            del record["settings"]["parser"]
+            db.execute("UPDATE runs SET record = ? WHERE name = ?", (json.dumps(record, sort_keys=True), name))
+
+
+# version v -> the step that brings a version-v store to v + 1
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting}
 
 
 @dataclass
@@ -55,6 +75,21 @@ class Member:
     n_prompt: int = 1          # how many questions that prompt lists
     question: str = ""         # the question text (for exports in MMAD's answer format)
 
+    def row(self, run: str) -> tuple:
+        return (run, self.qid, self.rotation, self.image, self.index, self.type, json.dumps(self.options),
+                self.answer, self.request_key, self.position, self.n_prompt, self.question)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Member":
+        return cls(qid=row["qid"], rotation=row["rotation"], image=row["image"], index=row["idx"],
+                   type=row["type"], options=json.loads(row["options"]), answer=row["answer"],
+                   request_key=row["request_key"], position=row["position"], n_prompt=row["n_prompt"],
+                   question=row["question"])
+
+
+def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT OR REPLACE") -> str:
+    return f"{verb} INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+
 
 class Store:
     def __init__(self, out_dir: Path):
@@ -62,11 +97,47 @@ class Store:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / DB_NAME
         self._lock = threading.Lock()
-        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._open_schema()
+        except sqlite3.DatabaseError as e:
+            raise ConfigError(f"not a readable mmad-eval store ({e})", culprit=str(self.path)) from None
+
+    def _open_schema(self) -> None:
+        """Create a new store, migrate an older one, refuse a newer one (in one write transaction)."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        self._check_not_newer(version)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]   # another process may have won
+            self._check_not_newer(version)
+            fresh = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'runs'").fetchone()[0] == 0
+            for statement in SCHEMA.split(";") if fresh else ():
+                self.db.execute(statement)
+            while not fresh and version < SCHEMA_VERSION:
+                MIGRATIONS[version](self.db)
+                version += 1
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _check_not_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            self.db.close()
+            raise ConfigError(f"this store was written by a newer mmad-eval (store schema {version}; this release "
+                              f"reads up to {SCHEMA_VERSION}): upgrade mmad-eval to read it", culprit=str(self.path))
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
@@ -81,7 +152,8 @@ class Store:
     # -- runs ------------------------------------------------------------------------------------------
     def put_run(self, name: str, record: dict) -> None:
         with self._lock:
-            self.db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)", (name, json.dumps(record, sort_keys=True)))
+            self.db.execute("INSERT OR REPLACE INTO runs (name, record) VALUES (?, ?)",
+                            (name, json.dumps(record, sort_keys=True)))
 
     def run_record(self, name: str) -> dict | None:
         row = self.db.execute("SELECT record FROM runs WHERE name = ?", (name,)).fetchone()
@@ -95,61 +167,40 @@ class Store:
     # -- requests --------------------------------------------------------------------------------------
     def statuses(self) -> dict[str, str]:
         """key -> "ok"/"error" for every stored request."""
-        return dict(self.db.execute("SELECT key, status FROM requests"))
+        return {k: s for k, s in self.db.execute("SELECT key, status FROM requests")}
 
     def put_response(self, resp: Response, content: list | None) -> None:
         """Store one response in its own transaction (called as each answer arrives)."""
-        row = (resp.key, json.dumps(content) if content is not None else None, "ok" if resp.ok else "error",
-               resp.text, resp.error_type if not resp.ok else None,
-               resp.error_message if not resp.ok else None, resp.attempts, resp.prompt_tokens,
-               resp.completion_tokens, resp.latency_s,
-               json.dumps(resp.letter_logprobs) if resp.letter_logprobs is not None else None, time.time())
-        if not resp.ok and row[4] is None:
-            row = row[:4] + ("error",) + row[5:]
+        row = {"key": resp.key, "content": json.dumps(content) if content is not None else None,
+               "status": "ok" if resp.ok else "error", "text": resp.text,
+               "error_type": None if resp.ok else (resp.error_type or "error"),
+               "error_message": None if resp.ok else resp.error_message, "attempts": resp.attempts,
+               "prompt_tokens": resp.prompt_tokens, "completion_tokens": resp.completion_tokens,
+               "latency": resp.latency_s, "created": time.time(),
+               "letter_logprobs": json.dumps(resp.letter_logprobs) if resp.letter_logprobs is not None else None}
         with self._lock:
-            self.db.execute(f"INSERT OR REPLACE INTO requests VALUES ({','.join('?' * len(_REQ_COLS))})", row)
-
-    def put_request_rows(self, rows: list[tuple]) -> None:
-        """Bulk insert of full request rows (merge); existing keys are replaced."""
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany(f"INSERT OR REPLACE INTO requests VALUES ({','.join('?' * len(_REQ_COLS))})", rows)
-
-    def request_rows(self):
-        return self.db.execute(f"SELECT {','.join(_REQ_COLS)} FROM requests")
+            self.db.execute(_insert("requests", REQUEST_COLUMNS), [row[c] for c in REQUEST_COLUMNS])
 
     def requests_for(self, keys) -> dict[str, dict]:
+        """key -> request row (a dict by column name) for the stored ones among ``keys``."""
         keys = list(set(keys))
         out: dict[str, dict] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            q = f"SELECT {','.join(_REQ_COLS)} FROM requests WHERE key IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT {','.join(REQUEST_COLUMNS)} FROM requests WHERE key IN ({','.join('?' * len(chunk))})"
             for row in self.db.execute(q, chunk):
-                out[row[0]] = dict(zip(_REQ_COLS, row))
+                out[row["key"]] = dict(row)
         return out
 
     # -- membership ------------------------------------------------------------------------------------
     def put_members(self, run: str, members: list[Member]) -> None:
-        rows = [(run, m.qid, m.rotation, m.image, m.index, m.type, json.dumps(m.options), m.answer,
-                 m.request_key, m.position, m.n_prompt, m.question) for m in members]
-        self.put_member_rows(rows)
-
-    def put_member_rows(self, rows: list[tuple]) -> None:
         with self._lock, self.db:
             self.db.execute("BEGIN")
-            self.db.executemany(f"INSERT OR REPLACE INTO members VALUES ({','.join('?' * len(_MEMBER_COLS))})", rows)
-
-    def member_rows(self, run: str | None = None):
-        q = f"SELECT {','.join(_MEMBER_COLS)} FROM members"
-        return self.db.execute(q + " WHERE run = ? ORDER BY rowid", (run,)) if run else self.db.execute(q)
+            self.db.executemany(_insert("members", MEMBER_COLUMNS), [m.row(run) for m in members])
 
     def members(self, run: str) -> list[Member]:
-        out = []
-        for row in self.member_rows(run):
-            out.append(Member(qid=row[1], rotation=row[2], image=row[3], index=row[4], type=row[5],
-                              options=json.loads(row[6]), answer=row[7], request_key=row[8], position=row[9],
-                              n_prompt=row[10], question=row[11]))
-        return out
+        q = f"SELECT {','.join(MEMBER_COLUMNS)} FROM members WHERE run = ? ORDER BY rowid"
+        return [Member.from_row(row) for row in self.db.execute(q, (run,))]
 
     def usage(self, run: str) -> dict:
         """Counts and token totals over the distinct requests of a run's members."""
@@ -165,11 +216,83 @@ class Store:
     def put_images(self, rows: list[tuple[str, str | None, bytes | None]]) -> None:
         with self._lock, self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR IGNORE INTO images VALUES (?, ?, ?)", rows)
-
-    def image_rows(self):
-        return self.db.execute("SELECT sha, path, data FROM images")
+            self.db.executemany("INSERT OR IGNORE INTO images (sha, path, data) VALUES (?, ?, ?)", rows)
 
     def image(self, sha: str) -> tuple[str | None, bytes | None] | None:
         row = self.db.execute("SELECT path, data FROM images WHERE sha = ?", (sha,)).fetchone()
         return (row[0], row[1]) if row else None
+
+    @staticmethod
+    def read_image(db_path: Path, sha: str) -> tuple[str | None, bytes | None] | None:
+        """(path, bytes) of one stored image, read through a short read-only connection (usable after close)."""
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT path, data FROM images WHERE sha = ?", (sha,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # -- merging ---------------------------------------------------------------------------------------
+    def merge_from(self, src: "Store", check: Callable[[dict, dict], list[str]]) -> dict:
+        """Add ``src``'s runs, requests, members and images; ``check(have, new)`` names incompatible settings.
+
+        A request stored as an error here and answered in ``src`` takes the answer; two different answers to
+        one key (possible only with sampling) keep the first and count as ``answer_conflicts``. A member
+        pointing to a failed request is repointed to an answered one; other disagreements keep the first.
+        """
+        stats = {"requests_added": 0, "errors_replaced": 0, "answer_conflicts": 0, "members": 0,
+                 "member_conflicts": 0}
+        for name in src.run_names():
+            self._merge_run(name, src, check)
+        self._merge_requests(src, stats)
+        self._merge_members(src, stats)
+        self.put_images([tuple(r) for r in src.db.execute("SELECT sha, path, data FROM images")])
+        for name in self.run_names():
+            self.put_run(name, {**self.run_record(name), "usage": self.usage(name)})
+        return stats
+
+    def _merge_run(self, name: str, src: "Store", check) -> None:
+        rec, have = src.run_record(name), self.run_record(name)
+        origin = {"dir": str(src.dir.resolve()), "slice": rec.get("slice")}
+        if have is None:
+            self.put_run(name, {**rec, "merged_from": [origin]})
+            return
+        diffs = check(have, rec)
+        if diffs:
+            raise ConfigError(f"run {name!r} has different settings here than in the stores merged so far "
+                              f"({', '.join(diffs)}); merge only shards of the same run", culprit=str(src.dir))
+        have.setdefault("merged_from", []).append(origin)
+        starts = [x for x in (have.get("started"), rec.get("started")) if x]
+        have["started"] = min(starts) if starts else None
+        ends = [x for x in (have.get("ended"), rec.get("ended")) if x]
+        have["ended"] = max(ends) if ends else None
+        self.put_run(name, have)
+
+    def _merge_requests(self, src: "Store", stats: dict) -> None:
+        existing = self.statuses()
+        rows, texts = [], {}
+        for row in src.db.execute(f"SELECT {','.join(REQUEST_COLUMNS)} FROM requests"):
+            old = existing.get(row["key"])
+            if old is None or (old != "ok" and row["status"] == "ok"):
+                rows.append(tuple(row))
+                stats["requests_added" if old is None else "errors_replaced"] += 1
+            elif old == "ok" and row["status"] == "ok":
+                texts[row["key"]] = row["text"]
+        have = self.requests_for(texts)
+        stats["answer_conflicts"] += sum(1 for k, t in texts.items() if have[k]["text"] != t)
+        with self._lock, self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(_insert("requests", REQUEST_COLUMNS), rows)
+
+    def _merge_members(self, src: "Store", stats: dict) -> None:
+        have = {(r["run"], r["qid"], r["rotation"]): r["request_key"]
+                for r in self.db.execute("SELECT run, qid, rotation, request_key FROM members")}
+        status = self.statuses()
+        rows = []
+        for row in src.db.execute(f"SELECT {','.join(MEMBER_COLUMNS)} FROM members"):
+            old, new = have.get((row["run"], row["qid"], row["rotation"])), row["request_key"]
+            if old is None or (old != new and status.get(old) != "ok" and status.get(new) == "ok"):
+                rows.append(tuple(row))
+            elif old != new:
+                stats["member_conflicts"] += 1
+        stats["members"] += len(rows)
+        with self._lock, self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(_insert("members", MEMBER_COLUMNS), rows)

@@ -7,7 +7,7 @@ import pytest
 from mmad_eval.cli import main
 from mmad_eval.questions.generate import GenerateSettings, generate_questions
 from mmad_eval.questions.mmad_io import write_mmad_json
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run
 from mmad_eval.sources.detect import load_source
 from mmad_eval.sources.synth import generate_synthetic
 
@@ -26,7 +26,7 @@ def question_file(tmp_path_factory):
 
 
 def _check(out, name, n, backend):
-    run = load_run(out, name)
+    run = load_parsed_run(out, name)
     assert len(run.answers) == n and not any(a.error for a in run.answers)
     assert run.record["backend"]["backend"] == backend
     # the query image and the 1-shot template reached the prompt as image parts
@@ -51,7 +51,7 @@ def test_hf_backend_through_the_cli(question_file, tmp_path):
     assert main(["run", "--questions", str(q), "--model", f"hf:{model}", "--out", str(out), "--name", "tiny",
                  "--max-tokens", "4", "--backend-option", "batch_size=8", "--backend-option", "device=cpu",
                  "--quiet"]) == 0                                   # resume: nothing asked, nothing lost
-    assert len(load_run(out, "tiny").answers) == n
+    assert len(load_parsed_run(out, "tiny").answers) == n
 
 
 def test_vllm_backend_through_the_cli(question_file, tmp_path, monkeypatch):

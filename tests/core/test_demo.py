@@ -5,7 +5,7 @@ import re
 import pytest
 
 from mmad_eval.cli import main
-from mmad_eval.run.load import load_runs
+from mmad_eval.parse.stage import load_parsed_runs
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def test_demo_runs_baselines_and_ablation_and_writes_a_report(demo, capsys):
     tmp, args = demo
     assert main(args) == 0
     out = capsys.readouterr().out
-    runs = {r.name: r for r in load_runs(tmp / "runs")}
+    runs = {r.name: r for r in load_parsed_runs(tmp / "runs")}
     assert set(runs) == {"random", "expert", *(f"blind@{a}" for a in ("none", "+references", "+knowledge",
                                                                       "+expert", "all"))}
     # the printed table has one row per run with 7 subtask columns, Average and strict

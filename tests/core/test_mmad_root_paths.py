@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mmad_eval.cli import main as cli_main
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run
 
 AD = {"Question": "Is there any defect in the object?", "Answer": "A", "Options": {"A": "Yes.", "B": "No."},
       "type": "Anomaly Detection"}
@@ -62,7 +62,7 @@ def test_bad_template_paths_are_per_question_errors_naming_the_path(mmad_root, t
     assert cli_main(["run", "--questions", str(mmad_root / "mmad.json"), "--model", "random", "--out", str(out),
                      "--quiet"]) == 0
     assert "3 questions could not be built" in capsys.readouterr().out
-    errors = {a.image: a.error for a in load_run(out).answers if a.error}
+    errors = {a.image: a.error for a in load_parsed_run(out).answers if a.error}
     assert set(errors) == {"DS-MVTec/bottle/image/good/000.png", "VisA/candle/test/good/000.JPG",
                            "VisA/candle/test/good/001.JPG"}
     assert "MVTec-AD/bottle/train/good/099.png" in errors["DS-MVTec/bottle/image/good/000.png"]

@@ -5,7 +5,7 @@ import pytest
 
 from mmad_eval.errors import ConfigError
 from mmad_eval.run.ablation import ARMS, arm_settings, run_ablation
-from mmad_eval.run.load import load_runs
+from mmad_eval.parse.stage import load_parsed_runs
 from mmad_eval.run.settings import EnhancementSettings, ProtocolSettings, RunSettings
 
 
@@ -42,7 +42,7 @@ def test_ablation_runs_share_one_store_and_reuse_identical_requests(dataset, tmp
                              data_root=dataset.parent, backend_factory=counting)
     assert [s.name for s in summaries] == ["random@none", "random@+references", "random@+knowledge"]
     assert all(s.failed == 0 for s in summaries)
-    loaded = load_runs(out)
+    loaded = load_parsed_runs(out)
     assert [r.name for r in loaded] == [s.name for s in summaries]      # listed in the order they were run
     runs = {r.name: r for r in loaded}
     # each arm's recorded settings say what it switched on
@@ -65,8 +65,8 @@ def test_ablate_command_runs_the_chosen_arms(dataset, tmp_path, capsys):
     out = tmp_path / "cli"
     assert main(["ablate", "--questions", str(dataset), "--model", "random", "--out", str(out), "--quiet",
                  "--arms", "none", "+references", "--limit", "4"]) == 0
-    assert [r.name for r in load_runs(out)] == ["random@none", "random@+references"]
-    assert all(len(r.answers) == 4 for r in load_runs(out))
+    assert [r.name for r in load_parsed_runs(out)] == ["random@none", "random@+references"]
+    assert all(len(r.answers) == 4 for r in load_parsed_runs(out))
     assert "random@+references: 4 questions" in capsys.readouterr().out
     assert main(["ablate", "--questions", str(dataset), "--model", "random", "--out", str(out), "--quiet",
                  "--arms", "+knowledge"]) == 2                       # needs --knowledge: one clear error

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from mmad_eval.cli import main
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run
 
 
 def test_run_resume_and_merge_cli(dataset, tmp_path, capsys):
@@ -14,8 +14,8 @@ def test_run_resume_and_merge_cli(dataset, tmp_path, capsys):
     for i in range(2):
         assert main(base + ["--out", str(tmp_path / f"s{i}"), "--shard", f"{i}/2"]) == 0
     assert main(["merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "m")]) == 0
-    a = {x.qid: x.reply for x in load_run(tmp_path / "all").answers}
-    assert a == {x.qid: x.reply for x in load_run(tmp_path / "m").answers} and len(a) == 16
+    a = {x.qid: x.reply for x in load_parsed_run(tmp_path / "all").answers}
+    assert a == {x.qid: x.reply for x in load_parsed_run(tmp_path / "m").answers} and len(a) == 16
 
 
 def test_cli_reports_bad_options_in_one_line(dataset, tmp_path, capsys):

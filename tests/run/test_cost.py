@@ -3,7 +3,7 @@ import pytest
 
 from mmad_eval.cli import main
 from mmad_eval.run.engine import with_cost
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run
 from mmad_eval.testing.openai_server import FakeOpenAIServer
 
 
@@ -18,7 +18,7 @@ def test_preset_run_records_tokens_and_cost(dataset, tmp_path):
     with FakeOpenAIServer() as srv:
         assert main(["run", "--questions", str(dataset), "--model", "gpt-4o", "--base-url", srv.base_url,
                      "--out", str(tmp_path), "--quiet"]) == 0
-    usage = load_run(tmp_path, "gpt-4o").record["usage"]
+    usage = load_parsed_run(tmp_path, "gpt-4o").record["usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     expected = usage["prompt_tokens"] * 2.5e-6 + usage["completion_tokens"] * 10e-6
     assert usage["cost_usd"] == pytest.approx(expected, rel=1e-4)

@@ -2,7 +2,7 @@
 import json
 
 from mmad_eval.cli import main
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run
 
 
 def test_short_reference_lists_and_missing_knowledge_are_recorded_and_survive_resume(dataset, tmp_path, capsys):
@@ -20,8 +20,8 @@ def test_short_reference_lists_and_missing_knowledge_are_recorded_and_survive_re
     out = capsys.readouterr().out
     assert "1 query images have fewer than 2 'similar' reference images" in out
     assert "no domain knowledge for VisA/candle" in out
-    enh = load_run(tmp_path / "out").record["enhancements"]
+    enh = load_parsed_run(tmp_path / "out").record["enhancements"]
     assert enh["queries_with_fewer_references"] == 1 and enh["missing_knowledge"] == ["VisA/candle"]
     assert main(args) == 0                                            # resume: nothing rebuilt, nothing lost
-    enh = load_run(tmp_path / "out").record["enhancements"]
+    enh = load_parsed_run(tmp_path / "out").record["enhancements"]
     assert enh["queries_with_fewer_references"] == 1 and enh["missing_knowledge"] == ["VisA/candle"]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run
 from mmad_eval.testing.openai_server import FakeOpenAIServer
 
 CONCURRENCY = 2
@@ -70,8 +70,8 @@ def test_sigkill_then_resume_equals_uninterrupted(dataset, tmp_path):
         # the only requests the server saw twice are those in flight when the process died (never stored)
         assert len(set(d1) & set(d2)) == len(d1) - stored <= CONCURRENCY
 
-    a = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_run(tmp_path / "ref").answers}
-    b = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_run(out).answers}
+    a = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_parsed_run(tmp_path / "ref").answers}
+    b = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_parsed_run(out).answers}
     assert a == b and len(a) == 16 and all(v[0] for v in b.values())
     text = (out / "mmad-eval.sqlite").read_bytes()
     assert b"test-key-not-secret" not in text

@@ -8,7 +8,7 @@ from run_engine_helpers import CountingBackend, settings
 from mmad_eval.commands.merge import merge_stores
 from mmad_eval.questions.mmad_io import load_mmad_json
 from mmad_eval.run.engine import run_evaluation
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run
 from mmad_eval.run.protocols import answer_segment, plan_entry, show, split_numbered_reply
 from mmad_eval.run.settings import ProtocolSettings
 from mmad_eval.run.slices import Slice, apply_slice, parse_shard
@@ -36,7 +36,7 @@ def test_cumulative_lists_questions_one_to_i_and_keeps_last(dataset, tmp_path):
     text = third.messages[0].text
     assert text.index("Question 1: Is there any defect") < text.index("Question 2:") < text.index("Question 3:")
     assert "Question 4" not in text and third.qids == ("DS-MVTec/bottle/test/broken/000.png#2",)
-    answers = {a.qid: a for a in load_run(tmp_path / "o").answers}
+    answers = {a.qid: a for a in load_parsed_run(tmp_path / "o").answers}
     assert len(answers) == 5
     # the fake backend answers "Answer: X" for the one answered question: the whole reply is its segment
     assert all(a.parsed for a in answers.values())
@@ -48,7 +48,7 @@ def test_per_image_asks_each_image_once_and_splits_lines(dataset, tmp_path):
     assert s.requests == 6 and s.answers == 16
     req = next(r for r in Spy.seen if len(r.qids) == 3)
     assert "Question 3:" in req.messages[0].text and '"<number>: <letter>"' in req.messages[0].text
-    answers = load_run(tmp_path / "o").answers
+    answers = load_parsed_run(tmp_path / "o").answers
     assert len({a.request_key for a in answers}) == 6
     for a in answers:                       # each question gets the line with its own number
         assert a.meta["segment"] == split_numbered_reply(a.reply)[a.index + 1]
@@ -85,7 +85,7 @@ def test_circular_asks_every_rotation(dataset, tmp_path):
     assert sorted(s.answer for s in shown) == ["A", "B", "C", "D"]           # the answer visits every letter
     assert all(s.options[s.answer] == "Broken" for s in shown)
     s = run_evaluation(settings(circular=True), dataset, tmp_path / "o", backend_factory=CountingBackend)
-    answers = load_run(tmp_path / "o").answers
+    answers = load_parsed_run(tmp_path / "o").answers
     per_q = Counter(a.qid for a in answers)
     assert s.answers == len(answers) == 6 * 2 + 10 * 4 and per_q["DS-MVTec/bottle/test/good/000.png#0"] == 2
     assert {a.rotation for a in answers if a.qid.endswith("#1")} == {0, 1, 2, 3}
@@ -118,10 +118,10 @@ def test_shards_merged_equal_unsharded(dataset, tmp_path):
                        backend_factory=CountingBackend)
     stats = merge_stores([tmp_path / f"s{i}" for i in range(3)], tmp_path / "merged")
     assert stats["answer_conflicts"] == 0 and stats["member_conflicts"] == 0
-    a = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_run(tmp_path / "whole").answers}
-    b = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_run(tmp_path / "merged").answers}
+    a = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_parsed_run(tmp_path / "whole").answers}
+    b = {x.qid: (x.reply, x.parsed, x.request_key) for x in load_parsed_run(tmp_path / "merged").answers}
     assert a == b and len(a) == whole.questions
-    assert load_run(tmp_path / "merged").record["usage"]["ok"] == 16
+    assert load_parsed_run(tmp_path / "merged").record["usage"]["ok"] == 16
 
 
 def test_merge_refuses_different_settings(dataset, tmp_path):

@@ -11,7 +11,8 @@ from run_engine_helpers import CountingBackend, settings
 from mmad_eval.backends.base import Response
 from mmad_eval.errors import ConfigError
 from mmad_eval.run.engine import run_evaluation
-from mmad_eval.run.load import MISSING, load_run, load_runs
+from mmad_eval.run.load import MISSING
+from mmad_eval.parse.stage import load_parsed_run, load_parsed_runs
 from mmad_eval.run.slices import Slice
 from mmad_eval.run.store import Member, Store
 
@@ -47,7 +48,7 @@ def test_resume_asks_only_missing(dataset, tmp_path, counting):
     assert full.asked == 16 - 7 and full.reused == 7
     assert len(counting.calls) == len(set(counting.calls)) == 16     # each key asked exactly once overall
     assert counting.generate_calls == 2                                # one generate call per run with pending
-    run = load_run(out)
+    run = load_parsed_run(out)
     assert len(run.answers) == 16 and all(a.reply for a in run.answers)
     assert run.record["usage"]["ok"] == 16 and run.record["invocations"] == 3
 
@@ -60,7 +61,7 @@ def test_identical_prompts_are_asked_once(dataset, tmp_path, counting):
     qfile.write_text(json.dumps(data))
     s = run_evaluation(settings(), qfile, tmp_path / "o", backend_factory=counting)
     assert s.questions == 17 and s.requests == 16 and len(counting.calls) == 16
-    answers = load_run(tmp_path / "o").answers
+    answers = load_parsed_run(tmp_path / "o").answers
     dup = [a for a in answers if a.image == key and a.type == "Anomaly Detection"]
     assert len(dup) == 2 and dup[0].request_key == dup[1].request_key and dup[0].reply == dup[1].reply
 
@@ -74,14 +75,14 @@ def test_errors_stored_and_retried_only_when_asked(dataset, tmp_path, counting):
 
     s = run_evaluation(settings(), dataset, out, backend_factory=failing)
     assert s.failed == 1
-    rec = next(a for a in load_run(out).answers if a.qid == bad)
+    rec = next(a for a in load_parsed_run(out).answers if a.qid == bad)
     assert rec.reply is None and rec.parsed is None and rec.error == "server_error: boom"
     counting.calls.clear()
     s = run_evaluation(settings(), dataset, out, backend_factory=counting)
     assert s.asked == 0 and s.stored_errors == 1 and counting.calls == []
     s = run_evaluation(settings(), dataset, out, retry_failed=True, backend_factory=counting)
     assert s.asked == 1 and len(counting.calls) == 1 and s.failed == 0
-    assert next(a for a in load_run(out).answers if a.qid == bad).reply
+    assert next(a for a in load_parsed_run(out).answers if a.qid == bad).reply
 
 
 def test_missing_image_is_a_per_question_error(dataset, tmp_path, counting):
@@ -91,12 +92,12 @@ def test_missing_image_is_a_per_question_error(dataset, tmp_path, counting):
     s = run_evaluation(settings(), root / "mmad.json", tmp_path / "out", backend_factory=counting)
     assert s.data_errors == 8 and s.asked == 8
     assert "VisA/candle/train/good/000.png" in s.line()
-    answers = load_run(tmp_path / "out").answers
+    answers = load_parsed_run(tmp_path / "out").answers
     errs = [a for a in answers if a.error]
     assert len(errs) == 8 and all(a.dataset == "VisA" and "image file not found" in a.error for a in errs)
     (root / "VisA/candle/train/good/000.png").write_bytes((root / "VisA/candle/train/good/001.png").read_bytes())
     s = run_evaluation(settings(), root / "mmad.json", tmp_path / "out", backend_factory=counting)
-    assert s.data_errors == 0 and s.asked == 8 and not any(a.error for a in load_run(tmp_path / "out").answers)
+    assert s.data_errors == 0 and s.asked == 8 and not any(a.error for a in load_parsed_run(tmp_path / "out").answers)
 
 
 def test_unanswered_rows_show_as_missing(dataset, tmp_path, counting):
@@ -104,7 +105,7 @@ def test_unanswered_rows_show_as_missing(dataset, tmp_path, counting):
     run_evaluation(settings(), dataset, out, slice=Slice(limit=3), backend_factory=counting)
     with sqlite3.connect(out / "mmad-eval.sqlite") as db:
         db.execute("DELETE FROM requests WHERE key = (SELECT request_key FROM members LIMIT 1)")
-    answers = load_run(out).answers
+    answers = load_parsed_run(out).answers
     assert answers[0].error == MISSING and answers[0].parsed is None and answers[1].reply
 
 
@@ -114,7 +115,7 @@ def test_changed_settings_need_another_name(dataset, tmp_path, counting):
     with pytest.raises(ConfigError, match="protocol"):
         run_evaluation(settings(shots=0), dataset, out, slice=Slice(limit=2), backend_factory=counting)
     run_evaluation(settings(shots=0), dataset, out, name="zero-shot", slice=Slice(limit=2), backend_factory=counting)
-    assert sorted(r.name for r in load_runs(out)) == ["random", "zero-shot"]
+    assert sorted(r.name for r in load_parsed_runs(out)) == ["random", "zero-shot"]
 
 
 def test_run_record_contents(dataset, tmp_path, counting):
@@ -124,7 +125,8 @@ def test_run_record_contents(dataset, tmp_path, counting):
     assert len(r["prompt"]["sha256"]) == 64 and r["prompt"]["name"] == "mmad"
     assert r["backend"]["backend"] == "counting" and r["settings"]["protocol"]["shots"] == 1
     assert r["versions"]["mmad_eval"] and r["versions"]["python"] and "git" in r
-    assert r["usage"]["prompt_tokens"] == 160 and r["ended"] and r["parser_version"]
+    assert r["usage"]["prompt_tokens"] == 160 and r["ended"] and "parser" not in r["settings"]
+    assert load_parsed_run(tmp_path / "out").record["parser_version"]   # noted by the parse stage
     assert r["last_invocation"]["distinct_images"] == 8   # 6 queries + 1 template per category
 
 
@@ -147,15 +149,15 @@ def test_request_meta_and_letters(dataset, tmp_path):
 def test_fast_resume_skips_building_until_a_file_changes(dataset, tmp_path, counting, monkeypatch):
     import os
 
-    import mmad_eval.run.engine as engine
+    import mmad_eval.run.plan as plan
 
     root = tmp_path / "data"
     shutil.copytree(dataset.parent, root)
     (root / "VisA/candle/test/broken/001.png").unlink()
     first = run_evaluation(settings(), root / "mmad.json", tmp_path / "out", backend_factory=counting)
     built = []
-    real = engine.build_requests
-    monkeypatch.setattr(engine, "build_requests", lambda sel, *a: built.append(len(sel)) or real(sel, *a))
+    real = plan.build_requests
+    monkeypatch.setattr(plan, "build_requests", lambda sel, *a: built.append(len(sel)) or real(sel, *a))
     again = run_evaluation(settings(), root / "mmad.json", tmp_path / "out", backend_factory=counting)
     assert built == [0] and again.asked == 0
     assert (again.questions, again.answers, again.requests, again.data_errors) == \
@@ -178,8 +180,8 @@ def test_fast_resume_rebuilds_only_images_with_missing_answers(dataset, tmp_path
     rest = run_evaluation(settings(), dataset, tmp_path / "out", backend_factory=counting)
     assert rest.asked == 8 and rest.reused == 8 and rest.requests == 16 and len(counting.calls) == 8
     run_evaluation(settings(), dataset, tmp_path / "ref", backend_factory=counting)
-    a = {x.qid: (x.reply, x.request_key) for x in load_run(tmp_path / "out").answers}
-    assert a == {x.qid: (x.reply, x.request_key) for x in load_run(tmp_path / "ref").answers}
+    a = {x.qid: (x.reply, x.request_key) for x in load_parsed_run(tmp_path / "out").answers}
+    assert a == {x.qid: (x.reply, x.request_key) for x in load_parsed_run(tmp_path / "ref").answers}
 
 
 class OptionBackend(CountingBackend):
@@ -201,7 +203,7 @@ def test_resume_with_another_prompt_text_needs_another_name(dataset, tmp_path, c
     (prompts / "mmad.j2").write_text((prompts / "mmad.j2").read_text() + "Think carefully.\n")
     with pytest.raises(ConfigError, match="prompt"):
         run_evaluation(settings(), dataset, out, slice=Slice(limit=2), backend_factory=counting, prompt_dir=prompts)
-    assert all(a.reply for a in load_run(out).answers)
+    assert all(a.reply for a in load_parsed_run(out).answers)
 
 
 def test_resume_with_another_backend_identity_needs_another_name(dataset, tmp_path, counting):

@@ -17,13 +17,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ...errors import ConfigError, DataError
+from ...settings import EXPERT_KINDS
 from ...paths import safe_join
 from ...questions.model import QuestionSet, split_key
 from .detector import Detector, DetectorSettings
 from .oracle import oracle_result
 from .result import ExpertResult, boxes_and_location
 
-KINDS = ("builtin", "oracle", "anomalib", "misleading")
+KINDS = EXPERT_KINDS
 _FITTED_MAX = 64
 # Fitted detectors shared by every service of this process (an evaluation and its ablation arms, the expert
 # baseline and the hint renderer), keyed by what determines the fit: kind, settings and the reference

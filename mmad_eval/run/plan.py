@@ -1,0 +1,231 @@
+"""The plan step of a run: what to ask, before anything is asked.
+
+Reads the question set, selects the slice, builds every request (each distinct image read and hashed once),
+keys and deduplicates them, fingerprints everything that shapes a request, and writes the run record. On
+a resume whose fingerprint is unchanged, only the images whose questions still need an answer are rebuilt.
+Execution (asking the backend, committing answers) is :mod:`mmad_eval.run.executor`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..backends.base import Response
+from ..errors import ConfigError, DataError
+from ..paths import safe_join
+from ..prompt.images import ImageRegistry
+from ..prompt.message import Request
+from ..prompt.render import ImageSlot, PromptTemplate
+from ..questions.jsonl_io import load_jsonl
+from ..questions.mmad_io import load_mmad_json
+from ..questions.model import QuestionSet
+from ..settings import RunSettings
+from .compat import incompatibilities
+from .protocols import plan_entry, prompt_questions
+from .record import build_record
+from .slices import Slice, apply_slice
+from .store import Member, Store
+
+
+@dataclass
+class RunInputs:
+    """What a run reads before it builds anything: questions, data root, prompt template, image registry."""
+
+    questions_path: Path
+    questions: QuestionSet
+    root: Path
+    template: PromptTemplate
+    registry: ImageRegistry
+
+    @classmethod
+    def read(cls, settings: RunSettings, questions_path, data_root=None, prompt_dir=None) -> "RunInputs":
+        questions_path = Path(questions_path)
+        questions = load_questions(questions_path)
+        root = Path(data_root) if data_root else questions_path.resolve().parent
+        if not root.is_dir():
+            raise ConfigError("data root is not a folder", culprit=str(root))
+        return cls(questions_path, questions, root, PromptTemplate(settings.protocol.prompt, prompt_dir),
+                   ImageRegistry(settings.images))
+
+
+@dataclass
+class BuiltRequests:
+    requests: dict[str, Request] = field(default_factory=dict)      # key -> request (deduplicated)
+    members: list[Member] = field(default_factory=list)
+    data_errors: dict[str, str] = field(default_factory=dict)       # pseudo key -> "culprit: message"
+    images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)
+    questions: int = 0
+    reference_paths: dict[str, Path] = field(default_factory=dict)  # reference image key -> resolved path
+
+
+@dataclass
+class Plan:
+    """One invocation's plan: the requests to build or reuse, and the run record describing them."""
+
+    name: str
+    selection: list                 # (image entry, selected questions)
+    built: BuiltRequests
+    record: dict
+    previous: dict | None           # the stored record of the same run name, if any
+    skipped_keys: set[str] = field(default_factory=set)   # stored keys of entries not rebuilt (fast resume)
+    skipped_answers: int = 0
+
+    @property
+    def question_count(self) -> int:
+        return sum(len(sel) for _, sel in self.selection)
+
+    def check_compatible(self, out_dir) -> None:
+        """Refuse to resume a run under the same name with settings that change answers."""
+        diffs = incompatibilities(self.previous, self.record) if self.previous else []
+        if diffs:
+            raise ConfigError(f"run {self.name!r} in {out_dir} was made with different settings "
+                              f"({', '.join(diffs)}); pass another --name or --out", culprit=self.name)
+
+
+def load_questions(path: Path) -> QuestionSet:
+    """MMAD's JSON, or our JSONL (``.jsonl``)."""
+    path = Path(path)
+    return load_jsonl(path) if path.suffix.lower() == ".jsonl" else load_mmad_json(path)
+
+
+def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs, enh, backend, spec,
+              slice: Slice, retry_failed: bool) -> Plan:
+    """Select, fingerprint, build what needs building, and describe it all in the run record."""
+    selection = apply_slice(inputs.questions, slice)
+    identity = backend.identity()
+    previous = store.run_record(name)
+    fingerprint = plan_fingerprint(selection, enh, inputs.root, [
+        settings.as_dict(), identity, inputs.template.sha256, inputs.questions.sha256, str(inputs.root)])
+    to_build, skipped_keys, skipped_answers = selection, set(), 0
+    if fingerprint and previous and previous.get("plan_fingerprint") == fingerprint:
+        # nothing that shapes a request changed: rebuild only the images that still need asking
+        to_build, skipped_keys, skipped_answers = needing_work(store, name, selection, retry_failed)
+    built = build_requests(to_build, settings.protocol, inputs.template, enh, inputs.registry, inputs.root,
+                           identity)
+    record = build_record(name=name, settings=settings.as_dict(), model_spec=spec.as_dict(),
+                          backend=backend.describe(), questions=inputs.questions,
+                          question_count=sum(len(sel) for _, sel in selection), template=inputs.template,
+                          enhancements=enh.describe(), slice_=slice.as_dict(), data_root=str(inputs.root),
+                          previous=previous)
+    record["plan_fingerprint"] = fingerprint
+    record["backend_identity"] = json.loads(json.dumps(identity, sort_keys=True, default=str))
+    return Plan(name, selection, built, record, previous, skipped_keys, skipped_answers)
+
+
+def save_plan(store: Store, plan: Plan) -> None:
+    """Store the record (fingerprint withheld until the run ends), images, data errors and memberships."""
+    store.put_run(plan.name, {**plan.record, "plan_fingerprint": None})
+    store.put_images([(sha, path, data) for sha, (path, data) in plan.built.images.items()])
+    for key, message in plan.built.data_errors.items():
+        store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
+    store.put_members(plan.name, plan.built.members)
+
+
+def _entry_images(entry, enh, registry: ImageRegistry, root: Path, built: BuiltRequests):
+    """Slots for the entry's reference, query and hint images, plus knowledge and hint text."""
+    refs = []
+    for rel in enh.references(entry):
+        path = built.reference_paths.get(rel)
+        if path is None:   # reference images are shared by many queries: resolve each once
+            path = built.reference_paths[rel] = safe_join(root, rel, what="template image")
+        sha = registry.add_file(path)
+        built.images.setdefault(sha, (rel, None))
+        refs.append(ImageSlot(sha, "template", rel))
+    sha = registry.add_file(safe_join(root, entry.key, what="query image"))
+    built.images.setdefault(sha, (entry.key, None))
+    query = ImageSlot(sha, "query", entry.key)
+    knowledge = enh.knowledge_text(entry)
+    hint_png, hint_text = enh.hint(entry)
+    hint = None
+    if hint_png:
+        hsha = registry.add_bytes(hint_png)
+        built.images.setdefault(hsha, (None, hint_png))
+        hint = ImageSlot(hsha, "hint", f"hint:{entry.key}")
+    return refs, query, knowledge, hint, hint_text
+
+
+def _member(shown, key: str, position: int, n_prompt: int) -> Member:
+    q = shown.question
+    return Member(q.qid, shown.rotation, q.image, q.index, q.type, shown.options, shown.answer, key, position,
+                  n_prompt, q.text)
+
+
+def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str) -> Request:
+    refs, query, knowledge, hint, hint_text = images
+    messages = template.render(query=query, references=refs, knowledge=knowledge, hint_image=hint,
+                               hint_text=hint_text, questions=prompt_questions(unit), mode=mode)
+    metas = [{"qid": s.question.qid, "image": s.question.image, "index": s.question.index,
+              "type": s.question.type, "options": s.options} for _, s in unit.answers]
+    meta = {"questions": metas, **({k: metas[0][k] for k in ("image", "type", "options")}
+                                   if len(metas) == 1 else {})}
+    return Request(messages=messages, qids=tuple(m["qid"] for m in metas),
+                   options=tuple(tuple(m["options"]) for m in metas), meta=meta)
+
+
+def build_requests(selection, protocol, template: PromptTemplate, enh, registry: ImageRegistry, root: Path,
+                   identity: dict) -> BuiltRequests:
+    """Every request of the selection, keyed and deduplicated; unbuildable questions become data errors."""
+    built = BuiltRequests()
+    for entry, selected in selection:
+        built.questions += len(selected)
+        units = plan_entry(entry, selected, protocol)
+        try:
+            images = _entry_images(entry, enh, registry, root, built)
+        except DataError as e:
+            for unit in units:
+                for pos, s in unit.answers:
+                    digest = hashlib.sha256(f"{s.question.qid}|{s.rotation}|{e}".encode()).hexdigest()[:32]
+                    built.data_errors["data-error:" + digest] = str(e)
+                    built.members.append(_member(s, "data-error:" + digest, pos, len(unit.prompt)))
+            continue
+        for unit in units:
+            req = _unit_request(unit, template, images, protocol.question_mode)
+            key = req.key(identity)
+            built.requests.setdefault(key, req)
+            built.members += [_member(s, key, pos, len(unit.prompt)) for pos, s in unit.answers]
+    return built
+
+
+def plan_fingerprint(selection, enh, root: Path, parts: list) -> str | None:
+    """Hash of everything that shapes the requests: settings, backend identity, prompt and question hashes,
+    the selection and every image file's size and mtime. None when references need retrieval (not cheap)."""
+    if enh.protocol.templates == "retrieved":
+        return None
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    if enh.settings.knowledge:
+        h.update(_stat(Path(enh.settings.knowledge)))
+    for entry, selected in selection:
+        h.update(f"|{entry.key}:{','.join(str(q.index) for q in selected)}".encode())
+        for rel in (entry.key, *enh.references(entry)):
+            h.update(_stat(root / rel))
+    return h.hexdigest()
+
+
+def _stat(path: Path) -> bytes:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return b"missing;"
+    return f"{st.st_size}:{st.st_mtime_ns};".encode()
+
+
+def needing_work(store: Store, name: str, selection, retry_failed: bool):
+    """Entries whose questions still need a request (missing, or failed with retry_failed), and the stored
+    request keys of the others."""
+    status = store.statuses()
+    keys_of: dict[str, list[str]] = {}
+    for m in store.members(name):
+        keys_of.setdefault(m.qid, []).append(m.request_key)
+    need, skipped, n_skipped = [], set(), 0
+    for entry, selected in selection:
+        keys = [k for q in selected for k in keys_of.get(q.qid, [None])]
+        if any(k is None or k not in status or (retry_failed and status[k] != "ok"
+                                                and not k.startswith("data-error:")) for k in keys):
+            need.append((entry, selected))
+        else:
+            skipped.update(keys)
+            n_skipped += len(keys)
+    return need, skipped, n_skipped

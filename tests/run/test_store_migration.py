@@ -1,0 +1,78 @@
+"""A store written by release 0.1.0 (schema 0, committed under fixtures/) is migrated, scores exactly as that
+release scored it, resumes asking only what its killed run lost, and a store from a newer release is refused."""
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mmad_eval.cli import main
+from mmad_eval.errors import ConfigError
+from mmad_eval.run.store import DB_NAME, SCHEMA_VERSION, Store
+
+FIXTURE = Path(__file__).parent / "fixtures" / "store_v0_1_0"
+
+
+@pytest.fixture
+def old(tmp_path) -> Path:
+    """A copy of the fixture (data/ and out/): the committed files are never written."""
+    shutil.copytree(FIXTURE / "data", tmp_path / "data")
+    shutil.copytree(FIXTURE / "out", tmp_path / "out")
+    return tmp_path
+
+
+def _user_version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def test_fixture_is_a_schema_0_store():
+    assert _user_version(FIXTURE / "out" / DB_NAME) == 0
+
+
+def test_old_store_is_migrated_and_scores_as_the_old_release_did(old, tmp_path):
+    with Store(old / "out") as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.run_names() == ["random", "blind-cumulative", "random-killed"]
+        assert all("parser" not in store.run_record(n)["settings"] for n in store.run_names())
+    assert main(["score", str(old / "out"), "--json", str(tmp_path / "scores.json")]) == 0
+    assert json.loads((tmp_path / "scores.json").read_text()) == \
+        json.loads((FIXTURE / "scores_v0_1_0.json").read_text())
+
+
+def test_old_store_resumes_asking_only_what_was_lost(old, capsys):
+    run = ["run", "--questions", str(old / "data" / "mmad.json"), "--out", str(old / "out"), "--quiet"]
+    assert main(run + ["--model", "random", "--name", "random"]) == 0
+    assert "asked 0, reused 16, failed 0" in capsys.readouterr().out
+    assert main(run + ["--model", "blind", "--name", "blind-cumulative", "--question-mode", "cumulative",
+                       "--circular"]) == 0
+    assert "asked 0, reused 52" in capsys.readouterr().out
+    assert main(run + ["--model", "random", "--name", "random-killed", "--seed", "7"]) == 0
+    assert "asked 4, reused 12, failed 0" in capsys.readouterr().out
+    # a setting that changes answers is still refused for an old run
+    assert main(run + ["--model", "random", "--name", "random", "--seed", "3"]) == 2
+    assert "settings.generation" in capsys.readouterr().err
+
+
+def test_store_from_a_newer_release_is_refused_naming_the_file(old, capsys):
+    path = old / "out" / DB_NAME
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(ConfigError, match="newer mmad-eval") as e:
+        Store(old / "out")
+    assert str(path) in str(e.value)
+    assert main(["score", str(old / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "upgrade mmad-eval" in err and "Traceback" not in err
+    assert _user_version(path) == SCHEMA_VERSION + 1      # left as it was
+
+
+def test_new_store_has_the_current_version_and_a_corrupt_one_is_named(tmp_path):
+    with Store(tmp_path / "new") as s:
+        assert s.schema_version == SCHEMA_VERSION
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / DB_NAME).write_bytes(b"not a database at all" * 100)
+    with pytest.raises(ConfigError, match="not a readable mmad-eval store") as e:
+        Store(tmp_path / "bad")
+    assert str(tmp_path / "bad" / DB_NAME) in str(e.value)
