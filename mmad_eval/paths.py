@@ -25,3 +25,9 @@ def safe_join(root: Path, relative: str, *, what: str = "path") -> Path:
 def relative_key(root: Path, path: Path) -> str:
     """The POSIX path of ``path`` relative to ``root`` (the form used as question-file keys)."""
     return path.resolve().relative_to(root.resolve()).as_posix()
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(dataset, category) from an image key: its first and second path components."""
+    parts = key.replace("\\", "/").split("/")
+    return parts[0], (parts[1] if len(parts) > 1 else "")

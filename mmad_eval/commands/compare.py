@@ -15,7 +15,10 @@ def add_arguments(p) -> None:
     p.add_argument("--a", required=True, metavar="RUN", help="baseline run")
     p.add_argument("--b", required=True, metavar="RUN", help="run compared with the baseline (diff = B - A)")
     p.add_argument("--b-dir", metavar="DIR", help="read run B from another output directory")
-    p.add_argument("--scorer", choices=("strict", "mmad", "mmad-corrected"), default="strict")
+    from ..score.scorers import SCORERS
+
+    p.add_argument("--scorer", choices=tuple(SCORERS), default="strict",
+                   help="strict (fixed denominator), mmad (MMAD's exact rules) or mmad-corrected")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
@@ -29,13 +32,14 @@ def _run(out_dir: str, name: str):
 
 def main(args) -> int:
     from ..score.compare import compare_runs
+    from ..score.scorers import SCORERS
     from ..score.table import COLUMNS
 
     if args.bootstrap < 1:
         raise ConfigError("--bootstrap must be at least 1", culprit=str(args.bootstrap))
     a = _run(args.out_dir, args.a)
     b = _run(args.b_dir or args.out_dir, args.b)
-    cmp = compare_runs(a, b, args.scorer, n_boot=args.bootstrap, seed=args.seed)
+    cmp = compare_runs(a, b, SCORERS[args.scorer], n_boot=args.bootstrap, seed=args.seed)
     print(f"{args.b} vs {args.a} ({args.scorer} score, {cmp.shared} shared questions; diff = B - A)")
     print(f"{'':<24}{'A':>8}{'B':>8}{'diff':>8}{'95% CI':>18}{'McNemar p':>11}{'A only':>8}{'B only':>8}")
     for col in COLUMNS:

@@ -45,14 +45,14 @@ def summary_table(runs) -> str:
     """One line per run: MMAD-compatible subtask scores, Average, and the strict Average; then the warnings
     where MMAD's exact rules and the corrected variant disagree (e.g. a baseline that abstains)."""
     from ..questions.model import SUBTASK_SHORT, SUBTASKS
-    from ..score.mmad import mmad_scores
-    from ..score.strict import strict_score
+    from ..score.scorers import STRICT
+    from ..score.summary import compatible_tables
 
     width = max([len(r.name) for r in runs] + [5])
     head = f"{'run':<{width}}" + "".join(f"{SUBTASK_SHORT[s]:>7}" for s in SUBTASKS) + f"{'Avg':>7}{'strict':>8}"
     lines, notes = [head, "-" * len(head)], []
     for r in runs:
-        compat, strict = mmad_scores(r.answers)[0], strict_score(r.answers)
+        compat, strict = compatible_tables(r.answers)[0], STRICT.table(r.answers)
         cells = [compat.overall.get(c) for c in (*SUBTASKS, "Average")]
         lines.append(f"{r.name:<{width}}" + "".join("      -" if v is None else f"{v:7.1f}" for v in cells)
                      + f"{strict.overall.get('Average') or 0:8.1f}")
@@ -68,7 +68,7 @@ def main(args) -> int:
     from ..run.ablation import run_ablation
     from ..run.engine import run_evaluation
     from ..parse.stage import load_parsed_runs
-    from ..run.settings import RunSettings
+    from ..settings import RunSettings
 
     root, questions = prepare_data(Path(args.cache_dir), args.seed, args.categories, args.quiet)
     out = Path(args.out)
@@ -76,8 +76,7 @@ def main(args) -> int:
         print(run_evaluation(RunSettings(model=model), questions, out, data_root=root,
                              progress=not args.quiet).line())
     if args.ablate != "none":
-        from ..enhance.pipeline import Enhancements  # noqa: F401  (fail early if enhancements are missing)
-        from ..run.settings import EnhancementSettings
+        from ..settings import EnhancementSettings
 
         base = RunSettings(model=args.ablate, enhancements=EnhancementSettings(knowledge=str(root / "knowledge.json")))
         for s in run_ablation(base, questions, out, data_root=root, progress=not args.quiet):

@@ -63,14 +63,15 @@ def main(args) -> int:
         from ..questions.llm_caption import caption_with_model
 
         log_path = Path(args.caption_log) if args.caption_log else out.with_suffix(".caption.jsonl")
-        stats = caption_with_model(qs, source, resolve_knowledge(source, args.knowledge), args.caption,
+        stats = caption_with_model(qs, source, resolve_knowledge(source, args.knowledge),
+                                   assistant_backend(args.caption, max_tokens=256),
                                    log_path=log_path, with_template=not args.caption_no_template)
         print(f"caption: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
     if args.rephrase:
         from ..questions.llm_assist import rephrase_with_model
 
         log_path = Path(args.rephrase_log) if args.rephrase_log else out.with_suffix(".rephrase.jsonl")
-        stats = rephrase_with_model(qs, args.rephrase, log_path=log_path)
+        stats = rephrase_with_model(qs, assistant_backend(args.rephrase, max_tokens=512), log_path=log_path)
         print(f"rephrase: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
     sha = write_jsonl(qs, out) if fmt == "jsonl" else write_mmad_json(qs, out, with_provenance=not args.plain)
     counts = result.type_counts()
@@ -80,3 +81,11 @@ def main(args) -> int:
     for (qtype, reason), n in sorted(result.skip_summary().items()):
         print(f"  skipped {n} {qtype}: {reason}")
     return 0
+
+
+def assistant_backend(model: str, max_tokens: int):
+    """The backend that writes captions or rephrasings: the run's factory and preset rules (the preset's
+    generation settings over ``max_tokens``)."""
+    from ..backends.registry import build_backend
+
+    return build_backend(model, generation_defaults={"max_tokens": max_tokens})[1]

@@ -76,14 +76,11 @@ def format_table(table, title: str) -> str:
 
 def apply_judge(answers, model: str, cache_path: Path) -> str:
     """Re-parse unparsed replies with an LLM judge; returns a one-line summary."""
-    from ..backends.base import GenerationSettings
-    from ..backends.registry import backend_class, resolve_model
+    from ..backends.registry import build_backend
     from ..parse.judge import LLMJudge
-    from ..prompt.images import ImageRegistry
 
-    spec = resolve_model(model)
-    backend = backend_class(spec.backend)(spec.model, GenerationSettings(temperature=0.0, max_tokens=16),
-                                          ImageRegistry(), **spec.options)
+    # the run's factory and preset rules: the preset's generation settings over greedy, 16 tokens
+    _, backend = build_backend(model, generation_defaults={"temperature": 0.0, "max_tokens": 16})
     stored = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
 
     def cache(key, text=None):
@@ -104,53 +101,49 @@ def apply_judge(answers, model: str, cache_path: Path) -> str:
 
 
 def main(args) -> int:
-    from ..score.breakdown import category_table, overkill_miss
-    from ..score.mmad import mmad_scores
     from ..score.mmad_answers import write_accuracy_csv, write_mmad_answers
-    from ..score.stats import add_bootstrap_ci
-    from ..score.strict import strict_score
+    from ..score.breakdown import overkill_miss
+    from ..score.scorers import MMAD_EXACT, STRICT, mmad_variant
+    from ..score.summary import score_run
 
     runs, base = _runs(args)
     several = len(runs) > 1
+    compatible = mmad_variant(args.variant, skip_after_drop=args.exact_skip)
     out = {}
     for name, answers in runs:
         judge_note = apply_judge(answers, args.judge, base / "judge_cache.json") if args.judge else None
-        exact, corrected = mmad_scores(answers, exact_skip_after_drop=args.exact_skip)
-        compat = exact if args.variant == "exact" else corrected
-        strict = strict_score(answers)
+        scores = score_run(answers, compatible, n_boot=max(args.bootstrap, 0), seed=args.seed,
+                           by_category=args.by == "category")
         if judge_note:
-            strict.notes.append(judge_note)
-        if args.bootstrap > 0:
-            add_bootstrap_ci(compat, answers, "mmad" if args.variant == "exact" else "mmad-corrected",
-                             n_boot=args.bootstrap, seed=args.seed, exact_skip_after_drop=args.exact_skip)
-            add_bootstrap_ci(strict, answers, "strict", n_boot=args.bootstrap, seed=args.seed)
-        x = strict.extra
-        print(f"== {name}: {x['questions']} questions")
-        print(format_table(compat, f"MMAD-compatible ({args.variant})"))
-        print(format_table(strict, "Strict (fixed denominator)"))
-        print(f"  parse failures {_fmt(x['parse_failure_rate'])}%, errors {_fmt(x['error_rate'])}%; rules "
-              + ", ".join(f"{k} {v}" for k, v in sorted(x["rules"].items())))
-        print("  accuracy by correct letter: " + ", ".join(f"{k} {v:.1f}" for k, v in
-                                                             x["accuracy_by_correct_letter"].items())
-              + "; predicted: " + ", ".join(f"{k} {v:.1f}%" for k, v in x["predicted_letter_share"].items()))
-        if "circular" in x:
-            print(f"  circular accuracy (all rotations right): {x['circular']['accuracy']['All']:.2f}")
-        om = overkill_miss(answers)
-        print("  Anomaly Detection overkill/miss: " + "; ".join(
-            f"{d} {_fmt(v['overkill'])}/{_fmt(v['miss'])}" for d, v in om.items()))
-        entry = {"mmad": asdict(exact), "mmad_corrected": asdict(corrected), "strict": asdict(strict),
-                 "overkill_miss": om}
-        if args.by == "category":
-            cats = category_table(answers)
-            print(format_table(cats, "Strict by category"))
-            entry["by_category"] = asdict(cats)
-        print()
-        out[name] = entry
+            scores.strict.notes.append(judge_note)
+        print_scores(name, scores, compatible.title, STRICT.title)
+        out[name] = scores.as_dict()
         if args.export_mmad:
             n = write_mmad_answers(answers, _per_run(args.export_mmad, name, several))
             print(f"wrote {n} answers to {_per_run(args.export_mmad, name, several)}")
         if args.csv:
-            write_accuracy_csv(compat, _per_run(args.csv, name, several), overkill_miss(answers, "mmad"))
+            write_accuracy_csv(scores.compatible, _per_run(args.csv, name, several),
+                               overkill_miss(answers, MMAD_EXACT))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))
     return 0
+
+
+def print_scores(name: str, scores, compatible_title: str, strict_title: str) -> None:
+    x = scores.strict.extra
+    print(f"== {name}: {x['questions']} questions")
+    print(format_table(scores.compatible, compatible_title))
+    print(format_table(scores.strict, strict_title))
+    print(f"  parse failures {_fmt(x['parse_failure_rate'])}%, errors {_fmt(x['error_rate'])}%; rules "
+          + ", ".join(f"{k} {v}" for k, v in sorted(x["rules"].items())))
+    print("  accuracy by correct letter: " + ", ".join(f"{k} {v:.1f}" for k, v in
+                                                         x["accuracy_by_correct_letter"].items())
+          + "; predicted: " + ", ".join(f"{k} {v:.1f}%" for k, v in x["predicted_letter_share"].items()))
+    if "circular" in x:
+        print(f"  circular accuracy (all rotations right): {x['circular']['accuracy']['All']:.2f}")
+    om = scores.overkill_miss
+    print("  Anomaly Detection overkill/miss: " + "; ".join(
+        f"{d} {_fmt(v['overkill'])}/{_fmt(v['miss'])}" for d, v in om.items()))
+    if scores.by_category is not None:
+        print(format_table(scores.by_category, "Strict by category"))
+    print()

@@ -137,17 +137,6 @@ async def rephrase(qs: QuestionSet, backend, *, log: list | None = None, prompt_
     return stats
 
 
-def make_backend(model: str, images=None, max_tokens: int = 512):
-    """The backend for ``model``, resolved like ``mmad-eval run --model`` (presets, options, generation)."""
-    from ..backends.base import GenerationSettings
-    from ..backends.registry import backend_class, resolve_model
-    from ..prompt.images import ImageRegistry
-
-    spec = resolve_model(model)
-    gen = GenerationSettings(**{"max_tokens": max_tokens, **spec.generation})
-    return backend_class(spec.backend)(spec.model, gen, images or ImageRegistry(), **spec.options)
-
-
 def write_log(path: Path | None, log: list) -> None:
     """One JSON line per decision (accepted or rejected, with the reason and the raw reply)."""
     if path:
@@ -155,9 +144,9 @@ def write_log(path: Path | None, log: list) -> None:
         Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log), encoding="utf-8")
 
 
-def rephrase_with_model(qs: QuestionSet, model: str, *, log_path: Path | None = None) -> dict:
-    """Resolve ``model`` like ``mmad-eval run --model`` does, rephrase, and write the decision log."""
-    backend = make_backend(model)
+def rephrase_with_model(qs: QuestionSet, backend, *, log_path: Path | None = None) -> dict:
+    """Rephrase with ``backend`` (built by the caller through ``backends.registry.build_backend``, as
+    ``mmad-eval run`` builds its own), close it, and write the decision log."""
     log: list = []
     try:
         stats = asyncio.run(rephrase(qs, backend, log=log))

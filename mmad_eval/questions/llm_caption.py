@@ -27,7 +27,7 @@ from ..sources.knowledge import Knowledge, lookup
 from ..sources.sample import SourceSet
 from .generate.masks import cell_name
 from .generate.options import words
-from .llm_assist import _env, make_backend, parse_reply, record_decision, write_log
+from .llm_assist import _env, parse_reply, record_decision, write_log
 from .model import ImageEntry, QuestionSet
 
 TEMPLATE = "generate/caption.j2"
@@ -171,10 +171,10 @@ async def caption(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, back
     return stats
 
 
-def caption_with_model(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, model: str, *,
+def caption_with_model(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, backend, *,
                        log_path: Path | None = None, with_template: bool = True) -> dict:
-    """Resolve ``model`` like ``mmad-eval run --model`` does, caption, and write the decision log."""
-    backend = make_backend(model, ImageRegistry(), max_tokens=256)
+    """Caption with ``backend`` (built by the caller through ``backends.registry.build_backend``), close it,
+    and write the decision log."""
     log: list = []
     try:
         stats = asyncio.run(caption(qs, source, knowledge, backend, log=log, with_template=with_template))

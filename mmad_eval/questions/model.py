@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..paths import split_key  # noqa: F401  (re-exported: image keys are dataset/category/...)
+
 # MMAD's type strings, exactly, and the seven reported subtasks.
 TYPES = ("Anomaly Detection", "Defect Classification", "Defect Localization", "Defect Description",
          "Defect Analysis", "Object Classification", "Object Structure", "Object Details")
@@ -17,12 +19,6 @@ LETTERS = "ABCDE"
 def subtask_of(qtype: str) -> str:
     """MMAD reports Object Structure and Object Details together as Object Analysis."""
     return "Object Analysis" if qtype in ("Object Structure", "Object Details") else qtype
-
-
-def split_key(key: str) -> tuple[str, str]:
-    """(dataset, category) from a query key: its first and second path components."""
-    parts = key.replace("\\", "/").split("/")
-    return parts[0], (parts[1] if len(parts) > 1 else "")
 
 
 @dataclass

@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..records import AnswerRecord
-from ..score.table import ScoreTable
+from ..score.breakdown import category_table, overkill_miss
+from ..score.compare import compare_runs
+from ..score.scorers import MMAD_EXACT, STRICT, MMADScorer, Scorer
+from ..score.summary import compatible_tables, scored_table
+from ..score.table import COLUMNS, ScoreTable
 
 
 @dataclass
@@ -48,44 +52,31 @@ class Scoring(Protocol):
 
 
 class PackageScoring:
-    """Scores with ``mmad_eval.score``: the MMAD-compatible table (exact by default, the variant that
-    reproduces published numbers; notes say when the corrected one differs), the strict table, bootstrap
-    CIs over query images, breakdowns and paired comparisons."""
+    """Scores with ``mmad_eval.score`` (:mod:`mmad_eval.score.summary`, the same code as ``mmad-eval score``):
+    the MMAD-compatible table of the ``compatible`` scorer (exact by default, the variant that reproduces
+    published numbers; notes say when the corrected one differs), the ``strict`` scorer's table, bootstrap
+    CIs over query images, breakdowns and paired comparisons by the strict scorer."""
 
-    def __init__(self, variant: str = "exact", exact_skip_after_drop: bool = False, n_boot: int = 1000,
+    def __init__(self, compatible: MMADScorer = MMAD_EXACT, strict: Scorer = STRICT, n_boot: int = 1000,
                  seed: int = 0):
-        self.variant = variant
-        self.exact_skip_after_drop = exact_skip_after_drop
+        self.compatible_scorer = compatible
+        self.strict_scorer = strict
         self.n_boot = n_boot
         self.seed = seed
 
     def compatible(self, answers):
-        from ..score.mmad import mmad_scores
-        from ..score.stats import add_bootstrap_ci
-
-        exact, corrected = mmad_scores(answers, exact_skip_after_drop=self.exact_skip_after_drop)
-        table = exact if self.variant == "exact" else corrected
-        scorer = "mmad" if self.variant == "exact" else "mmad-corrected"
-        return add_bootstrap_ci(table, answers, scorer, n_boot=self.n_boot, seed=self.seed,
-                                exact_skip_after_drop=self.exact_skip_after_drop)
+        return compatible_tables(answers, self.compatible_scorer, self.n_boot, self.seed)[0]
 
     def strict(self, answers):
-        from ..score.stats import add_bootstrap_ci
-        from ..score.strict import strict_score
-
-        return add_bootstrap_ci(strict_score(answers), answers, "strict", n_boot=self.n_boot, seed=self.seed)
+        return scored_table(answers, self.strict_scorer, self.n_boot, self.seed)
 
     def breakdown(self, answers):
-        from ..score.breakdown import category_table, overkill_miss
-
-        cats = category_table(answers, "strict")
-        return Breakdown(categories=cats.rows, category_counts=cats.counts, ad=overkill_miss(answers, "strict"))
+        cats = category_table(answers, self.strict_scorer)
+        return Breakdown(categories=cats.rows, category_counts=cats.counts,
+                         ad=overkill_miss(answers, self.strict_scorer))
 
     def paired(self, a, b):
-        from ..score.compare import compare_runs
-        from ..score.table import COLUMNS
-
-        cmp = compare_runs(a, b, "strict", n_boot=self.n_boot, seed=self.seed)
+        cmp = compare_runs(a, b, self.strict_scorer, n_boot=self.n_boot, seed=self.seed)
         rows = []
         for col in COLUMNS:
             mc = cmp.mcnemar.get("All" if col == "Average" else col)

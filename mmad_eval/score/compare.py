@@ -15,7 +15,8 @@ from scipy import stats as sps
 from ..questions.model import SUBTASKS
 from ..records import AnswerRecord
 from .cells import table_values
-from .stats import image_weights, percentile_ci, scorer_index
+from .scorers import STRICT, Scorer
+from .stats import image_weights, percentile_ci
 from .table import COLUMNS
 
 
@@ -31,7 +32,7 @@ class McNemar:
 
 @dataclass
 class Comparison:
-    scorer: str
+    scorer: str                                   # the scorer's name
     shared: int                                   # questions both runs answered
     only_in_a: int
     only_in_b: int
@@ -62,16 +63,15 @@ def _answered(r: AnswerRecord) -> bool:
     return not (r.error or "").startswith("missing:")
 
 
-def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: str = "strict",
+def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: Scorer = STRICT,
                  n_boot: int = 1000, seed: int = 0) -> Comparison:
     """Compare run B against run A (differences are B - A); questions not answered yet are left out."""
     a0 = {r.qid: r for r in a if r.rotation == 0 and _answered(r)}
     b0 = {r.qid: r for r in b if r.rotation == 0 and _answered(r)}
     shared = [q for q in a0 if q in b0]
     ra, rb = [a0[q] for q in shared], [b0[q] for q in shared]
-    ia, exact = scorer_index(ra, scorer)
-    ib, _ = scorer_index(rb, scorer)
-    cmp = Comparison(scorer=scorer, shared=len(shared), only_in_a=len(a0) - len(shared),
+    ia, ib, exact = scorer.index(ra), scorer.index(rb), scorer.exact
+    cmp = Comparison(scorer=scorer.name, shared=len(shared), only_in_a=len(a0) - len(shared),
                      only_in_b=len(b0) - len(shared), a={}, b={}, diff={})
     if not shared:
         cmp.notes.append("the runs share no questions")
@@ -92,7 +92,7 @@ def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: s
         sel = both & (ia.col == j) if col != "All" else both
         if sel.any():
             cmp.mcnemar[col] = mcnemar(ia.correct[sel], ib.correct[sel])
-    if scorer != "strict" and not both.all():
+    if not scorer.fixed_denominator and not both.all():
         cmp.notes.append(f"McNemar uses the {int(both.sum())} questions valid in both runs")
     if cmp.only_in_a or cmp.only_in_b:
         cmp.notes.append(f"compared on {len(shared)} shared questions ({cmp.only_in_a} only in A, "

@@ -84,27 +84,34 @@ def _differs(a: ScoreTable, b: ScoreTable, tol: float = 1e-9) -> bool:
         diff(a.rows[d][c], b.rows[d][c]) for d in a.rows for c in a.rows[d])
 
 
+def differing_note(exact: ScoreTable, corrected: ScoreTable) -> str | None:
+    """A warning naming why the exact and corrected MMAD-compatible tables differ (None when they agree)."""
+    if not _differs(exact, corrected):
+        return None
+    parts = []
+    if set(exact.rows) != set(corrected.rows):
+        extra_rows = sorted(set(exact.rows) - set(corrected.rows))
+        parts.append(f"rows {', '.join(extra_rows)} are grouped with DS-MVTec in the corrected variant")
+    empty = [f"{d}/{c}" for d, row in exact.rows.items() for c, v in row.items()
+             if c != "Average" and v is not None and exact.counts[d].get(c, 0) == 0]
+    if empty:
+        parts.append(f"empty cells scored 0 in the exact variant: {', '.join(empty[:6])}"
+                     + (" ..." if len(empty) > 6 else ""))
+    one_sided = [d for d, n in exact.counts.items() if exact.rows[d]["Anomaly Detection"] is not None
+                 and (n["AD normal"] == 0) != (n["AD defective"] == 0)]
+    if one_sided:
+        parts.append(f"Anomaly Detection with one class only (scored (acc + 0)/2): {', '.join(one_sided)}")
+    return (f"exact MMAD score {exact.overall['Average']:.2f} differs from the corrected one "
+            f"{corrected.overall['Average']:.2f}: " + "; ".join(parts or ["see the tables"]))
+
+
 def mmad_scores(records: Sequence[AnswerRecord], exact_skip_after_drop: bool = False
                 ) -> tuple[ScoreTable, ScoreTable]:
     """Both variants; each gets a warning in ``notes`` when the exact and corrected numbers differ."""
     exact = mmad_score(records, "exact", exact_skip_after_drop)
     corrected = mmad_score(records, "corrected", exact_skip_after_drop)
-    if _differs(exact, corrected):
-        parts = []
-        if set(exact.rows) != set(corrected.rows):
-            extra_rows = sorted(set(exact.rows) - set(corrected.rows))
-            parts.append(f"rows {', '.join(extra_rows)} are grouped with DS-MVTec in the corrected variant")
-        empty = [f"{d}/{c}" for d, row in exact.rows.items() for c, v in row.items()
-                 if c != "Average" and v is not None and exact.counts[d].get(c, 0) == 0]
-        if empty:
-            parts.append(f"empty cells scored 0 in the exact variant: {', '.join(empty[:6])}"
-                         + (" ..." if len(empty) > 6 else ""))
-        one_sided = [d for d, n in exact.counts.items() if exact.rows[d]["Anomaly Detection"] is not None
-                     and (n["AD normal"] == 0) != (n["AD defective"] == 0)]
-        if one_sided:
-            parts.append(f"Anomaly Detection with one class only (scored (acc + 0)/2): {', '.join(one_sided)}")
-        msg = (f"exact MMAD score {exact.overall['Average']:.2f} differs from the corrected one "
-               f"{corrected.overall['Average']:.2f}: " + "; ".join(parts or ["see the tables"]))
-        exact.notes.append(msg)
-        corrected.notes.append(msg)
+    note = differing_note(exact, corrected)
+    if note:
+        exact.notes.append(note)
+        corrected.notes.append(note)
     return exact, corrected

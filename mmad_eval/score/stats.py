@@ -10,28 +10,9 @@ from typing import Sequence
 import numpy as np
 
 from ..records import AnswerRecord
-from .cells import CellIndex, build_index, table_values
-from .mmad import corrected_dataset, counted_flags
-from .strict import strict_correct
+from .cells import CellIndex, table_values
+from .scorers import Scorer
 from .table import COLUMNS, ScoreTable
-
-SCORERS = ("strict", "mmad", "mmad-corrected")
-
-
-def scorer_index(records: Sequence[AnswerRecord], scorer: str, exact_skip_after_drop: bool = False
-                 ) -> tuple[CellIndex, bool]:
-    """The cell index and arithmetic (exact or not) of a named scorer, on rotation 0."""
-    recs = [r for r in records if r.rotation == 0]
-    if scorer == "strict":
-        return build_index(recs, corrected_dataset, [True] * len(recs), [strict_correct(r) for r in recs]), False
-    if scorer not in SCORERS:
-        raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}")
-    exact = scorer == "mmad"
-    flags = counted_flags(recs, exact_skip_after_drop)
-    correct = [r.reference_parsed == r.answer for r in recs]
-    row_of = (lambda r: r.dataset) if exact else corrected_dataset
-    return build_index(recs, row_of, flags, correct), exact
-
 
 def image_weights(index: CellIndex, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, n_images) resample counts, stratified by each image's row."""
@@ -64,13 +45,13 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> list[tuple[float,
     return out
 
 
-def add_bootstrap_ci(table: ScoreTable, records: Sequence[AnswerRecord], scorer: str, n_boot: int = 1000,
-                     seed: int = 0, level: float = 0.95, exact_skip_after_drop: bool = False) -> ScoreTable:
+def add_bootstrap_ci(table: ScoreTable, records: Sequence[AnswerRecord], scorer: Scorer, n_boot: int = 1000,
+                     seed: int = 0, level: float = 0.95) -> ScoreTable:
     """Fill ``table.ci`` (headline columns) with percentile bootstrap intervals over query images."""
-    index, exact = scorer_index(records, scorer, exact_skip_after_drop)
+    index = scorer.index(records)
     if not index.images:
         return table
-    samples = bootstrap_headline(index, exact, n_boot, seed)
+    samples = bootstrap_headline(index, scorer.exact, n_boot, seed)
     table.ci = {col: ci for col, ci in zip(COLUMNS, percentile_ci(samples, level)) if ci is not None}
     table.extra["ci"] = {"method": "percentile bootstrap over query images, stratified by dataset",
                          "resamples": n_boot, "seed": seed, "level": level}

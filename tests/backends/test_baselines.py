@@ -96,16 +96,18 @@ class StubService:
 
 
 @pytest.fixture
-def expert(monkeypatch):
-    import sys
-    import types
-
-    mod = types.ModuleType("mmad_eval.enhance.expert.service")
-    mod.ExpertService = StubService
-    monkeypatch.setitem(sys.modules, "mmad_eval.enhance.expert.service", mod)
+def expert():
+    """The expert baseline given its run context through the constructor (the run passes its expert service)."""
     StubService.calls = []
-    be = ExpertBackend("builtin", GenerationSettings(), make_registry())
-    be.context = RunContext(data_root="/data", questions=object())
+    made = []
+
+    def service(kind):
+        made.append(kind)
+        return StubService("/data", object(), kind=kind)
+
+    be = ExpertBackend("builtin", GenerationSettings(), make_registry(),
+                       context=RunContext(data_root="/data", questions=object(), expert=service))
+    be.made = made
     return be
 
 
@@ -130,6 +132,7 @@ def test_expert_answers_ad_and_dl_and_abstains_elsewhere(expert):
     assert got["dl"].text == "B" and got["dl"].extra["location"] == "top left"
     assert got["dc"].text == "" and got["dc"].extra["abstain"] is True and got["dc"].error_type is None
     assert StubService.calls == ["ds/cat/test/crack/001.png", "ds/cat/test/good/002.png"]  # once per image
+    assert expert.made == ["builtin"]                         # the service of its detector kind, asked once
     assert expert.identity()["options"] == {"detector": "builtin"}
 
 

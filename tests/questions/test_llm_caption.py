@@ -136,13 +136,11 @@ def test_caption_end_to_end(small_source, tmp_path):
 def test_cli_caption_flag(small_source, tmp_path, monkeypatch):
     made = []
 
-    def fake_backend(model, images=None, max_tokens=512):
-        made.append(model)
-        b = Scripted(lambda key, request: Response(key=key, text=cap(GOOD[key.rsplit("/", 1)[1][:-4]])))
-        b.images = images or b.images
-        return b
+    def fake_build_backend(model, **kwargs):
+        made.append((model, kwargs["generation_defaults"]))
+        return None, Scripted(lambda key, request: Response(key=key, text=cap(GOOD[key.rsplit("/", 1)[1][:-4]])))
 
-    monkeypatch.setattr(llm_caption, "make_backend", fake_backend)
+    monkeypatch.setattr("mmad_eval.backends.registry.build_backend", fake_build_backend)
     src = tmp_path / "src"
     out = tmp_path / "q.json"
     # the fixture source and its knowledge are in memory: the CLI's loaders hand them over
@@ -150,7 +148,7 @@ def test_cli_caption_flag(small_source, tmp_path, monkeypatch):
     monkeypatch.setattr("mmad_eval.questions.generate.build.resolve_knowledge", lambda *a, **k: knowledge())
     assert main(["generate", str(src), "--out", str(out), "--similar", "none", "--caption", "some-model"]) == 0
     data = json.loads(out.read_text())
-    assert made == ["some-model"]
+    assert made == [("some-model", {"max_tokens": 256})]
     assert sum("caption" in e for e in data.values()) == len(GOOD)
     log = [json.loads(line) for line in out.with_suffix(".caption.jsonl").read_text().splitlines()]
     assert len(log) == len(GOOD) and all(r["accepted"] for r in log)

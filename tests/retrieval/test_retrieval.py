@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from mmad_eval.cli import main as cli_main
-from mmad_eval.enhance.embed import BuiltinEmbedder, make_embedder
+from mmad_eval.retrieval.embed import BuiltinEmbedder, make_embedder
 from mmad_eval.enhance.retrieval import RetrievalIndex, write_similar_templates
 from mmad_eval.errors import ConfigError, DataError
 from mmad_eval.questions.mmad_io import load_mmad_json

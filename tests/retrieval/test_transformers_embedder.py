@@ -8,7 +8,7 @@ from PIL import Image
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from mmad_eval.enhance.embed import TransformersEmbedder, make_embedder  # noqa: E402
+from mmad_eval.retrieval.embed import TransformersEmbedder, make_embedder  # noqa: E402
 from mmad_eval.enhance.retrieval import RetrievalIndex  # noqa: E402
 
 

@@ -35,7 +35,7 @@ class GenerateSettings:
     n_options: int = 4               # options per multiple-choice question (Yes/No has 2)
     yes_no: str = "fixed"            # "fixed" (MMAD: A. Yes. / B. No.) or "shuffled" per image
     random_templates: int = 5        # seeded sample of the category's normal pool
-    similar: str = "builtin"         # "builtin" (enhance.retrieval nearest normals) or "none"
+    similar: str = "builtin"         # "builtin" (retrieval.index nearest normals) or "none"
     similar_templates: int = 5
     normal_mean_images: int = 8      # normal images averaged as the tone reference of Defect Description
     balance: bool = True             # even out Localization/Description answer priors over the set (balance.py)
@@ -77,18 +77,14 @@ def resolve_knowledge(source: SourceSet, knowledge: Knowledge | Path | str | Non
 
 
 class _Similar:
-    """Lazy nearest-normal lookup through enhance.retrieval (imported only when asked for)."""
+    """Lazy nearest-normal lookup through mmad_eval.retrieval (built only when asked for)."""
 
     def __init__(self, source: SourceSet, k: int):
         self.source, self.k, self._index = source, k, None
 
     def __call__(self, key: str) -> list[str]:
         if self._index is None:
-            try:
-                from ...enhance.retrieval import RetrievalIndex
-            except ImportError as e:
-                raise ConfigError(f"similar templates need mmad_eval.enhance.retrieval ({e}); "
-                                  "use --similar none", culprit="--similar builtin") from None
+            from ...retrieval.index import RetrievalIndex   # embeds each category's normals once, when asked
             pools = {(s.image.split("/")[0], s.category): self.source.normals.get(s.category, [])
                      for s in self.source.samples}
             self._index = RetrievalIndex.from_pools(self.source.root, pools)
