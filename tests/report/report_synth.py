@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter
 
 from mmad_eval.parse import parse_reply, reference_parse
-from mmad_eval.records import AnswerRecord
+from mmad_eval.answers import AnswerRecord
 from mmad_eval.run.loaded import LoadedRun
 
 CATEGORIES = {"DS-MVTec": ["bottle", "screw", "metal_nut"], "MVTec-LOCO": ["juice_bottle", "pushpins"],
