@@ -192,7 +192,7 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
 def plan_fingerprint(selection, enh, root: Path, parts: list) -> str | None:
     """Hash of everything that shapes the requests: settings, backend identity, prompt and question hashes,
     the selection and every image file's size and mtime. None when references need retrieval (not cheap)."""
-    if enh.protocol.templates == "retrieved":
+    if enh.protocol.references == "retrieved":
         return None
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     if enh.settings.knowledge:
