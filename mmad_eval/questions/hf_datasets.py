@@ -11,7 +11,8 @@ paths relative to the data root (``datasets`` keeps only a file's base name with
 import can rebuild both the question file and the image tree.
 
 Images are embedded by default (a self-contained folder that ``push_to_hub`` can publish); since each row
-carries its own images, ``embed_images=False`` (keys only, image columns empty) or ``max_references`` keep large sets small.
+carries its own images, ``embed_images=False`` (keys only, image columns empty) or ``max_references`` keep
+large sets small.
 """
 from __future__ import annotations
 
