@@ -79,17 +79,17 @@ def _rows(questions: QuestionSet, data_root: Path, embed_images: bool, max_refer
 
     for e in questions.entries.values():
         summary.entries += 1
-        templates = {}
+        references = {}
         for c in TEMPLATE_COLUMNS:
             keys = getattr(e, c)[:max_references]
-            templates[c], templates[f"{c[:-1]}_paths"] = [image(k) for k in keys], list(keys)
+            references[c], references[f"{c[:-1]}_paths"] = [image(k) for k in keys], list(keys)
         mask_key = _mask_key(e.key, e.mask_path, data_root) if e.mask_path else None
         mask = image(mask_key) if mask_key else None
         for q in e.questions:
             summary.rows += 1
             yield {"key": e.key, "index": q.index, "dataset": q.dataset, "category": q.category, "type": q.type,
                    "question": q.text, "options": json.dumps(q.options, ensure_ascii=False), "answer": q.answer,
-                   "image": image(e.key), **templates, "mask": mask, "mask_key": mask_key, "mask_path": e.mask_path,
+                   "image": image(e.key), **references, "mask": mask, "mask_key": mask_key, "mask_path": e.mask_path,
                    "image_path": e.image_path, "entry_extra": json.dumps(e.extra, ensure_ascii=False),
                    "question_extra": json.dumps(q.extra, ensure_ascii=False),
                    "provenance": json.dumps(q.provenance, ensure_ascii=False)}
