@@ -91,11 +91,11 @@ class Member:
                 self.answer, self.request_key, self.position, self.n_prompt, self.question)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Member":
-        return cls(qid=row["qid"], rotation=row["rotation"], image=row["image"], index=row["idx"],
-                   type=row["type"], options=json.loads(row["options"]), answer=row["answer"],
-                   request_key=row["request_key"], position=row["position"], n_prompt=row["n_prompt"],
-                   question=row["question"])
+    def from_row(cls, row: tuple) -> "Member":
+        """From a members row selected in :data:`MEMBER_COLUMNS` order."""
+        _run, qid, rotation, image, idx, type_, options, answer, request_key, position, n_prompt, question = row
+        return cls(qid, rotation, image, idx, type_, json.loads(options), answer, request_key, position, n_prompt,
+                   question)
 
 
 def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT OR REPLACE") -> str:
@@ -110,7 +110,6 @@ class Store:
         self._lock = threading.Lock()
         try:
             self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA busy_timeout=10000")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -178,7 +177,7 @@ class Store:
     # -- requests --------------------------------------------------------------------------------------
     def statuses(self) -> dict[str, str]:
         """key -> "ok"/"error" for every stored request."""
-        return {k: s for k, s in self.db.execute("SELECT key, status FROM requests")}
+        return dict(self.db.execute("SELECT key, status FROM requests"))
 
     def put_response(self, resp: Response, content: list | None) -> None:
         """Store one response in its own transaction (called as each answer arrives)."""
@@ -200,7 +199,7 @@ class Store:
             chunk = keys[i:i + 500]
             q = f"SELECT {','.join(REQUEST_COLUMNS)} FROM requests WHERE key IN ({','.join('?' * len(chunk))})"
             for row in self.db.execute(q, chunk):
-                out[row["key"]] = dict(row)
+                out[row[0]] = dict(zip(REQUEST_COLUMNS, row))
         return out
 
     # -- membership ------------------------------------------------------------------------------------
@@ -254,7 +253,7 @@ class Store:
             self._merge_run(name, src, check)
         self._merge_requests(src, stats)
         self._merge_members(src, stats)
-        self.put_images([tuple(r) for r in src.db.execute("SELECT sha, path, data FROM images")])
+        self.put_images(src.db.execute("SELECT sha, path, data FROM images").fetchall())
         for name in self.run_names():
             self.put_run(name, {**self.run_record(name), "usage": self.usage(name)})
         return stats
@@ -279,10 +278,11 @@ class Store:
     def _merge_requests(self, src: "Store", stats: dict) -> None:
         existing = self.statuses()
         rows, texts = [], {}
-        for row in src.db.execute(f"SELECT {','.join(REQUEST_COLUMNS)} FROM requests"):
+        for values in src.db.execute(f"SELECT {','.join(REQUEST_COLUMNS)} FROM requests"):
+            row = dict(zip(REQUEST_COLUMNS, values))
             old = existing.get(row["key"])
             if old is None or (old != "ok" and row["status"] == "ok"):
-                rows.append(tuple(row))
+                rows.append(values)
                 stats["requests_added" if old is None else "errors_replaced"] += 1
             elif old == "ok" and row["status"] == "ok":
                 texts[row["key"]] = row["text"]
@@ -293,14 +293,15 @@ class Store:
             self.db.executemany(_insert("requests", REQUEST_COLUMNS), rows)
 
     def _merge_members(self, src: "Store", stats: dict) -> None:
-        have = {(r["run"], r["qid"], r["rotation"]): r["request_key"]
-                for r in self.db.execute("SELECT run, qid, rotation, request_key FROM members")}
+        have = {(run, qid, rotation): key
+                for run, qid, rotation, key in self.db.execute("SELECT run, qid, rotation, request_key FROM members")}
         status = self.statuses()
         rows = []
-        for row in src.db.execute(f"SELECT {','.join(MEMBER_COLUMNS)} FROM members"):
+        for values in src.db.execute(f"SELECT {','.join(MEMBER_COLUMNS)} FROM members"):
+            row = dict(zip(MEMBER_COLUMNS, values))
             old, new = have.get((row["run"], row["qid"], row["rotation"])), row["request_key"]
             if old is None or (old != new and status.get(old) != "ok" and status.get(new) == "ok"):
-                rows.append(tuple(row))
+                rows.append(values)
             elif old != new:
                 stats["member_conflicts"] += 1
         stats["members"] += len(rows)
