@@ -13,7 +13,8 @@ class LoadedRun:
     run_dir: Path                      # the output directory holding the SQLite store
     name: str                          # run name (model label, plus an ablation tag where set)
     record: dict                       # run record: settings, versions, hashes, counts, usage, times
-    answers: list[AnswerRecord]        # parsed; one per (question, rotation); failed requests have .error
+    answers: list[AnswerRecord]        # one per (question, rotation); failed requests have .error; letters
+                                       # filled by the parse stage (mmad_eval.parse.stage.parse_run)
     prompts: dict[str, list] = field(default_factory=dict)   # request key -> Request.content()
     image_loader: Callable[[str], bytes | None] | None = None  # sha256 -> bytes (data files or stored hints)
 
