@@ -154,7 +154,7 @@ class RayPoolBackend(Backend):
         self._started_ray = False
         self._actors: dict[int, object] = {}
         self._next_worker = 0
-        self.workers: list[dict] = []       # every worker started: id, pid, host
+        self._hello: dict[int, object] = {}  # worker id -> its hello() answer (host, pid)
         self.retries: list[dict] = []       # every shard given again: shard, worker, reason
 
     # -- what is recorded --------------------------------------------------------------------------
@@ -173,7 +173,17 @@ class RayPoolBackend(Backend):
         return d
 
     def execution_report(self) -> dict:
-        return {"ray": {"workers": list(self.workers), "retries": list(self.retries)}}
+        """Every worker started (id, host, pid) and every shard given again, for the run record."""
+        workers = []
+        for wid, ref in self._hello.items():
+            info = {"id": wid, "host": None, "pid": None}
+            try:
+                import ray
+                info.update(ray.get(ref, timeout=10))
+            except Exception as e:   # noqa: BLE001 - a worker that died before it said hello
+                info["error"] = _first_line(e)
+            workers.append(info)
+        return {"ray": {"workers": workers, "retries": list(self.retries)}}
 
     # -- cluster -----------------------------------------------------------------------------------
     def _ray(self):
@@ -197,12 +207,7 @@ class RayPoolBackend(Backend):
         opts = dict(self.inner.options)
         actor = actor_cls.remote(self.cls_path, self.model, self.generation, self.images.settings, opts)
         self._actors[worker_id] = actor
-        info = {"id": worker_id, "pid": None, "host": None}
-        try:
-            info.update(ray.get(actor.hello.remote(), timeout=300))
-        except Exception as e:   # noqa: BLE001 - a worker that cannot start is recorded, its shards go elsewhere
-            info["error"] = _first_line(e)
-        self.workers.append(info)
+        self._hello[worker_id] = actor.hello.remote()     # read when the run is reported, never waited on here
         return worker_id
 
     def _shard_images(self, shard: Shard) -> dict[str, bytes]:
@@ -215,53 +220,80 @@ class RayPoolBackend(Backend):
 
     # -- the run -----------------------------------------------------------------------------------
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+        """Dispatch runs in a thread (Ray calls block); answers come back to this loop in batches and are
+        emitted here, on the thread that owns the store."""
         items = list(items)
         if not items:
             return
         ray = self._ray()
-        context = ray.put(self.context) if self.context is not None else None
-        o = self.ray_options
-        todo = split_by_image(items, o.workers * o.shards_per_worker)
-        idle = [self._new_actor(ray) for _ in range(min(o.workers, len(todo)))]
-        running: dict[object, tuple[int, Shard]] = {}     # generator -> (worker id, shard)
-        try:
-            while todo or running:
-                while todo and idle:
-                    wid, shard = idle.pop(), todo.pop(0)
-                    shard.attempts += 1
-                    gen = self._actors[wid].answer.options(num_returns="streaming").remote(
-                        shard.remaining(), self._shard_images(shard), context)
-                    running[gen] = (wid, shard)
-                ready, _ = await asyncio.to_thread(ray.wait, list(running), num_returns=1, timeout=POLL_S)
-                for gen in ready:
-                    wid, shard = running[gen]
-                    outcome = self._take(ray, gen, shard, emit)
-                    if outcome == "more":
-                        continue
-                    del running[gen]
-                    if outcome == "done":
-                        idle.append(wid)
-                    else:
-                        idle.append(self._replace(ray, wid))
-                        self._retry_or_fail(shard, wid, outcome, todo, emit)
-        finally:
-            for gen in running:
-                try:
-                    ray.cancel(gen)
-                except Exception:   # noqa: BLE001 - cancelling what is already gone
-                    pass
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
 
-    def _take(self, ray, gen, shard: Shard, emit: Emit) -> str:
-        """Read one streamed answer: "more", "done", or the failure's one-line reason."""
+        def deliver(batch) -> None:
+            loop.call_soon_threadsafe(answers.put_nowait, batch)
+
+        dispatch = loop.run_in_executor(None, self._dispatch, ray, items, deliver, stop)
         try:
-            ref = next(gen)
-            resp: Response = ray.get(ref)
+            while (batch := await answers.get()) is not None:
+                for resp in batch:
+                    emit(resp)
+            await dispatch
+        finally:
+            stop.set()               # interrupted: the dispatch thread stops the workers at once
+            while not answers.empty():      # answers that already arrived are kept
+                for resp in answers.get_nowait() or ():
+                    emit(resp)
+
+    def _dispatch(self, ray, items, deliver, stop: threading.Event) -> None:
+        """Give shards to idle workers, stream their answers back, replace lost workers; until all is done."""
+        try:
+            o = self.ray_options
+            context = ray.put(self.context) if self.context is not None else None
+            todo = split_by_image(items, o.workers * o.shards_per_worker)
+            idle = [self._new_actor(ray) for _ in range(min(o.workers, len(todo)))]
+            running: dict[object, tuple[int, Shard]] = {}     # stream -> (worker id, shard)
+            try:
+                while (todo or running) and not stop.is_set():
+                    while todo and idle:
+                        wid, shard = idle.pop(), todo.pop(0)
+                        shard.attempts += 1
+                        stream = self._actors[wid].answer.options(num_returns="streaming").remote(
+                            shard.remaining(), self._shard_images(shard), context)
+                        running[stream] = (wid, shard)
+                    ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+                    if ready:    # everything else that is ready too, without waiting
+                        ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
+                    batch: list[Response] = []
+                    for stream in ready:
+                        wid, shard = running[stream]
+                        outcome = self._take(ray, stream, shard, batch)
+                        if outcome == "more":
+                            continue
+                        del running[stream]
+                        if outcome == "done":
+                            idle.append(wid)
+                        else:
+                            idle.append(self._replace(ray, wid))
+                            self._retry_or_fail(shard, wid, outcome, todo, batch)
+                    if batch:
+                        deliver(batch)
+            finally:
+                if stop.is_set():    # interrupted: nothing more may be sent
+                    self._kill_all(ray)
+        finally:
+            deliver(None)
+
+    def _take(self, ray, stream, shard: Shard, batch: list) -> str:
+        """Read one streamed answer into ``batch``: "more", "done", or the failure's one-line reason."""
+        try:
+            resp: Response = ray.get(next(stream))
         except StopIteration:
             return "done"
         except Exception as e:   # noqa: BLE001 - a lost worker or a backend that raised
             return _first_line(e)
         shard.done.add(resp.key)
-        emit(resp)
+        batch.append(resp)
         return "more"
 
     def _replace(self, ray, wid: int) -> int:
@@ -273,7 +305,7 @@ class RayPoolBackend(Backend):
                 pass
         return self._new_actor(ray)
 
-    def _retry_or_fail(self, shard: Shard, wid: int, reason: str, todo: list, emit: Emit) -> None:
+    def _retry_or_fail(self, shard: Shard, wid: int, reason: str, todo: list, batch: list) -> None:
         left = shard.remaining()
         self.retries.append({"shard": shard.index, "worker": wid, "attempt": shard.attempts,
                              "answered_before": len(shard.done), "left": len(left), "reason": reason[:300]})
@@ -283,19 +315,22 @@ class RayPoolBackend(Backend):
             todo.insert(0, shard)
             return
         for key, _ in left:     # given up: one typed error per request, the run goes on
-            emit(Response(key=key, error_type="worker_lost", attempts=shard.attempts,
+            batch.append(Response(key=key, error_type="worker_lost", attempts=shard.attempts,
                           error_message=f"Ray worker failed {shard.attempts} times on this shard: {reason[:300]}"))
+
+    def _kill_all(self, ray) -> None:
+        for actor in self._actors.values():
+            try:
+                ray.kill(actor)
+            except Exception:   # noqa: BLE001 - already dead
+                pass
+        self._actors.clear()
 
     def close(self) -> None:
         if not self._actors and not self._started_ray:
             return
         import ray
-        for actor in self._actors.values():
-            try:
-                ray.kill(actor)
-            except Exception:   # noqa: BLE001
-                pass
-        self._actors.clear()
+        self._kill_all(ray)
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
