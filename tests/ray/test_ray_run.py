@@ -192,3 +192,38 @@ def test_ctrl_c_cancels_the_workers_and_keeps_what_was_committed(tmp_path):
         again = subprocess.run(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
                                capture_output=True, text=True, timeout=240)
         assert f"asked {60 - kept}, reused {kept}" in again.stdout, again.stdout + again.stderr
+
+
+@pytest.fixture(scope="module")
+def synth_set(tmp_path_factory):
+    from mmad_eval.questions.generate import GenerateSettings, generate_questions
+    from mmad_eval.questions.mmad_io import write_mmad_json
+    from mmad_eval.sources.detect import load_source
+    from mmad_eval.sources.synth import generate_synthetic
+
+    root = generate_synthetic(tmp_path_factory.mktemp("synth"), categories=["pill"], n_train=3, n_test_good=1,
+                              n_per_defect=1, size=64, workers=1)
+    result = generate_questions(load_source(root / "Synth-AD"), root / "knowledge.json",
+                                GenerateSettings(similar="none"))
+    write_mmad_json(result.questions, root / "q.json")
+    return root
+
+
+@pytest.mark.parametrize("model", ["hf", "expert"])
+def test_in_process_backends_on_ray_workers_answer_as_locally(synth_set, tmp_path, model):
+    """transformers (the tiny LLaVA) and the expert baseline, which needs the run context, on Ray workers."""
+    args = ["--model", "expert"]
+    if model == "hf":
+        from mmad_eval.testing.tiny_vlm import build_tiny_llava
+        args = ["--model", f"hf:{build_tiny_llava(tmp_path / 'tiny')}", "--max-tokens", "4",
+                "--backend-option", "device=cpu"]
+    base = [sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_set / "q.json"), "--data-root",
+            str(synth_set), "--quiet", *args]
+    local = subprocess.run(base + ["--out", str(tmp_path / "local")], capture_output=True, text=True, env=ENV)
+    assert local.returncode == 0, local.stderr
+    dist = subprocess.run(base + ["--out", str(tmp_path / "ray"), "--ray", "--workers", "2"], capture_output=True,
+                          text=True, env=ENV, timeout=300)
+    assert dist.returncode == 0, dist.stderr
+    assert "ray: 2 workers started" in dist.stdout
+    got, want = answers(tmp_path / "ray"), answers(tmp_path / "local")
+    assert got == want and len(got) > 10 and all(v[0] is not None for v in got.values())
