@@ -72,6 +72,10 @@ class Backend(ABC):
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
         """Answer ``(key, request)`` pairs, calling ``emit(Response)`` once per pair."""
 
+    def execution_report(self) -> dict:
+        """How the last ``generate`` ran, for the run record (e.g. the Ray workers and retries)."""
+        return {}
+
     def close(self) -> None:
         """Release engines, clients, GPU memory."""
 

@@ -54,6 +54,13 @@ def add_arguments(p) -> None:
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
     g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")
+    g = p.add_argument_group("Ray: data parallel over a cluster (pip install 'mmad-eval[ray]')")
+    g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="answer on Ray workers; ADDRESS of a running cluster (e.g. ray://head:10001), "
+                        "or none to start a local Ray instance")
+    g.add_argument("--workers", type=int, help="Ray workers, each holding one copy of the model (default 2)")
+    g.add_argument("--gpus-per-worker", type=float,
+                   help="GPUs per Ray worker (default: the backend's tensor_parallel_size, else 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -117,6 +124,29 @@ def slice_from_args(args):
                  categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
 
 
+def ray_factory(args):
+    """A backend factory that wraps the model's backend in a Ray worker pool (None without ``--ray``)."""
+    from ..errors import ConfigError
+
+    if args.ray is None:
+        if args.workers is not None or args.gpus_per_worker is not None:
+            raise ConfigError("--workers and --gpus-per-worker need --ray", culprit="--workers")
+        return None
+    from ..backends.ray_pool import RayOptions, RayPoolBackend
+    from ..backends.registry import backend_class, resolve_model
+
+    spec = resolve_model(args.model)
+    options = RayOptions(address=None if args.ray == "local" else args.ray,
+                         workers=args.workers if args.workers is not None else 2,
+                         gpus_per_worker=args.gpus_per_worker)
+
+    def build(model, generation, images, context=None, **backend_opts):
+        inner = backend_class(spec.backend)(model, generation, images, context=context, **backend_opts)
+        return RayPoolBackend(inner, options)
+
+    return build
+
+
 def main(args) -> int:
     from pathlib import Path
 
@@ -124,7 +154,7 @@ def main(args) -> int:
 
     summary = run_evaluation(settings_from_args(args), Path(args.questions), Path(args.out), name=args.name,
                              data_root=args.data_root, slice=slice_from_args(args),
-                             backend_options=backend_options(args),
+                             backend_options=backend_options(args), backend_factory=ray_factory(args),
                              retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet)
     print(summary.line())
     enh = summary.record.get("enhancements") or {}
@@ -133,5 +163,9 @@ def main(args) -> int:
               f"'{args.references}' reference images in the question file; they were shown the ones there are")
     if enh.get("missing_knowledge"):
         print(f"note: no domain knowledge for {', '.join(enh['missing_knowledge'])}")
+    ray = (summary.record.get("last_invocation") or {}).get("ray")
+    if ray:
+        print(f"ray: {len(ray['workers'])} workers started, {len(ray['retries'])} shards given again after a "
+              f"worker was lost")
     print(f"store: {Path(args.out) / 'mmad-eval.sqlite'}  ({summary.elapsed_s:.1f} s)")
     return 1 if summary.failed or summary.unanswered else 0

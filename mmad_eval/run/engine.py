@@ -73,7 +73,7 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
             outcome = StoreCachedBackend(backend, store).answer(plan.built.requests, retry_failed=retry_failed,
                                                                 progress=progress)
             summary = summarise(store, plan, outcome, Path(out_dir), retry_failed)
-            record_outcome(store, plan, summary, enh, inputs, spec)
+            record_outcome(store, plan, summary, enh, inputs, spec, backend)
     finally:
         backend.close()
     summary.elapsed_s = time.perf_counter() - t0
@@ -99,14 +99,15 @@ def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_f
         + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered)
 
 
-def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec) -> None:
+def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec,
+                   backend: Backend) -> None:
     """Complete the run record (end time, enhancements seen, usage and cost, this invocation) and store it."""
     enh.merge_previous(plan.previous)
     record = plan.record
     record.update(ended=now_iso(), enhancements=enh.describe(), usage=with_cost(store.usage(plan.name), spec.price),
                   last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
                                    "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
-                                   "distinct_images": len(plan.built.images)})
+                                   "distinct_images": len(plan.built.images), **backend.execution_report()})
     store.put_run(plan.name, record)
     summary.record = record
 

@@ -1,0 +1,353 @@
+"""Data parallel over a Ray cluster: any backend, replicated on N Ray workers, answers one run's requests.
+
+The driver keeps the store: it splits the pending requests into shards by query image, hands each shard to
+an idle worker (a Ray actor that builds its own copy of the backend once and keeps it for every shard it
+gets), and receives the answers as a stream, emitting each one, so the run engine commits it at once. A
+worker that dies (node lost, OOM, kill -9) is replaced and its shard is given again, less the answers that
+already arrived. Cache keys are the wrapped backend's, so a Ray run and a local run share answers.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+from ..errors import ConfigError, MissingExtraError
+from ..prompt.images import ImageRegistry
+from ..prompt.message import Request
+from .base import Backend, Emit, Response
+
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide to run. Transport only: none of it changes an answer."""
+
+    address: str | None = None        # a cluster (``ray://host:10001`` or ``host:6379``); None = local instance
+    workers: int = 2
+    gpus_per_worker: float | None = None   # None: the backend's tensor_parallel_size (vLLM) or 0
+    cpus_per_worker: float = 1.0
+    shards_per_worker: int = 4        # pending work is cut into workers * this many shards (load balance)
+    max_retries: int = 3              # times one shard is given again after its worker died
+
+    def __post_init__(self):
+        if self.workers < 1:
+            raise ConfigError("--workers must be at least 1", culprit=str(self.workers))
+        if self.gpus_per_worker is not None and self.gpus_per_worker < 0:
+            raise ConfigError("--gpus-per-worker must be >= 0", culprit=str(self.gpus_per_worker))
+        if self.shards_per_worker < 1 or self.max_retries < 0:
+            raise ConfigError("shards_per_worker must be >= 1 and max_retries >= 0")
+
+
+@dataclass
+class Shard:
+    index: int
+    items: list[tuple[str, Request]]
+    attempts: int = 0
+    done: set[str] = field(default_factory=set)
+
+    def remaining(self) -> list[tuple[str, Request]]:
+        return [(k, r) for k, r in self.items if k not in self.done]
+
+
+def _query_image(request: Request) -> str:
+    meta = request.meta or {}
+    if meta.get("image"):
+        return str(meta["image"])
+    qs = meta.get("questions") or [{}]
+    return str(qs[0].get("image", ""))
+
+
+def split_by_image(items: Sequence[tuple[str, Request]], n_shards: int) -> list[Shard]:
+    """Consecutive groups of whole images, about equal in request count (an image is never split)."""
+    groups: list[list[tuple[str, Request]]] = []
+    last = object()
+    for key, req in items:
+        image = _query_image(req)
+        if image != last or not groups:
+            groups.append([])
+            last = image
+        groups[-1].append((key, req))
+    target = max(1, -(-len(items) // max(1, n_shards)))
+    shards: list[Shard] = []
+    for group in groups:
+        if not shards or len(shards[-1].items) >= target:
+            shards.append(Shard(len(shards), []))
+        shards[-1].items.extend(group)
+    return shards
+
+
+def gpus_for(options: RayOptions, backend_options: dict) -> float:
+    if options.gpus_per_worker is not None:
+        return float(options.gpus_per_worker)
+    tp = backend_options.get("tensor_parallel_size") or 1
+    pp = backend_options.get("pipeline_parallel_size") or 1
+    return float(tp * pp) if "tensor_parallel_size" in backend_options or "pipeline_parallel_size" in backend_options else 0.0
+
+
+class AnswerWorker:
+    """The Ray actor: one backend copy, built on first use, answering shard after shard."""
+
+    def __init__(self, cls_path: str, model: str, generation, image_settings, options: dict):
+        self.cls_path, self.model, self.generation = cls_path, model, generation
+        self.image_settings, self.options = image_settings, options
+        self.backend: Backend | None = None
+
+    def hello(self) -> dict:
+        import socket
+        return {"pid": os.getpid(), "host": socket.gethostname()}
+
+    def _backend(self, context) -> Backend:
+        if self.backend is None:
+            import importlib
+            module, _, name = self.cls_path.partition(":")
+            cls = getattr(importlib.import_module(module), name)
+            self.backend = cls(self.model, self.generation, ImageRegistry(self.image_settings), context=context,
+                               **self.options)
+        return self.backend
+
+    def answer(self, items: list, images: dict, context):
+        """Yield one Response per item as the backend emits it (a Ray streaming generator)."""
+        backend = self._backend(context)
+        for data in images.values():
+            backend.images.add_bytes(data)
+        out: queue.Queue = queue.Queue()
+        done = object()
+
+        def drive():
+            try:
+                asyncio.run(backend.generate(items, out.put))
+            except BaseException as e:      # reported to the driver as this shard's failure
+                out.put(e)
+            finally:
+                out.put(done)
+
+        threading.Thread(target=drive, daemon=True).start()
+        while (item := out.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+
+class RayPoolBackend(Backend):
+    """Runs ``inner`` (a built but not yet loaded backend) on Ray workers; its identity is the inner one's."""
+
+    def __init__(self, inner: Backend, options: RayOptions):
+        super().__init__(inner.model, inner.generation, inner.images, context=inner.context, **inner.options)
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise MissingExtraError("ray", "ray") from None
+        self.inner, self.ray_options = inner, options
+        self.cls_path = f"{type(inner).__module__}:{type(inner).__qualname__}"   # workers import it themselves
+        self.kind = inner.kind
+        self.sees_images = inner.sees_images
+        self.gpus = gpus_for(options, inner.options)
+        self._started_ray = False
+        self._actors: dict[int, object] = {}
+        self._next_worker = 0
+        self._hello: dict[int, object] = {}  # worker id -> its hello() answer (host, pid)
+        self.retries: list[dict] = []       # every shard given again: shard, worker, reason
+
+    # -- what is recorded --------------------------------------------------------------------------
+    def identity(self) -> dict:
+        return self.inner.identity()
+
+    def answer_options(self) -> dict:
+        return self.inner.answer_options()
+
+    def describe(self) -> dict:
+        d = dict(self.inner.describe())
+        o = self.ray_options
+        d["ray"] = {"address": _public_address(o.address), "workers": o.workers, "gpus_per_worker": self.gpus,
+                    "cpus_per_worker": o.cpus_per_worker, "shards_per_worker": o.shards_per_worker,
+                    "max_retries": o.max_retries}
+        return d
+
+    def execution_report(self) -> dict:
+        """Every worker started (id, host, pid) and every shard given again, for the run record."""
+        workers = []
+        for wid, ref in self._hello.items():
+            info = {"id": wid, "host": None, "pid": None}
+            try:
+                import ray
+                info.update(ray.get(ref, timeout=10))
+            except Exception as e:   # noqa: BLE001 - a worker that died before it said hello
+                info["error"] = _first_line(e)
+            workers.append(info)
+        return {"ray": {"workers": workers, "retries": list(self.retries)}}
+
+    # -- cluster -----------------------------------------------------------------------------------
+    def _ray(self):
+        import ray
+        if not ray.is_initialized():
+            kw = {"address": self.ray_options.address} if self.ray_options.address else {
+                "num_cpus": max(self.ray_options.workers * self.ray_options.cpus_per_worker, 1)}
+            try:
+                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ConfigError(f"cannot connect to the Ray cluster ({str(e).splitlines()[0][:200]})",
+                                  culprit=self.ray_options.address or "local Ray") from None
+            self._started_ray = True
+        return ray
+
+    def _new_actor(self, ray):
+        worker_id = self._next_worker
+        self._next_worker += 1
+        actor_cls = ray.remote(AnswerWorker).options(num_cpus=self.ray_options.cpus_per_worker, num_gpus=self.gpus,
+                                                max_restarts=0)
+        opts = dict(self.inner.options)
+        actor = actor_cls.remote(self.cls_path, self.model, self.generation, self.images.settings, opts)
+        self._actors[worker_id] = actor
+        self._hello[worker_id] = actor.hello.remote()     # read when the run is reported, never waited on here
+        return worker_id
+
+    def _shard_images(self, shard: Shard) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for _, req in shard.remaining():
+            for part in req.images():
+                if part.sha256 not in out:
+                    out[part.sha256] = self.images.source_bytes(part.sha256)
+        return out
+
+    # -- the run -----------------------------------------------------------------------------------
+    async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+        """Dispatch runs in a thread (Ray calls block); answers come back to this loop in batches and are
+        emitted here, on the thread that owns the store."""
+        items = list(items)
+        if not items:
+            return
+        ray = self._ray()
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def deliver(batch) -> None:
+            loop.call_soon_threadsafe(answers.put_nowait, batch)
+
+        dispatch = loop.run_in_executor(None, self._dispatch, ray, items, deliver, stop)
+        try:
+            while (batch := await answers.get()) is not None:
+                for resp in batch:
+                    emit(resp)
+            await dispatch
+        finally:
+            stop.set()               # interrupted: the dispatch thread stops the workers at once
+            while not answers.empty():      # answers that already arrived are kept
+                for resp in answers.get_nowait() or ():
+                    emit(resp)
+
+    def _dispatch(self, ray, items, deliver, stop: threading.Event) -> None:
+        """Give shards to idle workers, stream their answers back, replace lost workers; until all is done."""
+        try:
+            o = self.ray_options
+            context = ray.put(self.context) if self.context is not None else None
+            todo = split_by_image(items, o.workers * o.shards_per_worker)
+            idle = [self._new_actor(ray) for _ in range(min(o.workers, len(todo)))]
+            running: dict[object, tuple[int, Shard]] = {}     # stream -> (worker id, shard)
+            try:
+                while (todo or running) and not stop.is_set():
+                    while todo and idle:
+                        wid, shard = idle.pop(), todo.pop(0)
+                        shard.attempts += 1
+                        stream = self._actors[wid].answer.options(num_returns="streaming").remote(
+                            shard.remaining(), self._shard_images(shard), context)
+                        running[stream] = (wid, shard)
+                    ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+                    if ready:    # everything else that is ready too, without waiting
+                        ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
+                    batch: list[Response] = []
+                    for stream in ready:
+                        wid, shard = running[stream]
+                        outcome = self._take(ray, stream, shard, batch)
+                        if outcome == "more":
+                            continue
+                        del running[stream]
+                        if outcome == "done":
+                            idle.append(wid)
+                        else:
+                            idle.append(self._replace(ray, wid))
+                            self._retry_or_fail(shard, wid, outcome, todo, batch)
+                    if batch:
+                        deliver(batch)
+            finally:
+                if stop.is_set():    # interrupted: nothing more may be sent
+                    self._kill_all(ray)
+        finally:
+            deliver(None)
+
+    def _take(self, ray, stream, shard: Shard, batch: list) -> str:
+        """Read one streamed answer into ``batch``: "more", "done", or the failure's one-line reason."""
+        try:
+            resp: Response = ray.get(next(stream))
+        except StopIteration:
+            return "done"
+        except Exception as e:   # noqa: BLE001 - a lost worker or a backend that raised
+            return _first_line(e)
+        shard.done.add(resp.key)
+        batch.append(resp)
+        return "more"
+
+    def _replace(self, ray, wid: int) -> int:
+        actor = self._actors.pop(wid, None)
+        if actor is not None:
+            try:
+                ray.kill(actor)
+            except Exception:   # noqa: BLE001 - already dead
+                pass
+        return self._new_actor(ray)
+
+    def _retry_or_fail(self, shard: Shard, wid: int, reason: str, todo: list, batch: list) -> None:
+        left = shard.remaining()
+        self.retries.append({"shard": shard.index, "worker": wid, "attempt": shard.attempts,
+                             "answered_before": len(shard.done), "left": len(left), "reason": reason[:300]})
+        if not left:
+            return
+        if shard.attempts <= self.ray_options.max_retries:
+            todo.insert(0, shard)
+            return
+        for key, _ in left:     # given up: one typed error per request, the run goes on
+            batch.append(Response(key=key, error_type="worker_lost", attempts=shard.attempts,
+                          error_message=f"Ray worker failed {shard.attempts} times on this shard: {reason[:300]}"))
+
+    def _kill_all(self, ray) -> None:
+        for actor in self._actors.values():
+            try:
+                ray.kill(actor)
+            except Exception:   # noqa: BLE001 - already dead
+                pass
+        self._actors.clear()
+
+    def close(self) -> None:
+        if not self._actors and not self._started_ray:
+            return
+        import ray
+        self._kill_all(ray)
+        if self._started_ray and ray.is_initialized():
+            ray.shutdown()
+        self._started_ray = False
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:500]
+
+
+def _public_address(address: str | None) -> str | None:
+    """The cluster address without credentials (``ray://user:pw@host`` -> ``ray://host``)."""
+    if not address or "@" not in address:
+        return address
+    scheme, sep, rest = address.rpartition("://")
+    return (scheme + sep if sep else "") + rest.rpartition("@")[2]
+
+
+def as_dict(options: RayOptions) -> dict:
+    return asdict(options)

@@ -1,0 +1,229 @@
+"""`mmad-eval run --ray`: one run over Ray workers (a local Ray instance), against the fake OpenAI server.
+
+Real processes throughout: the driver is a `mmad-eval run` subprocess; a worker is killed with SIGKILL; the
+driver itself is killed and started again."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmad_eval.run.load import load_run
+from mmad_eval.testing.openai_server import FakeOpenAIServer
+
+pytest.importorskip  # ray is a test requirement: a missing ray fails these tests (no skip)
+import ray  # noqa: E402,F401
+
+
+def make_set(root: Path, n_images: int) -> Path:
+    """n query images with 2 questions each, one normal template per category."""
+    rng = np.random.default_rng(0)
+    data = {}
+    template = "Synth/widget/train/good/000.png"
+    for rel in [template] + [f"Synth/widget/test/bad/{i:03d}.png" for i in range(n_images)]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / rel)
+    for i in range(n_images):
+        key = f"Synth/widget/test/bad/{i:03d}.png"
+        data[key] = {"image_path": key, "mask_path": "", "random_templates": [template],
+                     "similar_templates": [template], "conversation": [
+                         {"Question": "Is there any defect in the object?", "Answer": "A",
+                          "Options": {"A": "Yes.", "B": "No."}, "type": "Anomaly Detection"},
+                         {"Question": "Where is the defect?", "Answer": "B", "type": "Defect Localization",
+                          "Options": {"A": "Top.", "B": "Left.", "C": "Right.", "D": "Bottom."}}]}
+    path = root / "mmad.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def cmd(questions, out, url, *extra):
+    return [sys.executable, "-m", "mmad_eval", "run", "--questions", str(questions), "--model",
+            "openai:fake-vlm", "--out", str(out), "--base-url", url, "--concurrency", "2", "--quiet", *extra]
+
+
+ENV = {**os.environ, "OPENAI_API_KEY": "test-key-not-secret", "RAY_DEDUP_LOGS": "0"}
+
+
+def answers(out: Path) -> dict:
+    return {a.qid: (a.reply, a.parsed, a.request_key) for a in load_run(out).answers}
+
+
+def stored_ok(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM requests WHERE status = 'ok'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def record(out: Path) -> dict:
+    with sqlite3.connect(f"file:{out / 'mmad-eval.sqlite'}?mode=ro", uri=True) as con:
+        (blob,) = con.execute("SELECT record FROM runs").fetchone()
+    return json.loads(blob)
+
+
+def wait_for(pred, proc, limit=120.0) -> None:
+    deadline = time.monotonic() + limit
+    while not pred():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def worker_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "ray::AnswerWorker"], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def kill_orphans(pgid: int) -> None:
+    """A driver killed with SIGKILL leaves its local Ray instance and workers behind: stop them all."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 30
+    while (pids := worker_pids()) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    assert not worker_pids()
+
+
+def test_ray_run_equals_local_run(tmp_path):
+    q = make_set(tmp_path / "data", 12)
+    with FakeOpenAIServer(latency_s=0.01) as srv:
+        local = subprocess.run(cmd(q, tmp_path / "local", srv.base_url), env=ENV, capture_output=True, text=True)
+        assert local.returncode == 0, local.stderr
+        n_local = srv.count
+        dist = subprocess.run(cmd(q, tmp_path / "ray", srv.base_url, "--ray", "--workers", "2"), env=ENV,
+                              capture_output=True, text=True, timeout=240)
+        assert dist.returncode == 0, dist.stderr
+        assert srv.count - n_local == n_local == 24           # each request asked once, over the workers
+        assert "ray: 2 workers started, 0 shards given again" in dist.stdout
+        workers = record(tmp_path / "ray")["last_invocation"]["ray"]["workers"]
+        assert len({w["pid"] for w in workers}) == 2 and os.getpid() not in {w["pid"] for w in workers}
+        again = subprocess.run(cmd(q, tmp_path / "ray", srv.base_url, "--ray", "--workers", "2"), env=ENV,
+                               capture_output=True, text=True, timeout=240)
+        assert "asked 0, reused 24" in again.stdout and srv.count == 48   # resume: nothing asked again
+    assert answers(tmp_path / "ray") == answers(tmp_path / "local")
+    rec = record(tmp_path / "ray")
+    assert rec["backend"]["ray"]["workers"] == 2 and rec["backend"]["ray"]["address"] is None
+    assert b"test-key-not-secret" not in (tmp_path / "ray" / "mmad-eval.sqlite").read_bytes()
+
+
+def test_worker_killed_mid_run_is_replaced_and_nothing_is_stored_twice(tmp_path):
+    q = make_set(tmp_path / "data", 30)
+    out = tmp_path / "out"
+    with FakeOpenAIServer(latency_s=0.08) as srv:
+        proc = subprocess.Popen(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 6 and len(worker_pids()) >= 2, proc)
+        victim = worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr
+        asked = [json.dumps(b["messages"], sort_keys=True) for b in srv.requests]
+    assert "1 shards given again" in stdout or "2 shards given again" in stdout, stdout
+    got = answers(out)
+    assert len(got) == 60 and all(v[0] for v in got.values())  # every question answered
+    assert len(set(asked)) == 60                                # ... and every distinct request reached the server
+    assert len(asked) - 60 <= 2                                  # re-asked: only what was in flight at the kill
+    with sqlite3.connect(out / "mmad-eval.sqlite") as con:
+        assert con.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 60   # one row per request
+    retries = record(out)["last_invocation"]["ray"]["retries"]
+    assert retries and retries[0]["reason"].startswith(("ActorDiedError", "RayActorError", "ActorUnavailable"))
+    assert len(record(out)["last_invocation"]["ray"]["workers"]) == 3   # two, then the replacement
+
+
+def test_driver_killed_then_restarted_resumes(tmp_path):
+    q = make_set(tmp_path / "data", 20)
+    out = tmp_path / "out"
+    with FakeOpenAIServer(latency_s=0.08) as srv:
+        proc = subprocess.Popen(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 6, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kill_orphans(proc.pid)
+        stored = stored_ok(out / "mmad-eval.sqlite")
+        assert 6 <= stored < 40
+        mid = srv.count
+        again = subprocess.run(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV, capture_output=True,
+                               text=True, timeout=240)
+        assert again.returncode == 0, again.stderr
+        assert f"asked {40 - stored}, reused {stored}" in again.stdout
+        assert srv.count - mid == 40 - stored          # the restart asks only what is missing
+    assert len(answers(out)) == 40
+
+
+def test_ctrl_c_cancels_the_workers_and_keeps_what_was_committed(tmp_path):
+    q = make_set(tmp_path / "data", 30)
+    out = tmp_path / "out"
+    with FakeOpenAIServer(latency_s=0.1) as srv:
+        proc = subprocess.Popen(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 4, proc)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=120)
+        finally:
+            kill_orphans(proc.pid)
+        assert proc.returncode == 130, stderr
+        assert "answers so far are saved" in stderr and "Traceback" not in stderr
+        kept = stored_ok(out / "mmad-eval.sqlite")
+        time.sleep(0.5)
+        sent = srv.count
+        time.sleep(0.5)
+        assert srv.count == sent                        # nothing more is sent once the driver stopped
+        # lost: only what was in flight (2 workers x 2) or already answered but still in the stream
+        assert 4 <= kept < 60 and sent - kept <= 8
+        again = subprocess.run(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
+                               capture_output=True, text=True, timeout=240)
+        assert f"asked {60 - kept}, reused {kept}" in again.stdout, again.stdout + again.stderr
+
+
+@pytest.fixture(scope="module")
+def synth_set(tmp_path_factory):
+    from mmad_eval.questions.generate import GenerateSettings, generate_questions
+    from mmad_eval.questions.mmad_io import write_mmad_json
+    from mmad_eval.sources.detect import load_source
+    from mmad_eval.sources.synth import generate_synthetic
+
+    root = generate_synthetic(tmp_path_factory.mktemp("synth"), categories=["pill"], n_train=3, n_test_good=1,
+                              n_per_defect=1, size=64, workers=1)
+    result = generate_questions(load_source(root / "Synth-AD"), root / "knowledge.json",
+                                GenerateSettings(similar="none"))
+    write_mmad_json(result.questions, root / "q.json")
+    return root
+
+
+@pytest.mark.parametrize("model", ["hf", "expert"])
+def test_in_process_backends_on_ray_workers_answer_as_locally(synth_set, tmp_path, model):
+    """transformers (the tiny LLaVA) and the expert baseline, which needs the run context, on Ray workers."""
+    args = ["--model", "expert"]
+    if model == "hf":
+        from mmad_eval.testing.tiny_vlm import build_tiny_llava
+        args = ["--model", f"hf:{build_tiny_llava(tmp_path / 'tiny')}", "--max-tokens", "4",
+                "--backend-option", "device=cpu"]
+    base = [sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_set / "q.json"), "--data-root",
+            str(synth_set), "--quiet", *args]
+    local = subprocess.run(base + ["--out", str(tmp_path / "local")], capture_output=True, text=True, env=ENV)
+    assert local.returncode == 0, local.stderr
+    dist = subprocess.run(base + ["--out", str(tmp_path / "ray"), "--ray", "--workers", "2"], capture_output=True,
+                          text=True, env=ENV, timeout=300)
+    assert dist.returncode == 0, dist.stderr
+    assert "ray: 2 workers started" in dist.stdout
+    got, want = answers(tmp_path / "ray"), answers(tmp_path / "local")
+    assert got == want and len(got) > 10 and all(v[0] is not None for v in got.values())

@@ -1,0 +1,72 @@
+"""The Ray pool's pure parts: sharding by image, GPU placement, settings, and the CLI's one-line errors."""
+import sys
+
+import pytest
+
+from mmad_eval.backends.base import GenerationSettings
+from mmad_eval.backends.ray_pool import RayOptions, RayPoolBackend, gpus_for, split_by_image
+from mmad_eval.cli import main
+from mmad_eval.errors import ConfigError, MissingExtraError
+from mmad_eval.prompt.images import ImageRegistry
+from mmad_eval.prompt.message import Message, Request, TextPart
+
+
+def _req(image: str, n: int) -> Request:
+    return Request(messages=(Message("user", (TextPart(f"q{n}"),)),), qids=(f"{image}#{n}",),
+                   meta={"image": image})
+
+
+def test_shards_keep_each_image_whole_and_are_about_equal():
+    items = [(f"{img}-{n}", _req(f"im{img}", n)) for img in range(10) for n in range(3)]
+    shards = split_by_image(items, 4)
+    assert [len(s.items) for s in shards] == [9, 9, 9, 3]
+    assert [k for s in shards for k, _ in s.items] == [k for k, _ in items]        # order kept, nothing lost
+    for s in shards:   # no image spans two shards
+        others = {r.meta["image"] for t in shards if t is not s for _, r in t.items}
+        assert not others & {r.meta["image"] for _, r in s.items}
+    assert len(split_by_image(items, 100)) == 10 and len(split_by_image(items, 1)) == 1
+
+
+def test_cumulative_requests_are_sharded_by_their_first_question_image():
+    req = Request(messages=(Message("user", (TextPart("q"),)),), qids=("a", "b"),
+                  meta={"questions": [{"image": "x.png"}, {"image": "x.png"}]})
+    assert len(split_by_image([("k1", req), ("k2", req)], 2)) == 1
+
+
+def test_gpus_per_worker_from_the_flag_else_the_backends_parallel_size():
+    assert gpus_for(RayOptions(), {}) == 0
+    assert gpus_for(RayOptions(), {"tensor_parallel_size": 4}) == 4
+    assert gpus_for(RayOptions(), {"tensor_parallel_size": 2, "pipeline_parallel_size": 2}) == 4
+    assert gpus_for(RayOptions(gpus_per_worker=1), {"tensor_parallel_size": 4}) == 1
+
+
+def test_settings_are_validated():
+    with pytest.raises(ConfigError):
+        RayOptions(workers=0)
+    with pytest.raises(ConfigError):
+        RayOptions(gpus_per_worker=-1)
+
+
+def test_identity_is_the_wrapped_backends_so_ray_and_local_runs_share_answers():
+    from mmad_eval.backends.baselines import RandomBackend
+
+    inner = RandomBackend("random", GenerationSettings(), ImageRegistry())
+    pool = RayPoolBackend(inner, RayOptions(address="ray://user:pw@head:10001", workers=3))
+    assert pool.cls_path == "mmad_eval.backends.baselines:RandomBackend"    # what each worker imports
+    assert pool.identity() == inner.identity()
+    assert pool.describe()["ray"]["address"] == "ray://head:10001"           # credentials never recorded
+    assert pool.describe()["ray"]["workers"] == 3
+
+
+def test_cli_workers_without_ray_is_one_line(capsys):
+    assert main(["run", "--questions", "q.json", "--model", "random", "--out", "o", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers and --gpus-per-worker need --ray" in err and "Traceback" not in err
+
+
+def test_missing_ray_names_the_extra(monkeypatch, tmp_path):
+    from mmad_eval.backends.baselines import RandomBackend
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingExtraError, match=r"mmad-eval\[ray\]"):
+        RayPoolBackend(RandomBackend("random", GenerationSettings(), ImageRegistry()), RayOptions())
