@@ -18,6 +18,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import ConfigError, MissingExtraError
 from ..prompt.images import ImageRegistry
@@ -120,13 +121,14 @@ def backend_class(name: str) -> type[Backend]:
 def build_backend(model: str | ModelSpec, *, generation: GenerationSettings | None = None,
                   generation_defaults: dict | None = None, images: ImageRegistry | None = None,
                   options: dict | None = None, context: RunContext | None = None,
-                  cls: type[Backend] | None = None) -> tuple[ModelSpec, Backend]:
+                  cls: Callable[..., Backend] | None = None) -> tuple[ModelSpec, Backend]:
     """The backend for ``model`` (a preset, ``backend:model`` or a resolved spec), and its spec.
 
     Preset rules, the same for every caller: ``generation`` when given is used as is (a run's recorded
     settings already hold the preset's values); otherwise the preset's generation table over the caller's
     ``generation_defaults``. Backend options: the preset's, then ``options`` on top. ``context`` is what
-    the run gives the backend (data root, question set, expert service); ``cls`` replaces the class (tests).
+    the run gives the backend (data root, question set, expert service); ``cls`` replaces the class: a class
+    or any callable with the constructor's signature (tests; ``run --ray`` wraps the class in a worker pool).
     """
     spec = resolve_model(model) if isinstance(model, str) else model
     if generation is None:

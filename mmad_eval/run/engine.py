@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from ..backends.base import Backend, RunContext
 from ..backends.registry import build_backend
@@ -54,10 +55,10 @@ class RunSummary:
 def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | None = None, data_root=None,
                    slice: Slice = Slice(), backend_options: dict | None = None, retry_failed: bool = False,
                    prompt_dir: Path | None = None, progress: bool = False,
-                   backend_factory: type[Backend] | None = None) -> RunSummary:
+                   backend_factory: Callable[..., Backend] | None = None) -> RunSummary:
     """Run (or resume) one evaluation into ``out_dir``; returns what was asked, reused and failed.
 
-    ``backend_factory`` replaces the backend class the model resolves to (tests, custom adapters).
+    ``backend_factory`` replaces the backend class the model resolves to (tests, custom adapters, the Ray pool).
     """
     t0 = time.perf_counter()
     inputs = RunInputs.read(settings, questions_path, data_root, prompt_dir)
