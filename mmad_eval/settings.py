@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .errors import ConfigError
 
-TEMPLATE_SOURCES = ("none", "random", "similar", "retrieved")
+REFERENCE_SOURCES = ("none", "random", "similar", "retrieved")   # normal reference images
 QUESTION_MODES = ("independent", "cumulative", "per-image")
 OPTION_ORDERS = ("original", "shuffle")
 EXPERT_KINDS = ("builtin", "oracle", "anomalib", "misleading")     # expert detectors (enhance.expert)
@@ -88,7 +88,8 @@ class ImageSettings:
 @dataclass(frozen=True)
 class ProtocolSettings:
     prompt: str = "mmad"                 # jinja2 template set in prompts/ (prompts/<name>.j2)
-    templates: str = "random"            # which normal reference images to show (MMAD's published table: random)
+    references: str = "random"           # which normal reference images to show (MMAD's published table: random;
+                                         # CLI --templates, MMAD's word)
     shots: int = 1                       # how many normal reference images
     question_mode: str = "independent"   # one question per call (MMAD's open-model scripts)
     option_order: str = "original"
@@ -96,7 +97,7 @@ class ProtocolSettings:
     circular: bool = False               # ask every rotation of the options; right only if all are right
 
     def __post_init__(self):
-        _check(self, templates=TEMPLATE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS)
+        _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS)
         _check_range(self, "shots", 0)
 
 
@@ -105,7 +106,7 @@ class EnhancementSettings:
     knowledge: str | None = None         # path to a knowledge file (ours or MMAD's domain_knowledge.json)
     expert: str = "none"
     hint: str = "boxes"
-    embedder: str = "builtin"            # image embedding for templates="retrieved": builtin or a local model folder
+    embedder: str = "builtin"            # image embedding for references="retrieved": builtin or a local model folder
 
     def __post_init__(self):
         _check(self, expert=EXPERTS, hint=HINT_STYLES)

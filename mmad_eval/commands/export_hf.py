@@ -23,7 +23,7 @@ def main(args) -> int:
 
     questions = load_mmad_json(Path(args.questions))
     s = export_hf(questions, Path(args.data_root), Path(args.out), embed_images=not args.no_embed,
-                  max_templates=args.max_templates, allow_missing=args.allow_missing)
+                  max_references=args.max_templates, allow_missing=args.allow_missing)
     print(f"wrote {s.rows} rows ({s.entries} images) to {args.out}")
     if s.missing:
         print(f"{len(s.missing)} image(s) missing, stored without the image: " + ", ".join(s.missing[:5])

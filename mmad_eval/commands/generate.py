@@ -65,7 +65,7 @@ def main(args) -> int:
         log_path = Path(args.caption_log) if args.caption_log else out.with_suffix(".caption.jsonl")
         stats = caption_with_model(qs, source, resolve_knowledge(source, args.knowledge),
                                    assistant_backend(args.caption, max_tokens=256),
-                                   log_path=log_path, with_template=not args.caption_no_template)
+                                   log_path=log_path, with_reference=not args.caption_no_template)
         print(f"caption: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
     if args.rephrase:
         from ..questions.llm_assist import rephrase_with_model

@@ -5,7 +5,7 @@ HELP = "Ask a model the questions of a question set (resumable; reruns ask only 
 
 
 def add_arguments(p) -> None:
-    from ..run.settings import EXPERTS, HINT_STYLES, OPTION_ORDERS, QUESTION_MODES, TEMPLATE_SOURCES
+    from ..settings import EXPERTS, HINT_STYLES, OPTION_ORDERS, QUESTION_MODES, REFERENCE_SOURCES
 
     p.add_argument("--questions", required=True, help="question file (MMAD's mmad.json, or our JSONL)")
     p.add_argument("--model", required=True, help="preset name (see `mmad-eval models`) or backend:model")
@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("protocol")
     g.add_argument("--prompt", default="mmad", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
-    g.add_argument("--templates", choices=TEMPLATE_SOURCES, default="random",
+    g.add_argument("--templates", dest="references", choices=REFERENCE_SOURCES, default="random",
                    help="normal reference images to show (MMAD's table: random)")
     g.add_argument("--shots", type=int, default=1, help="number of normal reference images (0 = none)")
     g.add_argument("--question-mode", choices=QUESTION_MODES, default="independent",
@@ -110,7 +110,7 @@ def settings_from_args(args):
         model=args.model, generation=GenerationSettings(**gen),
         images=ImageSettings(max_side=args.max_side, format=args.image_format, jpeg_quality=args.jpeg_quality,
                              detail=args.detail),
-        protocol=ProtocolSettings(prompt=args.prompt, templates=args.templates, shots=args.shots,
+        protocol=ProtocolSettings(prompt=args.prompt, references=args.references, shots=args.shots,
                                   question_mode=args.question_mode, option_order=args.option_order,
                                   option_seed=args.option_seed, circular=args.circular),
         enhancements=EnhancementSettings(knowledge=args.knowledge, expert=args.expert, hint=args.hint,
@@ -160,7 +160,7 @@ def main(args) -> int:
     enh = summary.record.get("enhancements") or {}
     if enh.get("queries_with_fewer_references"):
         print(f"note: {enh['queries_with_fewer_references']} query images have fewer than {args.shots} "
-              f"'{args.templates}' reference images in the question file; they were shown the ones there are")
+              f"'{args.references}' reference images in the question file; they were shown the ones there are")
     if enh.get("missing_knowledge"):
         print(f"note: no domain knowledge for {', '.join(enh['missing_knowledge'])}")
     ray = (summary.record.get("last_invocation") or {}).get("ray")

@@ -1,6 +1,6 @@
 """Training-free enhancements applied per query image: normal references, domain knowledge, expert hint.
 
-The run engine asks this object, per image entry, which template images to show, which knowledge text to
+The run engine asks this object, per image entry, which normal reference images to show, which knowledge text to
 add and which expert hint (image and/or text) to append. Each part is a recorded setting.
 """
 from __future__ import annotations
@@ -32,16 +32,16 @@ class Enhancements:
     def references(self, entry: ImageEntry) -> list[str]:
         """Template image keys (relative to the data root) to show before the query, most useful first."""
         p = self.protocol
-        if p.templates == "none" or p.shots <= 0:
+        if p.references == "none" or p.shots <= 0:
             return []
-        if p.templates == "random":
+        if p.references == "random":
             refs = entry.random_templates[: p.shots]
-        elif p.templates == "similar":
+        elif p.references == "similar":
             refs = entry.similar_templates[: p.shots]
-        elif p.templates == "retrieved":
+        elif p.references == "retrieved":
             refs = self._retriever().nearest(entry.key, p.shots)
         else:
-            raise ConfigError("unknown template source", culprit=p.templates)
+            raise ConfigError("unknown reference image source", culprit=p.references)
         if len(refs) < p.shots:
             self.fewer_references.add(entry.key)
         return refs
@@ -103,7 +103,7 @@ class Enhancements:
         return render_hint(service.analyze(entry.key), self.data_root / entry.key, self.settings.hint)
 
     def describe(self) -> dict:
-        return {"templates": self.protocol.templates, "shots": self.protocol.shots,
+        return {"references": self.protocol.references, "shots": self.protocol.shots,
                 "knowledge": Path(self.settings.knowledge).name if self.settings.knowledge else None,
                 "expert": self.settings.expert, "hint": self.settings.hint if self.settings.expert != "none" else None,
                 "missing_knowledge": sorted(self.missing_knowledge),

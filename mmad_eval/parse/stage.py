@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from ..run.load import load_run, load_runs
 from ..run.loaded import LoadedRun
 from . import PARSER_VERSION

@@ -38,7 +38,8 @@ _MARK = re.compile(r"<<(image|role):([A-Za-z0-9_-]+)>>")
 @dataclass(frozen=True)
 class ImageSlot:
     sha256: str
-    role: str          # template / query / hint
+    role: str          # "template" (a normal reference image: MMAD's word, kept because the role is part
+                       # of every stored request's content and key) / "query" / "hint"
     label: str         # path relative to the data root, or a hint's name
 
 

@@ -11,7 +11,8 @@ paths relative to the data root (``datasets`` keeps only a file's base name with
 import can rebuild both the question file and the image tree.
 
 Images are embedded by default (a self-contained folder that ``push_to_hub`` can publish); since each row
-carries its own images, ``embed_images=False`` (keys only, image columns empty) or ``max_templates`` keep large sets small.
+carries its own images, ``embed_images=False`` (keys only, image columns empty) or ``max_references`` keep
+large sets small.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class ExportSummary:
     missing: list[str] = field(default_factory=list)   # image keys stored without their image (file absent)
 
 
-def _rows(questions: QuestionSet, data_root: Path, embed_images: bool, max_templates: int | None,
+def _rows(questions: QuestionSet, data_root: Path, embed_images: bool, max_references: int | None,
           allow_missing: bool, summary: ExportSummary):
     @lru_cache(maxsize=512)
     def image(key: str) -> dict | None:
@@ -78,17 +79,17 @@ def _rows(questions: QuestionSet, data_root: Path, embed_images: bool, max_templ
 
     for e in questions.entries.values():
         summary.entries += 1
-        templates = {}
+        references = {}
         for c in TEMPLATE_COLUMNS:
-            keys = getattr(e, c)[:max_templates]
-            templates[c], templates[f"{c[:-1]}_paths"] = [image(k) for k in keys], list(keys)
+            keys = getattr(e, c)[:max_references]
+            references[c], references[f"{c[:-1]}_paths"] = [image(k) for k in keys], list(keys)
         mask_key = _mask_key(e.key, e.mask_path, data_root) if e.mask_path else None
         mask = image(mask_key) if mask_key else None
         for q in e.questions:
             summary.rows += 1
             yield {"key": e.key, "index": q.index, "dataset": q.dataset, "category": q.category, "type": q.type,
                    "question": q.text, "options": json.dumps(q.options, ensure_ascii=False), "answer": q.answer,
-                   "image": image(e.key), **templates, "mask": mask, "mask_key": mask_key, "mask_path": e.mask_path,
+                   "image": image(e.key), **references, "mask": mask, "mask_key": mask_key, "mask_path": e.mask_path,
                    "image_path": e.image_path, "entry_extra": json.dumps(e.extra, ensure_ascii=False),
                    "question_extra": json.dumps(q.extra, ensure_ascii=False),
                    "provenance": json.dumps(q.provenance, ensure_ascii=False)}
@@ -115,7 +116,7 @@ def _mask_key(key: str, mask_path: str, data_root: Path) -> str:
 
 
 def export_hf(questions: QuestionSet, data_root: Path, out_dir: Path, *, embed_images: bool = True,
-              max_templates: int | None = None, allow_missing: bool = False) -> ExportSummary:
+              max_references: int | None = None, allow_missing: bool = False) -> ExportSummary:
     """Write the question set as a ``datasets`` folder (``Dataset.save_to_disk``) at ``out_dir``."""
     ds_mod = _datasets()
     summary = ExportSummary()
@@ -124,7 +125,7 @@ def export_hf(questions: QuestionSet, data_root: Path, out_dir: Path, *, embed_i
             ds = ds_mod.Dataset.from_generator(
                 _rows, features=features(), cache_dir=cache, fingerprint=f"mmad-{questions.sha256 or id(questions)}",
                 gen_kwargs=dict(questions=questions, data_root=Path(data_root), embed_images=embed_images,
-                                max_templates=max_templates, allow_missing=allow_missing, summary=summary))
+                                max_references=max_references, allow_missing=allow_missing, summary=summary))
         except ds_mod.exceptions.DatasetGenerationError as e:
             cause = e.__cause__
             while cause is not None and not isinstance(cause, MmadError):

@@ -126,10 +126,10 @@ def validate_caption(facts: CaptionFacts, reply_text: str) -> tuple[str | None, 
 
 
 def build_request(facts: CaptionFacts, entry: ImageEntry, root: Path, images: ImageRegistry, template,
-                  with_template: bool = True) -> Request:
+                  with_reference: bool = True) -> Request:
     """The caption request: the query image (after the first normal template when asked) and the facts."""
     slots = []
-    normal = (entry.similar_templates or entry.random_templates or [None])[0] if with_template else None
+    normal = (entry.similar_templates or entry.random_templates or [None])[0] if with_reference else None
     if normal:
         slots.append(ImageSlot(images.add_file(safe_join(root, normal, what="template image path")),
                                "template", normal))
@@ -142,7 +142,7 @@ def build_request(facts: CaptionFacts, entry: ImageEntry, root: Path, images: Im
 
 
 async def caption(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, backend, *,
-                  log: list | None = None, prompt_dir: Path | None = None, with_template: bool = True) -> dict:
+                  log: list | None = None, prompt_dir: Path | None = None, with_reference: bool = True) -> dict:
     """Caption every defective image of ``qs`` in place; returns accepted/rejected counts and reasons."""
     template = _env(prompt_dir).get_template(TEMPLATE)
     samples = {s.image: s for s in source.samples}
@@ -153,7 +153,7 @@ async def caption(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, back
             continue
         facts[key] = facts_for(entry, s, knowledge)
         items.append((key, build_request(facts[key], entry, Path(source.root), backend.images, template,
-                                         with_template)))
+                                         with_reference)))
     stats = {"accepted": 0, "rejected": 0, "reasons": {}}
 
     def emit(resp) -> None:
@@ -172,12 +172,12 @@ async def caption(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, back
 
 
 def caption_with_model(qs: QuestionSet, source: SourceSet, knowledge: Knowledge, backend, *,
-                       log_path: Path | None = None, with_template: bool = True) -> dict:
+                       log_path: Path | None = None, with_reference: bool = True) -> dict:
     """Caption with ``backend`` (built by the caller through ``backends.registry.build_backend``), close it,
     and write the decision log."""
     log: list = []
     try:
-        stats = asyncio.run(caption(qs, source, knowledge, backend, log=log, with_template=with_template))
+        stats = asyncio.run(caption(qs, source, knowledge, backend, log=log, with_reference=with_reference))
     finally:
         backend.close()
     write_log(log_path, log)

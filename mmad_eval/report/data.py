@@ -152,7 +152,7 @@ def comparisons(runs: list[LoadedRun], scoring: Scoring) -> list[Comparison]:
 
 
 # Settings an ablation varies: the enhancements and how many normal reference images are shown.
-_HELP_KEYS = ("enhancements.", "protocol.templates", "protocol.shots")
+_HELP_KEYS = ("enhancements.", "protocol.references", "protocol.shots")
 
 
 def _is_help(key: str) -> bool:
@@ -165,7 +165,7 @@ def _enhancement_free(settings: dict) -> dict:
 
 def _no_references(settings: dict) -> bool:
     p = settings.get("protocol") or {}
-    return p.get("templates") == "none" or not p.get("shots")
+    return p.get("references") == "none" or not p.get("shots")
 
 
 def _is_plain(settings: dict) -> bool:
@@ -185,7 +185,7 @@ def _base_for(run: LoadedRun, plain: list[LoadedRun]) -> LoadedRun | None:
         return None if _is_plain(s) and _no_references(s) else bare[0]
     refs = _flat(s)
     return next((p for p in same if not _is_plain(s) and all(
-        _flat(_settings(p.record)).get(k) == refs.get(k) for k in ("protocol.templates", "protocol.shots"))), None)
+        _flat(_settings(p.record)).get(k) == refs.get(k) for k in ("protocol.references", "protocol.shots"))), None)
 
 
 def ablations(runs: list[LoadedRun], models: dict[str, ModelData]) -> list[Ablation]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from ..score.breakdown import category_table, overkill_miss
 from ..score.compare import compare_runs
 from ..score.scorers import MMAD_EXACT, STRICT, MMADScorer, Scorer

@@ -18,15 +18,15 @@ ARMS = ("none", "+references", "+knowledge", "+expert", "all")
 def arm_settings(base: RunSettings, arm: str) -> RunSettings:
     """The base settings with the arm's enhancements switched on and every other one off.
 
-    The base supplies how each help is configured when on (template source and shots, knowledge file,
+    The base supplies how each help is configured when on (reference image source and shots, knowledge file,
     expert kind and hint style); ``none`` shows no reference image at all (MMAD's 0-shot).
     """
     if arm not in ARMS:
         raise ConfigError(f"unknown ablation arm; arms: {', '.join(ARMS)}", culprit=arm)
     p, e = base.protocol, base.enhancements
     refs = arm in ("+references", "all")
-    templates = p.templates if p.templates != "none" else "random"
-    protocol = replace(p, templates=templates if refs else "none", shots=max(p.shots, 1) if refs else 0)
+    source = p.references if p.references != "none" else "random"
+    protocol = replace(p, references=source if refs else "none", shots=max(p.shots, 1) if refs else 0)
     knowledge = e.knowledge if arm in ("+knowledge", "all") else None
     expert = (e.expert if e.expert != "none" else "builtin") if arm in ("+expert", "all") else "none"
     return replace(base, protocol=protocol, enhancements=replace(e, knowledge=knowledge, expert=expert))

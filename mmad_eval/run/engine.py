@@ -17,7 +17,7 @@ from ..enhance.pipeline import Enhancements
 from ..settings import RunSettings
 from .executor import Outcome, StoreCachedBackend
 from .plan import Plan, RunInputs, load_questions, make_plan, save_plan  # noqa: F401  (load_questions: public)
-from .record import now_iso
+from .run_record import now_iso
 from .slices import Slice
 from .store import Store
 

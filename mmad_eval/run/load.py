@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, MmadError
 from ..paths import safe_join
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .loaded import LoadedRun
 from .protocols import answer_segment
 from .store import DB_NAME, Member, Store

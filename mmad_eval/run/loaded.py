@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 
 
 @dataclass

@@ -25,7 +25,7 @@ from ..questions.model import QuestionSet
 from ..settings import RunSettings
 from .compat import incompatibilities
 from .protocols import plan_entry, prompt_questions
-from .record import build_record
+from .run_record import build_run_record
 from .slices import Slice, apply_slice
 from .store import Member, Store
 
@@ -105,7 +105,7 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
         to_build, skipped_keys, skipped_answers = needing_work(store, name, selection, retry_failed)
     built = build_requests(to_build, settings.protocol, inputs.template, enh, inputs.registry, inputs.root,
                            identity)
-    record = build_record(name=name, settings=settings.as_dict(), model_spec=spec.as_dict(),
+    record = build_run_record(name=name, settings=settings.as_dict(), model_spec=spec.as_dict(),
                           backend=backend.describe(), questions=inputs.questions,
                           question_count=sum(len(sel) for _, sel in selection), template=inputs.template,
                           enhancements=enh.describe(), slice_=slice.as_dict(), data_root=str(inputs.root),
@@ -192,7 +192,7 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
 def plan_fingerprint(selection, enh, root: Path, parts: list) -> str | None:
     """Hash of everything that shapes the requests: settings, backend identity, prompt and question hashes,
     the selection and every image file's size and mtime. None when references need retrieval (not cheap)."""
-    if enh.protocol.templates == "retrieved":
+    if enh.protocol.references == "retrieved":
         return None
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     if enh.settings.knowledge:

@@ -26,7 +26,7 @@ from ..backends.base import Response
 from ..errors import ConfigError
 
 DB_NAME = "mmad-eval.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (name TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
@@ -55,8 +55,19 @@ def _drop_run_parser_setting(db: sqlite3.Connection) -> None:
             db.execute("UPDATE runs SET record = ? WHERE name = ?", (json.dumps(record, sort_keys=True), name))
 
 
+def _name_references(db: sqlite3.Connection) -> None:
+    """1 -> 2: the recorded setting ``protocol.templates`` (which normal reference images) is ``references``,
+    and so is the run record's ``enhancements.templates``."""
+    for name, text in db.execute("SELECT name, record FROM runs").fetchall():
+        record = json.loads(text)
+        for section in ((record.get("settings") or {}).get("protocol"), record.get("enhancements")):
+            if isinstance(section, dict) and "templates" in section:
+                section["references"] = section.pop("templates")
+        db.execute("UPDATE runs SET record = ? WHERE name = ?", (json.dumps(record, sort_keys=True), name))
+
+
 # version v -> the step that brings a version-v store to v + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting, 1: _name_references}
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .cells import make_table
 from .mmad import corrected_dataset
 from .scorers import STRICT, Scorer

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..questions.model import SUBTASKS
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .table import COLUMNS, ScoreTable
 
 AD_NORMAL, AD_DEFECT = 7, 8

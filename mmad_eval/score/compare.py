@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ..questions.model import SUBTASKS
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .cells import table_values
 from .scorers import STRICT, Scorer
 from .stats import image_weights, percentile_ci

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..questions.model import LETTERS
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .cells import build_index, make_table
 from .table import ScoreTable
 

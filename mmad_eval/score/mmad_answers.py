@@ -27,7 +27,7 @@ from typing import Sequence
 from ..errors import DataError
 from ..parse import parse_reply
 from ..questions.model import LETTERS, SUBTASKS, TYPES
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .table import ScoreTable
 
 _QNUM = re.compile(r"^\s*Question\s+(\d+)\s*:\s*")

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .cells import CellIndex, build_index
 from .mmad import corrected_dataset, counted_flags, mmad_score
 from .strict import strict_correct, strict_score

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .cells import CellIndex, table_values
 from .scorers import Scorer
 from .table import COLUMNS, ScoreTable

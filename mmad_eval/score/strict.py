@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from typing import Sequence
 
 from ..questions.model import LETTERS
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .cells import build_index, make_table
 from .mmad import corrected_dataset
 from .table import ScoreTable

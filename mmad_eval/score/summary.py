@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from ..records import AnswerRecord
+from ..answers import AnswerRecord
 from .breakdown import category_table, overkill_miss
 from .mmad import differing_note
 from .scorers import MMAD_EXACT, STRICT, MMADScorer, Scorer

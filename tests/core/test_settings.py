@@ -12,7 +12,7 @@ from mmad_eval.settings import (EXPERT_KINDS, HINT_STYLES, EnhancementSettings, 
 @pytest.mark.parametrize("make, field", [
     (lambda: ProtocolSettings(option_order="random"), "ProtocolSettings.option_order"),
     (lambda: ProtocolSettings(question_mode="batched"), "ProtocolSettings.question_mode"),
-    (lambda: ProtocolSettings(templates="nearest"), "ProtocolSettings.templates"),
+    (lambda: ProtocolSettings(references="nearest"), "ProtocolSettings.references"),
     (lambda: ProtocolSettings(shots=-1), "ProtocolSettings.shots"),
     (lambda: EnhancementSettings(expert="bulitin"), "EnhancementSettings.expert"),
     (lambda: EnhancementSettings(hint="arrows"), "EnhancementSettings.hint"),

@@ -82,7 +82,7 @@ def test_cli_round_trip_and_missing_template(qfile, tmp_path, capsys):
 
 def test_paths_only_export_and_escaping_path_on_import(qfile, tmp_path):
     qs = load_mmad_json(qfile)
-    export_hf(qs, tmp_path / "data", tmp_path / "hf", embed_images=False, max_templates=1)
+    export_hf(qs, tmp_path / "data", tmp_path / "hf", embed_images=False, max_references=1)
     back = import_hf(tmp_path / "hf", images_out=tmp_path / "img")
     assert back.entries["DS/bottle/test/broken/000.png"].similar_templates == ["DS/bottle/train/good/001.png"]
     assert not (tmp_path / "img").exists()

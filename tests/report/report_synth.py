@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter
 
 from mmad_eval.parse import parse_reply, reference_parse
-from mmad_eval.records import AnswerRecord
+from mmad_eval.answers import AnswerRecord
 from mmad_eval.run.loaded import LoadedRun
 
 CATEGORIES = {"DS-MVTec": ["bottle", "screw", "metal_nut"], "MVTec-LOCO": ["juice_bottle", "pushpins"],
@@ -142,9 +142,9 @@ def synthetic_runs(models=(("qwen2.5-vl-7b", 0.72), ("internvl2-8b", 0.6), ("gpt
                "expert": "none", "hint": "boxes", "embedder": "builtin"}
         settings = {"model": name.split("+")[0], "generation": {"temperature": 0.0, "max_new_tokens": 128, "seed": 0},
                     "images": {"max_side": None, "format": "png"},
-                    "protocol": {"prompt": "mmad", "templates": "random", "shots": 1,
+                    "protocol": {"prompt": "mmad", "references": "random", "shots": 1,
                                  "question_mode": "independent", "circular": rotations > 1},
-                    "enhancements": enh, "parser": "cascade"}
+                    "enhancements": enh}
         record = {"name": name, "settings": settings, "data_root": data_root,
                   "questions": {"file": "mmad.json", "sha256": "ab" * 32, "count": len(question_list)},
                   "prompt": {"name": "mmad", "sha256": "cd" * 32},

@@ -5,7 +5,7 @@ import random
 
 from PIL import Image
 
-from mmad_eval.records import AnswerRecord
+from mmad_eval.answers import AnswerRecord
 from mmad_eval.report.data import assemble
 from mmad_eval.report.html import write_report
 from mmad_eval.report.scoring import PackageScoring

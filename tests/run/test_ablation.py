@@ -15,11 +15,11 @@ def _base(knowledge=None, **protocol):
 
 
 def test_arm_settings_switch_one_help_each():
-    base = _base("k.json", templates="similar", shots=2)
+    base = _base("k.json", references="similar", shots=2)
     got = {arm: arm_settings(base, arm) for arm in ARMS}
-    assert (got["none"].protocol.templates, got["none"].protocol.shots) == ("none", 0)
+    assert (got["none"].protocol.references, got["none"].protocol.shots) == ("none", 0)
     assert got["none"].enhancements.knowledge is None and got["none"].enhancements.expert == "none"
-    assert (got["+references"].protocol.templates, got["+references"].protocol.shots) == ("similar", 2)
+    assert (got["+references"].protocol.references, got["+references"].protocol.shots) == ("similar", 2)
     assert got["+knowledge"].enhancements.knowledge == "k.json" and got["+knowledge"].protocol.shots == 0
     assert got["+expert"].enhancements.expert == "builtin" and got["+expert"].enhancements.knowledge is None
     assert got["all"].protocol.shots == 2 and got["all"].enhancements.knowledge == "k.json"

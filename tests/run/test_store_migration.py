@@ -35,7 +35,11 @@ def test_old_store_is_migrated_and_scores_as_the_old_release_did(old, tmp_path):
     with Store(old / "out") as store:
         assert store.schema_version == SCHEMA_VERSION
         assert store.run_names() == ["random", "blind-cumulative", "random-killed"]
-        assert all("parser" not in store.run_record(n)["settings"] for n in store.run_names())
+        records = [store.run_record(n) for n in store.run_names()]
+    assert all("parser" not in r["settings"] for r in records)                        # 0 -> 1
+    assert [r["settings"]["protocol"]["references"] for r in records] == ["random"] * 3  # 1 -> 2
+    assert all("templates" not in r["settings"]["protocol"] and "templates" not in r["enhancements"]
+               for r in records)
     assert main(["score", str(old / "out"), "--json", str(tmp_path / "scores.json")]) == 0
     assert json.loads((tmp_path / "scores.json").read_text()) == \
         json.loads((FIXTURE / "scores_v0_1_0.json").read_text())

@@ -1,5 +1,5 @@
 """Hand-built answer records for scoring tests."""
-from mmad_eval.records import AnswerRecord
+from mmad_eval.answers import AnswerRecord
 
 YN = {"A": "Yes", "B": "No"}
 ABCD = {"A": "a", "B": "b", "C": "c", "D": "d"}

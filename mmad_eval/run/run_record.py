@@ -41,7 +41,7 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
-def build_record(*, name: str, settings: dict, model_spec: dict, backend: dict, questions, question_count: int,
+def build_run_record(*, name: str, settings: dict, model_spec: dict, backend: dict, questions, question_count: int,
                  template, enhancements: dict, slice_: dict, data_root: str, previous: dict | None) -> dict:
     """A fresh record for this invocation; ``previous`` (same run name) keeps its first start time."""
     return {
