@@ -79,26 +79,29 @@ def wait_for(pred, proc, limit=120.0) -> None:
         time.sleep(0.05)
 
 
-def worker_pids() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "ray::AnswerWorker"], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
+def session_pids(sid: int, pattern: str = "") -> list[int]:
+    """Processes of the driver's session (its local Ray instance and workers), whose command has ``pattern``.
+    Other Ray runs on the machine (other test runs) are never touched."""
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--sid", str(sid)], capture_output=True, text=True).stdout
+    return [int(line.split(None, 1)[0]) for line in out.splitlines()
+            if line.strip() and pattern in line and int(line.split(None, 1)[0]) != sid]
 
 
-def kill_orphans(pgid: int) -> None:
+def worker_pids(sid: int) -> list[int]:
+    return session_pids(sid, "ray::AnswerWorker")
+
+
+def kill_orphans(sid: int) -> None:
     """A driver killed with SIGKILL leaves its local Ray instance and workers behind: stop them all."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + 30
-    while (pids := worker_pids()) and time.monotonic() < deadline:
+    while (pids := session_pids(sid)) and time.monotonic() < deadline:
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         time.sleep(0.2)
-    assert not worker_pids()
+    assert not worker_pids(sid)
 
 
 def test_ray_run_equals_local_run(tmp_path):
@@ -128,11 +131,13 @@ def test_worker_killed_mid_run_is_replaced_and_nothing_is_stored_twice(tmp_path)
     out = tmp_path / "out"
     with FakeOpenAIServer(latency_s=0.08) as srv:
         proc = subprocess.Popen(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 6 and len(worker_pids()) >= 2, proc)
-        victim = worker_pids()[0]
-        os.kill(victim, signal.SIGKILL)
-        stdout, stderr = proc.communicate(timeout=240)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 6 and len(worker_pids(proc.pid)) >= 2, proc)
+            os.kill(worker_pids(proc.pid)[0], signal.SIGKILL)
+            stdout, stderr = proc.communicate(timeout=240)
+        finally:
+            kill_orphans(proc.pid)
         assert proc.returncode == 0, stderr
         asked = [json.dumps(b["messages"], sort_keys=True) for b in srv.requests]
     assert "1 shards given again" in stdout or "2 shards given again" in stdout, stdout
