@@ -12,13 +12,18 @@ from dataclasses import asdict, dataclass, field, fields
 from .errors import ConfigError
 
 REFERENCE_SOURCES = ("none", "random", "similar", "retrieved")   # normal reference images
-QUESTION_MODES = ("independent", "cumulative", "per-image")
+QUESTION_MODES = ("independent", "cumulative", "per-image", "ad-then-rest")
 OPTION_ORDERS = ("original", "shuffle")
 EXPERT_KINDS = ("builtin", "oracle", "anomalib", "misleading")     # expert detectors (enhance.expert)
 EXPERTS = ("none", *EXPERT_KINDS)
 HINT_STYLES = ("boxes", "contours", "overlay", "heatmap", "mask", "text")
 IMAGE_FORMATS = ("png", "jpeg")
-IMAGE_DETAILS = ("low", "high", "auto")
+IMAGE_DETAILS = ("low", "high", "auto", None)       # None: not sent
+RESIZES = ("shrink", "fit-area", "qwen-smart", "square")
+MIME_LABELS = ("encoded", "file-extension")
+REFERENCE_LETTERS = ("last", "first", "list")
+REFERENCE_SCOPES = ("segment", "reply")
+OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
 
 
 def _check(obj, **choices) -> None:
@@ -40,23 +45,51 @@ def _check_range(obj, name: str, low, high=None, optional: bool = False) -> None
         raise ConfigError(f"{name} must be a number {bound}, got {value!r}", culprit=f"{type(obj).__name__}.{name}")
 
 
+def _compact(obj, optional: tuple[str, ...]) -> dict:
+    """``asdict`` without the later-added fields that still hold their defaults (older records and cache keys
+    stay the same)."""
+    d = asdict(obj)
+    for f in fields(obj):
+        if f.name in optional and getattr(obj, f.name) == f.default:
+            del d[f.name]
+    return d
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
-    """Decoding settings, sent explicitly to every backend and recorded with the run."""
+    """Decoding settings, sent explicitly to every backend and recorded with the run.
 
-    temperature: float = 0.0
+    ``temperature`` None sends no temperature: the API's default, or the checkpoint's generation config
+    (what MMAD's API and Qwen scripts do). ``refusal_keywords``/``refusal_tries``: a reply containing one
+    of the keywords (case-insensitive) is asked again, up to ``refusal_tries`` tries in all; when every try
+    contains one, the request fails as a refusal (MMAD's API scripts then record an empty answer).
+    """
+
+    temperature: float | None = 0.0
     max_tokens: int = 128
     seed: int | None = 0
     top_p: float | None = None
     logprobs: bool = False            # ask for option-letter log-probabilities where the backend can
+    refusal_keywords: tuple[str, ...] = ()
+    refusal_tries: int = 1
 
     def __post_init__(self):
-        _check_range(self, "temperature", 0)
+        _check_range(self, "temperature", 0, optional=True)
         _check_range(self, "max_tokens", 1)
         _check_range(self, "top_p", 0, 1, optional=True)
+        _check_range(self, "refusal_tries", 1)
+        object.__setattr__(self, "refusal_keywords", tuple(self.refusal_keywords))
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = _compact(self, ("refusal_keywords", "refusal_tries"))
+        if "refusal_keywords" in d:
+            d["refusal_keywords"] = list(d["refusal_keywords"])
+        return d
+
+    def refused(self, text: str | None) -> bool:
+        """Does ``text`` contain one of the refusal keywords (the scripts' ``word in reply.lower()``)?"""
+        low = (text or "").lower()
+        return any(k in low for k in self.refusal_keywords)
 
     @classmethod
     def from_preset(cls, generation: dict, **overrides) -> "GenerationSettings":
@@ -69,24 +102,50 @@ class GenerationSettings:
 
 @dataclass(frozen=True)
 class ImageSettings:
-    """How images are prepared for a model; recorded with the run (this changes scores)."""
+    """How images are prepared for a model; recorded with the run (this changes scores).
 
-    max_side: int | None = None      # shrink to fit a box of this size (MMAD's GPT-4o script: 512); None = as is
+    ``resize``: ``shrink`` (ours) shrinks to fit a ``max_side`` box, never enlarges; ``fit-area`` scales to
+    fit the box up or down to ``int(w*s) x int(h*s)`` with area interpolation (MMAD's API and LLaVA
+    scripts); ``qwen-smart`` rounds to multiples of 28 within ``min_pixels``..``max_pixels`` as
+    qwen_vl_utils and Qwen2-VL's processor do; ``square`` resizes to ``max_side x max_side`` (InternVL's
+    single 448 tile). ``mime_label``: ``encoded`` labels a data URL by its real format; ``file-extension``
+    labels it by the source file's extension as MMAD's GPT-4o script does (".png" -> image/png although the
+    bytes are JPEG). ``jpeg_roundtrip``: local models see the JPEG-decoded image (MMAD's LLaVA script).
+    """
+
+    max_side: int | None = None      # the box of shrink/fit-area, the side of square; None = as is
     format: str = "png"              # "png" or "jpeg" for encoded payloads
     jpeg_quality: int = 90
-    detail: str = "auto"             # OpenAI "detail": low/high/auto
+    detail: str | None = "auto"      # OpenAI "detail": low/high/auto; None = not sent
+    resize: str = "shrink"
+    min_pixels: int | None = None    # qwen-smart bounds (None: qwen_vl_utils' defaults)
+    max_pixels: int | None = None
+    mime_label: str = "encoded"
+    jpeg_roundtrip: bool = False
 
     def __post_init__(self):
-        _check(self, format=IMAGE_FORMATS, detail=IMAGE_DETAILS)
+        _check(self, format=IMAGE_FORMATS, detail=IMAGE_DETAILS, resize=RESIZES, mime_label=MIME_LABELS)
         _check_range(self, "max_side", 1, optional=True)
         _check_range(self, "jpeg_quality", 1, 100)
+        if self.resize in ("fit-area", "square") and self.max_side is None:
+            raise ConfigError(f"resize {self.resize!r} needs max_side", culprit="ImageSettings.max_side")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return _compact(self, ("resize", "min_pixels", "max_pixels", "mime_label", "jpeg_roundtrip"))
 
 
 @dataclass(frozen=True)
 class ProtocolSettings:
+    """How questions are asked and how MMAD's reference letter is read from a reply.
+
+    ``reference_letter``/``reference_scope``/``closest_option`` define ``reference_parsed`` (the letter the
+    MMAD-compatible score and the exported answers file use): the ``last`` or ``first`` standalone A-E of
+    the answering ``segment`` (ours) or of the whole ``reply`` (MMAD's scripts), with difflib's closest
+    option when there is none (``closest_option``). ``list`` is Gemini's alignment: the k-th letter of the
+    reply answers the k-th question of the request, and an image whose request failed or whose reply has
+    another number of letters is left out of the answers file.
+    """
+
     prompt: str = "mmad"                 # jinja2 template set in prompts/ (prompts/<name>.j2)
     references: str = "random"           # which normal reference images to show (MMAD's published table: random;
                                          # CLI --templates, MMAD's word)
@@ -95,10 +154,17 @@ class ProtocolSettings:
     option_order: str = "original"
     option_seed: int = 0
     circular: bool = False               # ask every rotation of the options; right only if all are right
+    reference_letter: str = "last"       # how MMAD's reference letter is read (see the class docstring)
+    reference_scope: str = "segment"
+    closest_option: bool = False
 
     def __post_init__(self):
-        _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS)
+        _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS,
+               reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES)
         _check_range(self, "shots", 0)
+
+    def as_dict(self) -> dict:
+        return _compact(self, ("reference_letter", "reference_scope", "closest_option"))
 
 
 @dataclass(frozen=True)
@@ -119,6 +185,13 @@ class RunSettings:
     images: ImageSettings = field(default_factory=ImageSettings)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
     enhancements: EnhancementSettings = field(default_factory=EnhancementSettings)
+    preset: str = OWN_PRESET                                      # the protocol preset (`mmad-eval protocols`)
+    overrides: tuple[str, ...] = ()                               # preset settings replaced by explicit flags
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = {"model": self.model, "generation": self.generation.as_dict(), "images": self.images.as_dict(),
+             "protocol": self.protocol.as_dict(), "enhancements": asdict(self.enhancements)}
+        if self.preset != OWN_PRESET or self.overrides:
+            d["preset"] = self.preset
+            d["overrides"] = list(self.overrides)
+        return d

@@ -138,7 +138,9 @@ class HFBackend(Backend):
         # every decoding knob explicit and neutral unless set: a checkpoint's generation_config (e.g.
         # repetition_penalty=1.05, top_k=1) would otherwise change answers, as it does not on vLLM/OpenAI
         kw = {"max_new_tokens": g.max_tokens, "return_dict_in_generate": True, "repetition_penalty": 1.0}
-        if g.temperature and g.temperature > 0:
+        if g.temperature is None:   # the checkpoint's generation_config decides (MMAD's Qwen2.5-VL script)
+            del kw["repetition_penalty"]
+        elif g.temperature > 0:
             kw.update(do_sample=True, temperature=g.temperature, top_p=g.top_p if g.top_p is not None else 1.0,
                       top_k=0)   # 0 = no top-k cut
             if g.seed is not None:

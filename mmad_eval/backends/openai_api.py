@@ -144,8 +144,10 @@ class OpenAIBackend(Backend):
         """The JSON body of ``POST /chat/completions`` for one request (sampling sent explicitly;
         ``extra_body`` merged last, as the client's ``extra_body`` does)."""
         g = self.generation
-        p = {"model": self.model, "messages": to_openai(request, self.images), "temperature": g.temperature,
-             self.token_field: g.max_tokens}
+        p = {"model": self.model, "messages": to_openai(request, self.images)}
+        if g.temperature is not None:
+            p["temperature"] = g.temperature
+        p[self.token_field] = g.max_tokens
         if g.seed is not None:
             p["seed"] = g.seed
         if g.top_p is not None:
@@ -230,6 +232,22 @@ class OpenAIBackend(Backend):
         return i, clients[i][shard]
 
     async def _answer(self, clients, key: str, request: Request, body: dict) -> Response:
+        """One answer; asked again while the reply holds a refusal keyword (``refusal_tries`` in all)."""
+        g = self.generation
+        resp = await self._answer_once(clients, key, request, body)
+        tries = 1
+        while resp.ok and g.refused(resp.text):
+            if tries >= g.refusal_tries:
+                return Response(key=key, error_type="refusal", attempts=resp.attempts, latency_s=resp.latency_s,
+                                error_message=f"every one of {tries} replies held a refusal keyword; last: "
+                                              f"{resp.text[:200]!r}", extra={**resp.extra, "refusal_tries": tries})
+            resp = await self._answer_once(clients, key, request, body)
+            tries += 1
+        if tries > 1:
+            resp.extra["refusal_tries"] = tries
+        return resp
+
+    async def _answer_once(self, clients, key: str, request: Request, body: dict) -> Response:
         start = time.monotonic()
         waited = 0.0
         kind, message = "error", ""

@@ -85,7 +85,9 @@ class VLLMBackend(Backend):
 
     def sampling_params(self, want_logprobs: bool):
         g = self.generation
-        kw = {"temperature": g.temperature, "max_tokens": g.max_tokens, "seed": g.seed}
+        kw = {"max_tokens": g.max_tokens, "seed": g.seed}
+        if g.temperature is not None:   # None: vLLM's default (the model's generation config where vLLM reads it)
+            kw["temperature"] = g.temperature
         if g.top_p is not None:
             kw["top_p"] = g.top_p
         if want_logprobs:

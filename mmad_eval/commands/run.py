@@ -5,7 +5,8 @@ HELP = "Ask a model the questions of a question set (resumable; reruns ask only 
 
 
 def add_arguments(p) -> None:
-    from ..settings import EXPERTS, HINT_STYLES, OPTION_ORDERS, QUESTION_MODES, REFERENCE_SOURCES
+    from ..settings import (EXPERTS, HINT_STYLES, OPTION_ORDERS, OWN_PRESET, QUESTION_MODES, REFERENCE_SOURCES,
+                            RESIZES)
 
     p.add_argument("--questions", required=True, help="question file (MMAD's mmad.json, or our JSONL)")
     p.add_argument("--model", required=True, help="preset name (see `mmad-eval models`) or backend:model")
@@ -13,24 +14,32 @@ def add_arguments(p) -> None:
     p.add_argument("--name", help="run name inside the output directory (default: the model name)")
     p.add_argument("--data-root", help="folder the question file's image paths are relative to "
                                        "(default: the question file's folder)")
-    g = p.add_argument_group("protocol")
-    g.add_argument("--prompt", default="mmad", help="prompt template name (prompts/<name>.j2; default mmad)")
+    g = p.add_argument_group("protocol (defaults: the --protocol preset's, else ours)")
+    g.add_argument("--protocol", default=OWN_PRESET, metavar="NAME",
+                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, qwen2.5-vl, internvl, "
+                        "llava, gemini) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
+                        "override it and the run records which")
+    g.add_argument("--prompt", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
-    g.add_argument("--templates", dest="references", choices=REFERENCE_SOURCES, default="random",
+    g.add_argument("--templates", dest="references", choices=REFERENCE_SOURCES,
                    help="normal reference images to show (MMAD's table: random)")
-    g.add_argument("--shots", type=int, default=1, help="number of normal reference images (0 = none)")
-    g.add_argument("--question-mode", choices=QUESTION_MODES, default="independent",
-                   help="independent: one question per call; cumulative: questions 1..i asked together, last "
-                        "answer kept (MMAD's GPT-4o script); per-image: all questions of an image in one call")
-    g.add_argument("--option-order", choices=OPTION_ORDERS, default="original")
-    g.add_argument("--option-seed", type=int, default=0, help="seed of the option shuffle (with the question id)")
-    g.add_argument("--circular", action="store_true", help="ask every rotation of the options")
+    g.add_argument("--shots", type=int, help="number of normal reference images (0 = none; default 1)")
+    g.add_argument("--question-mode", choices=QUESTION_MODES,
+                   help="independent: one question per call (default); cumulative: questions 1..i asked together, "
+                        "last answer kept (MMAD's GPT-4o script); per-image: all questions of an image in one call; "
+                        "ad-then-rest: Anomaly Detection alone, then the rest together (MMAD's Gemini script)")
+    g.add_argument("--option-order", choices=OPTION_ORDERS)
+    g.add_argument("--option-seed", type=int, help="seed of the option shuffle (with the question id; default 0)")
+    g.add_argument("--circular", action="store_true", default=None, help="ask every rotation of the options")
     g = p.add_argument_group("images")
-    g.add_argument("--max-side", type=int, help="shrink images to fit this box (MMAD's GPT-4o script: 512)")
-    g.add_argument("--image-format", choices=("png", "jpeg"), default="png")
-    g.add_argument("--jpeg-quality", type=int, default=90)
-    g.add_argument("--detail", choices=("low", "high", "auto"), default="auto", help="OpenAI image detail")
-    g = p.add_argument_group("generation (defaults: the preset's, else greedy, 128 tokens, seed 0)")
+    g.add_argument("--max-side", type=int, help="the resize box (MMAD's API scripts: 512)")
+    g.add_argument("--resize", choices=RESIZES, help="shrink (default: shrink to fit --max-side), fit-area (up or "
+                   "down, area interpolation), qwen-smart (Qwen's max_pixels), square (InternVL's 448 tile)")
+    g.add_argument("--image-format", choices=("png", "jpeg"))
+    g.add_argument("--jpeg-quality", type=int, help="default 90 (MMAD's scripts: OpenCV's 95)")
+    g.add_argument("--detail", choices=("low", "high", "auto"), help="OpenAI image detail (default auto)")
+    g = p.add_argument_group("generation (defaults: the protocol preset's, the model preset's, else greedy, "
+                             "128 tokens, seed 0)")
     g.add_argument("--temperature", type=float)
     g.add_argument("--max-tokens", type=int)
     g.add_argument("--seed", type=int)
@@ -69,8 +78,9 @@ def backend_options(args) -> dict:
     import os
 
     from ..errors import ConfigError
+    from ..run.protocol_presets import get_preset
 
-    opts: dict = {}
+    opts: dict = dict(get_preset(args.protocol).backend_options)
     for item in args.backend_option:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -91,30 +101,46 @@ def backend_options(args) -> dict:
     return opts
 
 
+# command-line flag -> (settings section, field)
+FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "references"), "shots": ("protocol", "shots"),
+         "question_mode": ("protocol", "question_mode"), "option_order": ("protocol", "option_order"),
+         "option_seed": ("protocol", "option_seed"), "circular": ("protocol", "circular"),
+         "max_side": ("images", "max_side"), "resize": ("images", "resize"), "image_format": ("images", "format"),
+         "jpeg_quality": ("images", "jpeg_quality"), "detail": ("images", "detail"),
+         "temperature": ("generation", "temperature"), "max_tokens": ("generation", "max_tokens"),
+         "seed": ("generation", "seed"), "top_p": ("generation", "top_p"), "logprobs": ("generation", "logprobs")}
+
+
 def settings_from_args(args):
+    """Settings: dataclass defaults < the model preset's generation < the protocol preset < explicit flags."""
     from dataclasses import fields
 
-    from ..backends.base import GenerationSettings
     from ..backends.registry import resolve_model
-    from ..prompt.images import ImageSettings
-    from ..run.settings import EnhancementSettings, ProtocolSettings, RunSettings
+    from ..run.protocol_presets import get_preset
+    from ..settings import EnhancementSettings, GenerationSettings, ImageSettings, ProtocolSettings, RunSettings
 
+    preset = get_preset(args.protocol)
     spec = resolve_model(args.model)
     known = {f.name for f in fields(GenerationSettings)}
-    gen = {k: v for k, v in spec.generation.items() if k in known}
-    for name in ("temperature", "max_tokens", "seed", "top_p", "logprobs"):
-        value = getattr(args, name)
-        if value is not None:
-            gen[name] = value
+    sections = {"generation": {k: v for k, v in spec.generation.items() if k in known},
+                "images": {}, "protocol": {}}
+    for section in sections:
+        sections[section].update(getattr(preset, section))
+    fixed = preset.settings()
+    overrides = []
+    for flag, (section, name) in FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if f"{section}.{name}" in fixed and fixed[f"{section}.{name}"] != value:
+            overrides.append(f"{section}.{name}")
+        sections[section][name] = value
     return RunSettings(
-        model=args.model, generation=GenerationSettings(**gen),
-        images=ImageSettings(max_side=args.max_side, format=args.image_format, jpeg_quality=args.jpeg_quality,
-                             detail=args.detail),
-        protocol=ProtocolSettings(prompt=args.prompt, references=args.references, shots=args.shots,
-                                  question_mode=args.question_mode, option_order=args.option_order,
-                                  option_seed=args.option_seed, circular=args.circular),
+        model=args.model, generation=GenerationSettings(**sections["generation"]),
+        images=ImageSettings(**sections["images"]), protocol=ProtocolSettings(**sections["protocol"]),
         enhancements=EnhancementSettings(knowledge=args.knowledge, expert=args.expert, hint=args.hint,
-                                         embedder=args.embedder))
+                                         embedder=args.embedder),
+        preset=preset.name, overrides=tuple(overrides))
 
 
 def slice_from_args(args):
@@ -157,10 +183,16 @@ def main(args) -> int:
                              backend_options=backend_options(args), backend_factory=ray_factory(args),
                              retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet)
     print(summary.line())
+    settings = summary.record.get("settings") or {}
+    if settings.get("preset"):
+        over = settings.get("overrides") or []
+        print(f"protocol preset {settings['preset']}" + (f"; overridden by flags: {', '.join(over)}" if over else ""))
     enh = summary.record.get("enhancements") or {}
     if enh.get("queries_with_fewer_references"):
-        print(f"note: {enh['queries_with_fewer_references']} query images have fewer than {args.shots} "
-              f"'{args.references}' reference images in the question file; they were shown the ones there are")
+        shown = (settings.get("protocol") or {})
+        print(f"note: {enh['queries_with_fewer_references']} query images have fewer than {shown.get('shots')} "
+              f"'{shown.get('references')}' reference images in the question file; they were shown the ones there "
+              "are")
     if enh.get("missing_knowledge"):
         print(f"note: no domain knowledge for {', '.join(enh['missing_knowledge'])}")
     ray = (summary.record.get("last_invocation") or {}).get("ray")

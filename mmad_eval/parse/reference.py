@@ -28,3 +28,8 @@ def reference_parse(text: str | None, take: str = "last", options: dict[str, str
         if close:
             return next(k for k, v in options.items() if v == close[0])
     return None
+
+
+def reference_letters(text: str | None) -> list[str]:
+    """Every standalone capital A-E of ``text`` in order (MMAD's Gemini script aligns them with its questions)."""
+    return REFERENCE_PATTERN.findall(text or "")

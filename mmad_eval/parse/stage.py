@@ -13,27 +13,77 @@ from ..run.load import load_run, load_runs
 from ..run.loaded import LoadedRun
 from . import PARSER_VERSION
 from .cascade import parse_reply
-from .reference import reference_parse
+from .reference import reference_letters, reference_parse
 
 NO_NUMBERED_LINE = "no-numbered-line"    # the rule of a numbered reply without this question's line
+SCRIPT_DROPS = "mmad_absent"             # meta key: the official script would not write this answer to its file
 
 
-def parse_answers(answers: Iterable[AnswerRecord]) -> None:
-    """Fill ``parsed``, ``rule`` and ``reference_parsed`` of every answered record, in place."""
+class ReferenceRule:
+    """How MMAD's reference letter is read for a run: its protocol's ``reference_*`` settings (see
+    :class:`mmad_eval.settings.ProtocolSettings`)."""
+
+    def __init__(self, letter_rule: str = "last", scope: str = "segment", closest: bool = False):
+        self.letter_rule, self.scope, self.closest = letter_rule, scope, closest
+
+    @classmethod
+    def of(cls, protocol: dict | None) -> "ReferenceRule":
+        protocol = protocol or {}
+        return cls(protocol.get("reference_letter", "last"), protocol.get("reference_scope", "segment"),
+                   bool(protocol.get("closest_option", False)))
+
+    def letter(self, reply: str | None, segment: str | None, position: int, n_prompt: int,
+               options: dict[str, str], first_question: bool = False) -> str | None:
+        """The reference letter; with ``list``, the image's first question (asked alone) keeps the reply's
+        last letter and the others the letter at their position, None when the count differs."""
+        if self.letter_rule == "list":
+            letters = reference_letters(reply)
+            if first_question:
+                return letters[-1] if letters else None
+            return letters[position] if len(letters) == n_prompt else None
+        text = reply if self.scope == "reply" else segment
+        if text is None:
+            return None
+        return reference_parse(text, take=self.letter_rule, options=options if self.closest else None)
+
+
+def parse_answers(answers: Iterable[AnswerRecord], protocol: dict | None = None) -> None:
+    """Fill ``parsed``, ``rule`` and ``reference_parsed`` of every answered record, in place; ``protocol``
+    (the run's recorded protocol settings) says how the reference letter is read."""
+    answers = list(answers)
+    rule = ReferenceRule.of(protocol)
     for rec in answers:
         if rec.error is not None or rec.reply is None:
             continue
         segment = rec.meta["segment"] if "segment" in rec.meta else rec.reply
+        position, n_prompt = rec.meta.get("prompt_position", (0, 1))
+        rec.reference_parsed = rule.letter(rec.reply, segment, position, n_prompt, rec.options, rec.index == 0)
         if segment is None:
             rec.rule = NO_NUMBERED_LINE
             continue
         rec.parsed, rec.rule = parse_reply(segment, rec.options)
-        rec.reference_parsed = reference_parse(segment)
+    if rule.letter_rule == "list":
+        drop_images_as_the_script_does(answers)
+
+
+def drop_images_as_the_script_does(answers: list[AnswerRecord]) -> None:
+    """Gemini's script writes no answer of an image when one of its requests failed or a reply's letter
+    count differs from its number of questions: mark every answer of such an image absent from the file."""
+    bad: dict[str, str] = {}
+    for rec in answers:
+        if rec.error is not None:
+            bad.setdefault(rec.image, "a request of this image failed")
+        elif rec.reference_parsed is None and rec.index > 0:     # a letterless first answer is only dropped
+            n = rec.meta.get("prompt_position", (0, 1))[1]
+            bad.setdefault(rec.image, f"a reply had {len(reference_letters(rec.reply))} letters for {n} questions")
+    for rec in answers:
+        if rec.image in bad:
+            rec.meta[SCRIPT_DROPS] = bad[rec.image]
 
 
 def parse_run(run: LoadedRun) -> LoadedRun:
     """Parse a loaded run's answers; the record notes which parser version read them."""
-    parse_answers(run.answers)
+    parse_answers(run.answers, (run.record.get("settings") or {}).get("protocol"))
     run.record = {**run.record, "parser_version": PARSER_VERSION}
     return run
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -14,7 +15,61 @@ from typing import Callable
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
-from ..settings import ImageSettings  # noqa: F401  (re-exported)
+from ..settings import RESIZES, ImageSettings  # noqa: F401  (re-exported)
+
+QWEN_FACTOR = 28
+QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS = 4 * 28 * 28, 16384 * 28 * 28
+
+
+def fit_size(width: int, height: int, box: int) -> tuple[int, int]:
+    """``int(w*s), int(h*s)`` with ``s = min(box/w, box/h)``: MMAD's scripts' fit-to-box arithmetic."""
+    scale = min(box / width, box / height)
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def qwen_smart_size(width: int, height: int, min_pixels: int, max_pixels: int,
+                    factor: int = QWEN_FACTOR) -> tuple[int, int]:
+    """Qwen2-VL's ``smart_resize``: sides rounded to multiples of ``factor``, area kept in bounds."""
+    h = max(factor, round(height / factor) * factor)
+    w = max(factor, round(width / factor) * factor)
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h = math.ceil(height * beta / factor) * factor
+        w = math.ceil(width * beta / factor) * factor
+    return w, h
+
+
+def prepare_image(img: Image.Image, settings: ImageSettings) -> Image.Image:
+    """Resize an RGB image as ``settings`` say (see :class:`ImageSettings`); ``img`` may be changed in place."""
+    m = settings.max_side
+    if settings.resize == "shrink":
+        if m and max(img.size) > m:
+            img.thumbnail((m, m), Image.Resampling.BICUBIC)
+        return img
+    if settings.resize == "fit-area":
+        size = fit_size(*img.size, m) if m else img.size
+        return img if size == img.size else img.resize(size, Image.Resampling.BOX)
+    if settings.resize == "qwen-smart":
+        # qwen_vl_utils.fetch_image (its default bounds), then the processor's own bounds
+        size = qwen_smart_size(*img.size, QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS)
+        if size != img.size:
+            img = img.resize(size, Image.Resampling.BICUBIC)
+        size = qwen_smart_size(*img.size, settings.min_pixels or QWEN_UTILS_MIN_PIXELS,
+                               settings.max_pixels or QWEN_UTILS_MAX_PIXELS)
+        return img if size == img.size else img.resize(size, Image.Resampling.BICUBIC)
+    if settings.resize == "square":
+        size = (m, m) if m else img.size
+        return img if size == img.size else img.resize(size, Image.Resampling.BICUBIC)
+    raise DataError(f"unknown resize mode (one of {', '.join(RESIZES)})", culprit=settings.resize)
+
+
+def extension_mime(path: str | None) -> str:
+    """The mime label MMAD's API scripts derive from a file name: .png -> png, .jpg/.jpeg and others -> jpeg."""
+    return "image/png" if (path or "").lower().endswith(".png") else "image/jpeg"
 
 
 class LRUCache:
@@ -150,9 +205,12 @@ class ImageRegistry:
             raise DataError(f"corrupt or unreadable image ({e})", culprit=self.culprit(sha)) from None
         if img.mode != "RGB":            # an RGB image is already ours alone: no copy needed
             img = img.convert("RGB")
-        m = self.settings.max_side
-        if m and max(img.size) > m:
-            img.thumbnail((m, m), Image.Resampling.BICUBIC)
+        img = prepare_image(img, self.settings)
+        if self.settings.jpeg_roundtrip:
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=self.settings.jpeg_quality)
+            img = Image.open(io.BytesIO(buf.getvalue()))
+            img.load()
         return img
 
     def data_url(self, sha: str) -> str:
@@ -164,6 +222,8 @@ class ImageRegistry:
         if self.settings.format == "jpeg":
             self.pil(sha).save(buf, "JPEG", quality=self.settings.jpeg_quality)
             mime = "image/jpeg"
+            if self.settings.mime_label == "file-extension" and sha in self._paths:
+                mime = extension_mime(self._paths[sha].name)
         else:
             self.pil(sha).save(buf, "PNG")
             mime = "image/png"

@@ -60,6 +60,8 @@ def _answer(m: Member, req: dict | None, mode: str) -> AnswerRecord:
         segment = answer_segment(rec.reply, mode, m.position, m.n_prompt)
         if segment != rec.reply:
             rec.meta["segment"] = segment
+        if m.n_prompt > 1:      # where this question sits in a several-question prompt (letter-list parsing)
+            rec.meta["prompt_position"] = [m.position, m.n_prompt]
     return rec
 
 

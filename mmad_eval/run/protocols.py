@@ -5,6 +5,8 @@
   ONE user message (as the reference script sends them) and asks for a numbered answer list; only the
   answer to the last question (*i*) is kept.
 - ``per-image``: all selected questions of an image in one request, answered as lines ``1: A``.
+- ``ad-then-rest`` (MMAD's Gemini script): the image's first question (Anomaly Detection) alone, then all
+  its other questions together in one request.
 
 Options are shown in their original order or in a seeded shuffle that is stable per question
 (``option_seed`` + question id). Circular evaluation asks every rotation of the (ordered) option texts;
@@ -85,6 +87,17 @@ def plan_entry(entry: ImageEntry, selected: list[Question], protocol: ProtocolSe
                 prompt = [show(q, protocol, r) for q in selected]
                 answers = [(i, s) for i, s in enumerate(prompt) if r < len(rotations(s.question, protocol))]
                 units.append(Unit(prompt=prompt, answers=answers))
+    elif mode == "ad-then-rest":
+        wanted = {q.qid for q in selected}
+        for group in (entry.questions[:1], entry.questions[1:]):
+            chosen = [q for q in group if q.qid in wanted]
+            if not chosen:
+                continue
+            for r in range(max(len(rotations(q, protocol)) for q in chosen)):
+                prompt = [show(q, protocol, r) for q in group]
+                answers = [(i, s) for i, s in enumerate(prompt)
+                           if s.question.qid in wanted and r < len(rotations(s.question, protocol))]
+                units.append(Unit(prompt=prompt, answers=answers))
     else:
         from ..errors import ConfigError
 
@@ -93,8 +106,10 @@ def plan_entry(entry: ImageEntry, selected: list[Question], protocol: ProtocolSe
 
 
 def prompt_questions(unit: Unit) -> list[dict]:
-    """The template's ``questions`` variable."""
-    return [{"number": i + 1, "text": s.question.text, "options": s.options} for i, s in enumerate(unit.prompt)]
+    """The template's ``questions`` variable: ``number`` in this prompt, ``position`` in the image's
+    conversation (1-based; MMAD's scripts label "Question {position}:"), text and shown options."""
+    return [{"number": i + 1, "position": s.question.index + 1, "text": s.question.text, "options": s.options}
+            for i, s in enumerate(unit.prompt)]
 
 
 _LINE = re.compile(r"^[\s>#*_-]*(?:question\s*|q\s*)?(\d{1,3})[*_]*\s*[.:)\-][*_]*\s*(.*\S)?\s*$", re.IGNORECASE)
@@ -121,7 +136,8 @@ def answer_segment(text: str | None, mode: str, position: int, n_prompt: int) ->
     """The part of a reply that answers the question at ``position`` (0-based) of the prompt.
 
     independent: the whole reply. cumulative: the numbered line of the last question, else the whole reply
-    (the reference keeps the last letter of the reply). per-image: the numbered line, else None.
+    (the reference keeps the last letter of the reply). per-image and ad-then-rest: the numbered line, else
+    None.
     """
     if text is None or mode == "independent" or n_prompt <= 1:
         return text

@@ -52,7 +52,9 @@ def mmad_score(records: Sequence[AnswerRecord], variant: str = "exact",
     """MMAD-compatible score table (``ScoreTable.name`` = "mmad" or "mmad-corrected")."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    recs = [r for r in records if r.rotation == 0]
+    from .mmad_answers import in_answers_file
+
+    recs = [r for r in records if in_answers_file(r)]
     exact = variant == "exact"
     row_of = (lambda r: r.dataset) if exact else corrected_dataset
     correct = [r.reference_parsed == r.answer for r in recs]
@@ -62,7 +64,8 @@ def mmad_score(records: Sequence[AnswerRecord], variant: str = "exact",
     table.extra.update({"variant": variant, "questions": len(recs), "dropped_invalid": dropped,
                         "skipped_after_drop": sum(not f for f in flags) - dropped if exact_skip_after_drop else 0,
                         "exact_skip_after_drop": exact_skip_after_drop,
-                        "rotations_ignored": len(records) - len(recs)})
+                        "rotations_ignored": sum(r.rotation != 0 for r in records),
+                        "not_in_answers_file": sum(r.rotation == 0 for r in records) - len(recs)})
     if dropped:
         table.notes.append(f"{dropped} of {len(recs)} answers had no letter A-E and were left out of the "
                            "denominator (MMAD's rule; the strict score counts them wrong)")

@@ -33,13 +33,20 @@ from .table import ScoreTable
 _QNUM = re.compile(r"^\s*Question\s+(\d+)\s*:\s*")
 
 
+def in_answers_file(r: AnswerRecord) -> bool:
+    """Would the official script write this answer to its file? Not a question that was never asked (a run
+    still going), not one its script leaves out (Gemini's dropped images), not another option rotation."""
+    return r.rotation == 0 and not (r.error or "").startswith("missing:") and not r.meta.get("mmad_absent")
+
+
 def to_mmad_answers(records: Sequence[AnswerRecord], letters: str = "reference") -> list[dict]:
-    """Rotation-0 records as MMAD answer entries; ``letters`` = "reference" or "strict" for gpt_answer."""
+    """Records as MMAD answer entries (those :func:`in_answers_file`); ``letters`` = "reference" or "strict"
+    for gpt_answer."""
     if letters not in ("reference", "strict"):
         raise ValueError(f"letters must be 'reference' or 'strict', got {letters!r}")
     out = []
     for r in records:
-        if r.rotation != 0:
+        if not in_answers_file(r):
             continue
         letter = r.reference_parsed if letters == "reference" else r.parsed
         gpt = letter if letter is not None else ("" if r.error is not None else (r.reply or ""))
