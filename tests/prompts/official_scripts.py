@@ -1,0 +1,115 @@
+"""What MMAD's official scripts send, re-expressed from reading their code (jam-cc/MMAD, evaluation/examples).
+
+Each ``expect_<preset>(entry, shots)`` returns the requests the script makes for one image of mmad.json, in
+order, as ``[(messages, answered positions)]``; a message is ``(role, [("text", str) | ("image", role)])``.
+These builders are written from the scripts' string building, independently of prompts/official/*.j2.
+"""
+from __future__ import annotations
+
+CORE = ("You are an industrial inspector who checks products by images. You should judge whether there is a "
+        "defect in the query image and answer the questions about it.\n")
+GPT4V_INSTRUCTION = "\n" + CORE + "Answer with the option's letter from the given choices directly.\n"
+LIST_EXAMPLE = "1. Answer: B.\n2. Answer: B.\n3. Answer: A.\n...\n"
+
+
+def options_text(qa: dict) -> str:
+    return "".join(f"{k}. {v}\n" for k, v in qa["Options"].items())
+
+
+def _api_text(instruction: str, shots: int, conversation: list[str]) -> str:
+    incontext = (f"The first {shots} image is the normal sample, which can be used as a template to compare."
+                 if shots else "")
+    text = "".join(q + "\n" for q in conversation)
+    return instruction + incontext + "The last image is the query image" + "Following is the question list: " + "\n" + text
+
+
+def _images_first(shots: int) -> list:
+    return [("image", "template")] * shots + [("image", "query")]
+
+
+def expect_gpt4o(conv: list[dict], shots: int) -> list:
+    instruction = ("\n" + CORE + "Answer with the option's letter from the given choices directly!\n\n"
+                   "Finally, you should output a list of answer, such as:\n" + LIST_EXAMPLE)
+    qs = [f"Question: {qa['Question']} \n{options_text(qa)}" for qa in conv]
+    return [([("user", _images_first(shots) + [("text", _api_text(instruction, shots, qs[:i + 1]))])], [i])
+            for i in range(len(conv))]
+
+
+def expect_gpt4o_mini(conv: list[dict], shots: int) -> list:
+    instruction = ("\n" + CORE + "Answer with the option's letter from the given choices directly.\n\n"
+                   "Finally, you should output a list of answer, such as:\n" + LIST_EXAMPLE)
+    qs = [f"Question {i + 1}: {qa['Question']} \n{options_text(qa)}" for i, qa in enumerate(conv)]
+    return [([("user", _images_first(shots) + [("text", _api_text(instruction, shots, [qs[i]]))])], [i])
+            for i in range(len(conv))]
+
+
+def expect_gpt4v(conv: list[dict], shots: int) -> list:
+    qs = [("text", f"Question {i + 1}: {qa['Question']} \n{options_text(qa)}") for i, qa in enumerate(conv)]
+    incontext = ([("text", f"Following is {shots} image of normal sample, which can be used as a template to "
+                           "compare.")] if shots else []) + [("image", "template")] * shots
+    user = incontext + [("text", "Following is the query image: "), ("image", "query"),
+                        ("text", "Following is the question list: ")]
+    return [([("system", [("text", GPT4V_INSTRUCTION)]), ("user", user + qs[:i + 1])], [i]) for i in range(len(conv))]
+
+
+def expect_qwen(conv: list[dict], shots: int) -> list:
+    out = []
+    for i, qa in enumerate(conv):
+        parts = [("text", GPT4V_INSTRUCTION), ("text", "Answer with the option's letter from the given choices directly! ")]
+        if shots:
+            parts.append(("text", f"Following is/are {shots} image of normal sample, which can be used as a template "
+                                  "to compare the image being queried."))
+        for k in range(shots):   # add_vision_id=True: the chat template writes "Picture N: " before each image
+            parts += [("text", f"Picture {k + 1}: "), ("image", "template")]
+        parts += [("text", "Following is the query image: "), ("text", f"Picture {shots + 1}: "), ("image", "query"),
+                  ("text", "Following is the question list: "),
+                  ("text", f"Question: {qa['Question']} \n{options_text(qa)}")]
+        out.append(([("user", parts)], [i]))
+    return out
+
+
+def expect_internvl(conv: list[dict], shots: int) -> list:
+    out = []
+    for i, qa in enumerate(conv):
+        incontext = ""
+        if shots:
+            incontext = ("Following is/are " + str(shots) + " image of normal sample, which can be used as a template "
+                         "to compare the image being queried." + "".join("\n" + " <image>\n" for _ in range(shots)))
+        text = (GPT4V_INSTRUCTION + incontext + "\n" + "Following is the query image: " + "\n" + "<image> " + "\n"
+                + "Following is the question list. Answer with the option's letter from the given choices directly: "
+                + "\n" + f"Question {i + 1}: {qa['Question']} \n{options_text(qa)}" + "\n")
+        out.append(([("user", _split_image_tokens(text, shots))], [i]))
+    return out
+
+
+def expect_llava(conv: list[dict], shots: int, shown_options: list[dict]) -> list:
+    out = []
+    for i, qa in enumerate(conv):
+        question = (f"Following is {shots} image of normal sample:" + "<image>\n" * shots) if shots else ""
+        question = question + "Test image: \n" + "<image>" + "\n"
+        question = GPT4V_INSTRUCTION + "\n" + question + "Following is new question list: \n"
+        opts = "".join(f"{k}. {v}\n" for k, v in shown_options[i].items())
+        question += f"{qa['Question']} \n{opts}"
+        out.append(([("user", _split_image_tokens(question, shots))], [i]))
+    return out
+
+
+def expect_gemini(conv: list[dict], shots: int) -> list:
+    instruction = ("\n" + CORE + "Answer with the option's letter from the given choices directly.\n\n"
+                   "Finally, you should output a answer list of every question, such as:\n" + LIST_EXAMPLE + "\n")
+    qs = [f"Question: {qa['Question']} \n{options_text(qa)}" for qa in conv]
+    first = [("user", _images_first(shots) + [("text", _api_text(instruction, shots, qs[:1]))])]
+    rest = [("user", _images_first(shots) + [("text", _api_text(instruction, shots, qs[1:]))])]
+    return [(first, [0]), (rest, list(range(1, len(conv))))]
+
+
+def _split_image_tokens(text: str, shots: int) -> list:
+    """A string with <image> tokens as parts: the first ``shots`` are templates, the last the query."""
+    chunks = text.split("<image>")
+    parts = []
+    for k, chunk in enumerate(chunks):
+        if chunk:
+            parts.append(("text", chunk))
+        if k < len(chunks) - 1:
+            parts.append(("image", "template" if k < shots else "query"))
+    return parts
