@@ -3,6 +3,6 @@ from .cascade import RULES, UNPARSED, normalise, parse_reply
 from .reference import reference_letters, reference_parse
 
 # Bump whenever a rule changes what a reply parses to (stored with every run's answers).
-PARSER_VERSION = "strict-2"
+PARSER_VERSION = "strict-3"
 
 __all__ = ["PARSER_VERSION", "RULES", "UNPARSED", "normalise", "parse_reply", "reference_letters", "reference_parse"]

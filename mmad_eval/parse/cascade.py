@@ -7,12 +7,15 @@ Rules, in order (the first that yields a letter wins):
 ``lone_letter``     the whole reply is one letter: "B", "B.", "(B)", "**B**";
 ``leading_letter``  the reply starts with a letter and a separator: "B. Yes.", "(B) crack", "B) ...";
 ``last_letter``     the last standalone option letter in the reply, skipping the article "A" in prose
-                    ("A scratch is visible" is not an answer; "option A" and "A." are);
+                    ("A scratch is visible" is not an answer; "option A" and "A." are) and negated letters
+                    ("C, not D.", "D is wrong");
 ``option_text``     the reply contains exactly one option's text (normalised; an option contained in a
                     longer matched option is implied by it);
 ``judge``           an optional LLM judge (off by default, see :mod:`.judge`);
 ``ambiguous``       the letter ``explicit`` or ``last_letter`` found is joined to another option letter by
-                    "or"/"and" ("B or C", "Both A and C"): a hedge names no answer, so None;
+                    "or"/"and" ("B or C", "Both A and C"), or the reply offers a second letter as an
+                    alternative ("C, but it could also be D", "B; alternatively D", "C (maybe D)", "the
+                    answer is C, though D is also possible"): a hedge names no answer, so None (never a guess);
 ``unparsed``        nothing matched: None. There is never a random or closest-option fallback.
 
 A letter that is not among the shown options ("Answer: E" when options are A-D) is not accepted:
@@ -63,6 +66,19 @@ _JOINED_BEFORE = re.compile(r"(?<![A-Za-z0-9_\-'’/])([A-E])" + _JOIN + r"$")
 _KEYWORD_BEFORE = re.compile(r"(?:option|choice|answer(?:\s+is)?|letter)\s*[:：]?\s*[\(\[\*\"']*$", re.IGNORECASE)
 
 
+# A second letter offered as an alternative: a cue shortly before it, or "is also possible" after it; a
+# negated letter ("not D", "D is wrong") is no alternative.
+_ALT_CUE = re.compile(r"\b(?:also|alternatively|alternative|otherwise|possibly|perhaps|maybe|might|could|or)\b",
+                      re.IGNORECASE)
+_ALT_AFTER = re.compile(r"[\s\*\)\]]*(?:(?:is|are|would\s+be|could\s+be|might\s+be|may\s+be|seems)\s+)?"
+                        r"(?:also\s+)?(?:possible|plausible|an\s+option|a\s+possibility)\b", re.IGNORECASE)
+_NEGATED_BEFORE = re.compile(r"(?:\bnot|n't|\bnever|\brather\s+than|\binstead\s+of)\s*(?:(?:option|choice)\s*)?"
+                             r"[\(\[\*\"']*$", re.IGNORECASE)
+_NEGATED_AFTER = re.compile(r"[\s\*\)\]]*(?:\?\s*no\b|(?:is|are|was|seems)\s+(?:not|wrong|incorrect|unlikely)\b|"
+                            r"(?:is|are|was|can\s+be)\s+ruled\s+out)", re.IGNORECASE)
+_CUE_WINDOW = 30
+
+
 def _reasoning_stripped(text: str) -> str:
     if "</think>" in text:
         tail = text.rsplit("</think>", 1)[1]
@@ -101,6 +117,38 @@ def _explicit(text: str) -> str | None:
     return AMBIGUOUS if _hedged(text, best[0], best[1], LETTERS) else best[2]
 
 
+def _letter_tokens(text: str, allowed: str) -> list[tuple[int, int, str]]:
+    """(start, end, letter) of every standalone capital option letter that is not the article "A"."""
+    return [(m.start(1), m.end(1), m.group(1)) for m in re.finditer(_TOKEN, text)
+            if m.group(1).isupper() and m.group(1) in allowed and _is_letter(text, m.start(1), m.end(1))]
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    return bool(_NEGATED_BEFORE.search(text[:start]) or _NEGATED_AFTER.match(text, end))
+
+
+def _offers_alternative(text: str, letter: str, allowed: str) -> bool:
+    """Does the reply offer another letter as an alternative to ``letter`` (its last occurrence)?
+
+    A different letter after it with an alternative cue in between ("B; alternatively D") or "is also
+    possible" after it; or ``letter`` itself offered as an alternative to an earlier, different letter
+    ("Probably B, possibly C"). Negated letters ("not D", "D is wrong") are no alternative.
+    """
+    tokens = _letter_tokens(text, allowed)
+    own = [t for t in tokens if t[2] == letter]
+    if not own:
+        return False
+    start, end, _ = own[-1]
+    for s, e, x in tokens:
+        if x == letter or _negated(text, s, e):
+            continue
+        if s > end and (_ALT_CUE.search(text[max(end, s - _CUE_WINDOW):s]) or _ALT_AFTER.match(text, e)):
+            return True
+        if e < start and not _negated(text, start, end) and _ALT_CUE.search(text[max(e, start - _CUE_WINDOW):start]):
+            return True
+    return False
+
+
 def _lone(text: str) -> str | None:
     core = re.sub(r"[\s\*_`\"'“”#]+", "", text)
     m = _LONE.match(core)
@@ -115,7 +163,8 @@ def _leading(text: str) -> str | None:
 def _last_letter(text: str, allowed: str) -> str | None:
     for m in reversed(list(re.finditer(_TOKEN, text))):
         letter = m.group(1)
-        if letter.isupper() and letter in allowed and _is_letter(text, m.start(1), m.end(1)):
+        if letter.isupper() and letter in allowed and _is_letter(text, m.start(1), m.end(1)) \
+                and not _negated(text, m.start(1), m.end(1)):
             return AMBIGUOUS if _hedged(text, m.start(1), m.end(1), allowed) else letter
     return None
 
@@ -151,11 +200,13 @@ def parse_reply(text: str | None, options: dict[str, str] | None,
         if letter == AMBIGUOUS:
             return None, AMBIGUOUS
         if letter is not None:
-            return (letter, rule) if letter in allowed else (None, INVALID)
+            if letter not in allowed:
+                return None, INVALID
+            return (None, AMBIGUOUS) if _offers_alternative(text, letter, allowed) else (letter, rule)
     if not options:
         return None, UNPARSED
     letter = _last_letter(text, allowed)
-    if letter == AMBIGUOUS:
+    if letter == AMBIGUOUS or (letter is not None and _offers_alternative(text, letter, allowed)):
         return None, AMBIGUOUS
     if letter is not None:
         return letter, "last_letter"

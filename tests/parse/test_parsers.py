@@ -163,3 +163,23 @@ def test_replies_naming_several_options_are_not_credited(reply):
 ])
 def test_a_single_final_letter_beside_others_still_parses(reply, letter):
     assert parse_reply(reply, ABCD)[0] == letter
+
+
+@pytest.mark.parametrize("reply", [
+    "I think it's C, but it could also be D.", "either B or C", "B; alternatively D", "Answer: B. Alternatively, D.",
+    "B, or possibly D", "The answer is C, though D is also possible.", "C (maybe D)", "Probably B, possibly C.",
+    "C, although it might be D", "I'd go with B, otherwise C", "The answer is B, or perhaps D.",
+    "Answer: C\nD could be possible too",
+])
+def test_a_second_letter_offered_as_an_alternative_is_ambiguous(reply):
+    assert parse_reply(reply, ABCD) == (None, "ambiguous")
+
+
+@pytest.mark.parametrize("reply,letter", [
+    ("C, not D.", "C"), ("It is C. D is wrong.", "C"), ("Answer: C. Option D is incorrect because it is a hole.", "C"),
+    ("Possibly A, but the answer is B", "B"), ("Could it be A? No. The answer is B.", "B"),
+    ("C. It could also be described as a stain.", "C"), ("It might be a crack. Answer: C", "C"),
+    ("Between B and C, I choose B.", "B"),
+])
+def test_decided_replies_beside_other_letters_still_parse(reply, letter):
+    assert parse_reply(reply, ABCD)[0] == letter
