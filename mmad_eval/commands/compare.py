@@ -22,12 +22,29 @@ def add_arguments(p) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="compare runs made from different question sets, pairing only the questions that are "
+                        "identical in both (text, options, answer)")
 
 
 def _run(out_dir: str, name: str):
     from ..parse.stage import load_parsed_run
 
-    return load_parsed_run(Path(out_dir), name).answers
+    return load_parsed_run(Path(out_dir), name)
+
+
+def same_question_set(a, b) -> str | None:
+    """Why runs ``a`` and ``b`` (LoadedRun) were not made from the same question set, or None."""
+    from ..score.compare import differing_questions
+
+    ha, hb = ((r.record.get("questions") or {}).get("sha256") for r in (a, b))
+    reasons = []
+    if ha and hb and ha != hb:
+        reasons.append(f"question files differ (sha256 {ha[:12]} vs {hb[:12]})")
+    diff = differing_questions(a.answers, b.answers)
+    if diff:
+        reasons.append(f"{len(diff)} question ids differ in text, options or answer (e.g. {diff[0]})")
+    return "; ".join(reasons) or None
 
 
 def main(args) -> int:
@@ -37,9 +54,16 @@ def main(args) -> int:
 
     if args.bootstrap < 1:
         raise ConfigError("--bootstrap must be at least 1", culprit=str(args.bootstrap))
-    a = _run(args.out_dir, args.a)
-    b = _run(args.b_dir or args.out_dir, args.b)
+    run_a = _run(args.out_dir, args.a)
+    run_b = _run(args.b_dir or args.out_dir, args.b)
+    why = same_question_set(run_a, run_b)
+    if why and not args.force:
+        raise ConfigError(f"runs {args.a} and {args.b} were made from different question sets: {why}; pass "
+                          "--force to compare only the questions identical in both", culprit=args.b)
+    a, b = run_a.answers, run_b.answers
     cmp = compare_runs(a, b, SCORERS[args.scorer], n_boot=args.bootstrap, seed=args.seed)
+    if why:
+        print(f"different question sets ({why}): --force pairs only the {cmp.shared} questions identical in both")
     print(f"{args.b} vs {args.a} ({args.scorer} score, {cmp.shared} shared questions; diff = B - A)")
     print(f"{'':<24}{'A':>8}{'B':>8}{'diff':>8}{'95% CI':>18}{'McNemar p':>11}{'A only':>8}{'B only':>8}")
     for col in COLUMNS:

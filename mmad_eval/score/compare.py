@@ -33,7 +33,7 @@ class McNemar:
 @dataclass
 class Comparison:
     scorer: str                                   # the scorer's name
-    shared: int                                   # questions both runs answered
+    shared: int                                   # questions both runs answered (identical in both)
     only_in_a: int
     only_in_b: int
     a: dict[str, float | None]                    # headline columns on the shared questions
@@ -42,6 +42,20 @@ class Comparison:
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     mcnemar: dict[str, McNemar] = field(default_factory=dict)    # per subtask and "All"
     notes: list[str] = field(default_factory=list)
+    differing: int = 0                            # question ids in both runs whose question differs (left out)
+
+
+def question_identity(r: AnswerRecord) -> tuple:
+    """What makes two runs' answers to one question id comparable: the question text, its option texts (in
+    any order: a shuffle is a protocol choice) and the text of the correct option."""
+    return r.question, tuple(sorted(r.options.values())), r.options.get(r.answer)
+
+
+def differing_questions(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord]) -> list[str]:
+    """Question ids in both runs whose text, options or answer differ (sorted)."""
+    ia = {r.qid: question_identity(r) for r in a if r.rotation == 0}
+    ib = {r.qid: question_identity(r) for r in b if r.rotation == 0}
+    return sorted(q for q in ia if q in ib and ia[q] != ib[q])
 
 
 def mcnemar(a_right: np.ndarray, b_right: np.ndarray) -> McNemar:
@@ -65,14 +79,19 @@ def _answered(r: AnswerRecord) -> bool:
 
 def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: Scorer = STRICT,
                  n_boot: int = 1000, seed: int = 0) -> Comparison:
-    """Compare run B against run A (differences are B - A); questions not answered yet are left out."""
+    """Compare run B against run A (differences are B - A) on the questions both answered and that are the
+    same question in both (text, options, answer); questions not answered yet are left out."""
     a0 = {r.qid: r for r in a if r.rotation == 0 and _answered(r)}
     b0 = {r.qid: r for r in b if r.rotation == 0 and _answered(r)}
-    shared = [q for q in a0 if q in b0]
+    common = [q for q in a0 if q in b0]
+    shared = [q for q in common if question_identity(a0[q]) == question_identity(b0[q])]
     ra, rb = [a0[q] for q in shared], [b0[q] for q in shared]
     ia, ib, exact = scorer.index(ra), scorer.index(rb), scorer.exact
-    cmp = Comparison(scorer=scorer.name, shared=len(shared), only_in_a=len(a0) - len(shared),
-                     only_in_b=len(b0) - len(shared), a={}, b={}, diff={})
+    cmp = Comparison(scorer=scorer.name, shared=len(shared), only_in_a=len(a0) - len(common),
+                     only_in_b=len(b0) - len(common), a={}, b={}, diff={}, differing=len(common) - len(shared))
+    if cmp.differing:
+        cmp.notes.append(f"{cmp.differing} question ids in both runs differ in text, options or answer and were "
+                         "left out")
     if not shared:
         cmp.notes.append("the runs share no questions")
         return cmp

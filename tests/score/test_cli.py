@@ -73,3 +73,33 @@ def test_compare_prints_paired_rows(out_dir, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "McNemar" in text and "Average" in text
     assert json.loads(js.read_text())["shared"] == 10
+
+
+def test_compare_refuses_runs_from_different_question_sets(tmp_path, capsys):
+    """A question set with other options and answers for some questions (as a re-generated set has):
+    compare refuses; --force pairs only the identical questions and says how many."""
+    q = _dataset(tmp_path / "data")
+    other = json.loads(q.read_text())
+    key = next(iter(other))
+    other[key]["conversation"][1]["Options"] = {"A": "v", "B": "w", "C": "x", "D": "y"}   # same id, other question
+    other[key]["conversation"][1]["Answer"] = "A"
+    q2 = tmp_path / "data" / "mmad_seed7.json"
+    q2.write_text(json.dumps(other))
+    out = tmp_path / "out"
+    for name, path in (("a", q), ("b", q2)):
+        assert main(["run", "--questions", str(path), "--model", "random", "--out", str(out), "--name", name,
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), "--a", "a", "--b", "b", "--bootstrap", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "different question sets" in err and "question files differ" in err and f"{key}#1" in err
+    js = tmp_path / "c.json"
+    assert main(["compare", str(out), "--a", "a", "--b", "b", "--bootstrap", "20", "--force", "--json", str(js)]) == 0
+    assert "pairs only the 9 questions identical in both" in capsys.readouterr().out
+    data = json.loads(js.read_text())
+    assert data["shared"] == 9 and data["differing"] == 1
+    # a shuffled option order is the same question: it is paired
+    assert main(["run", "--questions", str(q), "--model", "random", "--out", str(out), "--name", "shuffled",
+                 "--option-order", "shuffle", "--quiet"]) == 0
+    assert main(["compare", str(out), "--a", "a", "--b", "shuffled", "--bootstrap", "20", "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["shared"] == 10
