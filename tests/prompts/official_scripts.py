@@ -52,10 +52,16 @@ def expect_gpt4v(conv: list[dict], shots: int) -> list:
     return [([("system", [("text", GPT4V_INSTRUCTION)]), ("user", user + qs[:i + 1])], [i]) for i in range(len(conv))]
 
 
-def expect_qwen(conv: list[dict], shots: int) -> list:
+KNOWLEDGE_LEAD = ("Following is the domain knowledge which contains some type of defect and the normal object "
+                  "characteristics: \n ")
+
+
+def expect_qwen(conv: list[dict], shots: int, knowledge: str | None = None) -> list:
     out = []
     for i, qa in enumerate(conv):
         parts = [("text", GPT4V_INSTRUCTION), ("text", "Answer with the option's letter from the given choices directly! ")]
+        if knowledge:
+            parts.append(("text", KNOWLEDGE_LEAD + knowledge))
         if shots:
             parts.append(("text", f"Following is/are {shots} image of normal sample, which can be used as a template "
                                   "to compare the image being queried."))
@@ -68,12 +74,12 @@ def expect_qwen(conv: list[dict], shots: int) -> list:
     return out
 
 
-def expect_internvl(conv: list[dict], shots: int) -> list:
+def expect_internvl(conv: list[dict], shots: int, knowledge: str | None = None) -> list:
     out = []
     for i, qa in enumerate(conv):
-        incontext = ""
+        incontext = KNOWLEDGE_LEAD + knowledge if knowledge else ""
         if shots:
-            incontext = ("Following is/are " + str(shots) + " image of normal sample, which can be used as a template "
+            incontext += ("Following is/are " + str(shots) + " image of normal sample, which can be used as a template "
                          "to compare the image being queried." + "".join("\n" + " <image>\n" for _ in range(shots)))
         text = (GPT4V_INSTRUCTION + incontext + "\n" + "Following is the query image: " + "\n" + "<image> " + "\n"
                 + "Following is the question list. Answer with the option's letter from the given choices directly: "
@@ -82,10 +88,12 @@ def expect_internvl(conv: list[dict], shots: int) -> list:
     return out
 
 
-def expect_llava(conv: list[dict], shots: int, shown_options: list[dict]) -> list:
+def expect_llava(conv: list[dict], shots: int, shown_options: list[dict], knowledge: str | None = None) -> list:
     out = []
     for i, qa in enumerate(conv):
         question = (f"Following is {shots} image of normal sample:" + "<image>\n" * shots) if shots else ""
+        if knowledge:
+            question = KNOWLEDGE_LEAD + knowledge + question
         question = question + "Test image: \n" + "<image>" + "\n"
         question = GPT4V_INSTRUCTION + "\n" + question + "Following is new question list: \n"
         opts = "".join(f"{k}. {v}\n" for k, v in shown_options[i].items())

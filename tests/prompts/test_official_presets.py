@@ -80,9 +80,9 @@ def settings_for(preset: str, data: Path, *flags: str):
     return args, settings_from_args(args)
 
 
-def requests_for(preset: str, data: Path, prompt_dir: Path | None = None):
-    """{query key: [(request, registry)]} in the order the engine builds them, plus the settings."""
-    args, settings = settings_for(preset, data)
+def requests_for(preset: str, data: Path, prompt_dir: Path | None = None, *flags: str):
+    """{query key: [requests]} in the order the engine builds them, the registry, settings and arguments."""
+    args, settings = settings_for(preset, data, *flags)
     questions = load_questions(data / "mmad.json")
     registry = ImageRegistry(settings.images)
     enh = Enhancements(settings.enhancements, settings.protocol, data, questions)
@@ -103,12 +103,12 @@ EXPECT = {"gpt4o": ref.expect_gpt4o, "gpt4o-mini": ref.expect_gpt4o_mini, "gpt4v
           "qwen2.5-vl": ref.expect_qwen, "internvl": ref.expect_internvl, "gemini": ref.expect_gemini}
 
 
-def expected(preset: str, conv: list[dict], key: str, data: Path) -> list:
+def expected(preset: str, conv: list[dict], key: str, data: Path, shots: int = 1, **kw) -> list:
     if preset == "llava":    # the shown (shuffled) options come from our seeded shuffle
         _, settings = settings_for(preset, data)
         qs = load_questions(data / "mmad.json").entries[key].questions
-        return ref.expect_llava(conv, 1, [show(q, settings.protocol).options for q in qs])
-    return EXPECT[preset](conv, 1)
+        return ref.expect_llava(conv, shots, [show(q, settings.protocol).options for q in qs], **kw)
+    return EXPECT[preset](conv, shots, **kw)
 
 
 @pytest.mark.parametrize("preset", OFFICIAL)
@@ -119,6 +119,36 @@ def test_requests_match_the_script_byte_for_byte(preset, data):
         got = by_image[key]
         assert [shape(r) for r in got] == [w[0] for w in want]
         assert [[q["index"] for q in r.meta["questions"]] for r in got] == [w[1] for w in want]
+
+
+@pytest.mark.parametrize("preset", OFFICIAL)
+def test_zero_shot_requests_match_the_script(preset, data):
+    by_image, _, _, _ = requests_for(preset, data, None, "--shots", "0")
+    want = expected(preset, CONV_DEFECT, QUERY_PNG, data, shots=0)
+    assert [shape(r) for r in by_image[QUERY_PNG]] == [w[0] for w in want]
+
+
+KNOWLEDGE = {"MVTec": {"bottle": {"good": " Good\n Description: intact rim.", "broken_large": " Broken\n Description: rim missing."}},
+             "VisA": {"candle": {"good": " Good\n Description: a white candle."}}}
+
+
+@pytest.mark.parametrize("preset", ["qwen2.5-vl", "internvl", "llava"])
+def test_domain_knowledge_goes_where_the_script_puts_it(preset, data, tmp_path):
+    path = tmp_path / "domain_knowledge.json"
+    path.write_text(json.dumps(KNOWLEDGE))
+    by_image, _, _, _ = requests_for(preset, data, None, "--knowledge", str(path))
+    text = "\n".join(KNOWLEDGE["MVTec"]["bottle"].values())    # the scripts join the category's texts
+    want = expected(preset, CONV_DEFECT, QUERY_PNG, data, knowledge=text)
+    assert [shape(r) for r in by_image[QUERY_PNG]] == [w[0] for w in want]
+
+
+def test_a_script_without_domain_knowledge_refuses_it(data, tmp_path):
+    from mmad_eval.errors import ConfigError
+
+    path = tmp_path / "domain_knowledge.json"
+    path.write_text(json.dumps(KNOWLEDGE))
+    with pytest.raises(ConfigError, match="no place for knowledge"):
+        requests_for("gpt4o", data, None, "--knowledge", str(path))
 
 
 def _image_facts(url_or_pil) -> dict:
