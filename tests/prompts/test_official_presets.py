@@ -24,7 +24,7 @@ from mmad_eval.enhance.pipeline import Enhancements
 from mmad_eval.prompt.images import ImageRegistry
 from mmad_eval.prompt.message import TextPart
 from mmad_eval.prompt.render import PROMPT_DIR, PromptTemplate
-from mmad_eval.run.engine import build_requests, load_questions
+from mmad_eval.run.plan import build_requests, load_questions
 from mmad_eval.run.protocol_presets import PRESETS
 from mmad_eval.run.protocols import show
 from mmad_eval.run.slices import Slice, apply_slice
@@ -325,7 +325,7 @@ def test_gemini_aligns_letters_and_drops_an_image_whose_count_differs(data, tmp_
     ("gpt4o-mini", "I would say B, but A is possible.", "A"),
 ])
 def test_script_letter_rules(preset, reply, letter):
-    from mmad_eval.run.load import ReferenceRule
+    from mmad_eval.parse.stage import ReferenceRule
 
     rule = ReferenceRule.of(PRESETS[preset].protocol)
     options = {"A": "Contamination.", "B": "Broken large.", "C": "Scratch.", "D": "Missing cap."}
