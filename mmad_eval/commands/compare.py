@@ -18,7 +18,8 @@ def add_arguments(p) -> None:
     from ..score.scorers import SCORERS
 
     p.add_argument("--scorer", choices=tuple(SCORERS), default="strict",
-                   help="strict (fixed denominator), mmad (MMAD's exact rules) or mmad-corrected")
+                   help="strict (fixed denominator), mmad (MMAD-compatible: what summary.py counts) or "
+                        "mmad-fixed (ours)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")

@@ -43,7 +43,7 @@ def prepare_data(cache_dir, seed: int, categories: str | None = None, quiet: boo
 
 def summary_table(runs) -> str:
     """One line per run: MMAD-compatible subtask scores, Average, and the strict Average; then the warnings
-    where MMAD's exact rules and the corrected variant disagree (e.g. a baseline that abstains)."""
+    where summary.py and our fixed variant disagree (e.g. a baseline that abstains)."""
     from ..questions.model import SUBTASK_SHORT, SUBTASKS
     from ..score.scorers import STRICT
     from ..score.summary import compatible_tables

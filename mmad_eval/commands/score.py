@@ -1,4 +1,4 @@
-"""Score runs: the MMAD-compatible table (exact or corrected), the strict table, CIs, breakdowns, exports."""
+"""Score runs: the MMAD-compatible table (what MMAD's summary.py prints), the strict table, CIs, exports."""
 from __future__ import annotations
 
 import json
@@ -18,10 +18,6 @@ def add_arguments(p) -> None:
     p.add_argument("out_dir", nargs="?", help="output directory of `mmad-eval run`")
     p.add_argument("--answers", metavar="FILE", help="score an MMAD answer file (JSON list) instead of runs")
     p.add_argument("--run", action="append", metavar="NAME", help="only this run (repeatable)")
-    p.add_argument("--variant", choices=("exact", "corrected"), default="exact",
-                   help="MMAD-compatible variant: exact (reproduces published numbers) or corrected")
-    p.add_argument("--exact-skip", action="store_true",
-                   help="emulate the reference loop skipping the answer after each dropped one")
     p.add_argument("--by", choices=("category",), help="also print a per-category table")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: no CIs)")
     p.add_argument("--seed", type=int, default=0)
@@ -101,49 +97,55 @@ def apply_judge(answers, model: str, cache_path: Path) -> str:
 
 
 def main(args) -> int:
-    from ..score.mmad_answers import write_accuracy_csv, write_mmad_answers
     from ..score.breakdown import overkill_miss
-    from ..score.scorers import MMAD_EXACT, STRICT, mmad_variant
+    from ..score.mmad_answers import write_accuracy_csv, write_mmad_answers
+    from ..score.scorers import MMAD
     from ..score.summary import score_run
 
     runs, base = _runs(args)
     several = len(runs) > 1
-    compatible = mmad_variant(args.variant, skip_after_drop=args.exact_skip)
     out = {}
     for name, answers in runs:
         judge_note = apply_judge(answers, args.judge, base / "judge_cache.json") if args.judge else None
-        scores = score_run(answers, compatible, n_boot=max(args.bootstrap, 0), seed=args.seed,
-                           by_category=args.by == "category")
+        scores = score_run(answers, n_boot=max(args.bootstrap, 0), seed=args.seed, by_category=args.by == "category")
         if judge_note:
             scores.strict.notes.append(judge_note)
-        print_scores(name, scores, compatible.title, STRICT.title)
+        print_scores(name, scores)
         out[name] = scores.as_dict()
         if args.export_mmad:
             n = write_mmad_answers(answers, _per_run(args.export_mmad, name, several))
             print(f"wrote {n} answers to {_per_run(args.export_mmad, name, several)}")
         if args.csv:
-            write_accuracy_csv(scores.compatible, _per_run(args.csv, name, several),
-                               overkill_miss(answers, MMAD_EXACT))
+            write_accuracy_csv(scores.compatible, _per_run(args.csv, name, several), overkill_miss(answers, MMAD))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))
     return 0
 
 
-def print_scores(name: str, scores, compatible_title: str, strict_title: str) -> None:
+def _pct(v, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def print_scores(name: str, scores) -> None:
+    """The run's tables as ``mmad-eval score`` prints them (our fixed MMAD variant only when it differs)."""
+    from ..score.scorers import MMAD, MMAD_FIXED, STRICT
+
     x = scores.strict.extra
     print(f"== {name}: {x['questions']} questions")
-    print(format_table(scores.compatible, compatible_title))
-    print(format_table(scores.strict, strict_title))
+    print(format_table(scores.compatible, MMAD.title))
+    if any(n.startswith("MMAD-compatible score") for n in scores.fixed.notes):
+        print(format_table(scores.fixed, MMAD_FIXED.title))
+    print(format_table(scores.strict, STRICT.title))
     print(f"  parse failures {_fmt(x['parse_failure_rate'])}%, errors {_fmt(x['error_rate'])}%; rules "
-          + ", ".join(f"{k} {v}" for k, v in sorted(x["rules"].items())))
-    print("  accuracy by correct letter: " + ", ".join(f"{k} {v:.1f}" for k, v in
+          + (", ".join(f"{k} {v}" for k, v in sorted(x["rules"].items())) or "none"))
+    print("  accuracy by correct letter: " + ", ".join(f"{k} {_pct(v)}" for k, v in
                                                          x["accuracy_by_correct_letter"].items())
-          + "; predicted: " + ", ".join(f"{k} {v:.1f}%" for k, v in x["predicted_letter_share"].items()))
+          + "; predicted: " + ", ".join(f"{k} {_pct(v)}%" for k, v in x["predicted_letter_share"].items()))
     if "circular" in x:
-        print(f"  circular accuracy (all rotations right): {x['circular']['accuracy']['All']:.2f}")
+        print(f"  circular accuracy (all rotations right): {_pct(x['circular']['accuracy']['All'], 2)}")
     om = scores.overkill_miss
-    print("  Anomaly Detection overkill/miss: " + "; ".join(
-        f"{d} {_fmt(v['overkill'])}/{_fmt(v['miss'])}" for d, v in om.items()))
+    print("  Anomaly Detection overkill/miss: " + ("; ".join(
+        f"{d} {_fmt(v['overkill'])}/{_fmt(v['miss'])}" for d, v in om.items()) or "-"))
     if scores.by_category is not None:
         print(format_table(scores.by_category, "Strict by category"))
     print()

@@ -11,7 +11,7 @@ from typing import Protocol
 from ..answers import AnswerRecord
 from ..score.breakdown import category_table, overkill_miss
 from ..score.compare import compare_runs
-from ..score.scorers import MMAD_EXACT, STRICT, MMADScorer, Scorer
+from ..score.scorers import STRICT, Scorer
 from ..score.summary import compatible_tables, scored_table
 from ..score.table import COLUMNS, ScoreTable
 
@@ -53,19 +53,17 @@ class Scoring(Protocol):
 
 class PackageScoring:
     """Scores with ``mmad_eval.score`` (:mod:`mmad_eval.score.summary`, the same code as ``mmad-eval score``):
-    the MMAD-compatible table of the ``compatible`` scorer (exact by default, the variant that reproduces
-    published numbers; notes say when the corrected one differs), the ``strict`` scorer's table, bootstrap
-    CIs over query images, breakdowns and paired comparisons by the strict scorer."""
+    the MMAD-compatible table (what MMAD's summary.py prints for the run's answers file; notes say when our
+    fixed variant differs), the ``strict`` scorer's table, bootstrap CIs over query images, breakdowns and
+    paired comparisons by the strict scorer."""
 
-    def __init__(self, compatible: MMADScorer = MMAD_EXACT, strict: Scorer = STRICT, n_boot: int = 1000,
-                 seed: int = 0):
-        self.compatible_scorer = compatible
+    def __init__(self, strict: Scorer = STRICT, n_boot: int = 1000, seed: int = 0):
         self.strict_scorer = strict
         self.n_boot = n_boot
         self.seed = seed
 
     def compatible(self, answers):
-        return compatible_tables(answers, self.compatible_scorer, self.n_boot, self.seed)[0]
+        return compatible_tables(answers, self.n_boot, self.seed)[0]
 
     def strict(self, answers):
         return scored_table(answers, self.strict_scorer, self.n_boot, self.seed)

@@ -31,8 +31,10 @@ def overkill_miss(records: Sequence[AnswerRecord], scorer: Scorer = STRICT) -> d
     and miss = 100 - defective accuracy over the answers with a letter A-E.
     """
     out: dict[str, dict] = {}
-    recs = [r for r in records if r.rotation == 0 and r.type == "Anomaly Detection"]
+    recs = scorer.records(records)          # flags over the whole list: MMAD's skip-after-drop spans subtasks
     for r, counted in zip(recs, scorer.counted(recs)):
+        if r.type != "Anomaly Detection":
+            continue
         side = "normal" if "good" in r.image else "defective"
         row = out.setdefault(scorer.row(r), {"normal": 0, "defective": 0, "normal_wrong": 0,
                                              "defective_wrong": 0, "unanswered": 0})

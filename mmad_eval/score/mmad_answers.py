@@ -28,15 +28,10 @@ from ..errors import DataError
 from ..parse import parse_reply
 from ..questions.model import LETTERS, SUBTASKS, TYPES
 from ..answers import AnswerRecord
+from .mmad import in_answers_file
 from .table import ScoreTable
 
 _QNUM = re.compile(r"^\s*Question\s+(\d+)\s*:\s*")
-
-
-def in_answers_file(r: AnswerRecord) -> bool:
-    """Would the official script write this answer to its file? Not a question that was never asked (a run
-    still going), not one its script leaves out (Gemini's dropped images), not another option rotation."""
-    return r.rotation == 0 and not (r.error or "").startswith("missing:") and not r.meta.get("mmad_absent")
 
 
 def to_mmad_answers(records: Sequence[AnswerRecord], letters: str = "reference") -> list[dict]:

@@ -5,12 +5,13 @@ switches on a scorer's name. The three built in:
 
 * :data:`STRICT`: the strict cascade's letter; unparsed replies and failed requests count wrong (fixed
   denominator); ``MVTec-AD/`` keys grouped with DS-MVTec; empty cells left out of every mean.
-* :data:`MMAD_EXACT`: MMAD's reference parser and summary script to the letter (answers without a letter
-  A-E leave the denominator; an empty cell scores 0; ``MVTec-AD/`` keys form their own row).
-* :data:`MMAD_CORRECTED`: the same letters and denominator, with the corrected grouping and arithmetic.
+* :data:`MMAD` ("mmad", MMAD-compatible): exactly what MMAD's summary.py prints for the run's answers file
+  (answers without a letter A-E leave the denominator and the answer right after each is skipped, as the
+  script's loop does; an empty cell scores 0; ``MVTec-AD/`` keys form their own row).
+* :data:`MMAD_FIXED` ("mmad-fixed", ours): the same letters and denominator without the skipped answers,
+  with ``MVTec-AD/`` keys grouped with DS-MVTec and empty cells left out.
 
-``MMADScorer(corrected, skip_after_drop=True)`` also emulates the reference loop skipping the answer after
-each dropped one. A new scorer (e.g. likelihood-based) subclasses :class:`Scorer`.
+A new scorer (e.g. likelihood-based) subclasses :class:`Scorer`.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Sequence
 
 from ..answers import AnswerRecord
 from .cells import CellIndex, build_index
-from .mmad import corrected_dataset, counted_flags, mmad_score
+from .mmad import corrected_dataset, counted_flags, in_answers_file, mmad_score
 from .strict import strict_correct, strict_score
 from .table import ScoreTable
 
@@ -46,9 +47,13 @@ class Scorer(ABC):
         """Which records are in the denominator (all of them for a fixed denominator)."""
         return [True] * len(records)
 
+    def records(self, records: Sequence[AnswerRecord]) -> list[AnswerRecord]:
+        """The records this scorer looks at, in order (rotation 0)."""
+        return [r for r in records if r.rotation == 0]
+
     def index(self, records: Sequence[AnswerRecord], row_of=None) -> CellIndex:
-        """The cell index on rotation 0 (rows by ``row_of``, default :meth:`row`)."""
-        recs = [r for r in records if r.rotation == 0]
+        """The cell index of :meth:`records` (rows by ``row_of``, default :meth:`row`)."""
+        recs = self.records(records)
         return build_index(recs, row_of or self.row, self.counted(recs), [self.correct(r) for r in recs])
 
     @abstractmethod
@@ -76,28 +81,26 @@ class StrictScorer(Scorer):
 
 @dataclass(frozen=True)
 class MMADScorer(Scorer):
-    corrected: bool = False
-    skip_after_drop: bool = False   # emulate the reference loop skipping the answer after a dropped one
+    fixed: bool = False             # ours: no skip after a drop, MVTec-AD grouped, empty cells left out
     fixed_denominator = False       # answers without a letter A-E leave the denominator
 
     @property
     def name(self) -> str:
-        return "mmad-corrected" if self.corrected else "mmad"
-
-    @property
-    def variant(self) -> str:
-        return "corrected" if self.corrected else "exact"
+        return "mmad-fixed" if self.fixed else "mmad"
 
     @property
     def title(self) -> str:
-        return f"MMAD-compatible ({self.variant})"
+        return "MMAD fixed (ours)" if self.fixed else "MMAD-compatible (what MMAD's summary.py prints)"
 
     @property
     def exact(self) -> bool:
-        return not self.corrected
+        return not self.fixed
+
+    def records(self, records):
+        return [r for r in records if in_answers_file(r)]
 
     def row(self, r):
-        return corrected_dataset(r) if self.corrected else r.dataset
+        return corrected_dataset(r) if self.fixed else r.dataset
 
     def letter(self, r):
         return r.reference_parsed
@@ -106,24 +109,13 @@ class MMADScorer(Scorer):
         return r.reference_parsed == r.answer
 
     def counted(self, records):
-        return counted_flags(records, self.skip_after_drop)
+        return counted_flags(records, skip_after_drop=not self.fixed)
 
     def table(self, records):
-        return mmad_score(records, self.variant, self.skip_after_drop)
-
-    def other_variant(self) -> "MMADScorer":
-        return MMADScorer(corrected=not self.corrected, skip_after_drop=self.skip_after_drop)
+        return mmad_score(records, fixed=self.fixed)
 
 
 STRICT = StrictScorer()
-MMAD_EXACT = MMADScorer()
-MMAD_CORRECTED = MMADScorer(corrected=True)
-SCORERS: dict[str, Scorer] = {s.name: s for s in (STRICT, MMAD_EXACT, MMAD_CORRECTED)}
-
-
-def mmad_variant(variant: str, skip_after_drop: bool = False) -> MMADScorer:
-    """The MMAD-compatible scorer of a ``--variant`` value ("exact" or "corrected")."""
-    corrected = {"exact": False, "corrected": True}.get(variant)
-    if corrected is None:
-        raise ValueError(f"variant must be 'exact' or 'corrected', got {variant!r}")
-    return MMADScorer(corrected=corrected, skip_after_drop=skip_after_drop)
+MMAD = MMADScorer()
+MMAD_FIXED = MMADScorer(fixed=True)
+SCORERS: dict[str, Scorer] = {s.name: s for s in (STRICT, MMAD, MMAD_FIXED)}

@@ -59,13 +59,13 @@ def test_dataset_without_defective_images_exact_quirk():
     assert row["Object Classification"] == 100.0
     assert row["Defect Localization"] is None                 # never asked anywhere: not a column
     assert row["Average"] == pytest.approx((37.5 + 0.0 + 100.0) / 3)   # ... and counts in the Average
-    c = mmad_score(recs, variant="corrected")
+    c = mmad_score(recs, fixed=True)
     assert c.rows["VisA"]["Anomaly Detection"] == pytest.approx(75.0)
     assert c.rows["VisA"]["Defect Classification"] is None
     assert c.rows["VisA"]["Average"] == pytest.approx((75.0 + 100.0) / 2)
 
 
-def test_mvtec_ad_keys_fifth_row_exact_grouped_corrected_with_warning():
+def test_mvtec_ad_keys_fifth_row_in_mmad_compatible_grouped_in_ours_with_a_note():
     recs = []
     for i in range(4):
         recs.append(rec(G.format(i), "Anomaly Detection", "B", "B", index=0))
@@ -73,7 +73,7 @@ def test_mvtec_ad_keys_fifth_row_exact_grouped_corrected_with_warning():
         for j, qt in enumerate(TYPES[1:], start=1):
             recs.append(rec((G if qt.startswith("Object") else D).format(i), qt, "A", "A", index=j))
     recs.append(rec("MVTec-AD/pill/train/good/000.png", "Anomaly Detection", "B", "B"))
-    exact, corrected = mmad_scores(recs)
+    exact, corrected = mmad_scores(recs)        # (MMAD-compatible, ours fixed)
     assert list(exact.rows) == ["DS-MVTec", "MVTec-AD"]
     assert exact.rows["DS-MVTec"]["Average"] == pytest.approx(100.0)
     mv = exact.rows["MVTec-AD"]
@@ -83,7 +83,7 @@ def test_mvtec_ad_keys_fifth_row_exact_grouped_corrected_with_warning():
     assert exact.overall["Average"] == pytest.approx((100.0 + 50.0 / 7) / 2)
     assert list(corrected.rows) == ["DS-MVTec"]
     assert corrected.overall["Average"] == pytest.approx(100.0)
-    assert any("differs from the corrected" in n and "MVTec-AD" in n for n in exact.notes)
+    assert any("differs from our fixed variant" in n and "MVTec-AD" in n for n in exact.notes)
     assert exact.notes == corrected.notes[-1:] or any("differs" in n for n in corrected.notes)
 
 
@@ -99,27 +99,31 @@ def test_skip_after_drop_skips_exactly_the_next_record():
             rec(D.format(1), "Defect Classification", "A", None),     # dropped
             rec(D.format(2), "Defect Classification", "A", "B"),      # skipped by the reference loop
             rec(D.format(3), "Defect Classification", "A", "A")]
-    plain = mmad_score(recs)
-    skip = mmad_score(recs, exact_skip_after_drop=True)
-    assert plain.rows["DS-MVTec"]["Defect Classification"] == pytest.approx(200 / 3)
-    assert skip.rows["DS-MVTec"]["Defect Classification"] == pytest.approx(100.0)
-    assert skip.counts["DS-MVTec"]["Defect Classification"] == 2
-    assert skip.extra["skipped_after_drop"] == 1
-    assert any("skip-after-drop" in n for n in skip.notes)
+    ours = mmad_score(recs, fixed=True)
+    compatible = mmad_score(recs)
+    assert ours.rows["DS-MVTec"]["Defect Classification"] == pytest.approx(200 / 3)
+    assert compatible.rows["DS-MVTec"]["Defect Classification"] == pytest.approx(100.0)
+    assert compatible.counts["DS-MVTec"]["Defect Classification"] == 2
+    assert compatible.extra["skipped_after_drop"] == 1
+    assert any("answers right after them were not counted" in n for n in compatible.notes)
     # two drops in a row: the second is skipped (never examined), so the third record counts
     recs2 = [rec(D.format(1), "Defect Classification", "A", None), rec(D.format(2), "Defect Classification", "A", None),
              rec(D.format(3), "Defect Classification", "A", "B")]
-    t = mmad_score(recs2, exact_skip_after_drop=True)
+    t = mmad_score(recs2)
     assert t.counts["DS-MVTec"]["Defect Classification"] == 1
     assert t.rows["DS-MVTec"]["Defect Classification"] == 0.0
 
 
-def test_skip_emulation_note_only_when_it_changed_a_number():
-    recs = [rec(D.format(0), "Defect Classification", "A", "A"), rec(D.format(1), "Defect Classification", "A", None),
-            rec(D.format(2), "Defect Classification", "A", "A"), rec(D.format(3), "Defect Classification", "A", "A")]
-    t = mmad_score(recs, exact_skip_after_drop=True)
-    assert t.extra["skipped_after_drop"] == 1
-    assert not any("skip-after-drop" in n for n in t.notes)
+def test_unasked_questions_are_absent_not_dropped():
+    """A question not asked yet is not in the answers file: it neither counts nor makes the next one skipped."""
+    recs = [rec(D.format(0), "Defect Classification", "A", "A"),
+            rec(D.format(1), "Defect Classification", "A", None),
+            rec(D.format(2), "Defect Classification", "A", "B"),
+            rec(D.format(3), "Defect Classification", "A", "A")]
+    recs[1].error = "missing: not answered yet (rerun the same command to resume)"
+    t = mmad_score(recs)
+    assert t.counts["DS-MVTec"]["Defect Classification"] == 3
+    assert t.extra["dropped_invalid"] == 0 and t.extra["not_in_answers_file"] == 1
 
 
 def test_circular_records_use_rotation_zero_only():
@@ -209,13 +213,12 @@ def test_agrees_with_independent_reference_loop(seed, tmp_path):
     path = tmp_path / "answers.json"
     path.write_text(json.dumps(entries))
     records = load_mmad_answers(path)
-    for skip in (True, False):
-        want = reference_summary(entries, skip_quirk=skip)
-        got = mmad_score(records, exact_skip_after_drop=skip)
-        assert list(got.rows) == [d for d in want if d != "Average"]
-        for d, row in want.items():
-            have = got.overall if d == "Average" else got.rows[d]
-            for col, v in row.items():
-                assert have[col] == pytest.approx(v, abs=0.01), (seed, skip, d, col)
-            present = set(row)
-            assert {c for c, v in have.items() if v is not None} == present
+    want = reference_summary(entries, skip_quirk=True)
+    got = mmad_score(records)
+    assert list(got.rows) == [d for d in want if d != "Average"]
+    for d, row in want.items():
+        have = got.overall if d == "Average" else got.rows[d]
+        for col, v in row.items():
+            assert have[col] == pytest.approx(v, abs=0.01), (seed, d, col)
+        present = set(row)
+        assert {c for c, v in have.items() if v is not None} == present

@@ -12,7 +12,7 @@ from mmad_eval.score.breakdown import category_table, overkill_miss
 from mmad_eval.score.compare import compare_runs, mcnemar
 from mmad_eval.score.mmad import mmad_score
 from mmad_eval.score.mmad_answers import load_mmad_answers, write_accuracy_csv, write_mmad_answers
-from mmad_eval.score.scorers import MMAD_EXACT, STRICT
+from mmad_eval.score.scorers import MMAD, STRICT
 from mmad_eval.score.stats import add_bootstrap_ci
 from mmad_eval.score.strict import strict_score
 
@@ -69,7 +69,7 @@ def test_bootstrap_ci_contains_estimate_and_narrows_with_n():
     widths = []
     for n in (60, 600):
         recs = synthetic(n, 0.7, seed=n)
-        for scorer, table in ((STRICT, strict_score(recs)), (MMAD_EXACT, mmad_score(recs))):
+        for scorer, table in ((STRICT, strict_score(recs)), (MMAD, mmad_score(recs))):
             add_bootstrap_ci(table, recs, scorer, n_boot=400, seed=1)
             for col, (lo, hi) in table.ci.items():
                 assert lo <= table.overall[col] <= hi, (n, scorer, col)
@@ -123,8 +123,9 @@ def test_category_table_and_overkill_miss():
     assert om["overkill"] == pytest.approx(50.0)
     assert om["miss"] == pytest.approx(100 / 3)
     assert om["unanswered"] == 1
-    ref = overkill_miss(recs, MMAD_EXACT)["VisA"]
-    assert ref["miss"] == pytest.approx(50.0)    # the unparsed one is dropped
+    ref = overkill_miss(recs, MMAD)["VisA"]
+    assert ref["miss"] == pytest.approx(100.0)   # the unparsed one is dropped and, as summary.py does, the next
+    assert ref["defective"] == 1                  # one (candle, right) is skipped: only the miss counts
 
 
 def test_mmad_answer_export_import_round_trip(tmp_path):
@@ -167,7 +168,7 @@ def test_accuracy_csv_layout(tmp_path):
     recs = synthetic(30, 0.6, seed=4)
     t = mmad_score(recs)
     path = tmp_path / "acc.csv"
-    write_accuracy_csv(t, path, overkill_miss(recs, MMAD_EXACT))
+    write_accuracy_csv(t, path, overkill_miss(recs, MMAD))
     lines = path.read_text().splitlines()
     assert lines[0].split(",")[0] == "" and lines[0].split(",")[-3:] == ["Average", "Overkill", "Miss"]
     assert [l.split(",")[0] for l in lines[1:]] == ["DS-MVTec", "VisA", "Average"]
