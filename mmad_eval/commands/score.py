@@ -140,7 +140,7 @@ def print_scores(name: str, scores) -> None:
           + (", ".join(f"{k} {v}" for k, v in sorted(x["rules"].items())) or "none"))
     print("  accuracy by correct letter: " + ", ".join(f"{k} {_pct(v)}" for k, v in
                                                          x["accuracy_by_correct_letter"].items())
-          + "; predicted: " + ", ".join(f"{k} {_pct(v)}%" for k, v in x["predicted_letter_share"].items()))
+          + "; predicted: " + (", ".join(f"{k} {_pct(v)}%" for k, v in x["predicted_letter_share"].items()) or "-"))
     if "circular" in x:
         print(f"  circular accuracy (all rotations right): {_pct(x['circular']['accuracy']['All'], 2)}")
     om = scores.overkill_miss

@@ -14,7 +14,8 @@ from scipy import stats as sps
 
 from ..questions.model import SUBTASKS
 from ..answers import AnswerRecord
-from .cells import table_values
+from .cells import build_index, table_values
+from .mmad import empty_reason
 from .scorers import STRICT, Scorer
 from .stats import image_weights, percentile_ci
 from .table import COLUMNS
@@ -58,6 +59,11 @@ def differing_questions(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord]) ->
     return sorted(q for q in ia if q in ib and ia[q] != ib[q])
 
 
+def _counted_by_qid(records: Sequence[AnswerRecord], scorer: Scorer) -> dict[str, bool]:
+    recs = scorer.records(records)
+    return {r.qid: c for r, c in zip(recs, scorer.counted(recs))}
+
+
 def mcnemar(a_right: np.ndarray, b_right: np.ndarray) -> McNemar:
     a_right, b_right = np.asarray(a_right, bool), np.asarray(b_right, bool)
     n01, n10 = int((a_right & ~b_right).sum()), int((~a_right & b_right).sum())
@@ -84,9 +90,14 @@ def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: S
     a0 = {r.qid: r for r in a if r.rotation == 0 and _answered(r)}
     b0 = {r.qid: r for r in b if r.rotation == 0 and _answered(r)}
     common = [q for q in a0 if q in b0]
-    shared = [q for q in common if question_identity(a0[q]) == question_identity(b0[q])]
+    # which answers count is decided over each whole run, as its own table does (MMAD's skip-after-drop
+    # follows the answers file's order); only answers both scorers look at are paired
+    ca, cb = _counted_by_qid(a, scorer), _counted_by_qid(b, scorer)
+    shared = [q for q in common if question_identity(a0[q]) == question_identity(b0[q]) and q in ca and q in cb]
     ra, rb = [a0[q] for q in shared], [b0[q] for q in shared]
-    ia, ib, exact = scorer.index(ra), scorer.index(rb), scorer.exact
+    ia = build_index(ra, scorer.row, [ca[q] for q in shared], [scorer.correct(r) for r in ra])
+    ib = build_index(rb, scorer.row, [cb[q] for q in shared], [scorer.correct(r) for r in rb])
+    exact = scorer.exact
     cmp = Comparison(scorer=scorer.name, shared=len(shared), only_in_a=len(a0) - len(common),
                      only_in_b=len(b0) - len(common), a={}, b={}, diff={}, differing=len(common) - len(shared))
     if cmp.differing:
@@ -95,6 +106,10 @@ def compare_runs(a: Sequence[AnswerRecord], b: Sequence[AnswerRecord], scorer: S
     if not shared:
         cmp.notes.append("the runs share no questions")
         return cmp
+    for label, recs, index in (("A", a, ia), ("B", b, ib)):
+        if not index.counted.any():
+            cmp.notes.append(f"run {label} has n = 0 under the {scorer.name} score: "
+                             f"{empty_reason(recs) or 'no answer counts'}")
     present = ia.present | ib.present
     ha = table_values(*ia.sums(), present, exact)[2]
     hb = table_values(*ib.sums(), present, exact)[2]

@@ -110,8 +110,9 @@ def _differs(a: ScoreTable, b: ScoreTable, tol: float = 1e-9) -> bool:
 
 
 def differing_note(compatible: ScoreTable, fixed: ScoreTable) -> str | None:
-    """A note naming why the MMAD-compatible table and our fixed variant differ (None when they agree)."""
-    if not _differs(compatible, fixed):
+    """A note naming why the MMAD-compatible table and our fixed variant differ (None when they agree, or
+    when nothing counts: the n = 0 note says why)."""
+    if not _differs(compatible, fixed) or any(n.startswith("n = 0") for n in compatible.notes):
         return None
     parts = []
     if compatible.extra.get("skipped_after_drop"):

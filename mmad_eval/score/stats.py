@@ -49,7 +49,7 @@ def add_bootstrap_ci(table: ScoreTable, records: Sequence[AnswerRecord], scorer:
                      seed: int = 0, level: float = 0.95) -> ScoreTable:
     """Fill ``table.ci`` (headline columns) with percentile bootstrap intervals over query images."""
     index = scorer.index(records)
-    if not index.images:
+    if not index.images or not index.counted.any():     # n = 0: nothing to resample
         return table
     samples = bootstrap_headline(index, scorer.exact, n_boot, seed)
     table.ci = {col: ci for col, ci in zip(COLUMNS, percentile_ci(samples, level)) if ci is not None}

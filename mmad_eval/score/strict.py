@@ -15,7 +15,7 @@ from typing import Sequence
 from ..questions.model import LETTERS
 from ..answers import AnswerRecord
 from .cells import build_index, make_table
-from .mmad import corrected_dataset
+from .mmad import corrected_dataset, empty_reason
 from .table import ScoreTable
 
 
@@ -40,8 +40,12 @@ def strict_score(records: Sequence[AnswerRecord]) -> ScoreTable:
         **letter_bias(recs),
     })
     missing = sum((r.error or "").startswith("missing:") for r in recs)
+    why = empty_reason(records) if not any(r.error is None and r.parsed is not None for r in recs) else None
     if missing:
         table.extra["missing"] = missing
+    if why:
+        table.notes.append(f"no answer parsed, every question counts wrong: {why}")
+    elif missing:
         table.notes.append(f"{missing} questions are not answered yet (run incomplete); they count wrong here")
     table.notes.append("strict: unparsed replies and failed requests count wrong (fixed denominator); "
                        "Anomaly Detection is balanced accuracy (mean of normal and defective accuracy)")
