@@ -70,3 +70,23 @@ def test_vllm_backend_through_the_cli(question_file, tmp_path, monkeypatch):
     assert len(llm.calls) == 1 and len(llm.calls[0]["messages"]) == len(run.prompts)   # one batched chat call
     assert llm.calls[0]["params"].kw["temperature"] == 0.0
     assert {a.parsed for a in run.answers} == {"B"}                 # the fake answers B when it sees images
+
+
+@pytest.mark.parametrize("preset", ["qwen2.5-vl", "llava"])
+def test_local_official_presets_run_on_the_hf_backend(preset, question_file, tmp_path):
+    """qwen2.5-vl leaves decoding to the checkpoint's generation config (no temperature sent); llava samples
+    at 0.2 on images round-tripped through JPEG; both record the preset and the overridden token limit."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from mmad_eval.testing.tiny_vlm import build_tiny_llava
+
+    model = build_tiny_llava(tmp_path / "tiny")
+    q, n = question_file
+    out = tmp_path / "out"
+    assert main(["run", "--questions", str(q), "--model", f"hf:{model}", "--out", str(out), "--name", preset,
+                 "--protocol", preset, "--max-tokens", "3", "--backend-option", "device=cpu", "--quiet"]) == 0
+    run = _check(out, preset, n, "hf")
+    settings = run.record["settings"]
+    assert settings["preset"] == preset and settings["overrides"] == ["generation.max_tokens"]
+    assert run.record["prompt"]["name"] == f"official/{preset}"
+    assert all(isinstance(a.reply, str) for a in run.answers)
