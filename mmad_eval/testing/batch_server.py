@@ -12,6 +12,8 @@ cancel left unanswered are error-file lines with ``response: null`` and ``error.
 ``hold(step)`` makes the next request at ``step`` wait (after being received, before the server acts when the
 step ends in ``_before``, after it acted and before it answers when it ends in ``_after``) until
 :meth:`release`; :meth:`reached` tells a test that a client is waiting there (to SIGKILL it at that point).
+``release(step, drop=True)`` makes a ``_before`` request end without acting (as if it never arrived whole);
+:meth:`idle` waits until no files/batches request is being handled.
 Steps: ``upload_before``, ``upload_after``, ``create_before``, ``create_after``, ``content``.
 """
 from __future__ import annotations
@@ -40,6 +42,9 @@ class FakeBatches:
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._holds: dict[str, threading.Event] = {}
+        self._drop: set[str] = set()
+        self._busy = 0
+        self._idle = threading.Condition()
         self._reached: dict[str, threading.Event] = {s: threading.Event() for s in STEPS}
 
     # -- test controls ---------------------------------------------------------------------------------
@@ -52,18 +57,29 @@ class FakeBatches:
     def reached(self, step: str, timeout: float = 60.0) -> bool:
         return self._reached[step].wait(timeout)
 
-    def release(self, step: str | None = None) -> None:
+    def release(self, step: str | None = None, drop: bool = False) -> None:
         for s in [step] if step else list(self._holds):
+            if drop:
+                self._drop.add(s)
             ev = self._holds.pop(s, None)
             if ev is not None:
                 ev.set()
 
-    def _pause(self, step: str) -> None:
+    def idle(self, timeout: float = 30.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+    def _pause(self, step: str) -> bool:
+        """Wait here while ``step`` is held; True when the request is to be dropped."""
         ev = self._holds.get(step)
         if ev is not None:
             self._reached[step].set()
             while not ev.wait(0.05) and not self.fake._stop.is_set():
                 pass
+        if step in self._drop:
+            self._drop.discard(step)
+            return True
+        return False
 
     def start(self, batch_id: str) -> None:
         self._set(batch_id, "in_progress")
@@ -156,10 +172,16 @@ class FakeBatches:
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if not parts or parts[0] not in ("files", "batches"):
             return None
+        with self._idle:
+            self._busy += 1
         try:
             return self._route(method, parts, query, headers, raw)
         except KeyError as e:
             return _error(404, f"no such object: {e.args[0]}")
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
 
     def _route(self, method, parts, query, headers, raw):
         kind, rest = parts[0], parts[1:]
@@ -207,7 +229,8 @@ class FakeBatches:
                 fields[name] = part.get_content().strip()
         if data is None or fields.get("purpose") != "batch":
             return _error(400, "a file and purpose=batch are required")
-        self._pause("upload_before")
+        if self._pause("upload_before"):
+            return _error(400, "upload incomplete")
         with self._lock:
             fid = self._add_file("batch", filename, data)
             obj = self.files[fid]
@@ -219,7 +242,8 @@ class FakeBatches:
         fid = req.get("input_file_id")
         if fid not in self.files or req.get("completion_window") != "24h":
             return _error(400, "input_file_id must be an uploaded file and completion_window 24h")
-        self._pause("create_before")
+        if self._pause("create_before"):
+            return _error(400, "request incomplete")
         with self._lock:
             bid = f"batch_{next(self._ids):06d}"
             now = int(time.time())

@@ -24,7 +24,9 @@ def _args(ds, out, url):
 
 
 def _killed_at(srv, step: str, ds, out) -> None:
-    """Start the command in a real process, SIGKILL it while the server holds it at ``step``."""
+    """Start the command in a real process, SIGKILL it while the server holds it at ``step``; a request held
+    before the server acted is then dropped (it never arrived whole), one held after it is answered into the
+    void (the server acted, the client never learnt the id)."""
     srv.batches.hold(step)
     proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", *_args(ds, out, srv.base_url)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -33,7 +35,8 @@ def _killed_at(srv, step: str, ds, out) -> None:
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        srv.batches.release(step)
+        srv.batches.release(step, drop=step.endswith("_before"))
+    assert srv.batches.idle()
     assert proc.returncode == -signal.SIGKILL
 
 
@@ -70,7 +73,7 @@ def test_killed_while_submitting_never_submits_twice(step, dataset, tmp_path, li
         assert len(srv.batches.ids()) == 2                     # 10 + 6: no batch made twice
         assert made_before == (1 if step == "create_after" else 0)
         inputs = [f for f in srv.batches.files.values() if f["purpose"] == "batch"]
-        assert len(inputs) == 2                                # a received upload is found again, not redone
+        assert len(inputs) == 2                                # an upload the server took is found, not redone
         for b in srv.batches.ids():
             srv.batches.complete(b)
         assert main(_args(dataset, out, srv.base_url)) == 0
