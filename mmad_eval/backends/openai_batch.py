@@ -129,6 +129,10 @@ class BatchAPI:
             raise BatchAPIError(redact_key(message, self._key), culprit=f"batch API {what} at {self.base_url}",
                                 kind="batch_api") from None
 
+    def result(self, line: dict, letters: tuple[str, ...]) -> Response | None:
+        """:func:`result_response` with this client's key kept out of error messages."""
+        return result_response(line, letters, self._key)
+
     def upload(self, filename: str, file: IO[bytes]) -> str:
         file.seek(0)
         obj = self._call("upload", self.once.files.create, file=(filename, file, "application/jsonl"),

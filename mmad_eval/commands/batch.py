@@ -6,7 +6,8 @@ HELP = "Batch API jobs of an output folder: status (polls, stores finished resul
 
 def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, help_ in (("status", "show each batch's state and counts; store the results of ended batches"),
+    for action, help_ in (("status", "show each batch's state and counts; store the results of ended batches "
+                                     "(exit code 75 while some are still running)"),
                           ("cancel", "cancel the open batches (their unanswered requests become pending again)")):
         a = sub.add_parser(action, help=help_, description=help_)
         a.add_argument("out", help="output directory of `mmad-eval run --batch-api`")
@@ -70,8 +71,8 @@ def main(args) -> int:
         if not jobs:
             print(f"no Batch API jobs in {args.out}" + (f" for run {args.name!r}" if args.name else ""))
             return 0
-        make = (lambda _url, key: BatchAPI(args.base_url, key)) if args.base_url else BatchAPI
-        apis = ApiPool(_api_key(args, jobs), make)
+        key = _api_key(args, jobs)
+        apis = ApiPool(lambda url: BatchAPI(args.base_url or url, key))
         report = BatchReport()
         if args.action == "cancel":
             _cancel(ledger, apis, args.name)

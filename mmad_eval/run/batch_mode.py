@@ -16,7 +16,7 @@ from typing import Callable
 from ..backends.base import Response
 from ..backends.convert import request_letters
 from ..backends.openai_batch import (ENDED, BatchAPI, BatchAPIError, BatchLimits, ChunkFile, batch_line,
-                                     parse_lines, result_response, retrying)
+                                     parse_lines, retrying)
 from ..errors import ConfigError
 from .batch_ledger import BatchLedger, Job
 from .executor import Outcome, StoreCachedBackend
@@ -75,14 +75,14 @@ def job_table(jobs: list[Job]) -> list[str]:
 
 
 class ApiPool:
-    """One :class:`BatchAPI` per base URL (a job is always polled where it was sent)."""
+    """One :class:`BatchAPI` per base URL (a job is polled where it was sent); ``make(base_url)`` makes one."""
 
-    def __init__(self, api_key: str, make: Callable[[str, str], BatchAPI] = BatchAPI):
-        self._key, self._make, self._apis = api_key, make, {}
+    def __init__(self, make: Callable[[str], BatchAPI]):
+        self._make, self._apis = make, {}
 
     def __call__(self, base_url: str) -> BatchAPI:
         if base_url not in self._apis:
-            self._apis[base_url] = self._make(base_url, self._key)
+            self._apis[base_url] = self._make(base_url)
         return self._apis[base_url]
 
 
@@ -130,7 +130,7 @@ def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: d
             if key not in reqs or reqs[key][2] is not None:
                 continue
             content, letters, _ = reqs[key]
-            resp = result_response(line, letters, api._key)
+            resp = api.result(line, letters)
             if resp is None:
                 continue
             store.put_response(resp, content)
@@ -155,7 +155,7 @@ def submit(ledger: BatchLedger, store: Store, api: BatchAPI, run: str, backend, 
     with ThreadPoolExecutor(getattr(backend, "prepare_threads", 2), thread_name_prefix="mmad-batch") as pool:
         for i in range(0, len(todo), PREPARE_WINDOW):
             window = todo[i:i + PREPARE_WINDOW]
-            for (key, req), body in zip(window, pool.map(lambda kr: backend._prepare(*kr), window)):
+            for (key, req), body in zip(window, pool.map(lambda kr: backend.request_body(*kr), window)):
                 line = batch_line(key, body) if not isinstance(body, Response) else b""
                 if isinstance(body, Response) or len(line) > limits.max_bytes:
                     resp = body if isinstance(body, Response) else Response(
@@ -196,7 +196,7 @@ def run_batches(store: Store, run: str, backend, pending: list, options: BatchOp
         raise ConfigError("--batch-api needs the openai backend (an OpenAI-compatible Batch API)",
                           culprit=getattr(backend, "kind", str(backend)))
     ledger, report = BatchLedger(store), BatchReport()
-    apis = ApiPool(backend._api_key)
+    apis = ApiPool(backend.batch_api)
     api = apis(backend.base_urls[0])
     while True:
         sync(ledger, store, apis, report, run)

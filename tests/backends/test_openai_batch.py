@@ -23,7 +23,7 @@ def test_line_is_the_live_body_and_results_equal_live_responses(image_files):
         b = _backend(srv, reg, temperature=0.2, seed=3)
         live = run_backend(b, [("k1", req)])["k1"]
         sent = srv.requests[0]
-        line = json.loads(batch_line("k1", b._prepare("k1", req)))
+        line = json.loads(batch_line("k1", b.request_body("k1", req)))
         assert line == {"custom_id": "k1", "method": "POST", "url": ENDPOINT, "body": sent}
         out = {"id": "r1", "custom_id": "k1", "error": None,
                "response": {"status_code": 200, "request_id": "x", "body": srv.completion(1, sent, None)}}
