@@ -157,12 +157,6 @@ class OpenAIBackend(Backend):
             p.update(self.extra_body)
         return p
 
-    def batch_api(self, base_url: str | None = None):
-        """A Batch API client with this backend's key, for ``base_url`` (default: the first base URL)."""
-        from .openai_batch import BatchAPI
-
-        return BatchAPI(base_url or self.base_urls[0], self._api_key, timeout=max(self.timeout, 600.0))
-
     def request_body(self, key: str, request: Request) -> dict | Response:
         """The JSON body a live call sends (the Batch API sends the same), or a ``bad_input`` response."""
         return self._prepare(key, request)

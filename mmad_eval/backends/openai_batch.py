@@ -129,6 +129,11 @@ class BatchAPI:
             raise BatchAPIError(redact_key(message, self._key), culprit=f"batch API {what} at {self.base_url}",
                                 kind="batch_api") from None
 
+    @classmethod
+    def for_backend(cls, backend, base_url: str | None = None) -> "BatchAPI":
+        """A client with an :class:`~.openai_api.OpenAIBackend`'s key, for ``base_url`` (default: its first)."""
+        return cls(base_url or backend.base_urls[0], backend._api_key, timeout=max(backend.timeout, 600.0))
+
     def result(self, line: dict, letters: tuple[str, ...]) -> Response | None:
         """:func:`result_response` with this client's key kept out of error messages."""
         return result_response(line, letters, self._key)

@@ -196,7 +196,7 @@ def run_batches(store: Store, run: str, backend, pending: list, options: BatchOp
         raise ConfigError("--batch-api needs the openai backend (an OpenAI-compatible Batch API)",
                           culprit=getattr(backend, "kind", str(backend)))
     ledger, report = BatchLedger(store), BatchReport()
-    apis = ApiPool(backend.batch_api)
+    apis = ApiPool(lambda url: BatchAPI.for_backend(backend, url))
     api = apis(backend.base_urls[0])
     while True:
         sync(ledger, store, apis, report, run)

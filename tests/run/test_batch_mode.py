@@ -168,3 +168,18 @@ def test_batch_api_needs_the_openai_backend_and_keys_stay_out(dataset, tmp_path,
     with sqlite3.connect(tmp_path / "k" / "mmad-eval.sqlite") as db:
         jobs = db.execute("SELECT state, batch_id FROM batch_jobs").fetchall()
     assert jobs == [("ended", srv.batches.ids()[0])]
+
+
+def test_an_older_store_is_migrated_to_hold_batch_jobs(tmp_path):
+    from pathlib import Path
+
+    from mmad_eval.run.batch_ledger import BatchLedger
+    from mmad_eval.run.store import Store
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "store_v0_1_0" / "out", tmp_path / "out")
+    with Store(tmp_path / "out") as store:
+        ledger = BatchLedger(store)
+        assert ledger.jobs() == [] and ledger.waiting_keys() == set()
+        job = ledger.add_job("random", "http://x/v1", [("k", [{"role": "user"}], ("A", "B"))], 10)
+        assert ledger.requests(job.job) == {"k": ([{"role": "user"}], ("A", "B"), None)}
+        assert ledger.waiting_keys("random") == {"k"}
