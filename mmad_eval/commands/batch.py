@@ -74,14 +74,15 @@ def main(args) -> int:
         key = _api_key(args, jobs)
         apis = ApiPool(lambda url: BatchAPI(args.base_url or url, key))
         report = BatchReport()
-        if args.action == "cancel":
-            _cancel(ledger, apis, args.name)
-        else:
-            sync(ledger, store, apis, report, args.name)
-            while args.wait and ledger.waiting_keys(args.name):
-                time.sleep(args.poll_s)
+        with ledger.exclusive():
+            if args.action == "cancel":
+                _cancel(ledger, apis, args.name)
+            else:
                 sync(ledger, store, apis, report, args.name)
-            _refresh_usage(store, ledger, {j.run for j in jobs})
+                while args.wait and ledger.waiting_keys(args.name):
+                    time.sleep(args.poll_s)
+                    sync(ledger, store, apis, report, args.name)
+                _refresh_usage(store, ledger, {j.run for j in jobs})
         jobs = ledger.jobs(args.name)
         print("\n".join(job_table(jobs)))
         waiting = ledger.waiting_keys(args.name)

@@ -183,6 +183,10 @@ def main(args) -> int:
                              retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet,
                              batch=batch_options(args))
     print(summary.line())
+    if summary.batch and summary.batch.jobs:
+        from ..run.batch_mode import job_table
+
+        print("\n".join(job_table(summary.batch.jobs)))
     enh = summary.record.get("enhancements") or {}
     if enh.get("queries_with_fewer_references"):
         print(f"note: {enh['queries_with_fewer_references']} query images have fewer than {args.shots} "

@@ -14,10 +14,14 @@ never ran it: expired or cancelled; it is pending again).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass
+
+from ..errors import ConfigError
 
 from .store import Store
 
@@ -53,6 +57,27 @@ class BatchLedger:
     def __init__(self, store: Store):
         self.store = store
         self.db = store.db
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """Only one process sends or polls this folder's batches at a time (two could send the same requests);
+        the lock is the operating system's, so a killed process never leaves it held."""
+        path = self.store.dir / "mmad-eval.batch-lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                import fcntl
+            except ImportError:          # pragma: no cover - not POSIX: no cross-process lock
+                yield
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError("another mmad-eval process is sending or polling Batch API jobs of this folder; "
+                                  "wait for it to end", culprit=str(self.store.dir)) from None
+            yield
+        finally:
+            os.close(fd)
 
     def _write(self, sql: str, args=()) -> None:
         with self.store._lock:

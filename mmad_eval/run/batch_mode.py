@@ -197,6 +197,14 @@ def run_batches(store: Store, run: str, backend, pending: list, options: BatchOp
                           culprit=getattr(backend, "kind", str(backend)))
     ledger, report = BatchLedger(store), BatchReport()
     apis = ApiPool(lambda url: BatchAPI.for_backend(backend, url))
+    with ledger.exclusive():
+        _rounds(ledger, store, apis, run, backend, pending, options, report, sleep)
+    report.waiting = len(ledger.waiting_keys(run))
+    report.jobs = ledger.jobs(run)
+    return report
+
+
+def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep) -> None:
     api = apis(backend.base_urls[0])
     while True:
         sync(ledger, store, apis, report, run)
@@ -208,9 +216,6 @@ def run_batches(store: Store, run: str, backend, pending: list, options: BatchOp
         if not options.wait or not ledger.waiting_keys(run):
             break
         sleep(options.poll_s)
-    report.waiting = len(ledger.waiting_keys(run))
-    report.jobs = ledger.jobs(run)
-    return report
 
 
 class StoreBatchedBackend:

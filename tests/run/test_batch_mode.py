@@ -183,3 +183,18 @@ def test_an_older_store_is_migrated_to_hold_batch_jobs(tmp_path):
         job = ledger.add_job("random", "http://x/v1", [("k", [{"role": "user"}], ("A", "B"))], 10)
         assert ledger.requests(job.job) == {"k": ([{"role": "user"}], ("A", "B"), None)}
         assert ledger.waiting_keys("random") == {"k"}
+
+
+def test_one_process_at_a_time_sends_or_polls_a_folders_batches(dataset, tmp_path, capsys):
+    from mmad_eval.run.batch_ledger import BatchLedger
+    from mmad_eval.run.store import Store
+
+    with FakeOpenAIServer() as srv:
+        assert _run(dataset, tmp_path, srv, "--batch-api") == 75
+        assert "validating" in capsys.readouterr().out            # the run prints each batch's state
+        with Store(tmp_path) as store, BatchLedger(store).exclusive():   # another process holds the lock
+            assert _run(dataset, tmp_path, srv, "--batch-api", "--limit", "3") == 2
+            assert "another mmad-eval process" in capsys.readouterr().err
+            assert main(["batch", "status", str(tmp_path)]) == 2
+        assert len(srv.batches.ids()) == 1
+        assert main(["batch", "status", str(tmp_path)]) == 75     # released
