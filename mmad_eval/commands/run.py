@@ -166,6 +166,8 @@ def batch_options(args):
         if args.wait:
             raise ConfigError("--wait only applies with --batch-api", culprit="--wait")
         return None
+    if args.ray is not None:
+        raise ConfigError("the Batch API answers on the provider's side: drop --ray", culprit="--batch-api")
     if args.batch_max_requests < 1 or args.batch_max_bytes < 1 or args.poll_s <= 0:
         raise ConfigError("batch limits and --poll-s must be positive", culprit="--batch-max-*/--poll-s")
     return BatchOptions(wait=args.wait, poll_s=args.poll_s,

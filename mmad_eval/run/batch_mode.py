@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..backends.base import Response
+from ..backends.openai_api import OpenAIBackend
 from ..backends.convert import request_letters
 from ..backends.openai_batch import (ENDED, BatchAPI, BatchAPIError, BatchLimits, ChunkFile, batch_line,
                                      parse_lines, retrying)
@@ -192,9 +193,9 @@ def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas:
 def run_batches(store: Store, run: str, backend, pending: list, options: BatchOptions = BatchOptions(),
                 sleep=time.sleep) -> BatchReport:
     """Poll the run's batches, send what is pending, and (``wait``) repeat until none is open."""
-    if getattr(backend, "kind", None) != "openai":
-        raise ConfigError("--batch-api needs the openai backend (an OpenAI-compatible Batch API)",
-                          culprit=getattr(backend, "kind", str(backend)))
+    if not isinstance(backend, OpenAIBackend):
+        raise ConfigError("--batch-api needs the openai backend in this process (an OpenAI-compatible Batch API)",
+                          culprit=type(backend).__name__)
     ledger, report = BatchLedger(store), BatchReport()
     apis = ApiPool(lambda url: BatchAPI.for_backend(backend, url))
     with ledger.exclusive():

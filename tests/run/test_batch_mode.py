@@ -157,6 +157,9 @@ def test_batch_api_needs_the_openai_backend_and_keys_stay_out(dataset, tmp_path,
     assert main(["run", "--questions", str(dataset), "--model", "random", "--out", str(tmp_path / "r"),
                  "--quiet", "--batch-api"]) == 2
     assert "needs the openai backend" in capsys.readouterr().err
+    with FakeOpenAIServer() as srv:
+        assert _run(dataset, tmp_path / "ray", srv, "--batch-api", "--ray") == 2
+        assert "drop --ray" in capsys.readouterr().err and not srv.batches.ids()
     assert main(["batch", "status", str(tmp_path / "nothing")]) == 2
     monkeypatch.setenv("MY_KEY", "sk-live-secret-0123456789")
     with FakeOpenAIServer() as srv:
