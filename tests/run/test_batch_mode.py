@@ -121,6 +121,8 @@ def test_copied_store_polls_the_same_batches_elsewhere(dataset, tmp_path, live, 
         srv.batches.complete(srv.batches.ids()[0])
         assert main(["batch", "status", str(tmp_path / "there")]) == 0
         assert "16 results stored now" in capsys.readouterr().out
+        usage = load_run(tmp_path / "there", "gpt-4o").record["usage"]           # status records the cost too
+        assert usage["batch"]["requests"] == N and usage["cost_usd"] < usage["live_cost_usd"]
         assert _run(dataset, tmp_path / "there", srv, "--batch-api") == 0
         assert len(srv.batches.ids()) == 1 and not srv.requests
     assert _answers(tmp_path / "there") == live[0]
