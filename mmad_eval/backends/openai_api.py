@@ -159,6 +159,10 @@ class OpenAIBackend(Backend):
             p.update(self.extra_body)
         return p
 
+    def request_body(self, key: str, request: Request) -> dict | Response:
+        """The JSON body a live call sends (the Batch API sends the same), or a ``bad_input`` response."""
+        return self._prepare(key, request)
+
     def _prepare(self, key: str, request: Request) -> dict | Response:
         """The body, or a ``bad_input`` response for a corrupt/missing image (this request only)."""
         try:
@@ -293,69 +297,77 @@ class OpenAIBackend(Backend):
             return "connection", f"connection error: {e}", True, None
         if isinstance(e, openai.APIStatusError):
             status = e.status_code
-            hint = retry_after_s(e.response.headers)
+            kind, retry = status_error_kind(status, _error_code(e))
             msg = f"HTTP {status}: {getattr(e, 'message', e)}"
-            if status == 429 and _error_code(e) == "insufficient_quota":   # a spent budget: waiting won't help
-                return "quota", msg, False, None
-            if status == 429:
-                return "rate_limit", msg, True, hint
-            if status >= 500 or status in RETRYABLE_STATUS:
-                return "server_error", msg, True, hint
-            kinds = {400: "bad_request", 401: "auth", 403: "auth", 404: "not_found", 413: "too_large",
-                     422: "bad_request"}
-            return kinds.get(status, "client_error"), msg, False, None
+            return kind, msg, retry, retry_after_s(e.response.headers) if retry else None
         if isinstance(e, (ValueError, openai.APIResponseValidationError)):  # body is not (valid) JSON
             return "malformed_response", f"malformed response body: {e}", True, None
         return "error", f"{type(e).__name__}: {e}", False, None
 
     def _to_response(self, key: str, request: Request, data: dict, attempts: int) -> Response:
-        """A Response from a chat-completion JSON object (choices[0]: content, refusal, logprobs; usage)."""
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        r = Response(key=key, attempts=attempts, prompt_tokens=usage.get("prompt_tokens"),
-                     completion_tokens=usage.get("completion_tokens"))
-        choices = data.get("choices")
-        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-            r.error_type, r.error_message = "malformed_response", "response has no choices"
-            return r
-        choice = choices[0]
-        msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-        r.extra["finish_reason"] = choice.get("finish_reason")
-        refusal = msg.get("refusal")
-        content = msg.get("content")
-        if refusal:
-            r.error_type, r.error_message = "refusal", str(refusal)
-        elif choice.get("finish_reason") == "content_filter":
-            r.error_type, r.error_message = "refusal", "finish_reason=content_filter"
-        elif content is None:
-            r.error_type, r.error_message = "empty_response", "no content in response"
-        elif content == "" and choice.get("finish_reason") == "length":   # e.g. all tokens spent on reasoning
-            r.error_type, r.error_message = "empty_response", ("empty content, finish_reason=length: the token "
-                                                               "limit was reached before any answer (raise max_tokens)")
-        elif not isinstance(content, str):
-            r.error_type, r.error_message = "malformed_response", "message content is not text"
-        else:
-            r.text = content
-            r.letter_logprobs = self._letters(request, choice)
-        return r
+        return completion_response(key, request_letters(request), data, attempts)
 
-    @staticmethod
-    def _letters(request: Request, choice: dict) -> dict[str, float] | None:
-        letters = request_letters(request)
-        lp = choice.get("logprobs")
-        content = lp.get("content") if isinstance(lp, dict) else None
-        if not letters or not content:
-            return None
-        for tok in content:  # first position whose alternatives name an option letter
-            if not isinstance(tok, dict):
-                continue
-            alts = [(t.get("token"), t.get("logprob")) for t in (tok.get("top_logprobs") or [])
-                    if isinstance(t, dict) and isinstance(t.get("token"), str)]
-            if not alts and isinstance(tok.get("token"), str):
-                alts = [(tok["token"], tok.get("logprob"))]
-            found = letter_logprobs(alts, letters)
-            if found:
-                return found
+
+def status_error_kind(status: int, code: str | None) -> tuple[str, bool]:
+    """(error_type, retryable) of an HTTP error status and its body's ``error.code``."""
+    if status == 429 and code == "insufficient_quota":   # a spent budget: waiting won't help
+        return "quota", False
+    if status == 429:
+        return "rate_limit", True
+    if status >= 500 or status in RETRYABLE_STATUS:
+        return "server_error", True
+    kinds = {400: "bad_request", 401: "auth", 403: "auth", 404: "not_found", 413: "too_large", 422: "bad_request"}
+    return kinds.get(status, "client_error"), False
+
+
+def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts: int) -> Response:
+    """A Response from a chat-completion JSON object (choices[0]: content, refusal, logprobs; usage);
+    ``letters``: the single question's option letters (for letter log-probabilities), else empty."""
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    r = Response(key=key, attempts=attempts, prompt_tokens=usage.get("prompt_tokens"),
+                 completion_tokens=usage.get("completion_tokens"))
+    choices = data.get("choices")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        r.error_type, r.error_message = "malformed_response", "response has no choices"
+        return r
+    choice = choices[0]
+    msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    r.extra["finish_reason"] = choice.get("finish_reason")
+    refusal = msg.get("refusal")
+    content = msg.get("content")
+    if refusal:
+        r.error_type, r.error_message = "refusal", str(refusal)
+    elif choice.get("finish_reason") == "content_filter":
+        r.error_type, r.error_message = "refusal", "finish_reason=content_filter"
+    elif content is None:
+        r.error_type, r.error_message = "empty_response", "no content in response"
+    elif content == "" and choice.get("finish_reason") == "length":   # e.g. all tokens spent on reasoning
+        r.error_type, r.error_message = "empty_response", ("empty content, finish_reason=length: the token "
+                                                           "limit was reached before any answer (raise max_tokens)")
+    elif not isinstance(content, str):
+        r.error_type, r.error_message = "malformed_response", "message content is not text"
+    else:
+        r.text = content
+        r.letter_logprobs = _letters(letters, choice)
+    return r
+
+
+def _letters(letters: tuple[str, ...], choice: dict) -> dict[str, float] | None:
+    lp = choice.get("logprobs")
+    content = lp.get("content") if isinstance(lp, dict) else None
+    if not letters or not content:
         return None
+    for tok in content:  # first position whose alternatives name an option letter
+        if not isinstance(tok, dict):
+            continue
+        alts = [(t.get("token"), t.get("logprob")) for t in (tok.get("top_logprobs") or [])
+                if isinstance(t, dict) and isinstance(t.get("token"), str)]
+        if not alts and isinstance(tok.get("token"), str):
+            alts = [(tok["token"], tok.get("logprob"))]
+        found = letter_logprobs(alts, letters)
+        if found:
+            return found
+    return None
 
 
 def _without_credentials(url: str) -> str:

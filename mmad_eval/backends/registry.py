@@ -55,6 +55,7 @@ class ModelSpec:
     generation: dict = field(default_factory=dict)
     description: str = ""
     price: dict = field(default_factory=dict)   # USD per million tokens: {"input": x, "output": y}
+    batch_price: dict = field(default_factory=dict)   # the same through the Batch API (run --batch-api)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "backend": self.backend, "model": self.model,
@@ -67,7 +68,7 @@ def load_presets(path: Path = PRESETS_FILE) -> dict[str, ModelSpec]:
     for name, p in data.get("presets", {}).items():
         out[name] = ModelSpec(name=name, backend=p["backend"], model=p["model"], options=p.get("options", {}),
                               generation=p.get("generation", {}), description=p.get("description", ""),
-                              price=p.get("price", {}))
+                              price=p.get("price", {}), batch_price=p.get("batch_price", {}))
     return out
 
 

@@ -56,6 +56,15 @@ def add_arguments(p) -> None:
     g.add_argument("--api-key-env", help="environment variable holding the API key (never written anywhere)")
     g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra backend option (VALUE parsed as JSON when it can be)")
+    g = p.add_argument_group("Batch API (OpenAI backend: about half the price, answers within 24 h)")
+    g.add_argument("--batch-api", action="store_true",
+                   help="send pending requests as Batch API jobs; rerun (or `mmad-eval batch status OUT`) to "
+                        "poll them and store the answers; exit code 75 while batches are still running")
+    g.add_argument("--wait", action="store_true", help="with --batch-api: poll until every batch has ended")
+    g.add_argument("--poll-s", type=float, default=60.0, help="seconds between polls with --wait (default 60)")
+    g.add_argument("--batch-max-requests", type=int, default=50_000, help="requests per batch file (OpenAI: 50000)")
+    g.add_argument("--batch-max-bytes", type=int, default=200 * 1024 * 1024,
+                   help="bytes per batch file (OpenAI: 200 MB)")
     g = p.add_argument_group("what to ask")
     g.add_argument("--retry-failed", action="store_true", help="ask again the requests that failed before")
     g.add_argument("--limit", type=int, help="only the first N selected questions")
@@ -173,6 +182,24 @@ def ray_factory(args):
     return build
 
 
+def batch_options(args):
+    """BatchOptions for --batch-api, else None."""
+    from ..backends.openai_batch import BatchLimits
+    from ..errors import ConfigError
+    from ..run.batch_mode import BatchOptions
+
+    if not args.batch_api:
+        if args.wait:
+            raise ConfigError("--wait only applies with --batch-api", culprit="--wait")
+        return None
+    if args.ray is not None:
+        raise ConfigError("the Batch API answers on the provider's side: drop --ray", culprit="--batch-api")
+    if args.batch_max_requests < 1 or args.batch_max_bytes < 1 or args.poll_s <= 0:
+        raise ConfigError("batch limits and --poll-s must be positive", culprit="--batch-max-*/--poll-s")
+    return BatchOptions(wait=args.wait, poll_s=args.poll_s,
+                        limits=BatchLimits(args.batch_max_requests, args.batch_max_bytes))
+
+
 def main(args) -> int:
     from pathlib import Path
 
@@ -181,12 +208,17 @@ def main(args) -> int:
     summary = run_evaluation(settings_from_args(args), Path(args.questions), Path(args.out), name=args.name,
                              data_root=args.data_root, slice=slice_from_args(args),
                              backend_options=backend_options(args), backend_factory=ray_factory(args),
-                             retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet)
+                             retry_failed=args.retry_failed, prompt_dir=args.prompt_dir, progress=not args.quiet,
+                             batch=batch_options(args))
     print(summary.line())
     settings = summary.record.get("settings") or {}
     if settings.get("preset"):
         over = settings.get("overrides") or []
         print(f"protocol preset {settings['preset']}" + (f"; overridden by flags: {', '.join(over)}" if over else ""))
+    if summary.batch and summary.batch.jobs:
+        from ..run.batch_mode import job_table
+
+        print("\n".join(job_table(summary.batch.jobs)))
     enh = summary.record.get("enhancements") or {}
     if enh.get("queries_with_fewer_references"):
         shown = (settings.get("protocol") or {})
@@ -200,4 +232,8 @@ def main(args) -> int:
         print(f"ray: {len(ray['workers'])} workers started, {len(ray['retries'])} shards given again after a "
               f"worker was lost")
     print(f"store: {Path(args.out) / 'mmad-eval.sqlite'}  ({summary.elapsed_s:.1f} s)")
+    for note in summary.batch.notes if summary.batch else ():
+        print(f"note: {note}")
+    if summary.batch and summary.batch.waiting:
+        return 75            # EX_TEMPFAIL: batches still running, rerun later
     return 1 if summary.failed or summary.unanswered else 0

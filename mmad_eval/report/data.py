@@ -39,6 +39,7 @@ class ModelData:
     predicted_share: dict[str, float]           # letter -> % of parsed predictions
     answer_share: dict[str, float]              # letter -> % of correct answers
     circular: float | None                      # circular accuracy %, when rotations were asked
+    live_cost: float | None = None              # what it would have cost live (runs answered through batches)
 
 
 @dataclass
@@ -124,6 +125,7 @@ def model_data(run: LoadedRun, scoring: Scoring) -> ModelData:
         predicted_share=dict(x.get("predicted_letter_share") or {}),
         answer_share={k: 100.0 * v / n_letter for k, v in by_letter.items()} if n_letter else {},
         circular=((x.get("circular") or {}).get("accuracy") or {}).get("All"),
+        live_cost=(run.record.get("usage") or {}).get("live_cost_usd"),
     )
 
 

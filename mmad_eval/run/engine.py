@@ -16,6 +16,8 @@ from ..backends.base import Backend, RunContext
 from ..backends.registry import build_backend
 from ..enhance.pipeline import Enhancements
 from ..settings import RunSettings
+from .batch_ledger import BatchLedger
+from .batch_mode import BatchOptions, StoreBatchedBackend
 from .executor import Outcome, StoreCachedBackend
 from .plan import Plan, RunInputs, load_questions, make_plan, save_plan  # noqa: F401  (load_questions: public)
 from .run_record import now_iso
@@ -39,6 +41,8 @@ class RunSummary:
     unanswered: int = 0       # sent but never emitted by the backend (a backend bug)
     elapsed_s: float = 0.0
     record: dict = field(default_factory=dict)
+    in_batches: int = 0       # pending but waiting in Batch API jobs (not asked live)
+    batch: object = None      # batch_mode.BatchReport of a --batch-api invocation
 
     def line(self) -> str:
         s = (f"{self.name}: {self.questions} questions ({self.answers} answers) in {self.requests} requests: "
@@ -49,16 +53,23 @@ class RunSummary:
             s += (f"; {self.data_errors} questions could not be built (e.g. {self.data_error_examples[0]})")
         if self.unanswered:
             s += f"; {self.unanswered} requests got no answer from the backend"
+        if self.in_batches:
+            s += (f"; {self.in_batches} requests are waiting in Batch API jobs, not asked live "
+                  f"(`mmad-eval batch status {self.out_dir}`; `batch cancel` to ask them live)")
+        if self.batch is not None:
+            s += "\n" + self.batch.line()
         return s
 
 
 def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | None = None, data_root=None,
                    slice: Slice = Slice(), backend_options: dict | None = None, retry_failed: bool = False,
                    prompt_dir: Path | None = None, progress: bool = False,
-                   backend_factory: Callable[..., Backend] | None = None) -> RunSummary:
+                   backend_factory: Callable[..., Backend] | None = None,
+                   batch: BatchOptions | None = None) -> RunSummary:
     """Run (or resume) one evaluation into ``out_dir``; returns what was asked, reused and failed.
 
-    ``backend_factory`` replaces the backend class the model resolves to (tests, custom adapters, the Ray pool).
+    ``backend_factory`` replaces the backend class the model resolves to (tests, custom adapters, the Ray pool);
+    ``batch`` sends what is pending through the Batch API instead of asking it live (:mod:`.batch_mode`).
     """
     t0 = time.perf_counter()
     inputs = RunInputs.read(settings, questions_path, data_root, prompt_dir)
@@ -71,8 +82,9 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
             plan = make_plan(store, name or spec.name, settings, inputs, enh, backend, spec, slice, retry_failed)
             plan.check_compatible(out_dir)
             save_plan(store, plan)
-            outcome = StoreCachedBackend(backend, store).answer(plan.built.requests, retry_failed=retry_failed,
-                                                                progress=progress)
+            executor = StoreCachedBackend(backend, store) if batch is None else \
+                StoreBatchedBackend(backend, store, plan.name, batch)
+            outcome = executor.answer(plan.built.requests, retry_failed=retry_failed, progress=progress)
             summary = summarise(store, plan, outcome, Path(out_dir), retry_failed)
             record_outcome(store, plan, summary, enh, inputs, spec, backend)
     finally:
@@ -95,9 +107,10 @@ def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_f
     return RunSummary(
         name=plan.name, out_dir=out_dir, questions=plan.question_count,
         answers=len(built.members) + plan.skipped_answers, requests=n_requests, asked=outcome.asked,
-        reused=n_requests - outcome.asked, failed=outcome.failed, stored_errors=stored_errors,
+        reused=n_requests - outcome.pending, failed=outcome.failed, stored_errors=stored_errors,
         data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
-        + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered)
+        + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered,
+        in_batches=outcome.in_batches, batch=outcome.batch)
 
 
 def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec,
@@ -105,21 +118,34 @@ def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: R
     """Complete the run record (end time, enhancements seen, usage and cost, this invocation) and store it."""
     enh.merge_previous(plan.previous)
     record = plan.record
-    record.update(ended=now_iso(), enhancements=enh.describe(), usage=with_cost(store.usage(plan.name), spec.price),
+    usage = with_cost(store.usage(plan.name), spec.price, spec.batch_price, BatchLedger(store).usage(plan.name))
+    record.update(ended=now_iso(), enhancements=enh.describe(), usage=usage,
                   last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
                                    "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
-                                   "distinct_images": len(plan.built.images), **backend.execution_report()})
+                                   "distinct_images": len(plan.built.images), **backend.execution_report(),
+                                   **({"batch": summary.batch.as_dict()} if summary.batch else {})})
     store.put_run(plan.name, record)
     summary.record = record
 
 
-def with_cost(usage: dict, price: dict) -> dict:
-    """Add ``cost_usd`` from a preset's list price (USD per million input/output tokens), when known."""
+def with_cost(usage: dict, price: dict, batch_price: dict | None = None, batch_usage: dict | None = None) -> dict:
+    """Add ``cost_usd`` from a preset's list price (USD per million input/output tokens), when known. Requests
+    answered through the Batch API (``batch_usage``) cost the preset's ``batch_price`` (the list price when it
+    has none); ``live_cost_usd`` is then what the whole run would have cost live."""
     if not price or usage.get("prompt_tokens") is None:
         return usage
-    cost = (usage.get("prompt_tokens") or 0) * price.get("input", 0) / 1e6 \
+    live = _cost(usage, price)
+    if not batch_usage or not batch_usage.get("requests"):
+        return {**usage, "cost_usd": round(live, 6), "price_per_mtok": dict(price)}
+    bprice = dict(batch_price or price)
+    cost = live - _cost(batch_usage, price) + _cost(batch_usage, bprice)
+    return {**usage, "cost_usd": round(cost, 6), "live_cost_usd": round(live, 6), "price_per_mtok": dict(price),
+            "batch": {**batch_usage, "price_per_mtok": bprice}}
+
+
+def _cost(usage: dict, price: dict) -> float:
+    return (usage.get("prompt_tokens") or 0) * price.get("input", 0) / 1e6 \
         + (usage.get("completion_tokens") or 0) * price.get("output", 0) / 1e6
-    return {**usage, "cost_usd": round(cost, 6), "price_per_mtok": dict(price)}
 
 
 def with_overrides(settings: RunSettings, **protocol) -> RunSettings:

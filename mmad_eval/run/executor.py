@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..backends.base import Backend, Response
 from ..prompt.message import Request
+from .batch_ledger import BatchLedger
 from .progress import RunProgress
 from .store import Store
 
@@ -26,6 +27,9 @@ class Outcome:
     answered: set[str] = field(default_factory=set)   # keys the backend emitted
     stored_errors: int = 0          # failed before, not asked again (no retry_failed)
     status: dict[str, str] = field(default_factory=dict)   # key -> stored status before this execution
+    pending: int = 0                # not served from the store (asked, sent in batches, or waiting in them)
+    in_batches: int = 0             # pending but waiting in Batch API jobs: never asked live meanwhile
+    batch: object = None            # batch_mode.BatchReport when sent through the Batch API
 
     @property
     def unanswered(self) -> int:
@@ -45,11 +49,16 @@ class StoreCachedBackend:
 
     def answer(self, requests: dict[str, Request], *, retry_failed: bool = False,
                progress: bool = False) -> Outcome:
-        """Ask the backend what the store does not hold; commit each response as it arrives."""
+        """Ask the backend what the store does not hold and no Batch API job waits for; commit each response
+        as it arrives."""
         status = self.store.statuses()
         pending = self.pending(requests, status, retry_failed)
-        outcome = Outcome(asked=len(pending), status=status, stored_errors=0 if retry_failed else sum(
-            1 for k in requests if status.get(k) == "error"))
+        waiting = BatchLedger(self.store).waiting_keys()
+        asked = [(k, r) for k, r in pending if k not in waiting]
+        outcome = Outcome(asked=len(asked), status=status, stored_errors=0 if retry_failed else sum(
+            1 for k in requests if status.get(k) == "error"), pending=len(pending),
+            in_batches=len(pending) - len(asked))
+        pending = asked
         with RunProgress(len(pending), enabled=progress) as bar:
             def emit(resp: Response) -> None:
                 req = requests.get(resp.key)

@@ -7,6 +7,7 @@ Tables
             in flight; a rerun asks only keys that are missing (errors only with ``retry_failed``).
   members   which (question, rotation) of which run is answered by which request, with the options shown
   images    content hash -> path relative to the data root, or the bytes of a generated (hint) image
+  batch_jobs, batch_requests   Batch API jobs and the request keys each holds (see :mod:`.batch_ledger`)
 
 The schema version is SQLite's ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`). Opening an older store
 migrates it in place, in one transaction (:data:`MIGRATIONS`); a store from a newer release is refused
@@ -26,7 +27,16 @@ from ..backends.base import Response
 from ..errors import ConfigError
 
 DB_NAME = "mmad-eval.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+BATCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch_jobs (
+    job TEXT PRIMARY KEY, run TEXT NOT NULL, state TEXT NOT NULL, base_url TEXT NOT NULL, file_id TEXT,
+    batch_id TEXT, status TEXT, counts TEXT, n_requests INTEGER NOT NULL, n_bytes INTEGER NOT NULL,
+    created REAL NOT NULL, updated REAL NOT NULL, note TEXT);
+CREATE TABLE IF NOT EXISTS batch_requests (
+    job TEXT NOT NULL, key TEXT NOT NULL, content TEXT, letters TEXT, outcome TEXT, PRIMARY KEY (job, key));
+CREATE INDEX IF NOT EXISTS batch_requests_key ON batch_requests (key);
+"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (name TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
@@ -39,7 +49,7 @@ CREATE TABLE IF NOT EXISTS members (
     position INTEGER NOT NULL, n_prompt INTEGER NOT NULL, question TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run, qid, rotation));
 CREATE TABLE IF NOT EXISTS images (sha TEXT PRIMARY KEY, path TEXT, data BLOB);
-"""
+""" + BATCH_SCHEMA
 REQUEST_COLUMNS = ("key", "content", "status", "text", "error_type", "error_message", "attempts",
                    "prompt_tokens", "completion_tokens", "latency", "letter_logprobs", "created")
 MEMBER_COLUMNS = ("run", "qid", "rotation", "image", "idx", "type", "options", "answer", "request_key",
@@ -66,8 +76,15 @@ def _name_references(db: sqlite3.Connection) -> None:
         db.execute("UPDATE runs SET record = ? WHERE name = ?", (json.dumps(record, sort_keys=True), name))
 
 
+def _add_batch_tables(db: sqlite3.Connection) -> None:
+    """2 -> 3: the Batch API tables (``run --batch-api``)."""
+    for statement in BATCH_SCHEMA.split(";"):
+        db.execute(statement)
+
+
 # version v -> the step that brings a version-v store to v + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting, 1: _name_references}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting, 1: _name_references,
+                                                              2: _add_batch_tables}
 
 
 @dataclass

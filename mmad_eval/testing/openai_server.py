@@ -6,7 +6,8 @@
         srv.requests      # JSON bodies received (thread-safe copy), in arrival order
         srv.max_in_flight # most chat requests being handled at once
 
-Endpoints: ``POST /v1/chat/completions`` and ``GET /v1/models``. The default responder answers
+Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, and the Files and Batch API (``/v1/files``,
+``/v1/batches``: see :mod:`mmad_eval.testing.batch_server`; ``srv.batches`` drives them). The default responder answers
 deterministically: it finds the options ("A. ..." / "A: ..." lines) in the last user message and picks one
 from a hash of the prompt text, so the same prompt always gets the same letter. Faults are scripted per
 request by a list (consumed in order; ``None`` = answer normally) or a callable ``(index, body) -> Fault|None``.
@@ -94,7 +95,11 @@ class FakeOpenAIServer:
     """Threaded local server; use as a context manager or call :meth:`start` / :meth:`close`."""
 
     def __init__(self, responder: Responder | None = None, latency_s: float | Callable[[int, dict], float] = 0.0,
-                 faults: FaultScript = None, model: str = "fake-model"):
+                 faults: FaultScript = None, model: str = "fake-model", batch_auto: bool = False,
+                 batch_line_errors: Callable[[str, dict], int | None] | None = None):
+        from .batch_server import FakeBatches
+
+        self.batches = FakeBatches(self, auto=batch_auto, line_errors=batch_line_errors)
         self.responder = responder or default_responder
         self.latency_s = latency_s
         self.model = model
@@ -238,10 +243,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
 
-    def _send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
+    def _send(self, status: int, payload: bytes, headers: dict | None = None,
+              content_type: str = "application/json") -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -253,7 +259,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, obj: dict, headers: dict | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), headers)
 
+    def _batch_api(self, method: str, raw: bytes = b"") -> bool:
+        """Serve a files/batches route; False when the path is not one."""
+        out = self.fake.batches.handle(method, self.path, self.headers, raw)
+        if out is None:
+            return False
+        status, payload, content_type = out
+        self._send(status, payload, content_type=content_type)
+        return True
+
     def do_GET(self) -> None:
+        if self._batch_api("GET"):
+            return
         if self.path.rstrip("/").endswith("/models"):
             self._json(200, {"object": "list", "data": [
                 {"id": self.fake.model, "object": "model", "created": 0, "owned_by": "fake"}]})
@@ -263,6 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if self._batch_api("POST", raw):
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return

@@ -1,0 +1,235 @@
+"""``--batch-api``: pending requests go out as OpenAI Batch API jobs; later invocations poll them and store every
+result exactly as a live answer (same key, same parsing, typed errors).
+
+One invocation: (1) reconcile and poll the run's open jobs (see :mod:`.batch_ledger`), storing the results of
+ended batches; (2) send what is still pending and not waiting in a batch, in files split by the provider's
+limits, each job recorded before its upload and its file id before its batch is created; (3) with ``wait``,
+sleep ``poll_s`` and repeat until no batch of the run is open. Nothing is ever sent while it waits in a batch.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..backends.base import Response
+from ..backends.openai_api import OpenAIBackend
+from ..backends.convert import request_letters
+from ..backends.openai_batch import (ENDED, BatchAPI, BatchAPIError, BatchLimits, ChunkFile, batch_line,
+                                     parse_lines, retrying)
+from ..errors import ConfigError
+from .batch_ledger import BatchLedger, Job
+from .executor import Outcome, StoreCachedBackend
+from .store import Store
+
+PREPARE_WINDOW = 64          # requests whose bodies (image encodes) are built together in threads
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How ``run --batch-api`` uses the Batch API (transport only: answers and their keys are the same)."""
+
+    wait: bool = False                 # poll until every batch of the run has ended
+    poll_s: float = 60.0
+    limits: BatchLimits = BatchLimits()
+
+
+@dataclass
+class BatchReport:
+    """What one invocation did with the Batch API."""
+
+    submitted: int = 0                 # requests sent in new batches now
+    new_batches: int = 0
+    stored: int = 0                    # results stored from ended batches now
+    failed: int = 0                    # of which typed errors
+    returned: int = 0                  # never run (expired, cancelled, failed batch): pending again
+    not_sent: int = 0                  # could not be built or too large: stored as errors
+    waiting: int = 0                   # requests still in open batches
+    jobs: list[Job] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stored_keys: set[str] = field(default_factory=set)
+    sent_keys: set[str] = field(default_factory=set)
+
+    def as_dict(self) -> dict:
+        return {"submitted": self.submitted, "new_batches": self.new_batches, "stored": self.stored,
+                "failed": self.failed, "returned": self.returned, "waiting": self.waiting}
+
+    def line(self) -> str:
+        s = (f"batch API: {self.submitted} requests sent in {self.new_batches} new batches; "
+             f"{self.stored} results stored ({self.failed} errors); {self.waiting} requests waiting in "
+             f"{sum(j.state in ('preparing', 'uploaded', 'submitted') for j in self.jobs)} open batches")
+        if self.returned:
+            s += f"; {self.returned} never run (expired/cancelled), pending again"
+        return s
+
+
+def job_table(jobs: list[Job]) -> list[str]:
+    """One line per job: batch id, state, provider status and request counts."""
+    out = []
+    for j in jobs:
+        c = j.counts or {}
+        counts = f"{c.get('completed', 0)}/{c.get('total', j.n_requests)} done, {c.get('failed', 0)} failed"
+        out.append(f"  {j.batch_id or '(no batch yet)':<24} {j.run:<20} {j.state:<10} {j.status or '-':<12} "
+                   f"{j.n_requests:>6} requests  {counts}" + (f"  [{j.note}]" if j.note else ""))
+    return out
+
+
+class ApiPool:
+    """One :class:`BatchAPI` per base URL (a job is polled where it was sent); ``make(base_url)`` makes one."""
+
+    def __init__(self, make: Callable[[str], BatchAPI]):
+        self._make, self._apis = make, {}
+
+    def __call__(self, base_url: str) -> BatchAPI:
+        if base_url not in self._apis:
+            self._apis[base_url] = self._make(base_url)
+        return self._apis[base_url]
+
+
+def sync(ledger: BatchLedger, store: Store, apis: ApiPool, report: BatchReport, run: str | None = None) -> None:
+    """Reconcile and poll every open job (of ``run``); store the results of ended batches."""
+    for job in ledger.jobs(run, open_only=True):
+        api = apis(job.base_url)
+        if job.state == "preparing":           # killed around the upload: was the file received?
+            file_id = api.find_file(job.filename, job.created)
+            if file_id is None:
+                ledger.end(job.job, "abandoned", note="never uploaded")
+                continue
+            ledger.set_file(job.job, file_id)
+            job = ledger.job(job.job)
+        if job.state == "uploaded":            # killed around the create: was the batch made?
+            batch = api.find_batch(job.job, job.created) or _create(api, job)
+            ledger.set_batch(job.job, batch)
+            job = ledger.job(job.job)
+        batch = api.retrieve(job.batch_id)
+        ledger.set_status(job.job, batch)
+        if batch.get("status") in ENDED:
+            collect(ledger, store, api, ledger.job(job.job), batch, report)
+
+
+def _create(api: BatchAPI, job: Job) -> dict:
+    """Create the job's batch once; when the answer is lost, look for it by its metadata before failing."""
+    try:
+        return api.create(job.file_id, job.job, job.run)
+    except BatchAPIError:
+        time.sleep(1.0)
+        found = api.find_batch(job.job, job.created)
+        if found is None:
+            raise
+        return found
+
+
+def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: dict, report: BatchReport) -> None:
+    """Store every result of an ended batch as a live answer; what it never ran is pending again."""
+    reqs = ledger.requests(job.job)
+    for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
+        if not file_id:
+            continue
+        for line in parse_lines(api.lines(file_id)):
+            key = line["custom_id"]
+            if key not in reqs or reqs[key][2] is not None:
+                continue
+            content, letters, _ = reqs[key]
+            resp = api.result(line, letters)
+            if resp is None:
+                continue
+            store.put_response(resp, content)
+            ledger.mark(job.job, key, "answered" if resp.ok else "error")
+            reqs[key] = (content, letters, "answered")
+            report.stored += 1
+            report.failed += 0 if resp.ok else 1
+            report.stored_keys.add(key)
+    report.returned += sum(1 for _, _, o in reqs.values() if o is None)
+    note = None
+    errors = ((batch.get("errors") or {}).get("data") or [])
+    if batch.get("status") == "failed":
+        note = "failed: " + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3])
+        report.notes.append(f"batch {job.batch_id} {note} (its requests are pending again)")
+    ledger.end(job.job, note=note)
+
+
+def submit(ledger: BatchLedger, store: Store, api: BatchAPI, run: str, backend, todo: list, limits: BatchLimits,
+           report: BatchReport) -> None:
+    """Send ``(key, request)`` pairs as new batches, split by ``limits``."""
+    chunk, metas = ChunkFile(limits), []
+    with ThreadPoolExecutor(getattr(backend, "prepare_threads", 2), thread_name_prefix="mmad-batch") as pool:
+        for i in range(0, len(todo), PREPARE_WINDOW):
+            window = todo[i:i + PREPARE_WINDOW]
+            for (key, req), body in zip(window, pool.map(lambda kr: backend.request_body(*kr), window)):
+                line = batch_line(key, body) if not isinstance(body, Response) else b""
+                if isinstance(body, Response) or len(line) > limits.max_bytes:
+                    resp = body if isinstance(body, Response) else Response(
+                        key=key, error_type="too_large", attempts=0,
+                        error_message=f"request is {len(line)} bytes; a batch file holds at most {limits.max_bytes}")
+                    store.put_response(resp, req.content())
+                    report.not_sent += 1
+                    report.stored_keys.add(key)
+                    continue
+                if not chunk.fits(line):
+                    _send(ledger, api, run, chunk, metas, report)
+                    chunk, metas = ChunkFile(limits), []
+                chunk.add(key, line)
+                metas.append((key, req.content(), request_letters(req)))
+    if metas:
+        _send(ledger, api, run, chunk, metas, report)
+    else:
+        chunk.close()
+
+
+def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas: list, report: BatchReport) -> None:
+    try:
+        job = ledger.add_job(run, api.base_url, metas, chunk.n_bytes)       # 1. the intent, before any call
+        file_id = retrying(lambda: api.upload(job.filename, chunk.file))  # 2. a lost upload only orphans a file
+        ledger.set_file(job.job, file_id)                                  # 3. before the batch exists
+        ledger.set_batch(job.job, _create(api, ledger.job(job.job)))       # 4. at once
+    finally:
+        chunk.close()
+    report.submitted += len(metas)
+    report.sent_keys.update(k for k, _, _ in metas)
+    report.new_batches += 1
+
+
+def run_batches(store: Store, run: str, backend, pending: list, options: BatchOptions = BatchOptions(),
+                sleep=time.sleep) -> BatchReport:
+    """Poll the run's batches, send what is pending, and (``wait``) repeat until none is open."""
+    if not isinstance(backend, OpenAIBackend):
+        raise ConfigError("--batch-api needs the openai backend in this process (an OpenAI-compatible Batch API)",
+                          culprit=type(backend).__name__)
+    ledger, report = BatchLedger(store), BatchReport()
+    apis = ApiPool(lambda url: BatchAPI.for_backend(backend, url))
+    with ledger.exclusive():
+        _rounds(ledger, store, apis, run, backend, pending, options, report, sleep)
+    report.waiting = len(ledger.waiting_keys(run))
+    report.jobs = ledger.jobs(run)
+    return report
+
+
+def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep) -> None:
+    api = apis(backend.base_urls[0])
+    while True:
+        sync(ledger, store, apis, report, run)
+        status, waiting = store.statuses(), ledger.waiting_keys()
+        todo = [(k, r) for k, r in pending if k not in waiting and k not in report.stored_keys
+                and (status.get(k) != "ok")]
+        if todo:
+            submit(ledger, store, api, run, backend, todo, options.limits, report)
+        if not options.wait or not ledger.waiting_keys(run):
+            break
+        sleep(options.poll_s)
+
+
+class StoreBatchedBackend:
+    """The Batch API counterpart of :class:`~.executor.StoreCachedBackend`: stored answers are served, the rest
+    is sent in batches (unless it already waits in one); results are stored as their batches end."""
+
+    def __init__(self, backend, store: Store, run: str, options: BatchOptions):
+        self.backend, self.store, self.run, self.options = backend, store, run, options
+
+    def answer(self, requests: dict, *, retry_failed: bool = False, progress: bool = False) -> Outcome:
+        status = self.store.statuses()
+        pending = StoreCachedBackend(self.backend, self.store).pending(requests, status, retry_failed)
+        report = run_batches(self.store, self.run, self.backend, pending, self.options)
+        return Outcome(asked=report.submitted, failed=report.failed + report.not_sent, answered=report.sent_keys,
+                       status=status, pending=len(pending), batch=report, stored_errors=0 if retry_failed else sum(
+                           1 for k in requests if status.get(k) == "error"))
