@@ -46,7 +46,7 @@ def test_tiny_mask_straddling_two_cells_takes_dominant_cell():
     assert set(stats.touched) == {0, 3}
     assert region_phrase(stats) == ("top left", "cell")
     m[14:24, 5:8] = True                       # 6 rows top, 4 rows middle: 60/40 names both
-    assert region_phrase(measure(m)) == ("top left and left", "pair")
+    assert region_phrase(measure(m)) == ("top left and middle left", "pair")
 
 
 def test_two_blobs_named_together(result):
@@ -183,5 +183,5 @@ def test_no_duplicate_options_anywhere(result):
 
 
 def test_cell_names():
-    assert [cell_name(i) for i in range(9)] == ["top left", "top", "top right", "left", "center", "right",
-                                               "bottom left", "bottom", "bottom right"]
+    assert [cell_name(i) for i in range(9)] == ["top left", "top middle", "top right", "middle left", "center",
+                                               "middle right", "bottom left", "bottom middle", "bottom right"]

@@ -1,13 +1,19 @@
 """Defect Analysis: the cause or the effect of the defect type, from category knowledge.
 
 Which of the two is asked is drawn per image from the seed when knowledge has both. Distractors are the
-same field of other defect types: same category first, then similar categories, then any other.
+same field of other defect types: same category first, then similar categories, then any other; each must
+be contradicted by the true text (no mechanism in common, contradict.py: "hit or dropped" and "a knock
+against a hard object" are both impacts, so one is never the other's distractor) and must not name another
+product ("The pill looks spoiled." is never offered about a bottle). With fewer than two such distractors
+the question is left out and counted.
 """
 from __future__ import annotations
 
 from .context import DEFECT_PREFIX, Context, Skip
+from .contradict import contradicted, names_product
 from .options import Draft, display, pick
 
+MIN_DISTRACTORS = 2
 QUESTIONS = {"cause": f"{DEFECT_PREFIX} What is the most likely cause of the defect?",
              "effect": f"{DEFECT_PREFIX} What is the most likely effect of the defect?"}
 
@@ -43,9 +49,12 @@ def defect_analysis(ctx: Context) -> Draft:
     own = [t for t in tier([s.category], True)]
     tiers = [own, *ctx.cached(("da_tiers", s.category, which),
                               lambda: [tier(ctx.similar(), False), tier(ctx.others(), False)])]
+    products = ctx.other_products()
+    tiers = [[t for t in tier if contradicted(which, [correct], t) and not names_product(t, products)]
+             for tier in tiers]
     distractors = pick(tiers, 3, rng, correct=correct)
-    if not distractors:
-        raise Skip(f"no other defect type has a {which} to use as a distractor")
+    if len(distractors) < MIN_DISTRACTORS:
+        raise Skip(f"fewer than {MIN_DISTRACTORS} {which} distractors contradicted by the true {which}")
     return Draft(type="Defect Analysis", text=QUESTIONS[which], correct=correct, distractors=distractors,
                  rule=f"analysis.{which}", fields=["defect_type", f"knowledge.defects.{which}"],
                  details={"asked": which})

@@ -20,8 +20,11 @@ from ...sources.sample import AnnotatedSample, SourceSet
 from ..model import ImageEntry, QuestionSet
 from . import analysis, anomaly, balance, defect_type, description, localization, objects
 from .context import Context, Skip
+from .description import Extent
+from .margins import DEFAULT as DEFAULT_MARGINS
+from .margins import Margins
 from .masks import NormalMeans, measure, read_mask, read_rgb, tone
-from .object_zones import place
+from .object_zones import image_outline_area, place
 from .options import Draft, assemble, rng_for
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ class GenerateSettings:
     balance: bool = True             # even out Localization/Description answer priors over the set (balance.py)
     object_regions: float = 0.5      # share of object categories' Localization questions phrased relative to
     #                                  the object (middle/edge/side) when its outline is known; else 3x3 grid
+    margins: Margins = DEFAULT_MARGINS  # thresholds and margins for exactly one defensible option (margins.py)
 
     def __post_init__(self):
         if self.yes_no not in ("fixed", "shuffled"):
@@ -91,19 +95,21 @@ class _Similar:
         return list(self._index.nearest(key, self.k))
 
 
-def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans):
-    """(mask stats, tone, placement on the object, problem) for a defective sample; an unreadable mask is a
-    problem, not a crash."""
+def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, margins: Margins = DEFAULT_MARGINS):
+    """(mask stats, tone, placement on the object, problem, product areas) for a defective sample; an
+    unreadable mask is a problem, not a crash. Product areas: ``{"object": share of the image inside the
+    category's outline, "image": share inside this image's own outline}`` (None where not trusted)."""
     if not s.mask:
-        return None, None, None, None
+        return None, None, None, None, {}
     try:
         mask = read_mask(safe_join(root, s.mask, what="mask path"))
     except DataError as e:
-        return None, None, None, f"mask unreadable: {e}"
-    stats = measure(mask)
+        return None, None, None, f"mask unreadable: {e}", {}
+    stats = measure(mask, margins.grid_gap)
     if stats is None:
-        return None, None, None, None
+        return None, None, None, None, {}
     size = (mask.shape[1], mask.shape[0])
+    image = None
     try:
         image = read_rgb(safe_join(root, s.image, what="image path"), size)
         t = tone(image, mask, means.get(s.category, size))
@@ -114,33 +120,47 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans):
         shape, _ = means.object_shape(s.category, size)
     except DataError:
         shape = None
-    return stats, t, place(shape, mask) if shape is not None else None, None
+    areas = {"object": shape.area_frac if shape is not None else None,
+             "image": image_outline_area(image) if image is not None else None}
+    return stats, t, place(shape, mask, margins.zone_gap) if shape is not None else None, None, areas
+
+
+def _extent(ctx: Context, areas: dict) -> Extent:
+    """What the defect's size is measured against: the product's outline where known (objects only)."""
+    ck = ctx.ck()
+    if ck is None or ck.kind != "object":
+        return Extent(1.0, "image")
+    if areas.get("object"):
+        return Extent(areas["object"], "object_outline")
+    if areas.get("image"):
+        return Extent(areas["image"], "image_outline")
+    return Extent(1.0, "image")
 
 
 _WORKER: dict = {}
 PARALLEL_MIN = 64          # fewer defective samples than this are measured in-process
 
 
-def _worker_init(root: Path, pools: dict, limit: int) -> None:
-    _WORKER["root"], _WORKER["means"] = root, NormalMeans(root, pools, limit)
+def _worker_init(root: Path, pools: dict, limit: int, margins: Margins) -> None:
+    _WORKER["root"], _WORKER["means"], _WORKER["margins"] = root, NormalMeans(root, pools, limit), margins
 
 
 def _worker_measure(s: AnnotatedSample):
-    return _defect_measurements(_WORKER["root"], s, _WORKER["means"])
+    return _defect_measurements(_WORKER["root"], s, _WORKER["means"], _WORKER["margins"])
 
 
 def _measurements(source: SourceSet, settings: GenerateSettings, workers: int):
     """Mask/pixel measurements of the defective samples, in source order (in ``workers`` processes when
     there are enough of them: decoding images is most of the work)."""
     defective = [s for s in source.samples if s.is_anomalous and s.mask]
-    root, limit = Path(source.root), settings.normal_mean_images
+    root, limit, margins = Path(source.root), settings.normal_mean_images, settings.margins
     if workers <= 1 or len(defective) < PARALLEL_MIN:
         means = NormalMeans(root, source.normals, limit)
-        yield from (_defect_measurements(root, s, means) for s in defective)
+        yield from (_defect_measurements(root, s, means, margins) for s in defective)
         return
     import multiprocessing
 
-    with multiprocessing.get_context().Pool(workers, _worker_init, (root, source.normals, limit)) as pool:
+    with multiprocessing.get_context().Pool(workers, _worker_init, (root, source.normals, limit, margins)) as pool:
         yield from pool.imap(_worker_measure, defective, chunksize=8)
 
 
@@ -148,13 +168,14 @@ def _drafts(ctx: Context, settings: GenerateSettings, measured, skip) -> list[Dr
     s = ctx.sample
     rules = [lambda: anomaly.anomaly_detection(ctx, settings.yes_no)]
     if s.is_anomalous:
-        stats, t, placement, problem = next(measured) if s.mask else (None, None, None, None)
+        stats, t, placement, problem, areas = next(measured) if s.mask else (None, None, None, None, {})
+        m = settings.margins
         if problem:
             skip("Defect Localization", problem)
             skip("Defect Description", problem)
         rules += [lambda: defect_type.defect_classification(ctx),
-                  lambda: localization.defect_localization(ctx, stats, placement, settings.object_regions),
-                  lambda: description.defect_description(ctx, stats, t),
+                  lambda: localization.defect_localization(ctx, stats, placement, settings.object_regions, m),
+                  lambda: description.defect_description(ctx, stats, t, _extent(ctx, areas), m),
                   lambda: analysis.defect_analysis(ctx)]
         names = ["Anomaly Detection", "Defect Classification", "Defect Localization", "Defect Description",
                  "Defect Analysis"]
@@ -243,7 +264,7 @@ def _balance(drafted: dict[str, list[Draft]], seed: int, result: GenerateResult)
                                "over the set"))
     items = of_type("Defect Description")
     dropped = balance.balance_description(
-        items, seed, lambda d, varied: description.describe(d.pool["attrs"], varied, d.pool["stats"], d.pool["tone"]))
+        items, seed, description.redescribe)
     new = dict(items)
     for key, ds in drafted.items():
         if key in new:

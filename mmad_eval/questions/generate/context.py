@@ -14,11 +14,19 @@ GENERIC_DEFECTS = ("scratch", "crack", "stain", "hole", "contamination", "missin
                    "discoloration", "cut", "dent", "fold", "misplaced part")
 GENERIC_PRODUCTS = ("bottle", "cable", "capsule", "carpet", "metal grid", "hazelnut", "leather", "metal nut",
                     "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper", "circuit board")
+# (long and short values alike, so that a long answer can get longer distractors: options.pick_length_balanced)
 MATERIALS = ("metal", "plastic", "glass", "rubber", "wood", "fabric", "leather", "ceramic", "paper",
-             "cardboard", "stone")
+             "cardboard", "stone", "stainless steel", "corrugated cardboard", "injection-moulded plastic",
+             "anodised aluminium", "woven cotton fabric")
 COLORS = ("black", "white", "gray", "red", "green", "blue", "yellow", "brown", "orange", "purple", "silver",
-          "pink")
-SHAPES = ("round", "square", "rectangular", "cylindrical", "oval", "triangular", "hexagonal", "flat sheet")
+          "pink", "dark green", "light blue", "dark red", "bright yellow", "dark purple", "bright orange")
+SHAPES = ("round", "square", "rectangular", "cylindrical", "oval", "triangular", "hexagonal", "flat sheet",
+          "spherical", "cone-shaped", "coiled", "long thin cylindrical rod", "spherical ball-shaped object",
+          "cone-shaped with a pointed tip", "coiled like a spring", "hexagonal with flat sides",
+          "triangular with sharp corners")
+# specific parts (never words such as "body" that fit any product), for the parts question's fallback tier
+PARTS = ("handle", "hinge", "lid", "label", "spout", "wheel", "button", "strap", "zipper teeth", "power plug",
+         "rubber seal ring", "threaded metal neck", "hanging loop", "snap-fit clip")
 
 
 class Skip(Exception):
@@ -77,6 +85,30 @@ class Context:
         ck = self.ck(category)
         dk = ck.defects.get(defect) if ck else None
         return [defect.replace("_", " "), *(dk.synonyms if dk else [])]
+
+    def knowledge_texts(self, category: str | None = None) -> list[str]:
+        """Every free text of a category's knowledge (what a part or product mention is checked against)."""
+        ck = self.ck(category)
+        if ck is None:
+            return []
+        out = [ck.name, ck.description, ck.normal, *ck.raw_texts.values()]
+        for d in ck.defects.values():
+            out += [d.name, d.appearance, d.cause, d.effect, *d.synonyms]
+        return [t for t in out if t]
+
+    def other_products(self) -> list[str]:
+        """Names of every other product (category names and knowledge names) that do not also name this one."""
+        def compute():
+            own = [self.product_name(), self.sample.category.replace("_", " ")]
+            names = set()
+            for c in [*self.others(), *self.similar()]:
+                names |= {c.replace("_", " "), self.product_name(c)}
+            names |= set(GENERIC_PRODUCTS)
+            from .contradict import same_product
+
+            return sorted(n for n in names if n and not any(same_product(n, o) for o in own))
+
+        return self.cached(("other_products", self.sample.category), compute)
 
     def defects_of(self, category: str) -> list[str]:
         ck = self.ck(category)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .context import DEFECT_PREFIX, GENERIC_DEFECTS, Context, Skip
+from .contradict import names_product
 from .options import Draft, content_words, display, pick
 
 QUESTION = f"{DEFECT_PREFIX} What is the type of the defect?"
@@ -33,6 +34,8 @@ def defect_classification(ctx: Context) -> Draft:
     own, similar, others, synonyms = ctx.cached(("dc_tiers", s.category), lambda: _tiers(ctx))
     tiers = [[n for n, d in own if d != s.defect_type], similar, others, [display(g) for g in GENERIC_DEFECTS]]
     forbidden = ctx.defect_synonyms(s.defect_type) + ["good", "normal", "no defect"]
+    products = ctx.other_products()
+    tiers = [[t for t in tier if not names_product(t, products)] for tier in tiers]
     distractors = pick(tiers, 3, ctx.rng("defect_type"), correct=correct, forbidden=forbidden, synonyms=synonyms)
     keywords = [content_words(t) for t in [correct, *ctx.defect_synonyms(s.defect_type)] if content_words(t)]
     return Draft(type="Defect Classification", text=QUESTION, correct=display(correct), distractors=distractors,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from .context import DEFECT_PREFIX, Context, Skip
+from .margins import DEFAULT, Margins
 from .masks import MaskStats, cell_name
 from .object_zones import ZONE_PHRASES, Placement, answer_zone, free_zones
 from .options import Draft, content_words, display, pick
@@ -44,10 +45,16 @@ def region_phrase(stats: MaskStats) -> tuple[str, str]:
 _CENTRAL = {1, 3, 4, 5, 7}    # center and edge-middle cells: where defects usually are
 
 
+def _free_cells(stats: MaskStats) -> list[int]:
+    """Cells no defect pixel touches or comes within the gap margin of (``MaskStats.near``)."""
+    near = set(stats.near or stats.touched)
+    return [i for i in range(9) if i not in near]
+
+
 def _candidates(stats: MaskStats, form: str) -> list[list[str]]:
     """Free regions in the answer's form. Central cells come first: defects cluster near the middle of
     the image, and offering the middle whenever it is free keeps "center" from being a give-away answer."""
-    free = [i for i in range(9) if stats.cell_shares[i] == 0]
+    free = _free_cells(stats)
     singles = [[cell_name(i) for i in free if i in _CENTRAL], [cell_name(i) for i in free if i not in _CENTRAL]]
     if form == "pair":
         pairs = list(combinations(free, 2))
@@ -55,14 +62,7 @@ def _candidates(stats: MaskStats, form: str) -> list[list[str]]:
                 [f"{cell_name(a)} and {cell_name(b)}" for a, b in pairs if not {a, b} & _CENTRAL]]
         return [*pair, *singles]
     if form in ("row", "col"):
-        lines = []
-        for r in range(3):
-            if all(stats.cell_shares[r * 3 + c] == 0 for c in range(3)):
-                lines.append(_LINES["row"][r])
-        for c in range(3):
-            if all(stats.cell_shares[r * 3 + c] == 0 for r in range(3)):
-                lines.append(_LINES["col"][c])
-        return [lines, *singles]
+        return [_free_lines(free), *singles]
     return singles
 
 
@@ -70,16 +70,27 @@ def free_regions(stats: MaskStats, form: str) -> list[str]:
     """Every phrase that is wrong for this mask, in any form: cells, pairs and lines the mask never
     touches; "in several places" for a single blob; "across most of the image" for a mask within three
     cells. The corpus balancing pass (balance.py) draws distractors from these."""
-    free = [i for i in range(9) if stats.cell_shares[i] == 0]
+    free = _free_cells(stats)
     out = [cell_name(i) for i in free]
     out += [f"{cell_name(a)} and {cell_name(b)}" for a, b in combinations(free, 2)]
-    out += [_LINES["row"][r] for r in range(3) if all(stats.cell_shares[r * 3 + c] == 0 for c in range(3))]
-    out += [_LINES["col"][c] for c in range(3) if all(stats.cell_shares[r * 3 + c] == 0 for r in range(3))]
-    if form != "several" and stats.blobs == 1:
+    out += _free_lines(free)
+    if form != "several" and one_mark(stats):
         out.append(SEVERAL)
-    if form != "wide" and len(stats.touched) <= 3:
+    if form != "wide" and len(stats.near or stats.touched) <= 3:
         out.append(WIDE)
     return [_option(p) for p in out]
+
+
+def _free_lines(free: list[int]) -> list[str]:
+    rows = [_LINES["row"][r] for r in range(3) if all(r * 3 + c in free for c in range(3))]
+    return rows + [_LINES["col"][c] for c in range(3) if all(r * 3 + c in free for r in range(3))]
+
+
+def one_mark(stats: MaskStats, margin: float = 2.0, share: float = 0.02) -> bool:
+    """One blob holds the defect even when blobs are counted from ``share / margin`` of its area: "in
+    several places" is then clearly wrong."""
+    shares = stats.blob_shares or (1.0,)
+    return sum(s >= share / margin for s in shares) == 1
 
 
 def _option(phrase: str) -> str:
@@ -89,39 +100,43 @@ def _option(phrase: str) -> str:
 
 
 def defect_localization(ctx: Context, stats: MaskStats | None, placement: Placement | None = None,
-                        object_share: float = 0.0) -> Draft:
+                        object_share: float = 0.0, m: Margins = DEFAULT) -> Draft:
     """The grid form, or (for a share ``object_share`` of the questions on object categories whose outline
     is known and whose defect lies in one zone of it, drawn per image) the object-relative form."""
     if stats is None:
         raise Skip("no defect pixels in the mask" if ctx.sample.mask else "no mask")
     obj = _object_draft(ctx, stats, placement) if object_share > 0 else None
+    if obj is not None:
+        obj.margins = m.of("zone_gap")
     if obj is not None and ctx.rng("localization#form").random() < object_share:
         try:                                # the grid form stands in if balancing must leave this one out
-            obj.pool["fallback"] = _grid_draft(ctx, stats)
+            obj.pool["fallback"] = _grid_draft(ctx, stats, m)
         except Skip:
             pass
         return obj
     try:
-        return _grid_draft(ctx, stats)
+        return _grid_draft(ctx, stats, m)
     except Skip:
         if obj is not None:
             return obj
         raise
 
 
-def _grid_draft(ctx: Context, stats: MaskStats) -> Draft:
+def _grid_draft(ctx: Context, stats: MaskStats, m: Margins = DEFAULT) -> Draft:
     phrase, form = region_phrase(stats)
     tiers = [[_option(p) for p in tier] for tier in _candidates(stats, form)]
     correct = _option(phrase)
     distractors = pick(tiers, 3, ctx.rng("localization"), correct=correct)
     if not distractors:
-        raise Skip("the mask touches every region of the 3x3 grid")
+        raise Skip("the mask touches or comes near every region of the 3x3 grid")
     keywords = [content_words(phrase)]
     return Draft(type="Defect Localization", text=QUESTION, correct=correct, distractors=distractors,
                  rule=f"localization.grid3x3.{form}", fields=["mask"], keywords=keywords,
                  details={"cells": [cell_name(c) for c in stats.dominant()],
-                          "touched": [cell_name(c) for c in stats.touched], "blobs": stats.blobs},
-                 pool={"free": [t for t in free_regions(stats, form) if t != correct]})
+                          "touched": [cell_name(c) for c in stats.touched],
+                          "near": [cell_name(c) for c in (stats.near or stats.touched)], "blobs": stats.blobs},
+                 pool={"free": [t for t in free_regions(stats, form) if t != correct]},
+                 margins=m.of("grid_gap", "blob_share", "blob_margin"))
 
 
 def _object_draft(ctx: Context, stats: MaskStats, placement: Placement | None) -> Draft | None:

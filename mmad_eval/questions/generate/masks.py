@@ -24,15 +24,14 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 
 def cell_name(index: int) -> str:
-    """Phrase of a 3x3 grid cell (row-major index 0..8): 'top left', 'top', ..., 'center', ..."""
+    """Phrase of a 3x3 grid cell (row-major index 0..8): 'top left', 'top middle', ..., 'center', ...
+
+    Every cell is named by its row and its column ("top middle", not "top"), so no cell's name also
+    describes another cell: "top" alone would be true of a defect in the top-left corner as well."""
     r, c = divmod(index, 3)
     if r == 1 and c == 1:
         return "center"
-    if r == 1:
-        return COLS[c]
-    if c == 1:
-        return ROWS[r]
-    return f"{ROWS[r]} {COLS[c]}"
+    return f"{ROWS[r]} {('left', 'middle', 'right')[c]}"
 
 
 def _open(path: Path, what: str) -> Image.Image:
@@ -85,6 +84,8 @@ class MaskStats:
     fill: float                      # largest blob area / area of its moment-equivalent ellipse
     bbox: tuple[float, float, float, float]   # x0, y0, x1, y1 as fractions of width/height
     blob_cells: tuple[tuple[int, ...], ...]   # for each significant blob, the cells it touches
+    blob_shares: tuple[float, ...] = ()       # every blob's share of the defect area, largest first (<= 12)
+    near: tuple[int, ...] = ()                # cells within ``gap`` of a defect pixel (touched included)
 
     @property
     def touched(self) -> tuple[int, ...]:
@@ -101,11 +102,21 @@ class MaskStats:
         return {"area_frac": round(self.area_frac, 5), "blobs": self.blobs,
                 "elongation": round(self.elongation, 2), "fill": round(self.fill, 2),
                 "bbox": [round(v, 3) for v in self.bbox],
-                "cell_shares": [round(v, 3) for v in self.cell_shares]}
+                "cell_shares": [round(v, 3) for v in self.cell_shares],
+                "blob_shares": [round(v, 4) for v in self.blob_shares]}
 
 
-def measure(mask: np.ndarray) -> MaskStats | None:
-    """Measure a boolean mask; None when it is empty."""
+def cells_near(mask: np.ndarray, gap: float) -> tuple[int, ...]:
+    """Grid cells holding a defect pixel or lying within ``gap`` (fraction of the longer side) of one."""
+    h, w = mask.shape
+    px = max(0, round(gap * max(h, w)))
+    grown = ndimage.binary_dilation(mask, structure=_EIGHT, iterations=px) if px else mask
+    ys, xs = np.nonzero(grown)
+    return tuple(sorted(set(((ys * 3 // h) * 3 + (xs * 3 // w)).tolist())))
+
+
+def measure(mask: np.ndarray, gap: float = 0.04) -> MaskStats | None:
+    """Measure a boolean mask; None when it is empty. ``gap``: see ``MaskStats.near``."""
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
     total = ys.size
@@ -122,8 +133,10 @@ def measure(mask: np.ndarray) -> MaskStats | None:
     big = lab == keep[0]
     elong, fill = _moments(ys[big], xs[big])
     bbox = (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
+    shares_all = tuple(float(x) for x in sorted((sizes / total).tolist(), reverse=True)[:12])
     return MaskStats(area_frac=total / (h * w), cell_shares=tuple(float(s) for s in shares), blobs=len(keep),
-                     elongation=elong, fill=fill, bbox=tuple(float(v) for v in bbox), blob_cells=blob_cells)
+                     elongation=elong, fill=fill, bbox=tuple(float(v) for v in bbox), blob_cells=blob_cells,
+                     blob_shares=shares_all, near=cells_near(mask, gap))
 
 
 def _moments(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:

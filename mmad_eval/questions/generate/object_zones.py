@@ -45,6 +45,8 @@ class ObjectShape:
     side: np.ndarray          # int8, index into SIDES
     area_frac: float
     agreement: float
+    alt: np.ndarray | None = None    # int8, the side across the nearer diagonal
+    diag: np.ndarray | None = None   # float32, (|v| - |u|) / (|v| + |u|): 0 on a diagonal
 
     def as_dict(self) -> dict:
         return {"area_frac": round(self.area_frac, 3), "agreement": round(self.agreement, 3)}
@@ -95,11 +97,21 @@ def estimate_object(mean: np.ndarray, normals: list[np.ndarray]) -> tuple[Object
     agreement = float(np.mean([_iou(mask, foreground(img)[0]) for img in normals])) if normals else 0.0
     if agreement < MIN_AGREEMENT:
         return None, f"normal images disagree on the outline (mean IoU {agreement:.2f}): the object moves"
-    rho, side = _position_maps(mask)
-    return ObjectShape(mask=mask, rho=rho, side=side, area_frac=area, agreement=agreement), ""
+    rho, side, alt, diag = _position_maps(mask)
+    return ObjectShape(mask=mask, rho=rho, side=side, area_frac=area, agreement=agreement, alt=alt, diag=diag), ""
 
 
-def _position_maps(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def image_outline_area(image: np.ndarray) -> float | None:
+    """The share of one image inside its own object outline, when one object clearly stands out from the
+    border colour (the same test as the category outline, without the agreement of several images)."""
+    mask, largest = foreground(image)
+    if mask is None or largest < MIN_LARGEST:
+        return None
+    area = float(mask.mean())
+    return area if AREA_RANGE[0] <= area <= AREA_RANGE[1] else None
+
+
+def _position_maps(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
     cy, cx = ys.mean() + 0.5, xs.mean() + 0.5
@@ -115,7 +127,9 @@ def _position_maps(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         reach = np.interp(np.arange(_BINS), have, reach[have], period=_BINS)
     rho = (r / np.maximum(reach[bins], 1e-6)).astype(np.float32)
     side = np.where(np.abs(v) >= np.abs(u), np.where(v < 0, 0, 2), np.where(u > 0, 1, 3)).astype(np.int8)
-    return rho, side
+    alt = np.where(np.abs(v) >= np.abs(u), np.where(u > 0, 1, 3), np.where(v < 0, 0, 2)).astype(np.int8)
+    diag = ((np.abs(v) - np.abs(u)) / np.maximum(np.abs(v) + np.abs(u), 1e-6)).astype(np.float32)
+    return rho, side, alt, diag
 
 
 @dataclass(frozen=True)
@@ -130,16 +144,35 @@ class Placement:
     rho_range: tuple[float, float]
     touched: tuple[str, ...]
     object: dict
+    near: tuple[str, ...] = ()     # zones touched or within the gap margin of a defect pixel
 
     def as_dict(self) -> dict:
         r = lambda x: round(float(x), 3)  # noqa: E731
         return {"middle": r(self.middle), "edge": r(self.edge), "outside": r(self.outside),
                 "parts": dict(zip(SIDES, map(r, self.parts))), "edges": dict(zip(SIDES, map(r, self.edges))),
-                "rho_range": [r(x) for x in self.rho_range], "touched": list(self.touched), "object": self.object}
+                "rho_range": [r(x) for x in self.rho_range], "touched": list(self.touched), "near": list(self.near),
+                "object": self.object}
 
 
-def place(shape: ObjectShape, defect: np.ndarray) -> Placement | None:
-    """Measure a defect mask (same working size as the outline) against the object; None if empty."""
+def near_zones(shape: ObjectShape, defect: np.ndarray, gap: float) -> tuple[str, ...]:
+    """Zones holding a defect pixel or within ``gap`` of one (in rho, and in the diagonal split of sides)."""
+    rho, side = shape.rho[defect], shape.side[defect]
+    if shape.alt is not None and shape.diag is not None:
+        alt, close = shape.alt[defect], np.abs(shape.diag[defect]) < gap
+    else:
+        alt, close = side, np.zeros(side.shape, bool)
+    ring = (rho >= EDGE_RHO - gap) & (rho <= OUTSIDE_RHO + gap)
+    outer = (rho >= MIDDLE_RHO - gap) & (rho <= OUTSIDE_RHO + gap)
+    out = (["middle"] if (rho < MIDDLE_RHO + gap).any() else []) + (["edge"] if ring.any() else [])
+    on_side = [(side == i) | ((alt == i) & close) for i in range(4)]
+    out += [f"part:{s}" for s, sel in zip(SIDES, on_side) if (outer & sel).any()]
+    out += [f"edge:{s}" for s, sel in zip(SIDES, on_side) if (ring & sel).any()]
+    return tuple(out)
+
+
+def place(shape: ObjectShape, defect: np.ndarray, gap: float = 0.0) -> Placement | None:
+    """Measure a defect mask (same working size as the outline) against the object; None if empty.
+    ``gap``: margin of the zones the distractors may name (``Placement.near``)."""
     if defect.shape != shape.mask.shape or not defect.any():
         return None
     rho, side = shape.rho[defect], shape.side[defect]
@@ -152,7 +185,8 @@ def place(shape: ObjectShape, defect: np.ndarray) -> Placement | None:
     touched += [f"part:{s}" for s, p in zip(SIDES, parts) if p > 0] + [f"edge:{s}" for s, e in zip(SIDES, edges) if e > 0]
     return Placement(middle=float((rho < MIDDLE_RHO).mean()), edge=float(ring.mean()), outside=float((~on).mean()),
                      parts=parts, edges=edges, rho_range=(float(rho.min()), float(rho.max())),
-                     touched=tuple(touched), object=shape.as_dict())
+                     touched=tuple(touched), object=shape.as_dict(),
+                     near=tuple(dict.fromkeys([*touched, *near_zones(shape, defect, gap)])))
 
 
 ZONE_PHRASES = {"middle": "in the middle of the object", "edge": "around the edge of the object",
@@ -179,5 +213,7 @@ def answer_zone(p: Placement) -> tuple[str, str] | None:
 
 
 def free_zones(p: Placement) -> list[str]:
-    """Zones the defect does not touch at all: the only ones its distractors may name."""
-    return [z for z in ZONE_PHRASES if z not in p.touched]
+    """Zones the defect does not touch, nor come within the gap margin of: the only ones its distractors
+    may name."""
+    near = set(p.near or p.touched)
+    return [z for z in ZONE_PHRASES if z not in near]

@@ -1,11 +1,16 @@
 """Object questions about normal images: product name, structure (parts, count, shape), details (material,
-colour). A question is asked only when the category's knowledge has the field."""
+colour). A question is asked only when the category's knowledge has the field, and every distractor is
+contradicted by that knowledge (contradict.py): another product's name that is not a name of this one,
+a colour/material/shape incompatible with the stated ones, a specific part the product's part list and
+texts leave out. A question with fewer than two such distractors is left out (and counted)."""
 from __future__ import annotations
 
-from .context import COLORS, GENERIC_PRODUCTS, MATERIALS, SHAPES, Context, Skip
-from .options import Draft, content_words, display, pick
+from .context import COLORS, GENERIC_PRODUCTS, MATERIALS, PARTS, SHAPES, Context, Skip
+from .contradict import contradicted, part_contradicted, same_product
+from .options import Draft, content_words, display, pick, pick_length_balanced
 
 OC_QUESTION = "What kind of product is in the image?"
+MIN_DISTRACTORS = 2
 
 
 def object_classification(ctx: Context) -> Draft:
@@ -15,6 +20,8 @@ def object_classification(ctx: Context) -> Draft:
         [display(ctx.product_name(c)) for c in ctx.others()],
         [display(p) for p in GENERIC_PRODUCTS]])
     forbidden = [ctx.sample.category.replace("_", " ")]
+    own = [correct, *forbidden]
+    tiers = [[t for t in tier if not any(same_product(t, o) for o in own)] for tier in tiers]
     distractors = pick(tiers, 3, ctx.rng("object.class"), correct=correct, forbidden=forbidden)
     return Draft(type="Object Classification", text=OC_QUESTION, correct=display(correct),
                  distractors=distractors, rule="object.classification", fields=["category", "knowledge.name"],
@@ -41,9 +48,15 @@ def _attribute(ctx: Context, attr: str, question: str, qtype: str, vocab: tuple[
     tiers = ctx.cached(("attr_tiers", ctx.sample.category, attr), lambda: [
         [display(v) for v in t] for t in (_values(ctx, ctx.similar(), attr), _values(ctx, ctx.others(), attr),
                                           vocab)])
-    distractors = pick(tiers, 3, rng, correct=correct, forbidden=own)
-    if not distractors:
-        raise Skip(f"no distractor for {attr}")
+    if attr == "parts":
+        texts = ctx.knowledge_texts()
+        wrong = lambda t: part_contradicted(own, texts, t)  # noqa: E731
+    else:
+        wrong = lambda t: contradicted(attr, own, t, ck.kind)  # noqa: E731
+    tiers = [[t for t in tier if wrong(t)] for tier in tiers]
+    distractors = pick_length_balanced(tiers, 3, rng, correct=correct, forbidden=own)
+    if len(distractors) < MIN_DISTRACTORS:
+        raise Skip(f"fewer than {MIN_DISTRACTORS} {attr} distractors contradicted by the knowledge")
     name = ctx.product_name()
     return Draft(type=qtype, text=question.format(name=name), correct=display(correct), distractors=distractors,
                  rule=f"object.{attr}", fields=[f"knowledge.{attr}"], keywords=[content_words(correct)])
@@ -51,7 +64,7 @@ def _attribute(ctx: Context, attr: str, question: str, qtype: str, vocab: tuple[
 
 def object_parts(ctx: Context) -> Draft:
     return _attribute(ctx, "parts", "Which of the following is a visible part of the {name}?",
-                      "Object Structure", ())
+                      "Object Structure", PARTS)
 
 
 def object_shape(ctx: Context) -> Draft:

@@ -70,6 +70,7 @@ class Draft:
     keywords: list[list[str]] = field(default_factory=list)  # alternatives: words the correct option needs
     details: dict = field(default_factory=dict)  # rule-specific facts (mask stats, tone, ...)
     fixed_order: list[str] | None = None      # the exact option order to keep (MMAD's "Yes." / "No.")
+    margins: dict = field(default_factory=dict)  # the thresholds/margins the rule used (margins.py), recorded
     # what the corpus-level balancing pass (balance.py) may choose from; never written out
     pool: dict | None = field(default=None, repr=False, compare=False)
 
@@ -110,6 +111,21 @@ def pick(candidate_tiers: list[list[str]], n: int, rng: random.Random, *, correc
     return picker.items
 
 
+def pick_length_balanced(candidate_tiers: list[list[str]], n: int, rng: random.Random, *, correct: str,
+                         forbidden: Iterable[str] = ()) -> list[str]:
+    """Like :func:`pick`, but the number of distractors longer than the answer is drawn uniformly from
+    0..n (where the candidates allow), so "the longest option" tells nothing about the answer even when
+    the answers of a rule are longer than its generic fallback values."""
+    ordered = pick(candidate_tiers, 10 ** 6, rng, correct=correct, forbidden=forbidden)
+    longer = [t for t in ordered if len(t) > len(correct)]
+    shorter = [t for t in ordered if len(t) <= len(correct)]
+    k = rng.randrange(n + 1)
+    chosen = longer[:k] + shorter[: n - k]
+    rest = [t for t in ordered if t not in chosen]
+    chosen += rest[: n - len(chosen)]
+    return [t for t in ordered if t in chosen]
+
+
 def assemble(draft: Draft, key: str, index: int, seed: int, n_options: int = 4) -> Question:
     """Letter the options: the correct one at a seeded uniform position among ``1 + len(distractors)``."""
     distractors = draft.distractors[: n_options - 1]
@@ -128,5 +144,7 @@ def assemble(draft: Draft, key: str, index: int, seed: int, n_options: int = 4) 
         provenance["keywords"] = draft.keywords
     if draft.details:
         provenance["details"] = dict(draft.details)
+    if draft.margins:
+        provenance["margins"] = dict(draft.margins)
     return Question(image=key, index=index, type=draft.type, text=draft.text, options=options,
                     answer=LETTERS[answer_pos], provenance=provenance)
