@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+
+import numpy as np
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from .margins import DEFAULT as DEFAULT_MARGINS
 from .margins import Margins
 from .masks import NormalMeans, measure, read_mask, read_rgb, tone
 from .object_zones import image_outline_area, place
-from .options import Draft, assemble, rng_for
+from .options import Draft, assemble, balanced_positions, rng_for
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +97,30 @@ class _Similar:
         return list(self._index.nearest(key, self.k))
 
 
-def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, margins: Margins = DEFAULT_MARGINS):
-    """(mask stats, tone, placement on the object, problem, product areas) for a defective sample; an
-    unreadable mask is a problem, not a crash. Product areas: ``{"object": share of the image inside the
-    category's outline, "image": share inside this image's own outline}`` (None where not trusted)."""
+def random_templates(s: AnnotatedSample, normals: dict, settings: GenerateSettings) -> list[str]:
+    """The seeded sample of the category's normal pool shown with this image (MMAD's random_templates)."""
+    pool = [p for p in normals.get(s.category, []) if p != s.image]
+    k = min(settings.random_templates, len(pool))
+    return rng_for(settings.seed, s.image, "random_templates").sample(sorted(pool), k) if k else []
+
+
+def _template_mean(root: Path, paths: list[str], size) -> np.ndarray | None:
+    arrays = []
+    for p in paths:
+        try:
+            arrays.append(read_rgb(safe_join(root, p, what="normal image"), size))
+        except DataError:
+            pass
+    return np.mean(arrays, axis=0) if arrays else None
+
+
+def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, margins: Margins = DEFAULT_MARGINS,
+                         templates: list[str] = ()):
+    """(mask stats, tone, placement on the object, problem, extras) for a defective sample; an unreadable
+    mask is a problem, not a crash. Extras: ``{"object": share of the image inside the category's outline,
+    "image": share inside this image's own outline}`` (None where not trusted) and ``"tone_templates"``,
+    the tone against the mean of the normal templates shown with this image (a tone is asked only when
+    both references agree)."""
     if not s.mask:
         return None, None, None, None, {}
     try:
@@ -109,10 +131,12 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, mar
     if stats is None:
         return None, None, None, None, {}
     size = (mask.shape[1], mask.shape[0])
-    image = None
+    image, t2 = None, None
     try:
         image = read_rgb(safe_join(root, s.image, what="image path"), size)
         t = tone(image, mask, means.get(s.category, size))
+        ref = _template_mean(root, list(templates), size)
+        t2 = tone(image, mask, ref) if ref is not None else None
     except DataError as e:
         log.warning("tone left out for %s: %s", s.image, e)
         t = None
@@ -121,7 +145,7 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, mar
     except DataError:
         shape = None
     areas = {"object": shape.area_frac if shape is not None else None,
-             "image": image_outline_area(image) if image is not None else None}
+             "image": image_outline_area(image) if image is not None else None, "tone_templates": t2}
     return stats, t, place(shape, mask, margins.zone_gap) if shape is not None else None, None, areas
 
 
@@ -145,23 +169,24 @@ def _worker_init(root: Path, pools: dict, limit: int, margins: Margins) -> None:
     _WORKER["root"], _WORKER["means"], _WORKER["margins"] = root, NormalMeans(root, pools, limit), margins
 
 
-def _worker_measure(s: AnnotatedSample):
-    return _defect_measurements(_WORKER["root"], s, _WORKER["means"], _WORKER["margins"])
+def _worker_measure(job):
+    s, templates = job
+    return _defect_measurements(_WORKER["root"], s, _WORKER["means"], _WORKER["margins"], templates)
 
 
 def _measurements(source: SourceSet, settings: GenerateSettings, workers: int):
     """Mask/pixel measurements of the defective samples, in source order (in ``workers`` processes when
     there are enough of them: decoding images is most of the work)."""
-    defective = [s for s in source.samples if s.is_anomalous and s.mask]
+    jobs = [(s, random_templates(s, source.normals, settings)) for s in source.samples if s.is_anomalous and s.mask]
     root, limit, margins = Path(source.root), settings.normal_mean_images, settings.margins
-    if workers <= 1 or len(defective) < PARALLEL_MIN:
+    if workers <= 1 or len(jobs) < PARALLEL_MIN:
         means = NormalMeans(root, source.normals, limit)
-        yield from (_defect_measurements(root, s, means, margins) for s in defective)
+        yield from (_defect_measurements(root, s, means, margins, t) for s, t in jobs)
         return
     import multiprocessing
 
     with multiprocessing.get_context().Pool(workers, _worker_init, (root, source.normals, limit, margins)) as pool:
-        yield from pool.imap(_worker_measure, defective, chunksize=8)
+        yield from pool.imap(_worker_measure, jobs, chunksize=8)
 
 
 def _drafts(ctx: Context, settings: GenerateSettings, measured, skip) -> list[Draft]:
@@ -175,7 +200,8 @@ def _drafts(ctx: Context, settings: GenerateSettings, measured, skip) -> list[Dr
             skip("Defect Description", problem)
         rules += [lambda: defect_type.defect_classification(ctx),
                   lambda: localization.defect_localization(ctx, stats, placement, settings.object_regions, m),
-                  lambda: description.defect_description(ctx, stats, t, _extent(ctx, areas), m),
+                  lambda: description.defect_description(ctx, stats, t, _extent(ctx, areas), m,
+                                                         areas.get("tone_templates")),
                   lambda: analysis.defect_analysis(ctx)]
         names = ["Anomaly Detection", "Defect Classification", "Defect Localization", "Defect Description",
                  "Defect Analysis"]
@@ -230,12 +256,16 @@ def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | No
         drafted[s.image] = _drafts(ctx, settings, measured, skip)
     if settings.balance:
         _balance(drafted, settings.seed, result)
+    positions: dict[int, int] = {}
+    for qtype in sorted({d.type for ds in drafted.values() for d in ds}):
+        positions.update(balanced_positions([(k, d) for k, ds in drafted.items() for d in ds if d.type == qtype],
+                                            settings.seed, settings.n_options))
     for s in source.samples:
         drafts = drafted[s.image]
-        questions = [assemble(d, s.image, i, settings.seed, settings.n_options) for i, d in enumerate(drafts)]
+        questions = [assemble(d, s.image, i, settings.seed, settings.n_options, positions.get(id(d)))
+                     for i, d in enumerate(drafts)]
         pool = [p for p in source.normals.get(s.category, []) if p != s.image]
-        k = min(settings.random_templates, len(pool))
-        randoms = rng_for(settings.seed, s.image, "random_templates").sample(sorted(pool), k) if k else []
+        randoms = random_templates(s, source.normals, settings)
         result.questions.entries[s.image] = ImageEntry(
             key=s.image, questions=questions, similar_templates=similar(s.image) if similar and pool else [],
             random_templates=randoms, mask_path=s.mask or "")

@@ -16,16 +16,16 @@ GENERIC_PRODUCTS = ("bottle", "cable", "capsule", "carpet", "metal grid", "hazel
                     "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper", "circuit board")
 # (long and short values alike, so that a long answer can get longer distractors: options.pick_length_balanced)
 MATERIALS = ("metal", "plastic", "glass", "rubber", "wood", "fabric", "leather", "ceramic", "paper",
-             "cardboard", "stone", "stainless steel", "corrugated cardboard", "injection-moulded plastic",
+             "cardboard", "stone", "tin", "clay", "jute", "cork", "foam", "wax", "silk", "stainless steel", "corrugated cardboard", "injection-moulded plastic",
              "anodised aluminium", "woven cotton fabric")
 COLORS = ("black", "white", "gray", "red", "green", "blue", "yellow", "brown", "orange", "purple", "silver",
-          "pink", "dark green", "light blue", "dark red", "bright yellow", "dark purple", "bright orange")
+          "pink", "tan", "navy", "rust", "lime", "rose", "plum", "mint", "sand", "dark green", "light blue", "dark red", "bright yellow", "dark purple", "bright orange")
 SHAPES = ("round", "square", "rectangular", "cylindrical", "oval", "triangular", "hexagonal", "flat sheet",
-          "spherical", "cone-shaped", "coiled", "long thin cylindrical rod", "spherical ball-shaped object",
+          "spherical", "cone-shaped", "coiled", "disc", "cube", "cone", "ball", "rod", "tube", "long thin cylindrical rod", "spherical ball-shaped object",
           "cone-shaped with a pointed tip", "coiled like a spring", "hexagonal with flat sides",
           "triangular with sharp corners")
 # specific parts (never words such as "body" that fit any product), for the parts question's fallback tier
-PARTS = ("handle", "hinge", "lid", "label", "spout", "wheel", "button", "strap", "zipper teeth", "power plug",
+PARTS = ("pin", "tab", "hook", "knob", "fin", "handle", "hinge", "lid", "label", "spout", "wheel", "button", "strap", "zipper teeth", "power plug",
          "rubber seal ring", "threaded metal neck", "hanging loop", "snap-fit clip")
 
 

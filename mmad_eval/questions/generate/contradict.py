@@ -27,7 +27,8 @@ COLOR_FAMILIES = {
     "amber": {"orange", "brown", "yellow"}, "beige": {"beige", "brown", "white"}, "gold": {"yellow"},
     "golden": {"yellow"}, "copper": {"orange", "brown"}, "tan": {"beige", "brown"}, "cream": {"white", "beige"},
     "transparent": {"clear"}, "clear": {"clear"}, "bronze": {"brown", "orange"}, "cyan": {"blue", "green"},
-    "turquoise": {"blue", "green"},
+    "turquoise": {"blue", "green"}, "navy": {"blue"}, "rust": {"orange", "brown", "red"}, "lime": {"green", "yellow"},
+    "rose": {"pink", "red"}, "plum": {"purple"}, "mint": {"green"}, "sand": {"beige", "yellow", "brown"},
 }
 _SHADES = {"light": {"gray": "white", "brown": "beige", "black": "gray", "blue": "white", "red": "pink"},
            "dark": {"gray": "black", "brown": "black", "white": "gray", "green": "black", "red": "brown",
@@ -44,7 +45,8 @@ MATERIAL_FAMILIES = {
     "cotton": {"textile"}, "fibre": {"textile"}, "fiber": {"textile"}, "cloth": {"textile"},
     "leather": {"leather"}, "ceramic": {"mineral"}, "stone": {"mineral"}, "porcelain": {"mineral"},
     "clay": {"mineral"}, "concrete": {"mineral"}, "paper": {"paper"}, "cardboard": {"paper"},
-    "gelatin": {"gelatin"}, "powder": {"powder"}, "food": {"food"}, "nut": {"food"},
+    "gelatin": {"gelatin"}, "powder": {"powder"}, "food": {"food"}, "nut": {"food"}, "jute": {"textile"},
+    "silk": {"textile"}, "cork": {"wood"}, "foam": {"plastic"}, "wax": {"wax"},
 }
 _SYNTHETIC = {"synthetic": {"plastic"}}
 
@@ -57,7 +59,7 @@ SHAPE_WORDS = {
     "elongated": "elongated", "long": "elongated", "thin": "elongated", "rod": "elongated",
     "cylindrical": "cylindrical", "cylinder": "cylindrical", "tube": "cylindrical",
     "spherical": "spherical", "sphere": "spherical", "ball": "spherical",
-    "cone": "conical", "conical": "conical", "coiled": "coiled", "helical": "coiled", "spiral": "coiled",
+    "cone": "conical", "cube": "square", "cubic": "square", "conical": "conical", "coiled": "coiled", "helical": "coiled", "spiral": "coiled",
 }
 _COMPATIBLE = {frozenset(p) for p in [
     ("planar", "round"), ("planar", "oval"), ("planar", "square"), ("planar", "rectangular"),

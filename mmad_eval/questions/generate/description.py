@@ -122,12 +122,18 @@ VALUES = {"size": SIZES, "shape": SHAPES, "tone": tuple(TONES)}
 
 
 def defect_description(ctx: Context, stats: MaskStats | None, tone: Tone | None, extent: Extent | None = None,
-                       m: Margins = DEFAULT) -> Draft:
+                       m: Margins = DEFAULT, tone_check: Tone | None = None) -> Draft:
+    """``tone_check``: the tone against another normal reference (the templates shown with the image); a
+    tone is asked only when both references give the same certain value."""
     if stats is None:
         raise Skip("no defect pixels in the mask" if ctx.sample.mask else "no mask")
     extent = extent or Extent(1.0, "image")
     rel = stats.area_frac / extent.area_frac
     values = {"size": certain_size(rel, m), "shape": certain_shape(stats, m), "tone": certain_tone(tone, m)}
+    if tone_check is not None and values["tone"][0] is not None:
+        other, why = certain_tone(tone_check, m)
+        if other != values["tone"][0]:
+            values["tone"] = (None, f"the normal templates give another tone ({other or why})")
     attrs = {a: v for a, (v, _) in values.items()}
     uncertain = {a: why for a, (v, why) in values.items() if v is None}
     choices = [a for a in VALUES if attrs[a]]

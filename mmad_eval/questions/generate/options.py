@@ -119,15 +119,39 @@ def pick_length_balanced(candidate_tiers: list[list[str]], n: int, rng: random.R
     ordered = pick(candidate_tiers, 10 ** 6, rng, correct=correct, forbidden=forbidden)
     longer = [t for t in ordered if len(t) > len(correct)]
     shorter = [t for t in ordered if len(t) <= len(correct)]
-    k = rng.randrange(n + 1)
+    n = min(n, len(ordered))
+    k = rng.randint(max(0, n - len(shorter)), min(n, len(longer)))
     chosen = longer[:k] + shorter[: n - k]
     rest = [t for t in ordered if t not in chosen]
     chosen += rest[: n - len(chosen)]
     return [t for t in ordered if t in chosen]
 
 
-def assemble(draft: Draft, key: str, index: int, seed: int, n_options: int = 4) -> Question:
-    """Letter the options: the correct one at a seeded uniform position among ``1 + len(distractors)``."""
+def balanced_positions(items: list[tuple[str, Draft]], seed: int, n_options: int = 4) -> dict[int, int]:
+    """Answer positions for the drafts of one question type (``id(draft) -> position``): the drafts are
+    visited in a seeded order and dealt positions from seeded shuffled blocks, one block per set of
+    questions with the same number of options, so every letter is the answer equally often (to within one
+    per option count) instead of only in expectation."""
+    out: dict[int, int] = {}
+    groups: dict[int, list[tuple[str, Draft]]] = {}
+    for key, d in items:
+        if not d.fixed_order:
+            groups.setdefault(1 + len(d.distractors[: n_options - 1]), []).append((key, d))
+    for size, group in sorted(groups.items()):
+        group.sort(key=lambda kd: rng_for(seed, kd[0], kd[1].rule + "#letter-order").random())
+        rng = rng_for(seed, f"{group[0][1].type}/{size}", "letters#blocks")
+        block: list[int] = []
+        for _, d in group:
+            if not block:
+                block = list(range(size))
+                rng.shuffle(block)
+            out[id(d)] = block.pop()
+    return out
+
+
+def assemble(draft: Draft, key: str, index: int, seed: int, n_options: int = 4, answer_pos: int | None = None) -> Question:
+    """Letter the options: the correct one at ``answer_pos`` (balanced_positions), else at a seeded uniform
+    position among ``1 + len(distractors)``."""
     distractors = draft.distractors[: n_options - 1]
     if draft.fixed_order:
         texts = list(draft.fixed_order)
@@ -136,7 +160,8 @@ def assemble(draft: Draft, key: str, index: int, seed: int, n_options: int = 4) 
         rng = rng_for(seed, key, draft.rule + "#letters")
         texts = list(distractors)
         rng.shuffle(texts)
-        answer_pos = rng.randrange(len(texts) + 1)
+        pos = rng.randrange(len(texts) + 1)
+        answer_pos = pos if answer_pos is None else answer_pos
         texts.insert(answer_pos, draft.correct)
     options = {LETTERS[i]: t for i, t in enumerate(texts)}
     provenance = {"rule": draft.rule, "fields": list(draft.fields), "seed": seed}

@@ -1,0 +1,143 @@
+"""A self-contained HTML rating sheet: N questions drawn at random (stratified by subtask, seeded), shown
+with the images as a 1-shot model sees them (the first random template, then the query), one choice per
+question, a "no single right answer" box, and a button that downloads the rater's answers as JSON.
+
+The page holds no answer key: scoring (human_scores.py) reads the question file again.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import random
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+from .model import SUBTASKS, QuestionSet
+
+FORMAT = "mmad-eval-ratings/1"
+
+
+def draw(qs: QuestionSet, n: int, seed: int = 0) -> list:
+    """``n`` questions, each subtask getting a share proportional to its size (at least one while n
+    allows; largest remainders first), drawn uniformly within the subtask; returned in file order."""
+    by = defaultdict(list)
+    for q in qs.questions():
+        by[q.subtask].append(q)
+    subtasks = [s for s in SUBTASKS if by.get(s)] + sorted(s for s in by if s not in SUBTASKS)
+    total = sum(len(by[s]) for s in subtasks)
+    n = max(0, min(n, total))
+    exact = {s: n * len(by[s]) / total for s in subtasks} if total else {}
+    take = {s: min(len(by[s]), int(exact[s])) for s in subtasks}
+    for s in sorted(subtasks, key=lambda s: (-(exact[s] - int(exact[s])), subtasks.index(s))):
+        if sum(take.values()) >= n:
+            break
+        if take[s] < len(by[s]):
+            take[s] += 1
+    rng = random.Random(seed)
+    chosen = set()
+    for s in subtasks:
+        chosen |= {q.qid for q in rng.sample(by[s], take[s])}
+    return [q for q in qs.questions() if q.qid in chosen]
+
+
+def image_uri(path: Path, max_side: int | None) -> str:
+    try:
+        img = Image.open(path)
+        img.load()
+    except FileNotFoundError:
+        raise DataError("image file not found", culprit=str(path)) from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"cannot read image: {e}", culprit=str(path)) from None
+    img = img.convert("RGB")
+    if max_side and max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.BICUBIC)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+_CSS = """body{font:15px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1000px;padding:0 1em;color:#222}
+.q{border:1px solid #ccc;border-radius:6px;padding:.8em 1em;margin:1em 0}.imgs{display:flex;gap:1em;flex-wrap:wrap}
+figure{margin:0}figure img{max-width:420px;height:auto;border:1px solid #999}figcaption{font-size:12px;color:#555}
+label{display:block;margin:.2em 0;cursor:pointer}.flag{margin-top:.5em;color:#8a2b00}.meta{color:#666;font-size:12px}
+#bar{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd}"""
+
+_JS = """
+function sheetAnswers() {
+  var out = [];
+  document.querySelectorAll(".q").forEach(function (card) {
+    var picked = card.querySelector("input[type=radio]:checked");
+    out.push({qid: card.getAttribute("data-qid"), choice: picked ? picked.value : null,
+              unanswerable: card.querySelector("input.flag-box").checked});
+  });
+  return {format: SHEET.format, sheet: SHEET.id, questions_sha256: SHEET.sha256,
+          rater: document.getElementById("rater").value.trim(), answers: out};
+}
+function updateCount() {
+  var a = sheetAnswers().answers, done = a.filter(function (x) { return x.choice || x.unanswerable; }).length;
+  document.getElementById("count").textContent = done + " of " + a.length + " answered";
+}
+function downloadAnswers() {
+  var data = sheetAnswers();
+  if (!data.rater) { alert("Please enter your name or initials first."); return; }
+  var blob = new Blob([JSON.stringify(data, null, 1)], {type: "application/json"});
+  var a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = "ratings-" + data.rater.replace(/[^A-Za-z0-9_-]+/g, "_") + ".json";
+  document.body.appendChild(a); a.click(); a.remove();
+}
+document.addEventListener("change", updateCount);
+document.addEventListener("DOMContentLoaded", updateCount);
+"""
+
+
+def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max_side: int | None) -> str:
+    e = html.escape
+    sheet_id = f"{qs.sha256[:16]}-n{len(questions)}-seed{seed}"
+    cards = []
+    for i, q in enumerate(questions, 1):
+        entry = qs.entries[q.image]
+        figs = []
+        if entry.random_templates:
+            figs.append(("Normal reference", image_uri(root / entry.random_templates[0], max_side)))
+        figs.append(("Query image", image_uri(root / q.image, max_side)))
+        opts = "".join(f'<label><input type="radio" name="q{i}" value="{e(L)}"> {e(L)}. {e(t)}</label>'
+                       for L, t in q.options.items())
+        imgs = "".join(f'<figure><img src="{src}" alt="{e(cap)}"><figcaption>{e(cap)}</figcaption></figure>'
+                       for cap, src in figs)
+        cards.append(f'<div class="q" data-qid="{e(q.qid)}"><div class="meta">{i}. {e(q.subtask)}</div>'
+                     f'<div class="imgs">{imgs}</div><p><b>{e(q.text)}</b></p>{opts}'
+                     f'<label class="flag"><input type="checkbox" class="flag-box"> This question has no single '
+                     f'right answer</label></div>')
+    meta = json.dumps({"format": FORMAT, "id": sheet_id, "sha256": qs.sha256})
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>Rating sheet {e(sheet_id)}</title>'
+            f'<style>{_CSS}</style><script>var SHEET = {meta};{_JS}</script></head><body>'
+            f'<h1>Rating sheet</h1><p>Each question shows a normal reference image first, then the query '
+            f'image. Choose the one option you find right. If no option, or more than one, is right, tick '
+            f'"This question has no single right answer" (choose the best option anyway if you can). When '
+            f'done, press "Download answers" and send the file back.</p>'
+            f'<div id="bar">Your name or initials: <input id="rater" size="12"> <button id="download" '
+            f'onclick="downloadAnswers()">Download answers</button> <span id="count"></span></div>'
+            f'{"".join(cards)}</body></html>\n')
+
+
+def write_sheet(qs: QuestionSet, root: Path, out: Path, n: int, *, seed: int = 0,
+                max_side: int | None = 512) -> dict:
+    questions = draw(qs, n, seed)
+    page = render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(page)
+    os.replace(tmp, out)
+    per = defaultdict(int)
+    for q in questions:
+        per[q.subtask] += 1
+    return {"questions": len(questions), "per_subtask": ", ".join(f"{s}: {k}" for s, k in per.items())}
