@@ -15,6 +15,8 @@ def add_arguments(p) -> None:
     p.add_argument("--image-budget-mb", type=float, default=24.0,
                    help="total size of embedded thumbnails; images beyond it are left out (default 24)")
     p.add_argument("--no-images", action="store_true", help="leave all images out of the question browser")
+    p.add_argument("--human", metavar="SCORES", help="add the human row: the JSON written by "
+                   "'mmad-eval audit QUESTIONS --human ANSWERS... --json SCORES'")
 
 
 def select_runs(runs: list, names: str | None) -> list:
@@ -56,6 +58,10 @@ def main(args) -> int:
     out = Path(args.out or Path("reports") / (re.sub(r"[^\w.-]+", "_", runs[0].name) + ".html"))
     data = assemble(runs, title=args.title, published=args.published, images=not args.no_images,
                     thumbs=ThumbSettings(size=args.thumb_size, budget_mb=args.image_budget_mb))
+    if args.human:
+        from ..questions.human_scores import report_row
+
+        data.human = [report_row(Path(args.human))]
     write_report(data, out)
     size = out.stat().st_size / 1e6
     print(f"wrote {display_path(out)} ({size:.1f} MB, {len(runs)} runs, "

@@ -72,6 +72,7 @@ class ReportData:
     browser: dict                       # the question browser's JSON blob
     thumbs: Thumbnails
     notes: list[str] = field(default_factory=list)
+    human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
 
 
 def _settings(record: dict) -> dict:

@@ -120,6 +120,18 @@ def test_sheet_in_chromium_then_score(qfile, tmp_path):
     assert rep["agreement"]["questions"] == 12 and rep["agreement"]["fleiss_kappa"] < 1
     assert [u["qid"] for u in rep["unanswerable"]] == [shown[0]]
     assert "human (2)" in r.stdout and "Fleiss' kappa" in r.stdout
+    # the human row beside a model in the HTML report
+    runs = tmp_path / "runs"
+    r = _cli("run", "--questions", str(qfile), "--model", "random", "--out", str(runs), "--data-root",
+             str(qfile.parent), "--quiet")
+    assert r.returncode == 0, r.stderr
+    r = _cli("report", str(runs), "--out", str(tmp_path / "report.html"), "--human", str(tmp_path / "human.json"),
+             "--no-images")
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "human (2 raters)" in page and f"{rep['human']['Average']:.2f}" in page
+    r = _cli("report", str(runs), "--out", str(tmp_path / "r2.html"), "--human", str(f1))
+    assert r.returncode == 2 and "not a human scores file" in r.stderr
     # a file from another question set is refused with one clear line
     bad = dict(a1, questions_sha256="0" * 64)
     f3 = tmp_path / "bad.json"
