@@ -82,8 +82,8 @@ def test_box_rules_on_known_maps():
 
 
 @pytest.mark.parametrize("row,col,phrase", [
-    (0, 0, "top left"), (0, 1, "top"), (0, 2, "top right"), (1, 0, "left"), (1, 1, "center"),
-    (1, 2, "right"), (2, 0, "bottom left"), (2, 1, "bottom"), (2, 2, "bottom right")])
+    (0, 0, "top left"), (0, 1, "top middle"), (0, 2, "top right"), (1, 0, "middle left"), (1, 1, "center"),
+    (1, 2, "middle right"), (2, 0, "bottom left"), (2, 1, "bottom middle"), (2, 2, "bottom right")])
 def test_grid_phrases(row, col, phrase):
     assert grid_phrase(row * 30 + 15, col * 40 + 20, 90, 120) == phrase
     amap = np.zeros((90, 120), np.float32)

@@ -7,8 +7,8 @@ import numpy as np
 from scipy import ndimage
 
 Box = tuple[int, int, int, int]
-_ROWS = ("top", "", "bottom")
-_COLS = ("left", "", "right")
+_ROWS = ("top", "middle", "bottom")
+_COLS = ("left", "middle", "right")
 
 
 @dataclass
@@ -36,11 +36,11 @@ class ExpertResult:
 
 
 def grid_phrase(cy: float, cx: float, height: int, width: int) -> str:
-    """The 3x3-grid phrase ("top left", "top", ..., "center", ..., "bottom right") of a point."""
+    """The 3x3-grid phrase of a point, named like the generated questions' cells ("top left", "top middle",
+    ..., "middle left", "center", ..., "bottom right"): "top" alone would also fit the top corners."""
     row = min(2, int(3 * cy / max(height, 1)))
     col = min(2, int(3 * cx / max(width, 1)))
-    phrase = " ".join(p for p in (_ROWS[row], _COLS[col]) if p)
-    return phrase or "center"
+    return "center" if (row, col) == (1, 1) else f"{_ROWS[row]} {_COLS[col]}"
 
 
 def region_mask(anomaly_map: np.ndarray) -> np.ndarray:
