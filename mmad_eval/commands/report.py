@@ -59,11 +59,32 @@ def main(args) -> int:
     data = assemble(runs, title=args.title, published=args.published, images=not args.no_images,
                     thumbs=ThumbSettings(size=args.thumb_size, budget_mb=args.image_budget_mb))
     if args.human:
-        from ..questions.human_scores import report_row
-
-        data.human = [report_row(Path(args.human))]
+        data.human = [human_row(Path(args.human))]
     write_report(data, out)
     size = out.stat().st_size / 1e6
     print(f"wrote {display_path(out)} ({size:.1f} MB, {len(runs)} runs, "
           f"{len(data.browser['questions']):,} questions)")
     return 0
+
+
+def human_row(path):
+    """The pooled human row of a scores file (``audit --human ... --json``) as a report table row."""
+    import json
+
+    from ..errors import DataError
+    from ..report.published import PublishedRow
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        human, agree = data["human"], data["agreement"]
+        scores = {s: c["accuracy"] for s, c in human["subtasks"].items()}
+        n = sum(c["n"] for c in human["subtasks"].values())
+    except FileNotFoundError:
+        raise DataError("human scores file not found", culprit=str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise DataError(f"not a human scores file (write one with 'mmad-eval audit Q --human ANSWERS... --json "
+                        f"FILE'): {e}", culprit=str(path)) from None
+    raters, kappa = human.get("raters", "?"), agree.get("fleiss_kappa")
+    source = (f"{raters} rater(s), {n} answers on a rating sheet of this set; 95% Wilson CIs in the scores "
+              f"file" + (f"; Fleiss' kappa {kappa}" if kappa is not None else ""))
+    return PublishedRow(f"human ({raters} raters)", {**scores, "Average": human.get("Average")}, source)

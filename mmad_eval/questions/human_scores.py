@@ -139,23 +139,3 @@ def format_human(rep: dict) -> str:
         lines.append(f"  {u['qid']} ({u['type']}, {u['raters']} rater(s))")
     return "\n".join(lines)
 
-
-def report_row(path: Path):
-    """The pooled human row of a scores file (``audit --human ... --json``) as a report table row."""
-    from ..report.published import PublishedRow
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        human, agree = data["human"], data["agreement"]
-        scores = {s: c["accuracy"] for s, c in human["subtasks"].items()}
-        n = sum(c["n"] for c in human["subtasks"].values())
-    except FileNotFoundError:
-        raise DataError("human scores file not found", culprit=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as e:
-        raise DataError(f"not a human scores file (write one with 'mmad-eval audit Q --human ANSWERS... --json "
-                        f"FILE'): {e}", culprit=str(path)) from None
-    kappa = agree.get("fleiss_kappa")
-    source = (f"{human.get('raters', '?')} rater(s), {n} answers on a rating sheet of this set; 95% Wilson CIs in "
-              f"the scores file" + (f"; Fleiss' kappa {kappa}" if kappa is not None else ""))
-    return PublishedRow(f"human ({human.get('raters', '?')} raters)", {**scores, "Average": human.get("Average")},
-                        source)
