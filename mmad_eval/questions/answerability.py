@@ -257,11 +257,18 @@ def _knowledge_check(q: Question, kn) -> dict | None:
                          if answer.lower() in (dk.name.lower(), k.replace("_", " "))), None)
             names = [true.name, *true.synonyms] if true else [answer]
             wrong = not any(n.lower() == text.lower() for n in names) and not names_product(text, products)
+            if wrong and true is not None and true.cause and not _own_type(ck, text):
+                causes = [dk.cause for c in others for dk in c.defects.values() if dk.name.lower() == text.lower()]
+                wrong = bool(causes) and all(contradicted("cause", [true.cause], c) for c in causes)
         else:
             return None
         if not wrong:
             bad.append(L)
     return {"defensible": [q.answer, *bad], "uncertain": [], "measured": {}}
+
+
+def _own_type(ck, text: str) -> bool:
+    return any(text.lower() in (dk.name.lower(), k.replace("_", " ")) for k, dk in ck.defects.items())
 
 
 # -- the report ----------------------------------------------------------------------------------------

@@ -71,8 +71,9 @@ def test_knowledge_rules_without_contradiction_are_caught(synth, monkeypatch):
     monkeypatch.setattr(objects, "contradicted", lambda *a, **k: True)
     monkeypatch.setattr(objects, "same_product", lambda *a, **k: False)
     monkeypatch.setattr(defect_type, "names_product", lambda *a, **k: None)
+    monkeypatch.setattr(defect_type, "contradicted", lambda *a, **k: True)
     _, rep = _audit(synth)
-    for fam in ("analysis.", "object.shape", "object.colors"):
+    for fam in ("analysis.", "object.shape", "object.colors", "defect_type."):
         assert sum(r["second_defensible"] for k, r in rep["rules"].items() if k.startswith(fam)) > 0, fam
 
 
