@@ -109,6 +109,12 @@ class _Images:
 
         return read_rgb(self.root / rel, size)
 
+    def safe_rgb(self, rel: str, size):
+        try:
+            return self.rgb(rel, size)
+        except DataError:
+            return None
+
     def template_mean(self, paths: list[str], size):
         key = (tuple(paths), size)
         if key not in self.means:
@@ -196,14 +202,9 @@ def _localization(q: Question, entry, images: _Images, fixed: Margins | None = N
 
     m = _margins(q, fixed)
     d = q.provenance.get("details") or {}
-    if q.provenance.get("rule", "").startswith("localization.object."):
-        near = set((d.get("placement") or {}).get("near") or (d.get("placement") or {}).get("touched") or [])
-        from .generate.object_zones import ZONE_PHRASES
-
-        zone_of = {p.lower(): z for z, p in ZONE_PHRASES.items()}
-        ok = [L for L, t in q.options.items() if zone_of.get(t.lower().rstrip(".")) in near]
-        return {"defensible": ok, "uncertain": [], "measured": {"near_zones": sorted(near)}}
     mask = images.mask(entry.mask_path)
+    if q.provenance.get("rule", "").startswith("localization.object."):
+        return _object_zones(q, entry, images, mask, m)
     stats = measure(mask, m.grid_gap)
     if stats is None:
         return {"skipped": "empty mask"}
@@ -223,6 +224,27 @@ def _localization(q: Question, entry, images: _Images, fixed: Margins | None = N
     return {"defensible": ok, "uncertain": [], "measured": {"near_cells": sorted(near)}}
 
 
+def _object_zones(q: Question, entry, images: _Images, mask, m: Margins) -> dict:
+    """Object-relative options against the outline re-estimated from the entry's normal templates (the
+    recorded placement stands in when the templates give no trusted outline)."""
+    from .generate.object_zones import ZONE_PHRASES, estimate_object, near_zones
+
+    size = (mask.shape[1], mask.shape[0])
+    arrays = [a for a in (images.safe_rgb(p, size) for p in entry.random_templates) if a is not None]
+    shape = estimate_object(np.mean(arrays, axis=0), arrays)[0] if arrays else None
+    if shape is not None and mask.any():
+        near, source = set(near_zones(shape, mask, m.zone_gap)), "templates"
+    else:
+        placement = (q.provenance.get("details") or {}).get("placement") or {}
+        near, source = set(placement.get("near") or placement.get("touched") or []), "provenance"
+    zone_of = {p.lower(): z for z, p in ZONE_PHRASES.items()}
+    ok = [L for L, t in q.options.items() if zone_of.get(t.lower().rstrip(".")) in near]
+    answer_zone = zone_of.get(q.options[q.answer].lower().rstrip("."))
+    if answer_zone in near and q.answer not in ok:
+        ok.append(q.answer)
+    return {"defensible": ok, "uncertain": [], "measured": {"near_zones": sorted(near), "outline": source}}
+
+
 # -- knowledge-based rules -----------------------------------------------------------------------------
 def _knowledge_check(q: Question, kn) -> dict | None:
     from ..sources.knowledge import lookup
@@ -237,11 +259,14 @@ def _knowledge_check(q: Question, kn) -> dict | None:
     texts = [ck.name, ck.description, ck.normal,
              *[t for dk in ck.defects.values() for t in (dk.name, dk.appearance, dk.cause, dk.effect, *dk.synonyms)]]
     answer = q.options[q.answer]
+    answer_ok = _answer_matches(q, ck, rule, answer)
     bad = []
     for L, text in q.options.items():
         if L == q.answer:
             continue
-        if rule == "object.classification":
+        if rule == "object.count":
+            wrong = text.strip() != str((ck.count or {}).get("value"))
+        elif rule == "object.classification":
             wrong = not same_product(text, ck.name) and not same_product(text, ck.category.replace("_", " "))
         elif rule == "object.parts":
             wrong = part_contradicted(ck.parts, [t for t in texts if t], text)
@@ -264,7 +289,20 @@ def _knowledge_check(q: Question, kn) -> dict | None:
             return None
         if not wrong:
             bad.append(L)
-    return {"defensible": [q.answer, *bad], "uncertain": [], "measured": {}}
+    return {"defensible": ([q.answer] if answer_ok else []) + bad, "uncertain": [], "measured": {}}
+
+
+def _answer_matches(q: Question, ck, rule: str, answer: str) -> bool:
+    """The answer agrees with the knowledge of the defect type named by the image's folder (MVTec-style
+    keys ``.../<defect>/<file>``), where that folder is one of the category's defect types."""
+    folder = q.image.replace("\\", "/").split("/")[-2] if q.image.count("/") >= 2 else ""
+    dk = ck.defects.get(folder)
+    if dk is None or not (rule.startswith("analysis.") or rule.startswith("defect_type")):
+        return True
+    norm = lambda t: " ".join(t.lower().replace("_", " ").rstrip(".").split())  # noqa: E731
+    if rule.startswith("analysis."):
+        return norm(answer) == norm(getattr(dk, rule.split(".")[1]) or "")
+    return norm(answer) in {norm(dk.name), norm(folder)}
 
 
 def _own_type(ck, text: str) -> bool:
