@@ -46,6 +46,9 @@ def main(args) -> int:
 
         if not args.out:
             raise ConfigError("--sheet needs --out sheet.html", culprit="--sheet")
+        if args.sheet < 1 or args.max_side < 0:
+            raise ConfigError("--sheet needs at least 1 question and --max-side 0 or more",
+                              culprit=f"--sheet {args.sheet} --max-side {args.max_side}")
         if root is None:
             raise ConfigError("the images are not next to the question file: give --data ROOT", culprit="--sheet")
         info = write_sheet(qs, root, Path(args.out), args.sheet, seed=args.seed, max_side=args.max_side or None)

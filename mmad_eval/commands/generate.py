@@ -23,6 +23,9 @@ def add_arguments(p) -> None:
     p.add_argument("--object-regions", type=float, default=0.5,
                    help="share of object categories' Defect Localization questions phrased relative to the object "
                         "(0 = image grid only; default 0.5)")
+    p.add_argument("--margin", action="append", default=[], metavar="NAME=VALUE",
+                   help="change one threshold or margin of questions/generate/margins.py (repeatable), e.g. "
+                        "size_margin=2 or grid_gap=0.06; recorded in every question's provenance")
     p.add_argument("--no-balance", action="store_true",
                    help="skip the set-level pass that keeps text alone from revealing answers (not advised)")
     p.add_argument("--plain", action="store_true", help="MMAD json without our per-question provenance")
@@ -41,6 +44,7 @@ def main(args) -> int:
     from pathlib import Path
 
     from ..questions.generate import GenerateSettings, generate_questions
+    from ..questions.generate.margins import Margins
     from ..questions.jsonl_io import write_jsonl
     from ..questions.mmad_io import write_mmad_json
     from ..sources.detect import load_source
@@ -50,7 +54,8 @@ def main(args) -> int:
     settings = GenerateSettings(seed=args.seed, n_options=args.options, yes_no=args.yes_no,
                                 random_templates=args.random_templates, similar=args.similar,
                                 similar_templates=args.similar_templates, balance=not args.no_balance,
-                                object_regions=args.object_regions)
+                                object_regions=args.object_regions,
+                                margins=Margins().with_overrides(args.margin))
     source = load_source(Path(args.source), None if args.layout == "auto" else args.layout)
     for path, reason in source.skipped[:5]:
         print(f"source: skipped {path}: {reason}")

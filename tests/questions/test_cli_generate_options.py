@@ -35,3 +35,17 @@ def test_no_balance_keeps_every_question(synth, tmp_path):
     assert main(base + ["--out", str(raw), "--no-balance"]) == 0
     count = lambda p: sum(len(e["conversation"]) for e in json.loads(p.read_text()).values())  # noqa: E731
     assert count(raw) > count(balanced)            # balancing leaves some questions out here
+
+
+def test_margin_flag_is_recorded_and_checked(synth, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    base = ["generate", str(synth / "Synth-AD"), "--similar", "none"]
+    assert main(base + ["--out", str(out), "--margin", "size_margin=2", "--margin", "grid-gap=0.06"]) == 0
+    qs = [q for e in json.loads(out.read_text()).values() for q in e["conversation"]]
+    dd = [q for q in qs if q["type"] == "Defect Description"]
+    assert dd and all(q["provenance"]["margins"]["size_margin"] == 2.0 for q in dd)
+    assert all(q["provenance"]["margins"]["grid_gap"] == 0.06 for q in qs
+               if q["provenance"]["rule"].startswith("localization.grid"))
+    for bad, words in (("no_such=1", "NAME=VALUE"), ("size_margin=0.5", "at least 1"), ("lum_step=x", "not a number")):
+        assert main(base + ["--out", str(tmp_path / "x.json"), "--margin", bad]) == 2
+        assert words in capsys.readouterr().err

@@ -8,7 +8,9 @@ values from the masks/images/knowledge and checks them against the same numbers.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+
+from ...errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,36 @@ class Margins:
     # object's normalised radius) from every defect pixel
     grid_gap: float = 0.04
     zone_gap: float = 0.1
+
+    def __post_init__(self):
+        steps = self.size_steps
+        if len(steps) != 3 or not 0 < steps[0] < steps[1] < steps[2] < 1:
+            raise ConfigError("size_steps must be three increasing fractions", culprit=str(steps))
+        for name in ("size_margin", "elongation_margin", "blob_margin", "tone_margin"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} is a factor: at least 1 (1 = no margin)", culprit=str(getattr(self, name)))
+        for name in ("elongated", "round_max_elongation", "lum_step", "chroma_step"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive", culprit=str(getattr(self, name)))
+        for name in ("round_fill", "fill_margin", "blob_share", "grid_gap", "zone_gap"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be between 0 and 1", culprit=str(getattr(self, name)))
+
+    def with_overrides(self, pairs: list[str]) -> "Margins":
+        """A copy with ``NAME=VALUE`` overrides (the CLI's ``--margin``); unknown names are an error."""
+        known = {f.name: f for f in fields(self)}
+        changes = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in known:
+                raise ConfigError(f"expected NAME=VALUE with NAME one of {', '.join(known)}", culprit=pair)
+            try:
+                changes[name] = (tuple(float(v) for v in value.split(",")) if name == "size_steps"
+                                 else float(value))
+            except ValueError:
+                raise ConfigError("not a number", culprit=pair) from None
+        return replace(self, **changes)
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
