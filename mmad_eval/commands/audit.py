@@ -33,7 +33,6 @@ def _data_root(args, qs):
 
 
 def main(args) -> int:
-    import json
     from pathlib import Path
 
     from ..errors import ConfigError
@@ -90,11 +89,7 @@ def _knowledge(args, root):
 
 def _write_json(path, data) -> None:
     import json
-    import os
-    import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    from ..questions.rating_sheet import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")

@@ -128,15 +128,28 @@ def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max
             f'{"".join(cards)}</body></html>\n')
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file in the same folder and a rename, with the usual permissions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_sheet(qs: QuestionSet, root: Path, out: Path, n: int, *, seed: int = 0,
                 max_side: int | None = 512) -> dict:
     questions = draw(qs, n, seed)
-    page = render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.replace(tmp, out)
+    write_text_atomic(out, render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side))
     per = defaultdict(int)
     for q in questions:
         per[q.subtask] += 1
