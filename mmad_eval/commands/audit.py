@@ -16,6 +16,8 @@ def add_arguments(p) -> None:
                    "stratified by subtask (needs --out)")
     p.add_argument("--out", help="the rating sheet's HTML file")
     p.add_argument("--seed", type=int, default=0, help="seed of the sheet's draw (default 0)")
+    p.add_argument("--strata", choices=["proportional", "equal"], default="proportional",
+                   help="questions per subtask on the sheet: proportional to the set (default) or equal")
     p.add_argument("--max-side", type=int, default=512,
                    help="sheet images shrunk to fit this box, as a model with max_side=N sees them (0: as is)")
     p.add_argument("--human", nargs="+", metavar="ANSWERS", help="score one or several raters' answer files "
@@ -50,7 +52,8 @@ def main(args) -> int:
                               culprit=f"--sheet {args.sheet} --max-side {args.max_side}")
         if root is None:
             raise ConfigError("the images are not next to the question file: give --data ROOT", culprit="--sheet")
-        info = write_sheet(qs, root, Path(args.out), args.sheet, seed=args.seed, max_side=args.max_side or None)
+        info = write_sheet(qs, root, Path(args.out), args.sheet, seed=args.seed, max_side=args.max_side or None,
+                           strata=args.strata)
         print(f"rating sheet: {info['questions']} questions ({info['per_subtask']}) -> {args.out}")
         return 0
     if args.human:

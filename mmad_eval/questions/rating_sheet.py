@@ -24,15 +24,26 @@ from .model import SUBTASKS, QuestionSet
 FORMAT = "mmad-eval-ratings/1"
 
 
-def draw(qs: QuestionSet, n: int, seed: int = 0) -> list:
-    """``n`` questions, each subtask getting a share proportional to its size (at least one while n
-    allows; largest remainders first), drawn uniformly within the subtask; returned in file order."""
+def draw(qs: QuestionSet, n: int, seed: int = 0, strata: str = "proportional") -> list:
+    """``n`` questions stratified by subtask, drawn uniformly within each subtask, returned in file order.
+    ``strata="proportional"``: each subtask's share follows its size (at least one while n allows, largest
+    remainders first); ``"equal"``: the same number per subtask where it has enough (tighter per-subtask
+    intervals for the small subtasks), the rest spread over the others."""
     by = defaultdict(list)
     for q in qs.questions():
         by[q.subtask].append(q)
     subtasks = [s for s in SUBTASKS if by.get(s)] + sorted(s for s in by if s not in SUBTASKS)
     total = sum(len(by[s]) for s in subtasks)
     n = max(0, min(n, total))
+    take = _equal(by, subtasks, n) if strata == "equal" else _proportional(by, subtasks, n, total)
+    rng = random.Random(seed)
+    chosen = set()
+    for s in subtasks:
+        chosen |= {q.qid for q in rng.sample(by[s], take[s])}
+    return [q for q in qs.questions() if q.qid in chosen]
+
+
+def _proportional(by, subtasks, n, total) -> dict:
     exact = {s: n * len(by[s]) / total for s in subtasks} if total else {}
     take = {s: min(len(by[s]), int(exact[s])) for s in subtasks}
     for s in sorted(subtasks, key=lambda s: (-(exact[s] - int(exact[s])), subtasks.index(s))):
@@ -40,11 +51,16 @@ def draw(qs: QuestionSet, n: int, seed: int = 0) -> list:
             break
         if take[s] < len(by[s]):
             take[s] += 1
-    rng = random.Random(seed)
-    chosen = set()
-    for s in subtasks:
-        chosen |= {q.qid for q in rng.sample(by[s], take[s])}
-    return [q for q in qs.questions() if q.qid in chosen]
+    return take
+
+
+def _equal(by, subtasks, n) -> dict:
+    take = {s: 0 for s in subtasks}
+    while sum(take.values()) < n:
+        open_ = [s for s in subtasks if take[s] < len(by[s])]
+        for s in sorted(open_, key=lambda s: (take[s], subtasks.index(s)))[: n - sum(take.values())]:
+            take[s] += 1
+    return take
 
 
 def image_uri(path: Path, max_side: int | None) -> str:
@@ -147,8 +163,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_sheet(qs: QuestionSet, root: Path, out: Path, n: int, *, seed: int = 0,
-                max_side: int | None = 512) -> dict:
-    questions = draw(qs, n, seed)
+                max_side: int | None = 512, strata: str = "proportional") -> dict:
+    questions = draw(qs, n, seed, strata)
     write_text_atomic(out, render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side))
     per = defaultdict(int)
     for q in questions:

@@ -48,6 +48,8 @@ def test_draw_is_stratified_and_seeded(qfile):
     assert set(got) == set(sizes)                       # every subtask is represented
     for st, n in sizes.items():                          # proportional, within one question
         assert abs(got[st] - 14 * n / len(qs)) < 1.0 + 1e-9, (st, got[st], n)
+    equal = Counter(q.subtask for q in draw(qs, 14, 0, "equal"))
+    assert all(equal[st] == min(2, n) for st, n in sizes.items()), (equal, sizes)   # 7 subtasks x 2
 
 
 DRIVER = """<script>
