@@ -46,12 +46,15 @@ def defect_analysis(ctx: Context) -> Draft:
                     out.append(display(text, period=True))
         return out
 
-    own = [t for t in tier([s.category], True)]
-    tiers = [own, *ctx.cached(("da_tiers", s.category, which),
-                              lambda: [tier(ctx.similar(), False), tier(ctx.others(), False)])]
-    products = ctx.other_products()
-    tiers = [[t for t in tier if contradicted(which, [correct], t) and not names_product(t, products)]
-             for tier in tiers]
+    def usable():
+        """Candidates the true text contradicts and that name no other product (per defect type)."""
+        candidates = [tier([s.category], True), *ctx.cached(("da_tiers", s.category, which), lambda: [
+            tier(ctx.similar(), False), tier(ctx.others(), False)])]
+        products = ctx.other_products()
+        return [[t for t in ts if contradicted(which, [correct], t) and not names_product(t, products)]
+                for ts in candidates]
+
+    tiers = ctx.cached(("da_usable", s.category, s.defect_type, which), usable)
     distractors = pick(tiers, 3, rng, correct=correct)
     if len(distractors) < MIN_DISTRACTORS:
         raise Skip(f"fewer than {MIN_DISTRACTORS} {which} distractors contradicted by the true {which}")

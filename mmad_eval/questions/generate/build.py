@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-
-import numpy as np
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -104,16 +102,6 @@ def random_templates(s: AnnotatedSample, normals: dict, settings: GenerateSettin
     return rng_for(settings.seed, s.image, "random_templates").sample(sorted(pool), k) if k else []
 
 
-def _template_mean(root: Path, paths: list[str], size) -> np.ndarray | None:
-    arrays = []
-    for p in paths:
-        try:
-            arrays.append(read_rgb(safe_join(root, p, what="normal image"), size))
-        except DataError:
-            pass
-    return np.mean(arrays, axis=0) if arrays else None
-
-
 def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, margins: Margins = DEFAULT_MARGINS,
                          templates: list[str] = ()):
     """(mask stats, tone, placement on the object, problem, extras) for a defective sample; an unreadable
@@ -135,7 +123,7 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, mar
     try:
         image = read_rgb(safe_join(root, s.image, what="image path"), size)
         t = tone(image, mask, means.get(s.category, size))
-        ref = _template_mean(root, list(templates), size)
+        ref = means.template_mean(list(templates), size)
         t2 = tone(image, mask, ref) if ref is not None else None
     except DataError as e:
         log.warning("tone left out for %s: %s", s.image, e)
@@ -144,8 +132,9 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, mar
         shape, _ = means.object_shape(s.category, size)
     except DataError:
         shape = None
-    areas = {"object": shape.area_frac if shape is not None else None,
-             "image": image_outline_area(image) if image is not None else None, "tone_templates": t2}
+    areas = {"object": shape.area_frac if shape is not None else None,         # this image's own outline is
+             "image": image_outline_area(image) if image is not None and shape is None else None,  # a fallback
+             "tone_templates": t2}
     return stats, t, place(shape, mask, margins.zone_gap) if shape is not None else None, None, areas
 
 

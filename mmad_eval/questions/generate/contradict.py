@@ -17,6 +17,7 @@ when too few distractors remain). The audit uses the same tables on the category
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .options import words
 
@@ -99,6 +100,7 @@ MECHANISMS = {
 }
 
 
+@lru_cache(maxsize=4096)
 def color_families(value: str) -> set[str] | None:
     """Hue families of a colour phrase; None when a word is not in the table."""
     ws = re.findall(r"[a-z]+", value.lower())
@@ -117,6 +119,7 @@ def color_families(value: str) -> set[str] | None:
     return out or None
 
 
+@lru_cache(maxsize=4096)
 def material_families(value: str) -> set[str] | None:
     ws = words(value)
     out: set[str] = set()
@@ -130,6 +133,7 @@ def material_families(value: str) -> set[str] | None:
     return out or None
 
 
+@lru_cache(maxsize=4096)
 def shape_classes(value: str) -> set[str] | None:
     ws = [w for w in re.findall(r"[a-z]+", value.lower()) if w not in _SHAPE_IGNORED]
     out = {c for w in ws if w in SHAPE_WORDS for c in SHAPE_WORDS[w].split("+")}
@@ -141,6 +145,7 @@ def shapes_compatible(a: set[str], b: set[str]) -> bool:
     return all(x == y or frozenset((x, y)) in _COMPATIBLE for x in a for y in b)
 
 
+@lru_cache(maxsize=4096)
 def mechanisms(text: str) -> set[str]:
     low = text.lower()
     return {m for m, keys in MECHANISMS.items() if any(k in low for k in keys)}
@@ -149,6 +154,11 @@ def mechanisms(text: str) -> set[str]:
 def contradicted(attr: str, own: list[str], candidate: str, kind: str = "") -> bool:
     """True when ``candidate`` is shown wrong by the category's own values ``own`` of ``attr`` (and, for a
     shape, by the category's kind: texture or object)."""
+    return _contradicted(attr, tuple(own), candidate, kind)
+
+
+@lru_cache(maxsize=65536)
+def _contradicted(attr: str, own: tuple[str, ...], candidate: str, kind: str) -> bool:
     if attr == "colors":
         fams = [color_families(o) for o in own]
         cand = color_families(candidate)
@@ -200,10 +210,19 @@ def part_contradicted(own_parts: list[str], own_texts: list[str], candidate: str
     """The knowledge lists the product's visible parts; a part name is shown absent when it is specific (not
     a word such as "body" or "surface" that fits any product), shares no word with a listed part, and no
     text of the category (description, normal look, defects) mentions it."""
+    return _part_contradicted(tuple(own_parts), tuple(own_texts), candidate)
+
+
+@lru_cache(maxsize=65536)
+def _part_contradicted(own_parts: tuple[str, ...], own_texts: tuple[str, ...], candidate: str) -> bool:
     cw = set(words(candidate))
     if not cw or cw & GENERIC_PARTS or not own_parts:
         return False
     if any(cw & set(words(p)) for p in own_parts):
         return False
-    text = " " + " ".join(words(" ".join(own_texts))) + " "
-    return not any(f" {w} " in text for w in cw)
+    return not cw & _text_words(own_texts)
+
+
+@lru_cache(maxsize=1024)
+def _text_words(texts: tuple[str, ...]) -> frozenset:
+    return frozenset(words(" ".join(texts)))

@@ -41,11 +41,14 @@ def defect_classification(ctx: Context) -> Draft:
     own, similar, others, synonyms = ctx.cached(("dc_tiers", s.category), lambda: _tiers(ctx))
     true_cause = next((cause for _, d, cause in own if d == s.defect_type), "")
     if true_cause:
-        causes: dict[str, list[str]] = {}
-        for n, cause in [*similar, *others]:
-            causes.setdefault(n, []).append(cause)
-        # a name may recur across categories: every one of its causes must be contradicted
-        every = {n for n, cs in causes.items() if all(contradicted("cause", [true_cause], c) for c in cs)}
+        def compute():
+            causes: dict[str, list[str]] = {}
+            for n, cause in [*similar, *others]:
+                causes.setdefault(n, []).append(cause)
+            # a name may recur across categories: every one of its causes must be contradicted
+            return {n for n, cs in causes.items() if all(contradicted("cause", [true_cause], c) for c in cs)}
+
+        every = ctx.cached(("dc_apart", s.category, s.defect_type), compute)
 
         def apart(pairs):
             return [n for n, _ in pairs if n in every]

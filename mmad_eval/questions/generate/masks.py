@@ -18,6 +18,7 @@ from ...errors import DataError
 
 log = logging.getLogger(__name__)
 WORK_SIDE = 256
+TEMPLATE_CACHE = 256       # decoded normal images kept per process (uint8 at the working size: ~50 MB at 256 px)
 ROWS = ("top", "middle", "bottom")
 COLS = ("left", "center", "right")
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -110,7 +111,7 @@ def cells_near(mask: np.ndarray, gap: float) -> tuple[int, ...]:
     """Grid cells holding a defect pixel or lying within ``gap`` (fraction of the longer side) of one."""
     h, w = mask.shape
     px = max(0, round(gap * max(h, w)))
-    grown = ndimage.binary_dilation(mask, structure=_EIGHT, iterations=px) if px else mask
+    grown = ndimage.maximum_filter(mask, size=2 * px + 1) if px else mask   # = px 8-connected dilations
     ys, xs = np.nonzero(grown)
     return tuple(sorted(set(((ys * 3 // h) * 3 + (xs * 3 // w)).tolist())))
 
@@ -202,6 +203,31 @@ class NormalMeans:
             log.info("%s: %s", category, f"object outline {shape.as_dict()}" if shape else f"no object outline ({why})")
             self._cache[key] = mean
         return self._cache[key]
+
+    def template_mean(self, paths: list[str], size: tuple[int, int]) -> np.ndarray | None:
+        """Mean of the given normal images (the templates shown with one query) at ``size``; decoded images
+        are kept in a small LRU (the same category's templates recur from image to image); unreadable
+        ones are left out."""
+        from collections import OrderedDict
+
+        from ...paths import safe_join
+
+        cache = self.__dict__.setdefault("_decoded", OrderedDict())
+        arrays = []
+        for p in paths:
+            key = (p, size)
+            if key in cache:
+                cache.move_to_end(key)
+            else:
+                try:
+                    cache[key] = read_rgb(safe_join(self.root, p, what="normal image"), size).astype(np.uint8)
+                except DataError:
+                    cache[key] = None
+                while len(cache) > TEMPLATE_CACHE:
+                    cache.popitem(last=False)
+            if cache[key] is not None:
+                arrays.append(cache[key].astype(np.float32))
+        return np.mean(arrays, axis=0) if arrays else None
 
     def object_shape(self, category: str, size: tuple[int, int]):
         """(ObjectShape or None, reason it is None) for the category at this working size."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -27,6 +28,11 @@ def rng_for(seed: int, key: str, rule: str) -> random.Random:
 
 def words(text: str) -> list[str]:
     """Lower-case word tokens with a crude plural strip (``scratches`` ~ ``scratche`` ~ ``scratch``)."""
+    return list(_words(text))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
     out = []
     for w in _WORD.findall(text.lower().replace("_", " ")):
         if len(w) > 3 and w.endswith("es") and w[-3] in "sxhz":
@@ -34,7 +40,7 @@ def words(text: str) -> list[str]:
         elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
             w = w[:-1]
         out.append(w)
-    return out
+    return tuple(out)
 
 
 def norm(text: str) -> str:
