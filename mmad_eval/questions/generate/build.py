@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...errors import ConfigError, DataError
 from ...paths import safe_join
-from ...sources.knowledge import Knowledge, load_knowledge
+from ...sources.knowledge import Knowledge, load_knowledge, lookup
 from ...sources.sample import AnnotatedSample, SourceSet
 from ..model import ImageEntry, QuestionSet
 from . import analysis, anomaly, balance, defect_type, description, localization, objects
@@ -103,7 +103,7 @@ def random_templates(s: AnnotatedSample, normals: dict, settings: GenerateSettin
 
 
 def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, margins: Margins = DEFAULT_MARGINS,
-                         templates: list[str] = ()):
+                         templates: list[str] = (), textures: frozenset = frozenset()):
     """(mask stats, tone, placement on the object, problem, extras) for a defective sample; an unreadable
     mask is a problem, not a crash. Extras: ``{"object": share of the image inside the category's outline,
     "image": share inside this image's own outline}`` (None where not trusted) and ``"tone_templates"``,
@@ -123,7 +123,7 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, mar
     try:
         image = read_rgb(safe_join(root, s.image, what="image path"), size)
         t = tone(image, mask, means.get(s.category, size))
-        ref = means.template_mean(list(templates), size)
+        ref = means.template_mean(list(templates), size, mask)
         t2 = tone(image, mask, ref) if ref is not None else None
     except DataError as e:
         log.warning("tone left out for %s: %s", s.image, e)
@@ -133,7 +133,8 @@ def _defect_measurements(root: Path, s: AnnotatedSample, means: NormalMeans, mar
     except DataError:
         shape = None
     areas = {"object": shape.area_frac if shape is not None else None,         # this image's own outline is
-             "image": image_outline_area(image) if image is not None and shape is None else None,  # a fallback
+             "image": image_outline_area(image) if image is not None and shape is None  # a fallback
+             and s.category not in textures else None,
              "tone_templates": t2}
     return stats, t, place(shape, mask, margins.zone_gap) if shape is not None else None, None, areas
 
@@ -154,27 +155,30 @@ _WORKER: dict = {}
 PARALLEL_MIN = 64          # fewer defective samples than this are measured in-process
 
 
-def _worker_init(root: Path, pools: dict, limit: int, margins: Margins) -> None:
-    _WORKER["root"], _WORKER["means"], _WORKER["margins"] = root, NormalMeans(root, pools, limit), margins
+def _worker_init(root: Path, pools: dict, limit: int, margins: Margins, textures: frozenset) -> None:
+    _WORKER.update(root=root, means=NormalMeans(root, pools, limit), margins=margins, textures=textures)
 
 
 def _worker_measure(job):
     s, templates = job
-    return _defect_measurements(_WORKER["root"], s, _WORKER["means"], _WORKER["margins"], templates)
+    w = _WORKER
+    return _defect_measurements(w["root"], s, w["means"], w["margins"], templates, w["textures"])
 
 
-def _measurements(source: SourceSet, settings: GenerateSettings, workers: int):
+def _measurements(source: SourceSet, settings: GenerateSettings, workers: int, textures: frozenset = frozenset()):
     """Mask/pixel measurements of the defective samples, in source order (in ``workers`` processes when
-    there are enough of them: decoding images is most of the work)."""
+    there are enough of them: decoding images is most of the work). ``textures``: categories the knowledge
+    calls textures (their defects' sizes are relative to the whole image: no outline is looked for)."""
     jobs = [(s, random_templates(s, source.normals, settings)) for s in source.samples if s.is_anomalous and s.mask]
     root, limit, margins = Path(source.root), settings.normal_mean_images, settings.margins
     if workers <= 1 or len(jobs) < PARALLEL_MIN:
         means = NormalMeans(root, source.normals, limit)
-        yield from (_defect_measurements(root, s, means, margins, t) for s, t in jobs)
+        yield from (_defect_measurements(root, s, means, margins, t, textures) for s, t in jobs)
         return
     import multiprocessing
 
-    with multiprocessing.get_context().Pool(workers, _worker_init, (root, source.normals, limit, margins)) as pool:
+    init = (root, source.normals, limit, margins, textures)
+    with multiprocessing.get_context().Pool(workers, _worker_init, init) as pool:
         yield from pool.imap(_worker_measure, jobs, chunksize=8)
 
 
@@ -228,7 +232,9 @@ def generate_questions(source: SourceSet, knowledge: Knowledge | Path | str | No
     settings = settings or GenerateSettings()
     kn = resolve_knowledge(source, knowledge)
     categories = source.categories()
-    measured = _measurements(source, settings, workers)
+    textures = frozenset(s.category for s in source.samples
+                         if getattr(lookup(kn, s.dataset, s.category), "kind", "") == "texture")
+    measured = _measurements(source, settings, workers, textures)
     similar = _Similar(source, settings.similar_templates) if settings.similar == "builtin" else None
     result = GenerateResult(questions=QuestionSet(entries={}), settings=settings)
     memo: dict = {}

@@ -108,12 +108,18 @@ class MaskStats:
 
 
 def cells_near(mask: np.ndarray, gap: float) -> tuple[int, ...]:
-    """Grid cells holding a defect pixel or lying within ``gap`` (fraction of the longer side) of one."""
+    """Grid cells holding a defect pixel or lying within ``gap`` (fraction of the longer side) of one (a
+    cell's rectangle grown by the gap holds a defect pixel: the same as growing the mask)."""
     h, w = mask.shape
     px = max(0, round(gap * max(h, w)))
-    grown = ndimage.maximum_filter(mask, size=2 * px + 1) if px else mask   # = px 8-connected dilations
-    ys, xs = np.nonzero(grown)
-    return tuple(sorted(set(((ys * 3 // h) * 3 + (xs * 3 // w)).tolist())))
+    out = []
+    for i in range(9):
+        r, c = divmod(i, 3)
+        y0, y1 = -(-r * h // 3), -(-(r + 1) * h // 3)          # rows with y * 3 // h == r
+        x0, x1 = -(-c * w // 3), -(-(c + 1) * w // 3)
+        if mask[max(0, y0 - px):y1 + px, max(0, x0 - px):x1 + px].any():
+            out.append(i)
+    return tuple(out)
 
 
 def measure(mask: np.ndarray, gap: float = 0.04) -> MaskStats | None:
@@ -204,10 +210,10 @@ class NormalMeans:
             self._cache[key] = mean
         return self._cache[key]
 
-    def template_mean(self, paths: list[str], size: tuple[int, int]) -> np.ndarray | None:
-        """Mean of the given normal images (the templates shown with one query) at ``size``; decoded images
-        are kept in a small LRU (the same category's templates recur from image to image); unreadable
-        ones are left out."""
+    def template_mean(self, paths: list[str], size: tuple[int, int], mask: np.ndarray | None = None):
+        """Mean of the given normal images (the templates shown with one query) at ``size`` (only at the
+        ``mask`` pixels, zero elsewhere, when a mask is given); decoded images are kept in a small LRU (the
+        same category's templates recur from image to image); unreadable ones are left out."""
         from collections import OrderedDict
 
         from ...paths import safe_join
@@ -226,8 +232,14 @@ class NormalMeans:
                 while len(cache) > TEMPLATE_CACHE:
                     cache.popitem(last=False)
             if cache[key] is not None:
-                arrays.append(cache[key].astype(np.float32))
-        return np.mean(arrays, axis=0) if arrays else None
+                arrays.append(cache[key])
+        if not arrays:
+            return None
+        if mask is None:
+            return np.mean([a.astype(np.float32) for a in arrays], axis=0)
+        out = np.zeros((*mask.shape, 3), np.float32)
+        out[mask] = np.mean([a[mask].astype(np.float32) for a in arrays], axis=0)
+        return out
 
     def object_shape(self, category: str, size: tuple[int, int]):
         """(ObjectShape or None, reason it is None) for the category at this working size."""

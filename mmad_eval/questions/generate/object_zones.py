@@ -104,7 +104,7 @@ def estimate_object(mean: np.ndarray, normals: list[np.ndarray]) -> tuple[Object
 def image_outline_area(image: np.ndarray) -> float | None:
     """The share of one image inside its own object outline, when one object clearly stands out from the
     border colour (the same test as the category outline, without the agreement of several images)."""
-    step = max(1, max(image.shape[:2]) // 96)        # a share of the image: a coarse grid is enough
+    step = max(1, max(image.shape[:2]) // 64)        # a share of the image: a coarse grid is enough
     mask, largest = foreground(image[::step, ::step])
     if mask is None or largest < MIN_LARGEST:
         return None

@@ -48,12 +48,14 @@ def _attribute(ctx: Context, attr: str, question: str, qtype: str, vocab: tuple[
     tiers = ctx.cached(("attr_tiers", ctx.sample.category, attr), lambda: [
         [display(v) for v in t] for t in (_values(ctx, ctx.similar(), attr), _values(ctx, ctx.others(), attr),
                                           vocab)])
-    if attr == "parts":
-        texts = ctx.knowledge_texts()
-        wrong = lambda t: part_contradicted(own, texts, t)  # noqa: E731
-    else:
-        wrong = lambda t: contradicted(attr, own, t, ck.kind)  # noqa: E731
-    tiers = [[t for t in tier if wrong(t)] for tier in tiers]
+    def usable():
+        """The candidates the category's knowledge contradicts (per category and attribute)."""
+        if attr == "parts":
+            texts = ctx.knowledge_texts()
+            return [[t for t in tier if part_contradicted(own, texts, t)] for tier in tiers]
+        return [[t for t in tier if contradicted(attr, own, t, ck.kind)] for tier in tiers]
+
+    tiers = ctx.cached(("attr_usable", ctx.sample.category, attr), usable)
     distractors = pick_length_balanced(tiers, 3, rng, correct=correct, forbidden=own)
     if len(distractors) < MIN_DISTRACTORS:
         raise Skip(f"fewer than {MIN_DISTRACTORS} {attr} distractors contradicted by the knowledge")
