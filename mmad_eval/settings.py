@@ -16,6 +16,7 @@ QUESTION_MODES = ("independent", "cumulative", "per-image", "ad-then-rest")
 OPTION_ORDERS = ("original", "shuffle")
 EXPERT_KINDS = ("builtin", "oracle", "anomalib", "misleading")     # expert detectors (enhance.expert)
 EXPERTS = ("none", *EXPERT_KINDS)
+MAPS_PREFIX = "maps:"        # expert "maps:DIR": a detector's own anomaly maps and scores (enhance.expert.maps)
 HINT_STYLES = ("boxes", "contours", "overlay", "heatmap", "mask", "text")
 IMAGE_FORMATS = ("png", "jpeg")
 IMAGE_DETAILS = ("low", "high", "auto", None)       # None: not sent
@@ -24,6 +25,7 @@ MIME_LABELS = ("encoded", "file-extension")
 REFERENCE_LETTERS = ("last", "first", "list")
 REFERENCE_SCOPES = ("segment", "reply")
 OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
+ANSWER_MODES = ("generate", "likelihood")
 
 
 def _check(obj, **choices) -> None:
@@ -72,16 +74,24 @@ class GenerationSettings:
     logprobs: bool = False            # ask for option-letter log-probabilities where the backend can
     refusal_keywords: tuple[str, ...] = ()
     refusal_tries: int = 1
+    answer_mode: str = "generate"     # "likelihood": the answer is the most probable shown option letter
+    reasoning_effort: str | None = None   # sent to APIs that take it (o-series, gpt-5, reasoning servers)
 
     def __post_init__(self):
         _check_range(self, "temperature", 0, optional=True)
         _check_range(self, "max_tokens", 1)
         _check_range(self, "top_p", 0, 1, optional=True)
         _check_range(self, "refusal_tries", 1)
+        _check(self, answer_mode=ANSWER_MODES)
         object.__setattr__(self, "refusal_keywords", tuple(self.refusal_keywords))
 
+    @property
+    def letter_probs(self) -> bool:
+        """Should the backend return option-letter log-probabilities?"""
+        return self.logprobs or self.answer_mode == "likelihood"
+
     def as_dict(self) -> dict:
-        d = _compact(self, ("refusal_keywords", "refusal_tries"))
+        d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort"))
         if "refusal_keywords" in d:
             d["refusal_keywords"] = list(d["refusal_keywords"])
         return d
@@ -175,7 +185,9 @@ class EnhancementSettings:
     embedder: str = "builtin"            # image embedding for references="retrieved": builtin or a local model folder
 
     def __post_init__(self):
-        _check(self, expert=EXPERTS, hint=HINT_STYLES)
+        _check(self, hint=HINT_STYLES)
+        if not (self.expert.startswith(MAPS_PREFIX) and len(self.expert) > len(MAPS_PREFIX)):
+            _check(self, expert=EXPERTS)
 
 
 @dataclass(frozen=True)
@@ -187,6 +199,11 @@ class RunSettings:
     enhancements: EnhancementSettings = field(default_factory=EnhancementSettings)
     preset: str = OWN_PRESET                                      # the protocol preset (`mmad-eval protocols`)
     overrides: tuple[str, ...] = ()                               # preset settings replaced by explicit flags
+
+    def __post_init__(self):
+        if self.generation.answer_mode == "likelihood" and self.protocol.question_mode != "independent":
+            raise ConfigError("likelihood answers need one question per request: use --question-mode "
+                              "independent", culprit="--answer-mode likelihood")
 
     def as_dict(self) -> dict:
         d = {"model": self.model, "generation": self.generation.as_dict(), "images": self.images.as_dict(),

@@ -10,6 +10,11 @@ from ..settings import GenerationSettings  # noqa: F401  (re-exported: part of t
 from ..prompt.message import Request
 
 
+# Response.extra keys written to the store (the rest, e.g. endpoints and timings, are transport details)
+STORED_EXTRA = ("finish_reason", "reasoning_tokens", "outside_topk", "letter_position", "abstain", "score",
+                "threshold", "verdict", "location", "score_source")
+
+
 @dataclass
 class Response:
     """One request's outcome. Either ``text`` or ``error`` is set; errors are never stored as predictions."""
@@ -24,6 +29,10 @@ class Response:
     latency_s: float | None = None
     letter_logprobs: dict[str, float] | None = None
     extra: dict = field(default_factory=dict)
+
+    def stored_extra(self) -> dict:
+        """The part of ``extra`` kept with the answer (see :data:`STORED_EXTRA`)."""
+        return {k: self.extra[k] for k in STORED_EXTRA if self.extra.get(k) is not None}
 
     @property
     def ok(self) -> bool:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import random
 import re
 from abc import abstractmethod
+from pathlib import Path
 from typing import Sequence
 
 from ..errors import MmadError
@@ -74,7 +76,9 @@ class _Baseline(Backend):
 
 
 class RandomBackend(_Baseline):
-    """Chance level: a seeded uniform choice among the shown option letters."""
+    """Chance level: a seeded uniform choice among the shown option letters. When letter probabilities are
+    asked for (``--logprobs``, ``--answer-mode likelihood``), a seeded flat-Dirichlet distribution over the
+    shown letters, whose most probable letter is the answer."""
 
     kind = "random"
 
@@ -86,6 +90,11 @@ class RandomBackend(_Baseline):
             if not letters:
                 return Response(key=key, error_type="bad_input", error_message="request shows no options")
             answers.append(rng.choice(sorted(letters)))
+        if self.generation.letter_probs and len(request.qids) == 1:
+            weights = {x: rng.expovariate(1.0) for x in sorted(request.options[0] if request.options else letters)}
+            total = sum(weights.values())
+            lps = {x: math.log(w / total) for x, w in weights.items()}
+            return Response(key=key, text=max(lps, key=lps.get), letter_logprobs=lps)
         return Response(key=key, text=_format(answers))
 
 
@@ -102,6 +111,8 @@ class BlindBackend(_Baseline):
             if not shown:
                 return Response(key=key, error_type="bad_input", error_message="request shows no options")
             answers.append(max(shown, key=lambda x: len(texts.get(x, ""))))  # max keeps the first on ties
+        if self.generation.letter_probs and len(answers) == 1:   # a rule: all probability on its choice
+            return Response(key=key, text=answers[0], letter_logprobs={answers[0]: 0.0})
         return Response(key=key, text=_format(answers))
 
 
@@ -154,12 +165,16 @@ class ExpertBackend(_Baseline):
     def answer_options(self) -> dict:
         return {"detector": self.model}
 
+    @property
+    def service_kind(self) -> str:
+        return self.model
+
     def service(self):
         if self._service is None:
             if self.context.expert is None:
                 raise MmadError("the expert baseline needs the run context (data root and question set)",
                                 culprit="expert")
-            self._service = self.context.expert(self.model)
+            self._service = self.context.expert(self.service_kind)
         return self._service
 
     def analyze(self, image_key: str):
@@ -176,11 +191,35 @@ class ExpertBackend(_Baseline):
         result = self.analyze(image)
         options = option_texts(request)
         extra = {"score": float(result.score), "threshold": float(result.threshold),
-                 "verdict": bool(result.verdict), "location": getattr(result, "location", None)}
+                 "verdict": bool(result.verdict), "location": getattr(result, "location", None),
+                 "score_source": "detector score"}
         if qtype == "Anomaly Detection":
             letter = yes_no_option(bool(result.verdict), options)
         else:
             letter = best_location_option(getattr(result, "location", "") or "", options)
         if letter is None:
             return Response(key=key, text="", extra={"abstain": True, **extra})
-        return Response(key=key, text=letter, extra=extra)
+        # a detector's answer is a decision: in likelihood mode all probability goes to it
+        lps = {letter: 0.0} if self.generation.letter_probs else None
+        return Response(key=key, text=letter, extra=extra, letter_logprobs=lps)
+
+
+class DetectorBackend(ExpertBackend):
+    """Any detector's own anomaly maps and image scores (``--model detector:DIR``, layout in
+    :mod:`mmad_eval.enhance.expert.maps`), answering like the built-in expert. The folder's content
+    fingerprint is part of the answer key, so new maps are asked again."""
+
+    kind = "detector"
+
+    def __init__(self, model, generation, images, **options):
+        super().__init__(model, generation, images, **options)
+        from ..enhance.expert.maps import MapsFolder
+
+        self._fingerprint = MapsFolder(Path(model)).fingerprint()
+
+    @property
+    def service_kind(self) -> str:
+        return f"maps:{self.model}"
+
+    def answer_options(self) -> dict:
+        return {"detector": "maps", "maps_fingerprint": self._fingerprint}

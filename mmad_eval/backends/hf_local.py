@@ -13,6 +13,7 @@ from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import letter_logprobs, request_letters, to_hf
+from .likelihood import letter_token_ids, pooled_logprobs
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -32,6 +33,7 @@ class HFBackend(Backend):
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}", culprit=str(self.dtype))
         self.top_logprobs = int(options.get("top_logprobs", 20))
+        self._letter_ids: dict[tuple, dict[str, list[int]]] = {}
         self.processor = None
         self.hf_model = None
         self.last_batches: list[int] = []      # sizes of the batches of the last generate (for tests/benches)
@@ -147,7 +149,7 @@ class HFBackend(Backend):
                 torch.manual_seed(g.seed)
         else:   # the values transformers treats as unset in greedy mode (no "flags ignored" warning)
             kw.update(do_sample=False, temperature=1.0, top_p=1.0, top_k=50)
-        want_lp = g.logprobs and any(request_letters(r) for _, r, _ in batch)
+        want_lp = g.letter_probs and any(request_letters(r) for _, r, _ in batch)
         if want_lp:
             kw["output_logits"] = True
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -168,9 +170,25 @@ class HFBackend(Backend):
                          prompt_tokens=int(enc["attention_mask"][i].sum()) if "attention_mask" in enc else None,
                          completion_tokens=n_new, extra={"batch_size": len(batch), "batch_s": elapsed})
             if want_lp and request_letters(request):
-                r.letter_logprobs = self._letters(tokenizer, [step[i] for step in out.logits], request_letters(request))
+                if g.answer_mode == "likelihood":   # exact: the first token's full distribution
+                    r.letter_logprobs = self.first_token_letters(tokenizer, out.logits[0][i], request_letters(request))
+                    r.extra["letter_position"] = 0
+                else:
+                    r.letter_logprobs = self._letters(tokenizer, [step[i] for step in out.logits],
+                                                      request_letters(request))
             responses.append(r)
         return responses
+
+    def first_token_letters(self, tokenizer, logits, letters) -> dict[str, float]:
+        """Log-probability of each letter as the first generated token, over the whole vocabulary, every
+        single-token spelling of the letter pooled (``"A"`` and ``" A"`` may be different tokens)."""
+        import torch
+
+        ids = self._letter_ids.get(tuple(letters))
+        if ids is None:
+            ids = self._letter_ids[tuple(letters)] = letter_token_ids(tokenizer, letters)
+        lp = torch.log_softmax(logits.float(), dim=-1).tolist()
+        return pooled_logprobs(lp, ids)
 
     def _letters(self, tokenizer, step_logits, letters) -> dict[str, float] | None:
         import torch

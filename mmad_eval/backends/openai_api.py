@@ -28,7 +28,8 @@ from urllib.parse import urlparse
 from ..errors import ConfigError, MmadError
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
-from .convert import letter_logprobs, request_letters, to_openai
+from .convert import request_letters, to_openai
+from .likelihood import from_positions
 
 OPENAI_URL = "https://api.openai.com/v1"
 TOKEN_FIELDS = ("max_completion_tokens", "max_tokens")
@@ -152,9 +153,11 @@ class OpenAIBackend(Backend):
             p["seed"] = g.seed
         if g.top_p is not None:
             p["top_p"] = g.top_p
-        if g.logprobs and request_letters(request):
+        if g.letter_probs and request_letters(request):
             p["logprobs"] = True
             p["top_logprobs"] = self.top_logprobs
+        if g.reasoning_effort:
+            p["reasoning_effort"] = g.reasoning_effort
         if self.extra_body:
             p.update(self.extra_body)
         return p
@@ -326,6 +329,9 @@ def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     r = Response(key=key, attempts=attempts, prompt_tokens=usage.get("prompt_tokens"),
                  completion_tokens=usage.get("completion_tokens"))
+    details = usage.get("completion_tokens_details")
+    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+        r.extra["reasoning_tokens"] = details["reasoning_tokens"]      # part of completion_tokens
     choices = data.get("choices")
     if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
         r.error_type, r.error_message = "malformed_response", "response has no choices"
@@ -343,31 +349,34 @@ def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts
         r.error_type, r.error_message = "empty_response", "no content in response"
     elif content == "" and choice.get("finish_reason") == "length":   # e.g. all tokens spent on reasoning
         r.error_type, r.error_message = "empty_response", ("empty content, finish_reason=length: the token "
-                                                           "limit was reached before any answer (raise max_tokens)")
+                                                           "limit (max_tokens) was reached before any answer; "
+                                                           "raise --max-tokens")
     elif not isinstance(content, str):
         r.error_type, r.error_message = "malformed_response", "message content is not text"
     else:
         r.text = content
-        r.letter_logprobs = _letters(letters, choice)
+        r.letter_logprobs, found = _letters(letters, choice)
+        r.extra.update(found)
     return r
 
 
-def _letters(letters: tuple[str, ...], choice: dict) -> dict[str, float] | None:
+def _letters(letters: tuple[str, ...], choice: dict) -> tuple[dict[str, float] | None, dict]:
+    """Letter log-probs from ``choice.logprobs.content[i].top_logprobs`` and where they were read, with the
+    shown letters outside the returned top-k (see :mod:`.likelihood`); nothing when no logprobs came back."""
     lp = choice.get("logprobs")
     content = lp.get("content") if isinstance(lp, dict) else None
     if not letters or not content:
-        return None
-    for tok in content:  # first position whose alternatives name an option letter
+        return None, {}
+    positions = []
+    for tok in content:
         if not isinstance(tok, dict):
             continue
         alts = [(t.get("token"), t.get("logprob")) for t in (tok.get("top_logprobs") or [])
                 if isinstance(t, dict) and isinstance(t.get("token"), str)]
         if not alts and isinstance(tok.get("token"), str):
             alts = [(tok["token"], tok.get("logprob"))]
-        found = letter_logprobs(alts, letters)
-        if found:
-            return found
-    return None
+        positions.append(alts)
+    return from_positions(positions, letters)
 
 
 def _without_credentials(url: str) -> str:

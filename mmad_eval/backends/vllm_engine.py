@@ -19,7 +19,8 @@ from typing import Sequence
 from ..errors import MissingExtraError, MmadError
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
-from .convert import letter_logprobs, request_letters, to_vllm
+from .convert import request_letters, to_vllm
+from .likelihood import from_positions
 
 ENGINE_OPTIONS = ("max_model_len", "tensor_parallel_size", "trust_remote_code", "dtype", "gpu_memory_utilization",
                   "enforce_eager", "max_num_seqs", "mm_processor_kwargs", "quantization", "revision")
@@ -100,7 +101,7 @@ class VLLMBackend(Backend):
         if not items:
             return
         llm = self.engine(max(len(r.images()) for _, r in items))
-        want_lp = self.generation.logprobs and any(request_letters(r) for _, r in items)
+        want_lp = self.generation.letter_probs and any(request_letters(r) for _, r in items)
         params = self.sampling_params(want_lp)
         for start in range(0, len(items), self.chunk_size):
             chunk = items[start:start + self.chunk_size]
@@ -144,13 +145,13 @@ class VLLMBackend(Backend):
                      extra={"finish_reason": getattr(comp, "finish_reason", None), "chunk_size": n,
                             "chunk_s": elapsed})
         letters = request_letters(request)
-        if letters and getattr(comp, "logprobs", None):
-            for position in comp.logprobs:  # first position whose alternatives name an option letter
-                alts = [(getattr(lp, "decoded_token", None) or "", lp.logprob) for lp in position.values()]
-                found = letter_logprobs(alts, letters)
-                if found:
-                    r.letter_logprobs = found
-                    break
+        if letters and self.generation.letter_probs:
+            # SampleLogprobs: per generated token a dict {token_id: Logprob(logprob, rank, decoded_token)}
+            # (FlatLogprobs, vLLM >= 0.11 with flat_logprobs, reads the same way; a position may be None)
+            positions = [[(getattr(lp, "decoded_token", None) or "", lp.logprob) for lp in position.values()]
+                         if position else [] for position in (getattr(comp, "logprobs", None) or [])]
+            r.letter_logprobs, found = from_positions(positions, letters)
+            r.extra.update(found)
         return r
 
     def close(self) -> None:

@@ -14,6 +14,8 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic set and the questions")
     p.add_argument("--categories", help="comma-separated synthetic categories (default: all ten)")
     p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="models to run (default: baselines)")
+    p.add_argument("--likelihood", default="random",
+                   help="model also run with --answer-mode likelihood ('none' to skip)")
     p.add_argument("--ablate", default="blind", help="model whose enhancement ablation runs ('none' to skip)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -42,20 +44,25 @@ def prepare_data(cache_dir, seed: int, categories: str | None = None, quiet: boo
 
 
 def summary_table(runs) -> str:
-    """One line per run: MMAD-compatible subtask scores, Average, and the strict Average; then the warnings
-    where summary.py and our fixed variant disagree (e.g. a baseline that abstains)."""
+    """One line per run: MMAD-compatible subtask scores, Average, the strict Average and Anomaly Detection's
+    image-level AUROC; then the warnings where summary.py and our fixed variant disagree (e.g. a baseline that
+    abstains)."""
     from ..questions.model import SUBTASK_SHORT, SUBTASKS
+    from ..score.ad_scores import detection_report
     from ..score.scorers import STRICT
     from ..score.summary import compatible_tables
 
     width = max([len(r.name) for r in runs] + [5])
-    head = f"{'run':<{width}}" + "".join(f"{SUBTASK_SHORT[s]:>7}" for s in SUBTASKS) + f"{'Avg':>7}{'strict':>8}"
+    head = (f"{'run':<{width}}" + "".join(f"{SUBTASK_SHORT[s]:>7}" for s in SUBTASKS) + f"{'Avg':>7}{'strict':>8}"
+            + f"{'AUROC':>7}")
     lines, notes = [head, "-" * len(head)], []
     for r in runs:
         compat, strict = compatible_tables(r.answers)[0], STRICT.table(r.answers)
         cells = [compat.overall.get(c) for c in (*SUBTASKS, "Average")]
+        det = detection_report(r.answers, n_boot=0)
+        auroc = det.overall.auroc if det is not None and det.overall is not None else None
         lines.append(f"{r.name:<{width}}" + "".join("      -" if v is None else f"{v:7.1f}" for v in cells)
-                     + f"{strict.overall.get('Average') or 0:8.1f}")
+                     + f"{strict.overall.get('Average') or 0:8.1f}" + ("      -" if auroc is None else f"{100 * auroc:7.1f}"))
         notes += [f"note ({r.name}): {n}" for n in compat.notes]
     return "\n".join(lines + notes)
 
@@ -74,6 +81,12 @@ def main(args) -> int:
     out = Path(args.out)
     for model in args.models:
         print(run_evaluation(RunSettings(model=model), questions, out, data_root=root,
+                             progress=not args.quiet).line())
+    if args.likelihood != "none":   # a model answering from letter probabilities: a ranked ROC and calibration
+        from ..settings import GenerationSettings
+
+        settings = RunSettings(model=args.likelihood, generation=GenerationSettings(answer_mode="likelihood"))
+        print(run_evaluation(settings, questions, out, name=f"{args.likelihood}@likelihood", data_root=root,
                              progress=not args.quiet).line())
     if args.ablate != "none":
         from ..settings import EnhancementSettings

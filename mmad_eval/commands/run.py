@@ -5,8 +5,8 @@ HELP = "Ask a model the questions of a question set (resumable; reruns ask only 
 
 
 def add_arguments(p) -> None:
-    from ..settings import (EXPERTS, HINT_STYLES, OPTION_ORDERS, OWN_PRESET, QUESTION_MODES, REFERENCE_SOURCES,
-                            RESIZES)
+    from ..settings import (ANSWER_MODES, EXPERTS, HINT_STYLES, OPTION_ORDERS, OWN_PRESET, QUESTION_MODES,
+                            REFERENCE_SOURCES, RESIZES)
 
     p.add_argument("--questions", required=True, help="question file (MMAD's mmad.json, or our JSONL)")
     p.add_argument("--model", required=True, help="preset name (see `mmad-eval models`) or backend:model")
@@ -45,9 +45,14 @@ def add_arguments(p) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--top-p", type=float)
     g.add_argument("--logprobs", action="store_true", default=None, help="ask for option-letter log-probabilities")
+    g.add_argument("--answer-mode", choices=ANSWER_MODES,
+                   help="generate: parse the reply's letter (MMAD); likelihood: the most probable shown option "
+                        "letter from the backend's own probabilities (no parse failures)")
+    g.add_argument("--reasoning-effort", help="sent to APIs that take it (e.g. low, medium, high)")
     g = p.add_argument_group("enhancements")
     g.add_argument("--knowledge", help="knowledge file (ours or MMAD's domain_knowledge.json)")
-    g.add_argument("--expert", choices=EXPERTS, default="none", help="expert hint source")
+    g.add_argument("--expert", type=expert_kind, default="none", metavar="|".join(EXPERTS) + "|maps:DIR",
+                   help="expert hint source; maps:DIR reads your detector's anomaly maps and scores")
     g.add_argument("--hint", choices=HINT_STYLES, default="boxes", help="how the expert hint is drawn")
     g.add_argument("--embedder", default="builtin", help="image embedding for --templates retrieved")
     g = p.add_argument_group("backend transport (not part of answer keys)")
@@ -80,6 +85,23 @@ def add_arguments(p) -> None:
     g.add_argument("--gpus-per-worker", type=float,
                    help="GPUs per Ray worker (default: the backend's tensor_parallel_size, else 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def expert_kind(value: str) -> str:
+    """--expert: a known kind or maps:DIR (the folder must exist; stored as given)."""
+    import argparse
+    from pathlib import Path
+
+    from ..settings import EXPERTS, MAPS_PREFIX
+
+    if value in EXPERTS:
+        return value
+    folder = value[len(MAPS_PREFIX):] if value.startswith(MAPS_PREFIX) else ""
+    if folder:
+        if not Path(folder).is_dir():
+            raise argparse.ArgumentTypeError(f"maps folder not found: {folder}")
+        return value
+    raise argparse.ArgumentTypeError(f"choose one of {', '.join(EXPERTS)} or maps:DIR")
 
 
 def backend_options(args) -> dict:
@@ -117,7 +139,8 @@ FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "reference
          "max_side": ("images", "max_side"), "resize": ("images", "resize"), "image_format": ("images", "format"),
          "jpeg_quality": ("images", "jpeg_quality"), "detail": ("images", "detail"),
          "temperature": ("generation", "temperature"), "max_tokens": ("generation", "max_tokens"),
-         "seed": ("generation", "seed"), "top_p": ("generation", "top_p"), "logprobs": ("generation", "logprobs")}
+         "seed": ("generation", "seed"), "top_p": ("generation", "top_p"), "logprobs": ("generation", "logprobs"),
+         "answer_mode": ("generation", "answer_mode"), "reasoning_effort": ("generation", "reasoning_effort")}
 
 
 def settings_from_args(args):

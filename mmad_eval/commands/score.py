@@ -126,6 +126,23 @@ def _pct(v, digits: int = 1) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
+def _print_beyond_letters(scores) -> None:
+    """Anomaly Detection as a detector, calibration, letters outside the top-k, replies cut by the token limit."""
+    from ..score.ad_scores import format_detection
+    from ..score.calibration import format_calibration
+
+    if scores.detection is not None:
+        print(format_detection(scores.detection, by_category=scores.by_category is not None))
+    if scores.calibration is not None:
+        print(format_calibration(scores.calibration))
+    if scores.outside_topk:
+        print(f"  {scores.outside_topk} answers had shown letters outside the returned top-k (probability 0 "
+              "there; a larger top_logprobs backend option narrows this)")
+    cut = scores.strict.extra["rules"].get("truncated", 0)
+    if cut:
+        print(f"  {cut} replies were cut by the token limit before their answer: raise --max-tokens")
+
+
 def print_scores(name: str, scores) -> None:
     """The run's tables as ``mmad-eval score`` prints them (our fixed MMAD variant only when it differs)."""
     from ..score.scorers import MMAD, MMAD_FIXED, STRICT
@@ -146,6 +163,7 @@ def print_scores(name: str, scores) -> None:
     om = scores.overkill_miss
     print("  Anomaly Detection overkill/miss: " + ("; ".join(
         f"{d} {_fmt(v['overkill'])}/{_fmt(v['miss'])}" for d, v in om.items()) or "-"))
+    _print_beyond_letters(scores)
     if scores.by_category is not None:
         print(format_table(scores.by_category, "Strict by category"))
     print()

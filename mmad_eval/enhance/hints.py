@@ -114,6 +114,13 @@ def hint_text(result: ExpertResult, size: tuple[int, int], style: str) -> str:
         else:
             text = f"The ground-truth defect mask of this image marks a defect {where}."
         return " ".join(p for p in (text, style_note) if p)
+    if result.kind == "maps":
+        head = (f"An anomaly detector scored this image {result.score:.2f} (threshold {result.threshold:.2f}); "
+                f"verdict: likely {'defective' if result.verdict else 'normal'}.")
+        if result.boxes:
+            head += f" The most anomalous region is {where}."
+        tail = "These are suggestions from an automatic model and may be wrong."
+        return " ".join(p for p in (head, style_note, tail) if p)
     lo, hi = result.normal_range
     head = (f"An inspection model compared this image with {result.references} normal samples: anomaly score "
             f"{result.score:.2f} (normal images score {lo:.2f} to {hi:.2f}; threshold {result.threshold:.2f}); "

@@ -13,6 +13,8 @@ from ..run.load import load_run, load_runs
 from ..run.loaded import LoadedRun
 from . import PARSER_VERSION
 from .cascade import parse_reply
+from .likelihood import choose_letter
+from .reasoning import parse_reasoned
 from .reference import reference_letters, reference_parse
 
 NO_NUMBERED_LINE = "no-numbered-line"    # the rule of a numbered reply without this question's line
@@ -47,13 +49,20 @@ class ReferenceRule:
         return reference_parse(text, take=self.letter_rule, options=options if self.closest else None)
 
 
-def parse_answers(answers: Iterable[AnswerRecord], protocol: dict | None = None) -> None:
+def parse_answers(answers: Iterable[AnswerRecord], protocol: dict | None = None,
+                  answer_mode: str = "generate") -> None:
     """Fill ``parsed``, ``rule`` and ``reference_parsed`` of every answered record, in place; ``protocol``
-    (the run's recorded protocol settings) says how the reference letter is read."""
+    (the run's recorded protocol settings) says how the reference letter is read. In likelihood mode the
+    letter is the most probable shown option (:mod:`.likelihood`); replies of reasoning models are read
+    through :func:`.reasoning.answer_text`."""
     answers = list(answers)
     rule = ReferenceRule.of(protocol)
     for rec in answers:
         if rec.error is not None or rec.reply is None:
+            continue
+        if answer_mode == "likelihood":
+            rec.parsed, rec.rule = choose_letter(rec.meta.get("letter_logprobs"), rec.options)
+            rec.reference_parsed = rec.parsed          # the answer is a letter: MMAD's scorer gets it too
             continue
         segment = rec.meta["segment"] if "segment" in rec.meta else rec.reply
         position, n_prompt = rec.meta.get("prompt_position", (0, 1))
@@ -61,7 +70,7 @@ def parse_answers(answers: Iterable[AnswerRecord], protocol: dict | None = None)
         if segment is None:
             rec.rule = NO_NUMBERED_LINE
             continue
-        rec.parsed, rec.rule = parse_reply(segment, rec.options)
+        rec.parsed, rec.rule = parse_reasoned(segment, rec.options, rec.meta.get("finish_reason"), parse_reply)
     if rule.letter_rule == "list":
         drop_images_as_the_script_does(answers)
 
@@ -83,7 +92,9 @@ def drop_images_as_the_script_does(answers: list[AnswerRecord]) -> None:
 
 def parse_run(run: LoadedRun) -> LoadedRun:
     """Parse a loaded run's answers; the record notes which parser version read them."""
-    parse_answers(run.answers, (run.record.get("settings") or {}).get("protocol"))
+    settings = run.record.get("settings") or {}
+    parse_answers(run.answers, settings.get("protocol"),
+                  (settings.get("generation") or {}).get("answer_mode", "generate"))
     run.record = {**run.record, "parser_version": PARSER_VERSION}
     return run
 

@@ -76,7 +76,7 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
                 q[4] = strings(f"{a.answer}. {a.options.get(a.answer, '')}")
             slot[0] &= int(a.correct)
             slot[1].append([a.rotation, prompt_of(m, run, a.request_key), a.answer, a.parsed or "",
-                            strings(a.rule), strings(a.reply),
+                            strings(rule_label(a)), strings(a.reply),
                             strings(scrub_text(a.error)) if a.error else -1,
                             strings(json.dumps(a.options, ensure_ascii=False))])
     for q in questions.values():
@@ -86,6 +86,21 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
     return {"strings": strings.items, "prompts": prompts, "models": [r.name for r in runs],
             "subtasks": list(SUBTASKS), "datasets": datasets.items, "categories": categories.items,
             "questions": list(questions.values())}
+
+
+def rule_label(a) -> str | None:
+    """The parser rule, with the letter probabilities (and letters outside the returned top-k) when the
+    answer carries them, e.g. ``likelihood · A 0.71, B 0.29 · outside top-k: C``."""
+    from ..parse.likelihood import letter_distribution
+
+    meta = a.meta or {}
+    dist = letter_distribution(meta.get("letter_logprobs"), a.options)
+    if not dist:
+        return a.rule
+    label = f"{a.rule or 'none'} · " + ", ".join(f"{k} {v:.2f}" for k, v in dist.items())
+    if meta.get("outside_topk"):
+        label += " · outside top-k: " + ", ".join(meta["outside_topk"])
+    return label
 
 
 def script_json(value) -> str:

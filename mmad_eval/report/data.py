@@ -8,6 +8,8 @@ from itertools import combinations
 from .. import __version__
 from ..questions.model import SUBTASKS
 from ..run.loaded import LoadedRun
+from ..score.ad_scores import DetectionReport
+from ..score.calibration import Calibration
 from ..score.table import ScoreTable
 from .browser import browser_blob
 from .published import PublishedRow, published_rows
@@ -40,6 +42,8 @@ class ModelData:
     answer_share: dict[str, float]              # letter -> % of correct answers
     circular: float | None                      # circular accuracy %, when rotations were asked
     live_cost: float | None = None              # what it would have cost live (runs answered through batches)
+    detection: DetectionReport | None = None    # Anomaly Detection as a detector (AUROC, AUPR, F1-max, ROC)
+    calibration: Calibration | None = None      # ECE, reliability, coverage (answers with a confidence)
 
 
 @dataclass
@@ -127,6 +131,7 @@ def model_data(run: LoadedRun, scoring: Scoring) -> ModelData:
         answer_share={k: 100.0 * v / n_letter for k, v in by_letter.items()} if n_letter else {},
         circular=((x.get("circular") or {}).get("accuracy") or {}).get("All"),
         live_cost=(run.record.get("usage") or {}).get("live_cost_usd"),
+        detection=scoring.detection(run.answers), calibration=scoring.calibration(run.answers),
     )
 
 

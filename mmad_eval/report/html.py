@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 
 from ..questions.model import SUBTASK_SHORT, SUBTASKS
-from . import charts
+from . import charts, detection_charts
 from .browser import script_json
 from .data import ReportData
 
@@ -59,6 +59,31 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def _pct_ci(ci) -> str:
+    return "" if not ci else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
+
+
+def detection_context(data: ReportData) -> dict:
+    """The ROC, reliability and coverage charts of the runs that have them (colours by model order)."""
+    roc, dashed, rel, cov = [], set(), [], []
+    for i, m in enumerate(data.models):
+        if m.detection is not None and m.detection.roc:
+            auc = m.detection.overall.auroc
+            roc.append((i, f"{m.name}: AUROC {_pct(auc)}", list(zip(m.detection.roc["fpr"], m.detection.roc["tpr"]))))
+            if m.detection.source == "detector score":
+                dashed.add(i)
+        if m.calibration is not None:
+            r = m.calibration.reliability
+            rel.append((i, m.name, [(c, a) for c, a in zip(r.confidence, r.accuracy) if c is not None]))
+            cov.append((i, m.name, sorted(m.calibration.coverage)))
+    return {"roc": detection_charts.roc_chart(roc, dashed), "reliability": detection_charts.reliability_chart(rel),
+            "coverage": detection_charts.coverage_chart(cov), "pct": _pct, "pct_ci": _pct_ci}
+
+
 def render(data: ReportData) -> str:
     cols = list(SUBTASKS) + ["Average"]
     short = {**SUBTASK_SHORT, "Average": "Avg"}
@@ -75,6 +100,7 @@ def render(data: ReportData) -> str:
         browser_json=script_json(data.browser), thumbs_json=script_json(data.thumbs.uris),
         css=(_TEMPLATES / "report.css").read_text(encoding="utf-8"),
         js=(_TEMPLATES / "browser.js").read_text(encoding="utf-8"),
+        **detection_context(data),
     )
     return _env().get_template("report.html.j2").render(**ctx)
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..answers import AnswerRecord
+from ..score.ad_scores import DetectionReport, detection_report
 from ..score.breakdown import category_table, overkill_miss
+from ..score.calibration import Calibration, calibration
 from ..score.compare import compare_runs
 from ..score.scorers import STRICT, Scorer
 from ..score.summary import compatible_tables, scored_table
@@ -49,6 +51,8 @@ class Scoring(Protocol):
     def strict(self, answers: list[AnswerRecord]) -> ScoreTable: ...
     def breakdown(self, answers: list[AnswerRecord]) -> Breakdown: ...
     def paired(self, a: list[AnswerRecord], b: list[AnswerRecord]) -> list[PairRow]: ...
+    def detection(self, answers: list[AnswerRecord]) -> DetectionReport | None: ...
+    def calibration(self, answers: list[AnswerRecord]) -> Calibration | None: ...
 
 
 class PackageScoring:
@@ -72,6 +76,13 @@ class PackageScoring:
         cats = category_table(answers, self.strict_scorer)
         return Breakdown(categories=cats.rows, category_counts=cats.counts,
                          ad=overkill_miss(answers, self.strict_scorer))
+
+    def detection(self, answers):
+        """Anomaly Detection as a detector: AUROC, AUPR, F1-max with CIs and the ROC curve."""
+        return detection_report(answers, n_boot=self.n_boot, seed=self.seed)
+
+    def calibration(self, answers):
+        return calibration(answers)
 
     def paired(self, a, b):
         cmp = compare_runs(a, b, self.strict_scorer, n_boot=self.n_boot, seed=self.seed)

@@ -57,6 +57,8 @@ def _answer(m: Member, req: dict | None, mode: str) -> AnswerRecord:
                                       ("latency_s", req["latency"]), ("attempts", req["attempts"])) if v is not None}
         if req["letter_logprobs"]:
             rec.meta["letter_logprobs"] = json.loads(req["letter_logprobs"])
+        if req.get("extra"):      # answer details: finish reason, letters outside top-k, detector score, ...
+            rec.meta.update(json.loads(req["extra"]))
         segment = answer_segment(rec.reply, mode, m.position, m.n_prompt)
         if segment != rec.reply:
             rec.meta["segment"] = segment

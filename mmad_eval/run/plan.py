@@ -22,7 +22,7 @@ from ..prompt.render import ImageSlot, PromptTemplate
 from ..questions.jsonl_io import load_jsonl
 from ..questions.mmad_io import load_mmad_json
 from ..questions.model import QuestionSet
-from ..settings import RunSettings
+from ..settings import MAPS_PREFIX, RunSettings
 from .compat import incompatibilities
 from .protocols import plan_entry, prompt_questions
 from .run_record import build_run_record
@@ -197,6 +197,8 @@ def plan_fingerprint(selection, enh, root: Path, parts: list) -> str | None:
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     if enh.settings.knowledge:
         h.update(_stat(Path(enh.settings.knowledge)))
+    if enh.settings.expert.startswith(MAPS_PREFIX):     # a detector's maps: new maps, new hints
+        h.update(enh.expert().maps.fingerprint().encode())
     for entry, selected in selection:
         h.update(f"|{entry.key}:{','.join(str(q.index) for q in selected)}".encode())
         for rel in (entry.key, *enh.references(entry)):

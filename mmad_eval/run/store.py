@@ -27,7 +27,7 @@ from ..backends.base import Response
 from ..errors import ConfigError
 
 DB_NAME = "mmad-eval.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BATCH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_jobs (
     job TEXT PRIMARY KEY, run TEXT NOT NULL, state TEXT NOT NULL, base_url TEXT NOT NULL, file_id TEXT,
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS runs (name TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     key TEXT PRIMARY KEY, content TEXT, status TEXT NOT NULL, text TEXT, error_type TEXT, error_message TEXT,
     attempts INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, latency REAL, letter_logprobs TEXT,
-    created REAL);
+    created REAL, extra TEXT);
 CREATE TABLE IF NOT EXISTS members (
     run TEXT NOT NULL, qid TEXT NOT NULL, rotation INTEGER NOT NULL, image TEXT NOT NULL, idx INTEGER NOT NULL,
     type TEXT NOT NULL, options TEXT NOT NULL, answer TEXT NOT NULL, request_key TEXT NOT NULL,
@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS members (
 CREATE TABLE IF NOT EXISTS images (sha TEXT PRIMARY KEY, path TEXT, data BLOB);
 """ + BATCH_SCHEMA
 REQUEST_COLUMNS = ("key", "content", "status", "text", "error_type", "error_message", "attempts",
-                   "prompt_tokens", "completion_tokens", "latency", "letter_logprobs", "created")
+                   "prompt_tokens", "completion_tokens", "latency", "letter_logprobs", "created", "extra")
 MEMBER_COLUMNS = ("run", "qid", "rotation", "image", "idx", "type", "options", "answer", "request_key",
                   "position", "n_prompt", "question")
 
@@ -82,9 +82,18 @@ def _add_batch_tables(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _add_answer_details(db: sqlite3.Connection) -> None:
+    """3 -> 4: requests gain ``extra``, the answer details kept with each reply (finish reason, the letters
+    outside the returned top-k, a detector's score, reasoning tokens)."""
+    db.execute("ALTER TABLE requests ADD COLUMN extra TEXT")
+
+
 # version v -> the step that brings a version-v store to v + 1
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting, 1: _name_references,
-                                                              2: _add_batch_tables}
+                                                              2: _add_batch_tables, 3: _add_answer_details}
+
+
+                                                              2: _add_answer_details}
 
 
 @dataclass
@@ -204,7 +213,8 @@ class Store:
                "error_message": None if resp.ok else resp.error_message, "attempts": resp.attempts,
                "prompt_tokens": resp.prompt_tokens, "completion_tokens": resp.completion_tokens,
                "latency": resp.latency_s, "created": time.time(),
-               "letter_logprobs": json.dumps(resp.letter_logprobs) if resp.letter_logprobs is not None else None}
+               "letter_logprobs": json.dumps(resp.letter_logprobs) if resp.letter_logprobs is not None else None,
+               "extra": json.dumps(resp.stored_extra()) if resp.stored_extra() else None}
         with self._lock:
             self.db.execute(_insert("requests", REQUEST_COLUMNS), [row[c] for c in REQUEST_COLUMNS])
 
@@ -233,11 +243,15 @@ class Store:
         """Counts and token totals over the distinct requests of a run's members."""
         row = self.db.execute(
             "SELECT COUNT(*), SUM(r.status = 'ok'), SUM(r.status = 'error'), SUM(r.prompt_tokens), "
-            "SUM(r.completion_tokens) FROM requests r WHERE r.key IN (SELECT request_key FROM members WHERE run = ?)",
+            "SUM(r.completion_tokens), SUM(json_extract(r.extra, '$.reasoning_tokens')) "
+            "FROM requests r WHERE r.key IN (SELECT request_key FROM members WHERE run = ?)",
             (run,)).fetchone()
         members = self.db.execute("SELECT COUNT(*) FROM members WHERE run = ?", (run,)).fetchone()[0]
-        return {"answers": members, "requests": row[0], "ok": row[1] or 0, "error": row[2] or 0,
-                "prompt_tokens": row[3] or 0, "completion_tokens": row[4] or 0}
+        out = {"answers": members, "requests": row[0], "ok": row[1] or 0, "error": row[2] or 0,
+               "prompt_tokens": row[3] or 0, "completion_tokens": row[4] or 0}
+        if row[5]:          # reported by the API, part of completion_tokens
+            out["reasoning_tokens"] = row[5]
+        return out
 
     # -- images ----------------------------------------------------------------------------------------
     def put_images(self, rows: list[tuple[str, str | None, bytes | None]]) -> None:

@@ -3,7 +3,9 @@
 :func:`score_run` gives the MMAD-compatible table (what MMAD's summary.py prints for the run's answers file),
 our fixed variant beside it (with a note whenever the two differ), the strict table, bootstrap CIs, the
 Anomaly Detection overkill/miss rates and, on request, the per-category table; every piece is computed by
-a :class:`Scorer`.
+a :class:`Scorer`. Beside them, Anomaly Detection as a detector (AUROC, AUPR, F1-max of P(defective),
+:mod:`.ad_scores`) and the calibration of the answers' confidences (:mod:`.calibration`), where the run has
+what they need.
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from ..answers import AnswerRecord
+from .ad_scores import DetectionReport, detection_report
 from .breakdown import category_table, overkill_miss
+from .calibration import Calibration, calibration
 from .mmad import differing_note
 from .scorers import MMAD, MMAD_FIXED, STRICT, Scorer
 from .stats import add_bootstrap_ci
@@ -25,12 +29,20 @@ class RunScores:
     strict: ScoreTable
     overkill_miss: dict[str, dict]         # by the strict scorer
     by_category: ScoreTable | None = None
+    detection: DetectionReport | None = None   # Anomaly Detection as a detector (None without AD questions)
+    calibration: Calibration | None = None     # None when no answer carries a confidence
+    outside_topk: int = 0                      # answers with a shown letter outside the returned top-k
 
     def as_dict(self) -> dict:
         out = {"mmad": asdict(self.compatible), "mmad_fixed": asdict(self.fixed), "strict": asdict(self.strict),
                "overkill_miss": self.overkill_miss}
         if self.by_category is not None:
             out["by_category"] = asdict(self.by_category)
+        for key in ("detection", "calibration"):
+            if getattr(self, key) is not None:
+                out[key] = asdict(getattr(self, key))
+        if self.outside_topk:
+            out["outside_topk"] = self.outside_topk
         return out
 
 
@@ -57,4 +69,7 @@ def score_run(answers: Sequence[AnswerRecord], strict: Scorer = STRICT, n_boot: 
     table, fixed = compatible_tables(answers, n_boot, seed)
     return RunScores(compatible=table, fixed=fixed, strict=scored_table(answers, strict, n_boot, seed),
                      overkill_miss=overkill_miss(answers, strict),
-                     by_category=category_table(answers, strict) if by_category else None)
+                     by_category=category_table(answers, strict) if by_category else None,
+                     detection=detection_report(answers, n_boot=n_boot, seed=seed, category_ci=by_category),
+                     calibration=calibration(answers),
+                     outside_topk=sum(bool((r.meta or {}).get("outside_topk")) for r in answers if r.rotation == 0))

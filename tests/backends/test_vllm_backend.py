@@ -138,3 +138,15 @@ def test_engine_secrets_reach_the_engine_but_are_never_recorded(fake_vllm):
     assert FakeLLM.instances[0].kw["hf_token"] == "hf_SeCrEt123"
     blob = json.dumps(be.describe()) + json.dumps(be.identity())
     assert "hf_SeCrEt123" not in blob
+
+
+def test_likelihood_mode_reads_the_first_position_and_names_letters_outside_top_k(fake_vllm):
+    """SampleLogprobs = list (per token) of {token_id: Logprob(logprob, rank, decoded_token)}; " B" and "B"
+    both spell B; C and D were offered but are not among the returned alternatives."""
+    reg = make_registry()
+    be = fake_vllm("m", GenerationSettings(answer_mode="likelihood"), reg)
+    r = run_backend(be, [("k", make_request(reg, text="Q\nA. a\nB. b\nC. c\nD. d", letters=("A", "B", "C", "D")))])["k"]
+    assert FakeLLM.instances[0].calls[0]["params"].kw["logprobs"] == 20   # asked although --logprobs is off
+    assert r.letter_logprobs == {"A": pytest.approx(-0.1), "B": pytest.approx(-2.5)}
+    assert r.extra["outside_topk"] == ["C", "D"] and r.extra["letter_position"] == 0
+    assert r.stored_extra()["outside_topk"] == ["C", "D"]

@@ -21,11 +21,12 @@ def test_demo_runs_baselines_and_ablation_and_writes_a_report(demo, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     runs = {r.name: r for r in load_parsed_runs(tmp / "runs")}
-    assert set(runs) == {"random", "expert", *(f"blind@{a}" for a in ("none", "+references", "+knowledge",
-                                                                      "+expert", "all"))}
-    # the printed table has one row per run with 7 subtask columns, Average and strict
+    assert set(runs) == {"random", "expert", "random@likelihood",
+                         *(f"blind@{a}" for a in ("none", "+references", "+knowledge", "+expert", "all"))}
+    # the printed table has one row per run with 7 subtask columns, Average, strict and AD's AUROC
     rows = [line for line in out.splitlines() if line.split() and line.split()[0] in runs]
-    assert len(rows) == len(runs) and all(len(r.split()) == 10 for r in rows)
+    assert len(rows) == len(runs) and all(len(r.split()) == 11 for r in rows)
+    assert float(next(r for r in rows if r.startswith("expert ")).split()[-1]) > 70
     assert f"report: {tmp / 'demo.html'}" in out
     # every question of the generated set was answered by every run, none failed
     n = sum(len(e["conversation"]) for e in json.loads(next((tmp / "cache").glob("*/questions.json")).read_text())
@@ -40,6 +41,11 @@ def test_demo_runs_baselines_and_ablation_and_writes_a_report(demo, capsys):
     html = (tmp / "demo.html").read_text()
     assert 'id="ablations"' in html and "blind@+knowledge" in html
     assert str(tmp) not in html                       # no local absolute path leaks into the report
+    # the expert's ROC (dashed: a detector) next to the models' on one chart, with its AUROC
+    det = html[html.index('<section id="detector">'):html.index('<section id="calibration">')]
+    assert det.count("<path") == len(runs) and det.count('stroke-dasharray="5 3"') == 1
+    assert "expert" in det and "letter probability" in det and "random@likelihood" in det
+    assert "detector score" in det
 
 
 def test_demo_rerun_reuses_data_and_answers(demo, capsys):
@@ -49,5 +55,5 @@ def test_demo_rerun_reuses_data_and_answers(demo, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     asked = [int(m) for m in re.findall(r"asked (\d+)", out)]
-    assert len(asked) == 7 and all(a == 0 for a in asked)
+    assert len(asked) == 8 and all(a == 0 for a in asked)
     assert (questions.stat().st_mtime_ns, len(list((tmp / "cache").rglob("*.png")))) == before

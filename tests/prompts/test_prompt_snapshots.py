@@ -36,6 +36,7 @@ CASES = {
     "mmad_1shot_cumulative": dict(references=REFS[:1], questions=QUESTIONS, mode="cumulative"),
     "mmad_1shot_per_image": dict(references=REFS[:1], questions=QUESTIONS, mode="per-image"),
     "mmad_cot_1shot": dict(references=REFS[:1], questions=QUESTIONS[:1], template="mmad_cot"),
+    "mmad_confidence_1shot": dict(references=REFS[:1], questions=QUESTIONS[:1], template="mmad_confidence"),
 }
 
 

@@ -6,6 +6,7 @@ Run as a script to render the demo report and its screenshot:
 from __future__ import annotations
 
 import hashlib
+import math
 import io
 import random
 import subprocess
@@ -137,6 +138,10 @@ def synthetic_runs(models=(("qwen2.5-vl-7b", 0.72), ("internvl2-8b", 0.6), ("gpt
                     rec.parsed, rec.rule = parse_reply(rec.reply, shown)
                     rec.reference_parsed = reference_parse(rec.reply)
                     rec.meta = {"prompt_tokens": 900 + len(body), "completion_tokens": len(rec.reply) // 3 + 1}
+                    if m == 1:      # this model also returned letter probabilities (detection and calibration)
+                        top = 0.35 + 0.6 * mrng.random()
+                        rest = (1 - top) / (len(shown) - 1)
+                        rec.meta["letter_logprobs"] = {k: math.log(top if k == pick else rest) for k in shown}
                 answers.append(rec)
         enh = {"knowledge": f"{data_root}/domain_knowledge.json" if name.endswith("+knowledge") else None,
                "expert": "none", "hint": "boxes", "embedder": "builtin"}

@@ -44,7 +44,8 @@ def parsed(report_html):
 
 
 def test_every_section_is_present(parsed):
-    for section in ("summary", "subtasks", "heatmaps", "ad", "compare", "ablations", "bias", "browser", "records"):
+    for section in ("summary", "subtasks", "heatmaps", "ad", "detector", "calibration", "compare", "ablations",
+                    "bias", "browser", "records"):
         assert section in parsed.ids
     assert parsed.tags.count("svg") >= 4          # bar, radar, legends
 
@@ -172,3 +173,17 @@ def test_scrub_text_redacts_echoed_api_keys():
     text = scrub_text("HTTP 401: Incorrect API key provided: sk-proj-AbCd*************wxyz. See docs.")
     assert "sk-proj" not in text and "wxyz" not in text and text.startswith("HTTP 401: Incorrect API key")
     assert scrub_text("risk-free task-list") == "risk-free task-list"
+
+
+def test_detector_and_calibration_sections(report_html):
+    data, _, html = report_html
+    m = {x.name: x for x in data.models}
+    assert m["internvl2-8b"].detection.source == "letter probability" and m["internvl2-8b"].calibration.n > 0
+    assert m["qwen2.5-vl-7b"].detection.source == "hard answer" and m["qwen2.5-vl-7b"].calibration is None
+    det = html[html.index('<section id="detector">'):html.index('<section id="calibration">')]
+    assert det.count("<path") == len(data.models)                  # one ROC curve per run
+    cal = html[html.index('<section id="calibration">'):]
+    cal = cal[:cal.index("</section>")]
+    assert "internvl2-8b" in cal and "qwen2.5-vl-7b" not in cal    # only runs with confidences
+    # the question browser shows each answer's letter probabilities beside the rule
+    assert any(" · A 0." in s for s in data.browser["strings"])

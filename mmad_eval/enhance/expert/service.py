@@ -85,8 +85,13 @@ class ExpertService:
     def __init__(self, data_root: Path, questions: QuestionSet, kind: str = "builtin",
                  settings: DetectorSettings | None = None, max_references: int = 10, seed: int = 0,
                  cache_size: int = 64):
-        if kind not in KINDS:
-            raise ConfigError(f"unknown expert kind; choose one of {', '.join(KINDS)}", culprit=kind)
+        if kind not in KINDS and not kind.startswith("maps:"):
+            raise ConfigError(f"unknown expert kind; choose one of {', '.join(KINDS)} or maps:DIR", culprit=kind)
+        self.maps = None
+        if kind.startswith("maps:"):            # a detector's own maps and scores (see .maps)
+            from .maps import MapsFolder
+
+            self.maps = MapsFolder(Path(kind[len("maps:"):]))
         self.data_root = Path(data_root)
         self.questions = questions
         self.kind = kind
@@ -163,6 +168,8 @@ class ExpertService:
             raise DataError("not a query of the question set", culprit=key)
         if self.kind == "oracle":
             result = oracle_result(self.data_root, entry)
+        elif self.maps is not None:
+            result = self.maps.result(self.data_root, key)
         elif self.kind == "misleading":
             result = self._misleading(key, entry)
         else:
