@@ -93,9 +93,6 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_pars
                                                               2: _add_batch_tables, 3: _add_answer_details}
 
 
-                                                              2: _add_answer_details}
-
-
 @dataclass
 class Member:
     """One (question, rotation) of a run and the request that answers it."""
