@@ -1,27 +1,42 @@
-"""API throughput against a local fake OpenAI server with fixed latency: MMAD's reference loop vs our runner.
+"""API throughput against a local fake OpenAI server with fixed latency: our runner vs the leanest client.
 
-    python bench/bench_api.py                       # 200 ms latency, 2,560 questions for the runner
-    python bench/bench_api.py --questions 1280 --slow-questions 40
+    python bench/bench_api.py                                  # lean-client comparison, 64 and 256 in flight
+    python bench/bench_api.py --questions 1280 --repeats 3
+    python bench/bench_api.py --mmad-loop                      # also MMAD's reference loop (one in flight)
 
-The reference loop re-creates MMAD's GPT-4o script: one request in flight, every image re-read and
-re-encoded for each request, and the whole results file rewritten after each image. Our runner is the
-``openai`` backend through ``run_evaluation`` at 1, 8, 32 and 64 requests in flight. The server runs in its
-own process. Ideal throughput = in-flight / latency. Client CPU includes the image-preparing threads;
-server CPU is the fake server process (same machine), both per request.
+Lean client: ``httpx.AsyncClient`` pools of 16 connections (one pool of 256 costs httpx ~10x the CPU per
+request: it scans the whole pool on every request), the request bodies pre-built as
+bytes before timing (byte-for-byte the bodies our runner sent in an untimed warm-up run: same prompts, same
+images), N workers posting them and reading the answer out of the JSON. Ours: ``mmad-eval run`` through the
+``openai`` backend (``run_evaluation``, a fresh output folder each time: nothing reused), PNG images sent as
+they are. Both against the same server process, one after the other, repeated; throughput is timed from the
+server's log (first request's arrival to last reply), so our start-up (loading questions, hashing images,
+building requests) is not in it, and the ratio is ours / lean of the same repeat.
+
+Client CPU per request: the client process's CPU time divided by the requests. For ours, two figures: the
+sending phase (the backend's ``generate``: bodies, HTTP, parsing, the store's commit per answer; the window the
+server's log times) and the whole call (start-up included: loading questions, hashing images, building and
+keying requests, the run record); both without the first-time encoding of each distinct image (measured by
+the registry, printed apart). The server's own CPU is on the same cores.
+
+``--mmad-loop`` adds the older table: MMAD's GPT-4o script re-created (one request in flight, every image
+re-read and re-encoded as a 512-px JPEG per request, the results file rewritten after each image) against
+our runner at 1 and 64 in flight with the same 512-px JPEG settings (whole-run wall time).
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import io
 import json
 import multiprocessing as mp
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import requests
 from PIL import Image
 
 from mmad_eval.prompt.images import ImageSettings
@@ -41,12 +56,112 @@ def _process_cpu_s(pid: int) -> float | None:
         return None
 
 
-def _serve(latency: float, port_q, stop_ev) -> None:
-    from mmad_eval.testing.openai_server import FakeOpenAIServer
+# -- the server process ------------------------------------------------------------------------------------
+def _serve(latency: float, conn) -> None:
+    """The fake server; answers commands on ``conn``: "record" (keep the next bodies as JSON bytes),
+    "log" (arrival and reply times since the last "log", and the bodies recorded), "stop"."""
+    from mmad_eval.testing.openai_server import FakeOpenAIServer, default_responder
 
-    with FakeOpenAIServer(latency_s=latency) as srv:
-        port_q.put(srv.base_url)
-        stop_ev.wait()
+    recorded: list[bytes] = []
+    recording = [False]
+
+    def responder(body: dict):
+        if recording[0]:
+            recorded.append(json.dumps(body).encode())
+        return default_responder(body)
+
+    with FakeOpenAIServer(responder=responder, latency_s=latency, keep_bodies=False) as srv:
+        conn.send(srv.base_url)
+        seen = 0
+        while (cmd := conn.recv()) != "stop":
+            if cmd == "record":
+                recording[0] = True
+                continue
+            arrivals, replies = srv.arrivals[seen:], srv.replies[seen:]
+            seen += len(replies)
+            recording[0] = False
+            conn.send((arrivals, replies, list(recorded)))
+            recorded.clear()
+
+
+class Server:
+    def __init__(self, latency: float):
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(latency, child), daemon=True)
+        self.proc.start()
+        self.url = self.conn.recv()
+
+    def log(self):
+        """(requests, seconds from first arrival to last reply, bodies recorded) since the last call."""
+        self.conn.send("log")
+        arrivals, replies, bodies = self.conn.recv()
+        return len(replies), (max(replies) - min(arrivals)) if replies else float("nan"), bodies
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(timeout=10)
+
+
+# -- the clients ---------------------------------------------------------------------------------------------
+async def _lean(url: str, bodies: list[bytes], in_flight: int, per_pool: int) -> None:
+    import httpx
+
+    # httpx scans its whole pool per request: a pool of 256 connections costs ~10x the CPU of 16 pools of 16
+    n_pools = -(-in_flight // per_pool)
+    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+    headers = {"Authorization": "Bearer local", "Content-Type": "application/json"}
+    clients = [httpx.AsyncClient(base_url=url, limits=limits, timeout=120, headers=headers) for _ in range(n_pools)]
+    todo = iter(bodies)
+
+    async def worker(client):
+        for body in todo:
+            r = await client.post("/chat/completions", content=body)
+            r.raise_for_status()
+            assert r.json()["choices"][0]["message"]["content"]
+
+    try:
+        await asyncio.gather(*(worker(clients[i % n_pools]) for i in range(in_flight)))
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+def lean_client(url: str, bodies: list[bytes], in_flight: int, per_pool: int = 16) -> tuple[int, float]:
+    c = time.process_time()
+    asyncio.run(_lean(url, bodies, in_flight, per_pool))
+    return len(bodies), time.process_time() - c
+
+
+SENDING_CPU: list[float] = []      # process CPU seconds of each OpenAIBackend.generate call (the sending phase)
+
+
+def _timed_generate():
+    """OpenAIBackend.generate wrapped to record its process CPU time (installed once by the bench)."""
+    from mmad_eval.backends.openai_api import OpenAIBackend
+
+    original = OpenAIBackend.generate
+
+    async def generate(self, items, emit):
+        c = time.process_time()
+        try:
+            await original(self, items, emit)
+        finally:
+            SENDING_CPU.append(time.process_time() - c)
+
+    OpenAIBackend.generate = generate
+
+
+def ours(qfile: Path, url: str, n_questions: int, in_flight: int, out: Path,
+         images: ImageSettings = ImageSettings()) -> tuple[int, float, float, float]:
+    """(requests asked, client CPU s of the whole call and of the sending phase, both without the first-time
+    image encoding, that encoding's CPU s)."""
+    settings = RunSettings(model="openai:fake", images=images)
+    c = time.process_time()
+    s = run_evaluation(settings, qfile, out, slice=Slice(limit=n_questions),
+                       backend_options={"base_url": url, "concurrency": in_flight, "api_key": "local"})
+    encode_s = s.record["last_invocation"].get("image_encode_cpu_s", 0.0)
+    return s.asked, time.process_time() - c - encode_s, SENDING_CPU[-1] - encode_s, encode_s
 
 
 def _encode(path: Path) -> str:
@@ -59,9 +174,11 @@ def _encode(path: Path) -> str:
 
 def reference_loop(qfile: Path, root: Path, url: str, n_questions: int, results: Path) -> tuple[int, float]:
     """MMAD's GPT-4o loop shape: sequential, re-encode per request, rewrite all results after each image."""
+    import requests
+
     data = json.loads(qfile.read_text())
     answers, asked = [], 0
-    t, c = time.perf_counter(), time.process_time()
+    c = time.process_time()
     for key, entry in data.items():
         if asked >= n_questions:
             break
@@ -79,15 +196,122 @@ def reference_loop(qfile: Path, root: Path, url: str, n_questions: int, results:
                             "gpt_answer": r.json()["choices"][0]["message"]["content"]})
             asked += 1
         results.write_text(json.dumps(answers, indent=4))
-    return asked, time.perf_counter() - t, time.process_time() - c
+    return asked, time.process_time() - c
 
 
-def ours(qfile: Path, url: str, n_questions: int, in_flight: int, out: Path) -> tuple[int, float]:
-    settings = RunSettings(model="openai:fake", images=ImageSettings(max_side=512, format="jpeg", detail="low"))
-    t, c = time.perf_counter(), time.process_time()
-    s = run_evaluation(settings, qfile, out, slice=Slice(limit=n_questions),
-                       backend_options={"base_url": url, "concurrency": in_flight, "api_key": "local"})
-    return s.asked, time.perf_counter() - t, time.process_time() - c
+# -- the tables ----------------------------------------------------------------------------------------------
+def lean_comparison(server: Server, qfile: Path, n: int, in_flights: list[int], repeats: int, tmp: Path):
+    """Rows (in flight, repeat, lean q/s, ours q/s, lean CPU ms/req, ours CPU ms/req, encode ms/image)."""
+    server.conn.send("record")
+    ours(qfile, server.url, n, 64, tmp / "warm-up")              # untimed: warms the file cache, records bodies
+    _, _, bodies = server.log()
+    rows = []
+    for rep in range(repeats):
+        for k in in_flights:
+            asked_l, cpu_l = lean_client(server.url, bodies, k)
+            n_l, span_l, _ = server.log()
+            asked_o, cpu_o, send_o, enc_o = ours(qfile, server.url, n, k, tmp / f"ours-{k}-{rep}")
+            n_o, span_o, _ = server.log()
+            assert n_l == asked_l == len(bodies) and n_o == asked_o == len(bodies), (n_l, asked_l, n_o, asked_o)
+            rows.append((k, rep, n_l / span_l, n_o / span_o, 1000 * cpu_l / n_l, 1000 * send_o / n_o,
+                         1000 * cpu_o / n_o, enc_o, os.getloadavg()[0]))
+    return len(bodies), rows
+
+
+def print_lean(n: int, rows, latency: float) -> None:
+    print(f"\n## ours vs the lean client: {n} requests (2 PNG images each, sent as they are), "
+          f"{latency * 1000:.0f} ms server latency, timed from the server's log")
+    print("| in flight | repeat | lean q/s | ours q/s | ours / lean | lean CPU ms/req | ours CPU ms/req sending "
+          "| ours CPU ms/req whole call | ours first-time encode CPU s | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for k, rep, lq, oq, lc, sc, oc, enc, load in rows:
+        print(f"| {k} | {rep + 1} | {lq:.1f} | {oq:.1f} | {oq / lq:.3f} | {lc:.2f} | {sc:.2f} | {oc:.2f} | "
+              f"{enc:.2f} | {load:.1f} |")
+    print("\n| in flight | ideal q/s | lean q/s (median) | ours q/s (median) | ours / lean (median of repeats) "
+          "| ours / lean (best of each) | lean CPU ms/req | ours CPU ms/req sending | ours CPU ms/req whole call |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for k in sorted({r[0] for r in rows}):
+        mine = [r for r in rows if r[0] == k]
+        med = lambda i: statistics.median(r[i] for r in mine)   # noqa: E731
+        print(f"| {k} | {k / latency:.0f} | {med(2):.1f} | {med(3):.1f} | "
+              f"{statistics.median(r[3] / r[2] for r in mine):.3f} | "
+              f"{max(r[3] for r in mine) / max(r[2] for r in mine):.3f} | {med(4):.2f} | {med(5):.2f} | "
+              f"{med(6):.2f} |")
+
+
+def mmad_loop_table(server: Server, qfile: Path, cache: Path, n_slow: int, n: int, tmp: Path,
+                    latency: float) -> None:
+    """MMAD's loop (1 in flight) vs ours at 1 and 64 in flight, all with 512-px JPEG images, whole-run wall
+    time (start-up included)."""
+    rows = []
+    t = time.perf_counter()
+    asked, cpu = reference_loop(qfile, cache, server.url, n_slow, tmp / "answers.json")
+    rows.append(("MMAD reference loop", 1, asked, time.perf_counter() - t, cpu))
+    server.log()
+    for k, n_q in ((1, n_slow), (64, n)):
+        t = time.perf_counter()
+        asked, cpu, _, enc = ours(qfile, server.url, n_q, k, tmp / f"ours-jpeg-{k}",
+                                  ImageSettings(max_side=512, format="jpeg", detail="low"))
+        rows.append(("mmad-eval", k, asked, time.perf_counter() - t, cpu + enc))
+        server.log()
+    ref = rows[0][2] / rows[0][3]
+    print("\n## MMAD's reference loop vs ours, 512-px JPEG images, whole-run wall time (start-up included)")
+    print("| runner | in flight | requests | seconds | questions/s | ratio to ideal | x reference loop "
+          "| client CPU ms/request |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, k, asked, secs, cpu in rows:
+        print(f"| {name} | {k} | {asked} | {secs:.1f} | {asked / secs:.1f} | {asked / secs * latency / k:.2f} | "
+              f"{asked / secs / ref:.1f} | {1000 * cpu / asked:.1f} |")
+
+
+STAGES = [  # (stage, functions whose cumulative time it is); inner ones are subtracted from outer ones
+    ("read + hash images", ["mmad_eval/prompt/images.py:add_file"]),
+    ("image data URLs (cache reads on the event loop)", ["mmad_eval/prompt/images.py:data_url_bytes"]),
+    ("message building (render, key)", ["mmad_eval/run/plan.py:build_requests"]),
+    ("request body (JSON, once per request)", ["mmad_eval/backends/openai_api.py:body"]),
+    ("HTTP client (httpx, reply JSON)", ["mmad_eval/backends/http_json.py:post"]),
+    ("parsing the reply", ["mmad_eval/backends/openai_api.py:_to_response"]),
+    ("store (answers, members, record)", ["mmad_eval/run/store.py:put_response", "mmad_eval/run/store.py:put_members",
+                                          "mmad_eval/run/store.py:put_images", "mmad_eval/run/store.py:put_run"]),
+]
+
+
+def profile_breakdown(server: Server, qfile: Path, n: int, in_flight: int, tmp: Path) -> None:
+    """CPU per request by stage, from cProfile's cumulative CPU times of the event-loop thread in one run
+    (profiled, so slower: the shares are what matter), scaled to the unprofiled run's CPU per request less
+    the first-time image encoding (done in threads, measured by the registry, printed apart)."""
+    import cProfile
+    import pstats
+
+    asked, cpu, _, enc = ours(qfile, server.url, n, in_flight, tmp / "plain")
+    server.log()
+    prof = cProfile.Profile(time.thread_time)     # CPU of the event-loop thread (idle waits are not CPU)
+    prof.enable()
+    ours(qfile, server.url, n, in_flight, tmp / "profiled")
+    prof.disable()
+    server.log()
+    stats = pstats.Stats(prof).stats
+    total = sum(v[2] for v in stats.values())            # all own time = the profiled thread's CPU
+    cum = {}
+    for (file, _, func), v in stats.items():
+        for stage, names in STAGES:
+            if any(file.endswith(name.split(":")[0]) and func == name.split(":")[1] for name in names):
+                cum[stage] = cum.get(stage, 0.0) + v[3]
+    cum["message building (render, key)"] = cum.get("message building (render, key)", 0.0) \
+        - cum.get("read + hash images", 0.0)                       # images are read inside build_requests
+    print(f"\n## where the client's CPU goes: {asked} requests, {in_flight} in flight (cProfile; unprofiled "
+          f"client CPU {1000 * (cpu + enc) / asked:.2f} ms/request, {1000 * cpu / asked:.2f} without first-time "
+          f"image encoding)")
+    print("| stage | share of the event-loop thread's CPU | ms/request (scaled to the unprofiled run) |")
+    print("|---|---|---|")
+    rest = total
+    for stage, _ in STAGES:
+        t = cum.get(stage, 0.0)
+        rest -= t
+        print(f"| {stage} | {100 * t / total:.1f}% | {1000 * cpu * t / total / asked:.3f} |")
+    print(f"| the rest (event loop, workers, loading questions, run record) | {100 * rest / total:.1f}% | "
+          f"{1000 * cpu * rest / total / asked:.3f} |")
+    print(f"| first-time image encoding (threads, once per distinct image) | | {1000 * enc / asked:.3f} |")
 
 
 def main() -> None:
@@ -95,47 +319,32 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", type=float, default=0.2)
-    ap.add_argument("--questions", type=int, default=2560, help="questions for the runner at 8/32/64 in flight")
-    ap.add_argument("--slow-questions", type=int, default=40, help="questions for the 1-in-flight cases")
+    ap.add_argument("--questions", type=int, default=1280)
+    ap.add_argument("--in-flight", default="64,256")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--mmad-loop", action="store_true", help="also MMAD's reference loop at 1 in flight")
+    ap.add_argument("--slow-questions", type=int, default=20, help="questions for the 1-in-flight table")
+    ap.add_argument("--profile", action="store_true", help="only the CPU breakdown by stage (64 in flight)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mmad-eval-bench-images")
     args = ap.parse_args()
     qfile = make_benchmark_set(args.cache, max(SHAPE["images"], args.questions // SHAPE["per_image"] + 1))
-
-    ctx = mp.get_context("spawn")
-    port_q, stop_ev = ctx.Queue(), ctx.Event()
-    server = ctx.Process(target=_serve, args=(args.latency, port_q, stop_ev), daemon=True)
-    server.start()
-    url = port_q.get(timeout=60)
-    rows = []
-
-    def measured(name, k, fn, *a):
-        s0, l0 = _process_cpu_s(server.pid), os.getloadavg()[0]
-        n, t, c = fn(*a)
-        s1 = _process_cpu_s(server.pid)
-        rows.append((name, k, n, t, c, None if s0 is None or s1 is None else s1 - s0,
-                     max(l0, os.getloadavg()[0])))
-
+    _timed_generate()
+    server = Server(args.latency)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average at start "
+          f"{os.getloadavg()[0]:.1f}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            measured("MMAD reference loop", 1, reference_loop, qfile, args.cache, url, args.slow_questions,
-                     Path(tmp) / "answers.json")
-            for k in (1, 8, 32, 64):
-                n_q = args.slow_questions if k == 1 else args.questions
-                measured("mmad-eval runner", k, ours, qfile, url, n_q, k, Path(tmp) / f"ours{k}")
+            if args.profile:
+                profile_breakdown(server, qfile, args.questions, 64, Path(tmp))
+                return
+            n, rows = lean_comparison(server, qfile, args.questions, [int(k) for k in args.in_flight.split(",")],
+                                      args.repeats, Path(tmp))
+            print_lean(n, rows, args.latency)
+            if args.mmad_loop:
+                mmad_loop_table(server, qfile, args.cache, args.slow_questions, args.questions, Path(tmp),
+                                args.latency)
     finally:
-        stop_ev.set()
-        server.join(timeout=10)
-    ref_rate = rows[0][2] / rows[0][3]
-    print(f"latency {args.latency * 1000:.0f} ms per request; whole run wall time, startup included; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| runner | in flight | requests | seconds | questions/s | ratio to ideal | x reference loop "
-          "| client CPU ms/request | server CPU ms/request | load average |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, k, n, t, c, sc, load in rows:
-        rate = n / t
-        server_ms = "n/a" if sc is None else f"{1000 * sc / max(n, 1):.1f}"
-        print(f"| {name} | {k} | {n} | {t:.1f} | {rate:.1f} | {rate / (k / args.latency):.2f} | "
-              f"{rate / ref_rate:.1f} | {1000 * c / max(n, 1):.1f} | {server_ms} | {load:.1f} |")
+        server.close()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Batched vs one-at-a-time questions/s through HFBackend, for a 2B-class VLM with random weights.
+"""Batched vs one-at-a-time questions/s through HFBackend, for a 2B-class VLM with random weights, and the
+padding fraction of its batches (grouped by image count and prompt length, and in arrival order).
 
 The model is a LLaVA built from real layer sizes (CLIP ViT-L/14-336 vision tower: 576 tokens per image;
 Qwen2-1.5B language model), about 1.9 B parameters, created with ``_from_config`` directly on the GPU in
@@ -21,6 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# MMAD-like questions of different lengths (anomaly detection is short, object analysis and defect
+# description long): mixed in arrival order so batches without grouping carry padding
+EXTRA = ["", "The object is a bottle seen from above. ", "Consider the shape, the colour, the texture and "
+         "the printed marks of the object, and the position of every part relative to the others. " * 3]
 QUESTION = ("Test image: is there any defect in the object? Compare the query with the normal template image "
             "shown first. Consider scratches, cracks, holes, stains, contamination, missing or misplaced parts "
             "and deformations, and answer with the letter of the correct option only.\nA. Yes\nB. No\n")
@@ -75,7 +80,7 @@ def make_items(n: int, image_px: int, folder: Path):
             Image.fromarray(rng.integers(0, 255, (image_px, image_px, 3), dtype=np.uint8)).save(p)
             shas.append(ImagePart(reg.add_file(p), role=role))
         parts = (TextPart("Normal template image:"), shas[0], TextPart("Query image:"), shas[1],
-                 TextPart(f"Question {i}. " + QUESTION))
+                 TextPart(f"Question {i}. " + EXTRA[i % len(EXTRA)] + QUESTION))
         items.append((f"q{i}", Request(messages=(Message("user", parts),), qids=(f"q{i}",), options=(("A", "B"),))))
     return reg, items
 
@@ -124,29 +129,34 @@ def main(argv=None) -> int:
         reg, items = make_items(max(args.questions, args.single_questions), 32 if args.tiny else args.image_px,
                                 Path(tmp))
         gen = GenerationSettings(temperature=0.0, max_tokens=args.new_tokens)
-        for bs in sizes:
-            be = HFBackend("random-llava-2b", gen, reg, batch_size=bs, device=device)
+        batched = [bs for bs in sizes if bs > 1]
+        runs = [(bs, True) for bs in sizes] + [(min(batched), False)] * bool(batched)
+        for bs, grouped in runs:
+            be = HFBackend("random-llava-2b", gen, reg, batch_size=bs, device=device, group_by_length=grouped)
             be.processor, be.hf_model = processor, model
             subset = items[: args.single_questions if bs == 1 else args.questions]
             run_once(be, subset[: min(bs, len(subset))])                     # warm-up
             if device == "cuda":
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
+            be.pad_tokens = be.token_slots = 0
             elapsed = run_once(be, subset)
             peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
-            rows.append((bs, len(subset), elapsed, len(subset) / elapsed, peak))
+            rows.append((bs, len(subset), elapsed, len(subset) / elapsed, peak, be.stats()["padding_fraction"],
+                         "grouped" if grouped else "arrival"))
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "CPU (--tiny smoke run; not a measurement)"
     base = rows[0][3] if rows and rows[0][0] == 1 else None
     print(f"# HFBackend batched generate, {datetime.date.today().isoformat()}, {gpu}")
     print(f"# torch {torch.__version__}, transformers {transformers.__version__}, model: random-weight LLaVA "
           f"{n_params / 1e9:.2f} B params ({'tiny' if args.tiny else 'CLIP-L/336 + Qwen2-1.5B sizes'}, "
           f"{'fp32' if args.tiny else 'bf16'}), built in {build_s:.1f} s")
-    print(f"# each question: 2 images ({'32' if args.tiny else args.image_px} px), ~100 text tokens, "
-          f"{args.new_tokens} new tokens (greedy)")
-    print(f"{'batch':>6} {'questions':>9} {'seconds':>8} {'q/s':>8} {'vs batch 1':>10} {'peak GiB':>9}")
-    for bs, n, el, qps, peak in rows:
+    print(f"# each question: 2 images ({'32' if args.tiny else args.image_px} px), three prompt lengths mixed, "
+          f"{args.new_tokens} new tokens (greedy); padding = pad slots / all token slots of the batches' inputs")
+    print(f"{'batch':>6} {'order':>8} {'questions':>9} {'seconds':>8} {'q/s':>8} {'vs batch 1':>10} "
+          f"{'padding':>8} {'peak GiB':>9}")
+    for bs, n, el, qps, peak, pad, order in rows:
         ratio = f"{qps / base:.1f}x" if base else "-"
-        print(f"{bs:>6} {n:>9} {el:>8.2f} {qps:>8.2f} {ratio:>10} {peak:>9.1f}")
+        print(f"{bs:>6} {order:>8} {n:>9} {el:>8.2f} {qps:>8.2f} {ratio:>10} {pad:>8.3f} {peak:>9.1f}")
     return 0
 
 

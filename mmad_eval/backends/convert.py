@@ -30,12 +30,15 @@ def _convert(messages: Iterable[Message], image_part: Callable[[ImagePart], dict
     return out
 
 
-def to_openai(request: Request, images: ImageRegistry) -> list[dict]:
-    """OpenAI chat-completions ``messages`` with data-URL images at the configured detail."""
+def to_openai(request: Request, images: ImageRegistry,
+              image_url: Callable[[str], str] | None = None) -> list[dict]:
+    """OpenAI chat-completions ``messages`` with data-URL images (or ``image_url(sha)``) at the configured
+    detail."""
     detail = images.settings.detail
+    url_of = image_url or images.data_url
 
     def part(p: ImagePart) -> dict:
-        url = {"url": images.data_url(p.sha256)}
+        url = {"url": url_of(p.sha256)}
         if detail:
             url["detail"] = detail
         return {"type": "image_url", "image_url": url}

@@ -1,7 +1,8 @@
 """transformers backend: ``AutoProcessor`` + ``AutoModelForImageTextToText``, batched greedy/sampled
-``generate`` with left padding. Requests are sorted by size so a batch holds similar lengths; only the
-new tokens are decoded. Needs transformers >= 5.17 (``dtype=``, ``processor_kwargs`` in
-``apply_chat_template``).
+``generate`` with left padding. Requests are grouped by image count and estimated prompt length (text tokens
+plus the processor's image-token count) so a batch wastes little on padding; the padding fraction (pad
+slots / all token slots of the batches' inputs) is measured and recorded with the run. Only the new tokens
+are decoded. Needs transformers >= 5.17 (``dtype=``, ``processor_kwargs`` in ``apply_chat_template``).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class HFBackend(Backend):
     """Options: ``batch_size`` (8), ``dtype`` (``auto``/``bfloat16``/``float16``/``float32``), ``device``
     (e.g. ``cuda``, ``cpu``; default cuda when available) or ``device_map`` (e.g. ``auto``, needs accelerate),
     ``trust_remote_code``, ``attn_implementation``, ``revision``, ``chat_template`` (Jinja string),
-    ``processor_kwargs`` (e.g. ``{"max_pixels": ...}``), ``top_logprobs`` (20)."""
+    ``processor_kwargs`` (e.g. ``{"max_pixels": ...}``), ``top_logprobs`` (20), ``group_by_length`` (True;
+    False keeps the arrival order, for comparisons)."""
 
     kind = "hf"
 
@@ -36,7 +38,10 @@ class HFBackend(Backend):
         self._letter_ids: dict[tuple, dict[str, list[int]]] = {}
         self.processor = None
         self.hf_model = None
+        self.group_by_length = bool(options.get("group_by_length", True))
         self.last_batches: list[int] = []      # sizes of the batches of the last generate (for tests/benches)
+        self.pad_tokens = 0                    # pad slots / all token slots of every batch's input_ids
+        self.token_slots = 0
 
     def answer_options(self) -> dict:
         out = {"dtype": self.dtype}
@@ -48,6 +53,7 @@ class HFBackend(Backend):
     def describe(self) -> dict:
         d = dict(self.identity())
         d["batch_size"] = self.batch_size
+        d["group_by_length"] = self.group_by_length
         d["device"] = self.options.get("device_map") or self.options.get("device") or "auto-select"
         return d
 
@@ -94,11 +100,42 @@ class HFBackend(Backend):
                 ready.append((key, request, to_hf(request, self.images)))
             except MmadError as e:  # corrupt/missing image: this request only
                 emit(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
-        # similar sizes together: fewer pad tokens per batch
-        ready.sort(key=lambda x: (len(x[1].images()), sum(len(m.text) for m in x[1].messages)))
+        if self.group_by_length:   # similar sizes together: fewer pad tokens per batch
+            ready = [ready[i] for i in sorted(range(len(ready)), key=self._size_keys(ready).__getitem__)]
         for start in range(0, len(ready), self.batch_size):
             for resp in await asyncio.to_thread(self._run_batch, ready[start:start + self.batch_size]):
                 emit(resp)
+
+    def _size_keys(self, ready) -> list[tuple[int, int]]:
+        """(image count, estimated prompt tokens) per request: text tokens plus the processor's count of
+        image tokens for the prepared image sizes (0 where the processor cannot tell)."""
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        texts = ["".join(m.text for m in request.messages) for _, request, _ in ready]
+        text_tokens = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        keys = []
+        for (_, _, conv), n_text in zip(ready, text_tokens):
+            sizes = [part["image"].size[::-1] for m in conv if isinstance(m["content"], list)
+                     for part in m["content"] if part.get("type") == "image"]
+            keys.append((len(sizes), n_text + self._image_tokens(sizes)))
+        return keys
+
+    def _image_tokens(self, sizes: list[tuple[int, int]]) -> int:
+        if not sizes:
+            return 0
+        try:
+            counts = self.processor._get_num_multimodal_tokens(image_sizes=[list(s) for s in sizes])
+            return int(sum(counts.num_image_tokens))
+        except Exception:  # noqa: BLE001 - a processor without the helper: group by text length only
+            return 0
+
+    def execution_report(self) -> dict:
+        return {"backend_stats": self.stats()}
+
+    def stats(self) -> dict:
+        """Batches and padding of this backend's generate calls (recorded with the run)."""
+        return {"batches": len(self.last_batches), "pad_tokens": self.pad_tokens, "token_slots": self.token_slots,
+                "padding_fraction": round(self.pad_tokens / self.token_slots, 4) if self.token_slots else None,
+                "grouped_by": "image count, prompt tokens" if self.group_by_length else "arrival order"}
 
     def _run_batch(self, batch) -> list[Response]:
         import torch
@@ -161,6 +198,9 @@ class HFBackend(Backend):
         texts = tokenizer.batch_decode(new, skip_special_tokens=True)
         elapsed = time.monotonic() - t0
         self.last_batches.append(len(batch))
+        if "attention_mask" in enc:
+            self.pad_tokens += int((enc["attention_mask"] == 0).sum())
+            self.token_slots += int(enc["attention_mask"].numel())
         stops = {t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None}
         responses = []
         for i, (key, request, _) in enumerate(batch):
@@ -168,7 +208,8 @@ class HFBackend(Backend):
             n_new = next((j + 1 for j, t in enumerate(ids) if t in stops), len(ids))
             r = Response(key=key, text=texts[i].strip(), latency_s=elapsed / len(batch),
                          prompt_tokens=int(enc["attention_mask"][i].sum()) if "attention_mask" in enc else None,
-                         completion_tokens=n_new, extra={"batch_size": len(batch), "batch_s": elapsed})
+                         completion_tokens=n_new, extra={"batch_size": len(batch), "batch_s": elapsed,
+                                                             "batch": len(self.last_batches) - 1})
             if want_lp and request_letters(request):
                 if g.answer_mode == "likelihood":   # exact: the first token's full distribution
                     r.letter_logprobs = self.first_token_letters(tokenizer, out.logits[0][i], request_letters(request))

@@ -1,21 +1,22 @@
 """OpenAI-compatible chat-completions backend (OpenAI, ``vllm serve``, any compatible server).
 
-Many requests in flight (a fixed pool of workers); our own retry loop (the client's is off) that honours
-``Retry-After`` on 429, retries 5xx/timeouts/connection errors/malformed bodies with exponential backoff and
-jitter, and never retries other 4xx. Every outcome becomes a :class:`Response`; failures are never text.
+Many requests in flight (a fixed pool of workers); our own retry loop that honours ``Retry-After`` on 429,
+retries 5xx/timeouts/connection errors/malformed bodies with exponential backoff and jitter, and never
+retries other 4xx. Every outcome becomes a :class:`Response`; failures are never text.
 
-Speed: images are decoded, resized and encoded to data URLs in a thread pool, one job per distinct image in
-order of first use, a bounded number of requests ahead of sending (Pillow releases the GIL); bodies are
-then built from the registry's cache on the event loop and posted as plain JSON
-through ``AsyncOpenAI.post`` (the client's typed-parameter transform and response model are skipped: they
-cost more CPU than the rest of the request); the JSON answer is read directly.
+Speed (the per-request cost of a hand-written httpx client): each distinct image becomes its data URL once,
+in a thread pool, in order of first use, a bounded number of requests ahead of sending (an 8-bit RGB PNG that
+needs no change is sent as its original bytes); each request's JSON body is encoded once (a small skeleton
+joined with the cached image bytes) and reused by every attempt; bodies are posted with plain httpx over small
+connection pools (:mod:`.http_json`) and the reply's JSON is read directly.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime
 import email.utils
-import math
+import gc
+import json
 import os
 import random
 import re
@@ -29,12 +30,14 @@ from ..errors import ConfigError, MmadError
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
+from .http_json import HTTPStatusError, JSONPoster
 from .likelihood import from_positions
 
 OPENAI_URL = "https://api.openai.com/v1"
 TOKEN_FIELDS = ("max_completion_tokens", "max_tokens")
 RETRYABLE_STATUS = {408, 409, 429}
-CONNECTIONS_PER_CLIENT = 16   # httpx scans its whole pool on every request and response: keep pools small
+_IMAGE_MARK = "\x00mmad-eval image\x00"           # stands for an image URL in a body's JSON skeleton
+_IMAGE_MARK_JSON = json.dumps(_IMAGE_MARK).encode()
 
 
 def _is_openai_host(url: str) -> bool:
@@ -126,7 +129,6 @@ class OpenAIBackend(Backend):
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
         self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
         self.lookahead = max(1, int(options.get("lookahead") or self.concurrency))
-        self._next = 0
 
     # -- recorded settings ---------------------------------------------------------------------------
     def answer_options(self) -> dict:
@@ -134,18 +136,20 @@ class OpenAIBackend(Backend):
 
     def describe(self) -> dict:
         d = dict(self.identity())
-        d["transport"] = {"base_urls": [_without_credentials(u) for u in self.base_urls], "concurrency": self.concurrency, "timeout_s": self.timeout,
+        d["transport"] = {"base_urls": [_without_credentials(u) for u in self.base_urls],
+                          "concurrency": self.concurrency, "timeout_s": self.timeout,
                           "max_attempts": self.max_attempts, "token_field": self.token_field,
                           "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs,
                           "prepare_threads": self.prepare_threads, "lookahead": self.lookahead}
         return d
 
     # -- requests ------------------------------------------------------------------------------------
-    def payload(self, request: Request) -> dict:
+    def payload(self, request: Request, image_url=None) -> dict:
         """The JSON body of ``POST /chat/completions`` for one request (sampling sent explicitly;
-        ``extra_body`` merged last, as the client's ``extra_body`` does)."""
+        ``extra_body`` merged last, as the client's ``extra_body`` does). ``image_url(sha)`` replaces the
+        registry's data URLs (the body skeleton uses a mark)."""
         g = self.generation
-        p = {"model": self.model, "messages": to_openai(request, self.images)}
+        p = {"model": self.model, "messages": to_openai(request, self.images, image_url)}
         if g.temperature is not None:
             p["temperature"] = g.temperature
         p[self.token_field] = g.max_tokens
@@ -164,20 +168,30 @@ class OpenAIBackend(Backend):
 
     def request_body(self, key: str, request: Request) -> dict | Response:
         """The JSON body a live call sends (the Batch API sends the same), or a ``bad_input`` response."""
-        return self._prepare(key, request)
-
-    def _prepare(self, key: str, request: Request) -> dict | Response:
-        """The body, or a ``bad_input`` response for a corrupt/missing image (this request only)."""
         try:
             return self.payload(request)
         except MmadError as e:
             return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
 
-    def _make_clients(self):
-        from openai import AsyncOpenAI      # a core dependency, imported when the first request goes out
-        shards = max(1, math.ceil(self.concurrency / (CONNECTIONS_PER_CLIENT * len(self.base_urls))))
-        return [[AsyncOpenAI(base_url=u, api_key=self._api_key, max_retries=0, timeout=self.timeout)
-                 for _ in range(shards)] for u in self.base_urls]
+    def body(self, request: Request) -> bytes:
+        """``payload`` as JSON bytes, encoded once: the skeleton (text, settings) is dumped with a mark for
+        each image, then joined with each image's cached JSON-ready data URL (base64 needs no escaping)."""
+        skeleton = json.dumps(self.payload(request, lambda sha: _IMAGE_MARK), separators=(",", ":")).encode()
+        pieces = skeleton.split(_IMAGE_MARK_JSON)
+        images = request.images()
+        if len(pieces) != len(images) + 1:           # a prompt containing the mark itself: the slow, exact way
+            return json.dumps(self.payload(request), separators=(",", ":")).encode()
+        out = [pieces[0]]
+        for part, piece in zip(images, pieces[1:]):
+            out += (b'"', self.images.data_url_bytes(part.sha256), b'"', piece)
+        return b"".join(out)
+
+    def _prepare(self, key: str, request: Request) -> bytes | Response:
+        """The body, or a ``bad_input`` response for a corrupt/missing image (this request only)."""
+        try:
+            return self.body(request)
+        except MmadError as e:
+            return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
 
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
         items = list(items)
@@ -197,7 +211,8 @@ class OpenAIBackend(Backend):
                 for part in request.images():
                     job = jobs.get(part.sha256)
                     if job is None:
-                        job = jobs[part.sha256] = loop.run_in_executor(pool, self.images.data_url, part.sha256)
+                        job = jobs[part.sha256] = loop.run_in_executor(pool, self.images.data_url_bytes,
+                                                                       part.sha256)
                         if len(jobs) > 4 * self.lookahead:   # forget old jobs (their results stay cached)
                             jobs.popitem(last=False)
                     waits.append(job)
@@ -205,7 +220,7 @@ class OpenAIBackend(Backend):
             for _ in range(n_workers):
                 await queue.put(None)
 
-        async def work() -> None:
+        async def work(worker: int) -> None:
             while (job := await queue.get()) is not None:
                 key, request, waits = job
                 try:
@@ -215,56 +230,53 @@ class OpenAIBackend(Backend):
                     # the body built below names the culprit
                     pass
                 body = self._prepare(key, request)   # images are cached now: cheap
-                emit(body if isinstance(body, Response) else await self._answer(clients, key, request, body))
+                if not isinstance(body, Response):
+                    body = await self._answer(poster, worker, key, request, body)
+                emit(body)
 
-        clients: list = []
+        poster = None
         tasks = [asyncio.ensure_future(produce())]
+        gc.freeze()   # what exists now (questions, requests, caches) is not rescanned by each GC pass while sending
         try:   # clients are made in a thread (SSL set-up takes ~20 ms each) while the first images encode
-            clients = await asyncio.to_thread(self._make_clients)
-            tasks += [asyncio.ensure_future(work()) for _ in range(n_workers)]
+            poster = await asyncio.to_thread(JSONPoster, self.base_urls, self._api_key, self.timeout,
+                                             self.concurrency)
+            tasks += [asyncio.ensure_future(work(w)) for w in range(n_workers)]
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             pool.shutdown(wait=False, cancel_futures=True)
-            for group in clients:
-                for c in group:
-                    await c.close()
+            if poster is not None:
+                await poster.aclose()
+            gc.unfreeze()
 
-    def _client(self, clients):
-        i = self._next % len(clients)
-        shard = (self._next // len(clients)) % len(clients[i])
-        self._next += 1
-        return i, clients[i][shard]
-
-    async def _answer(self, clients, key: str, request: Request, body: dict) -> Response:
+    async def _answer(self, poster: JSONPoster, worker: int, key: str, request: Request,
+                      body: bytes) -> Response:
         """One answer; asked again while the reply holds a refusal keyword (``refusal_tries`` in all)."""
         g = self.generation
-        resp = await self._answer_once(clients, key, request, body)
+        resp = await self._answer_once(poster, worker, key, request, body)
         tries = 1
         while resp.ok and g.refused(resp.text):
             if tries >= g.refusal_tries:
                 return Response(key=key, error_type="refusal", attempts=resp.attempts, latency_s=resp.latency_s,
                                 error_message=f"every one of {tries} replies held a refusal keyword; last: "
                                               f"{resp.text[:200]!r}", extra={**resp.extra, "refusal_tries": tries})
-            resp = await self._answer_once(clients, key, request, body)
+            resp = await self._answer_once(poster, worker, key, request, body)
             tries += 1
         if tries > 1:
             resp.extra["refusal_tries"] = tries
         return resp
 
-    async def _answer_once(self, clients, key: str, request: Request, body: dict) -> Response:
+    async def _answer_once(self, poster: JSONPoster, worker: int, key: str, request: Request,
+                           body: bytes) -> Response:
         start = time.monotonic()
         waited = 0.0
         kind, message = "error", ""
         for attempt in range(1, self.max_attempts + 1):
-            idx, client = self._client(clients)
             t0 = time.monotonic()
             try:
-                data = await client.post("/chat/completions", body=body, cast_to=object)
-                if not isinstance(data, dict):
-                    raise ValueError("response body is not a JSON object")
+                idx, data = await poster.post("chat/completions", body, worker)
             except Exception as e:  # noqa: BLE001 - classified below, never raised past the request
                 kind, message, retry, hint = self._classify(e)
                 message = redact_key(message, self._api_key)
@@ -292,18 +304,18 @@ class OpenAIBackend(Backend):
     @staticmethod
     def _classify(e: Exception) -> tuple[str, str, bool, float | None]:
         """(error_type, message, retryable, retry-after seconds) for a failed attempt."""
-        import openai
+        import httpx
 
-        if isinstance(e, openai.APITimeoutError):
+        if isinstance(e, httpx.TimeoutException):
             return "timeout", "request timed out", True, None
-        if isinstance(e, openai.APIConnectionError):
-            return "connection", f"connection error: {e}", True, None
-        if isinstance(e, openai.APIStatusError):
+        if isinstance(e, httpx.TransportError):
+            return "connection", f"connection error: {type(e).__name__}: {e}", True, None
+        if isinstance(e, HTTPStatusError):
             status = e.status_code
             kind, retry = status_error_kind(status, _error_code(e))
-            msg = f"HTTP {status}: {getattr(e, 'message', e)}"
-            return kind, msg, retry, retry_after_s(e.response.headers) if retry else None
-        if isinstance(e, (ValueError, openai.APIResponseValidationError)):  # body is not (valid) JSON
+            msg = f"HTTP {status}: {e.message}"
+            return kind, msg, retry, retry_after_s(e.headers) if retry else None
+        if isinstance(e, ValueError):  # a 2xx body that is not (a) JSON (object)
             return "malformed_response", f"malformed response body: {e}", True, None
         return "error", f"{type(e).__name__}: {e}", False, None
 

@@ -45,6 +45,14 @@ class VLLMBackend(Backend):
         self.top_logprobs = int(options.get("top_logprobs", 20))
         self.limit_mm_per_prompt = options.get("limit_mm_per_prompt")
         self._llm = None
+        self.chunks = 0
+
+    def execution_report(self) -> dict:
+        return {"backend_stats": self.stats()}
+
+    def stats(self) -> dict:
+        return {"chunks": self.chunks, "grouped_by": "image count, prompt length",
+                "padding_fraction": 0.0, "padding": "none: vLLM schedules tokens without padding"}
 
     def answer_options(self) -> dict:
         out = {k: self.options[k] for k in ("dtype", "mm_processor_kwargs", "quantization", "revision",
@@ -103,6 +111,9 @@ class VLLMBackend(Backend):
         llm = self.engine(max(len(r.images()) for _, r in items))
         want_lp = self.generation.letter_probs and any(request_letters(r) for _, r in items)
         params = self.sampling_params(want_lp)
+        # what we hand over is grouped by image count and prompt length: each chunk holds similar prompts
+        # (vLLM itself pads nothing: it schedules tokens, not padded rectangles)
+        items = sorted(items, key=lambda kr: (len(kr[1].images()), sum(len(m.text) for m in kr[1].messages)))
         for start in range(0, len(items), self.chunk_size):
             chunk = items[start:start + self.chunk_size]
             ready = []
@@ -112,6 +123,7 @@ class VLLMBackend(Backend):
                 except MmadError as e:  # corrupt/missing image: this request only
                     emit(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
             if ready:
+                self.chunks += 1
                 for resp in await asyncio.to_thread(self._run_chunk, llm, params, ready):
                     emit(resp)
 

@@ -242,6 +242,10 @@ def main(args) -> int:
         from ..run.batch_mode import job_table
 
         print("\n".join(job_table(summary.batch.jobs)))
+    stats = (summary.record.get("last_invocation") or {}).get("backend_stats") or {}
+    if stats.get("token_slots"):
+        print(f"batches: {stats['batches']}, padding {100 * stats['padding_fraction']:.1f}% of token slots "
+              f"(grouped by {stats['grouped_by']})")
     enh = summary.record.get("enhancements") or {}
     if enh.get("queries_with_fewer_references"):
         shown = (settings.get("protocol") or {})

@@ -7,7 +7,9 @@ import base64
 import hashlib
 import io
 import math
+import struct
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -65,6 +67,23 @@ def prepare_image(img: Image.Image, settings: ImageSettings) -> Image.Image:
         size = (m, m) if m else img.size
         return img if size == img.size else img.resize(size, Image.Resampling.BICUBIC)
     raise DataError(f"unknown resize mode (one of {', '.join(RESIZES)})", culprit=settings.resize)
+
+
+def resized(width: int, height: int, settings: ImageSettings) -> bool:
+    """Whether :func:`prepare_image` would change the size of a ``width x height`` image."""
+    m = settings.max_side
+    if settings.resize == "shrink":
+        return bool(m and max(width, height) > m)
+    if settings.resize == "fit-area":
+        return bool(m) and fit_size(width, height, m) != (width, height)
+    if settings.resize == "qwen-smart":
+        first = qwen_smart_size(width, height, QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS)
+        return first != (width, height) or qwen_smart_size(
+            width, height, settings.min_pixels or QWEN_UTILS_MIN_PIXELS,
+            settings.max_pixels or QWEN_UTILS_MAX_PIXELS) != (width, height)
+    if settings.resize == "square":
+        return bool(m) and (m, m) != (width, height)
+    return True
 
 
 def extension_mime(path: str | None) -> str:
@@ -128,6 +147,7 @@ class ImageRegistry:
         self._busy: dict[tuple[str, str], threading.Event] = {}
         self._lock = threading.Lock()
         self.encodes = 0                 # how many encodes happened (benchmarks check 1 per image)
+        self.encode_cpu_s = 0.0          # CPU seconds those encodes took (summed over threads)
 
     def add_file(self, path: Path) -> str:
         """Register an image file; returns its hash. Reads the file once; errors name the file."""
@@ -182,11 +202,13 @@ class ImageRegistry:
                     break
             busy.wait()                  # another thread is making it: then read the cache again
         try:
+            c0 = time.thread_time()
             value = make()
             with self._lock:
                 cache.put(sha, value, size(value))
                 if kind == "url":
                     self.encodes += 1
+                    self.encode_cpu_s += time.thread_time() - c0
             return value
         finally:
             with self._lock:
@@ -215,16 +237,46 @@ class ImageRegistry:
 
     def data_url(self, sha: str) -> str:
         """A base64 data URL in the configured format; encoded once while it stays in the cache."""
+        return self.data_url_bytes(sha).decode("ascii")
+
+    def data_url_bytes(self, sha: str) -> bytes:
+        """:meth:`data_url` as ASCII bytes (what is cached, and what request bodies are joined from)."""
         return self._cached(self._urls, "url", sha, lambda: self._encode(sha), len)
 
-    def _encode(self, sha: str) -> str:
+    def _encode(self, sha: str) -> bytes:
+        source = self.source_bytes(sha)
+        if self._sendable_as_is(sha, source):   # no change needed: the original bytes, base64-encoded once
+            return b"data:image/png;base64," + base64.b64encode(source)
         buf = io.BytesIO()
         if self.settings.format == "jpeg":
             self.pil(sha).save(buf, "JPEG", quality=self.settings.jpeg_quality)
-            mime = "image/jpeg"
+            mime = b"image/jpeg"
             if self.settings.mime_label == "file-extension" and sha in self._paths:
-                mime = extension_mime(self._paths[sha].name)
+                mime = extension_mime(self._paths[sha].name).encode("ascii")
         else:
             self.pil(sha).save(buf, "PNG")
-            mime = "image/png"
-        return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+            mime = b"image/png"
+        return b"data:" + mime + b";base64," + base64.b64encode(buf.getvalue())
+
+    def _sendable_as_is(self, sha: str, data: bytes) -> bool:
+        """True for an 8-bit RGB PNG (one frame) that the resize mode leaves as it is, when the format is PNG
+        and no JPEG round trip is asked: decoding and re-encoding it would give the same pixels. Its chunks
+        are still checked (CRCs, complete file), so a corrupt file fails here, naming the file, and not at
+        the server. JPEG sources are always re-encoded: sending them as they are would change the pixels of
+        requests stored under the same key."""
+        if self.settings.format != "png" or len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+            return False
+        width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+        if depth != 8 or colour != 2 or self.settings.jpeg_roundtrip or resized(width, height, self.settings):
+            return False
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                if getattr(img, "is_animated", False):
+                    return False
+                img.verify()
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+            raise DataError(f"corrupt or unreadable image ({e})", culprit=self.culprit(sha)) from None
+        return True
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

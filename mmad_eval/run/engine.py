@@ -122,6 +122,7 @@ def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: R
     record.update(ended=now_iso(), enhancements=enh.describe(), usage=usage,
                   last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
                                    "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
+                                   "image_encode_cpu_s": round(inputs.registry.encode_cpu_s, 4),
                                    "distinct_images": len(plan.built.images), **backend.execution_report(),
                                    **({"batch": summary.batch.as_dict()} if summary.batch else {})})
     store.put_run(plan.name, record)

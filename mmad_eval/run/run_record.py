@@ -13,7 +13,7 @@ import mmad_eval
 def package_versions() -> dict:
     """Versions of the packages that can change results, read from metadata (no heavy imports)."""
     out = {"mmad_eval": mmad_eval.__version__, "python": platform.python_version()}
-    for name in ("numpy", "pillow", "jinja2", "torch", "transformers", "vllm", "openai"):
+    for name in ("numpy", "pillow", "jinja2", "torch", "transformers", "vllm", "openai", "httpx"):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

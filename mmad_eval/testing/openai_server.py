@@ -5,6 +5,7 @@
         ...
         srv.requests      # JSON bodies received (thread-safe copy), in arrival order
         srv.max_in_flight # most chat requests being handled at once
+        srv.arrivals, srv.replies  # monotonic times each chat request arrived / its reply was written
 
 Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, and the Files and Batch API (``/v1/files``,
 ``/v1/batches``: see :mod:`mmad_eval.testing.batch_server`; ``srv.batches`` drives them). The default responder answers
@@ -96,7 +97,7 @@ class FakeOpenAIServer:
 
     def __init__(self, responder: Responder | None = None, latency_s: float | Callable[[int, dict], float] = 0.0,
                  faults: FaultScript = None, model: str = "fake-model", batch_auto: bool = False,
-                 batch_line_errors: Callable[[str, dict], int | None] | None = None):
+                 batch_line_errors: Callable[[str, dict], int | None] | None = None, keep_bodies: bool = True):
         from .batch_server import FakeBatches
 
         self.batches = FakeBatches(self, auto=batch_auto, line_errors=batch_line_errors)
@@ -108,11 +109,14 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._requests: list[dict] = []
+        self.keep_bodies = keep_bodies      # False: bodies are not kept (long benchmarks); count still is
+        self._count = 0
         self._headers: list[dict] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.status_counts: dict[int, int] = {}
         self.arrivals: list[float] = []     # monotonic arrival time of each chat request
+        self.replies: list[float] = []      # monotonic time each chat reply was written (the server's log)
         self._httpd: ThreadingHTTPServer | None = None
         self._port = 0
         self._thread: threading.Thread | None = None
@@ -169,13 +173,15 @@ class FakeOpenAIServer:
     @property
     def count(self) -> int:
         with self._lock:
-            return len(self._requests)
+            return self._count
 
     # -- internals -------------------------------------------------------------------------------------
     def _admit(self, body: dict, headers: dict) -> tuple[int, Fault | None, float]:
         with self._lock:
-            index = len(self._requests)
-            self._requests.append(body)
+            index = self._count
+            self._count += 1
+            if self.keep_bodies:
+                self._requests.append(body)
             self._headers.append(headers)
             self.arrivals.append(time.monotonic())
             self.in_flight += 1
@@ -334,3 +340,5 @@ class _Handler(BaseHTTPRequestHandler):
             headers.update(fault.headers)
         fake._leave(status)                   # before writing: a client never sees a slot still taken
         self._send(status, payload, headers)
+        with fake._lock:
+            fake.replies.append(time.monotonic())

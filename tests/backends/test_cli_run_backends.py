@@ -35,7 +35,7 @@ def _check(out, name, n, backend):
     return run
 
 
-def test_hf_backend_through_the_cli(question_file, tmp_path):
+def test_hf_backend_through_the_cli(question_file, tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from mmad_eval.testing.tiny_vlm import build_tiny_llava
@@ -48,6 +48,10 @@ def test_hf_backend_through_the_cli(question_file, tmp_path):
                  "--quiet"]) == 0
     run = _check(out, "tiny", n, "hf")
     assert all(isinstance(a.reply, str) for a in run.answers)     # random weights: text, rarely a letter
+    stats = run.record["last_invocation"]["backend_stats"]            # padding recorded with the run
+    assert stats["token_slots"] > stats["pad_tokens"] >= 0 and stats["batches"] == -(-len(run.prompts) // 8)
+    assert stats["padding_fraction"] == round(stats["pad_tokens"] / stats["token_slots"], 4)
+    assert f"padding {100 * stats['padding_fraction']:.1f}% of token slots" in capsys.readouterr().out
     assert main(["run", "--questions", str(q), "--model", f"hf:{model}", "--out", str(out), "--name", "tiny",
                  "--max-tokens", "4", "--backend-option", "batch_size=8", "--backend-option", "device=cpu",
                  "--quiet"]) == 0                                   # resume: nothing asked, nothing lost

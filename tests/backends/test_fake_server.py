@@ -97,3 +97,12 @@ def test_models_endpoint():
 def test_unknown_fault_kind_rejected():
     with pytest.raises(ValueError):
         Fault("explode")
+
+
+def test_server_log_times_each_reply_and_can_drop_bodies():
+    with FakeOpenAIServer(latency_s=0.05, keep_bodies=False) as srv:
+        out = run(_call(srv, 2))
+        assert all(not isinstance(r, Exception) for r in out)
+        assert srv.count == 2 and srv.requests == []          # counted, bodies not kept
+        assert len(srv.arrivals) == len(srv.replies) == 2
+        assert all(r - a >= 0.05 for a, r in zip(srv.arrivals, srv.replies))

@@ -142,3 +142,29 @@ def test_model_generation_defaults_do_not_change_greedy_or_sampled_answers(loade
         gc.repetition_penalty, gc.top_k = saved
     assert bent == clean
     assert len(sampled) > 1          # top_k=1 from the checkpoint would make every seed answer the same
+
+
+def test_grouping_by_image_count_and_length_cuts_padding(loaded, image_files):
+    reg = make_registry()
+    # arrival order alternates short/long prompts and 1/2 images: the worst case for padding
+    items = [(f"k{i}", make_request(reg, text=("Defect?" if i % 2 else "Describe the surface " * 12) +
+                                    "\nA. Yes\nB. No", images=image_files[: 1 + (i // 2) % 2])) for i in range(16)]
+    grouped = _with(loaded, registry=reg, batch_size=4)
+    plain = _with(loaded, registry=reg, batch_size=4, group_by_length=False)
+    a, b = run_backend(grouped, items), run_backend(plain, items)
+    assert {k: r.text for k, r in a.items()} == {k: r.text for k, r in b.items()}
+    g, p = grouped.stats(), plain.stats()
+    assert g["token_slots"] - g["pad_tokens"] == p["token_slots"] - p["pad_tokens"]    # the same real tokens
+    assert p["padding_fraction"] > 0.3 and g["padding_fraction"] < p["padding_fraction"] / 3
+    assert g["grouped_by"] == "image count, prompt tokens" and p["grouped_by"] == "arrival order"
+    # one image count per batch (4 of each shape)
+    assert all(len({len(items[int(k[1:])][1].images()) for k in batch}) == 1
+               for batch in _batches_of(a))
+
+
+def _batches_of(responses):
+    """Keys grouped by the batch they ran in."""
+    out: dict = {}
+    for k, r in responses.items():
+        out.setdefault(r.extra["batch"], []).append(k)
+    return list(out.values())

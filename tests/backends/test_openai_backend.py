@@ -288,3 +288,26 @@ def test_credentials_in_a_base_url_are_not_recorded():
     text = str(be.describe()) + str(be.identity())
     assert "s3cret" not in text and "alice" not in text
     assert be.describe()["transport"]["base_urls"] == ["http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"]
+
+
+def test_body_is_encoded_once_per_request_and_resent_unchanged_on_retry(image_files, monkeypatch):
+    reg = make_registry()
+    req = make_request(reg, images=image_files[:2], text='Quote " and \\ and \u00e9 and \x00mark?\nA. y\nB. n')
+    built = []
+    with FakeOpenAIServer(faults=[Fault("server_error"), Fault("rate_limit", retry_after=0.01)]) as srv:
+        b = backend(srv, registry=reg)
+        original = b.body
+        monkeypatch.setattr(b, "body", lambda r: built.append(r) or original(r))
+        got = run_backend(b, [("k", req)])
+        bodies = srv.requests
+    assert got["k"].ok and got["k"].attempts == 3 and len(built) == 1
+    assert bodies[0] == bodies[1] == bodies[2] == json.loads(original(req)) == b.payload(req)
+
+
+def test_body_of_a_prompt_containing_the_image_mark_is_still_exact(image_files):
+    from mmad_eval.backends.openai_api import _IMAGE_MARK
+
+    reg = make_registry()
+    b = OpenAIBackend("m", GenerationSettings(), reg, base_url="http://127.0.0.1:9/v1", api_key="k")
+    req = make_request(reg, images=image_files[:1], text=f"odd {_IMAGE_MARK} text?\nA. y\nB. n")
+    assert json.loads(b.body(req)) == b.payload(req)

@@ -75,7 +75,11 @@ def test_all_requests_go_through_chat_in_chunks_with_pil_images(fake_vllm, image
                       "limit_mm_per_prompt": {"image": 2}, "seed": 3}
     assert [len(c["messages"]) for c in llm.calls] == [3, 3, 1] and not any(c["use_tqdm"] for c in llm.calls)
     assert llm.calls[0]["params"].kw == {"temperature": 0.0, "max_tokens": 9, "seed": 3, "top_p": 0.8, "top_k": 1}
-    conv = llm.calls[0]["messages"][1]
+    # handed over grouped by image count (then prompt length): k0 k2 k4 | k6 k1 k3 | k5
+    counts = [sum(p["type"] == "image_pil" for m in conv if isinstance(m["content"], list) for p in m["content"])
+              for c in llm.calls for conv in c["messages"]]
+    assert counts == [1, 1, 1, 1, 2, 2, 2]
+    conv = llm.calls[1]["messages"][1]
     assert conv[0] == {"role": "system", "content": "sys"}
     parts = conv[1]["content"]
     assert [p["type"] for p in parts] == ["image_pil", "image_pil", "text"]
@@ -83,7 +87,8 @@ def test_all_requests_go_through_chat_in_chunks_with_pil_images(fake_vllm, image
     assert reg.encodes == 0                                  # no base64 round trip
     assert all(r.ok and r.text == "B" for r in got.values())
     assert got["k1"].prompt_tokens == 10 + 32 and got["k1"].completion_tokens == 1
-    assert got["k0"].extra["chunk_size"] == 3 and got["k6"].extra["chunk_size"] == 1
+    assert got["k0"].extra["chunk_size"] == 3 and got["k5"].extra["chunk_size"] == 1
+    assert be.stats()["chunks"] == 3 and be.stats()["padding_fraction"] == 0.0
 
 
 def test_logprobs_mapped_to_letters(fake_vllm):

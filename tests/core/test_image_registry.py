@@ -94,3 +94,43 @@ def test_decompression_bomb_is_a_data_error_naming_the_file(tmp_path, monkeypatc
     sha = reg.add_file(path)
     with pytest.raises(DataError, match="huge.png"):
         reg.pil(sha)
+
+
+def _encoded(img: Image.Image, **save) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG", **save)
+    return buf.getvalue()
+
+
+def _sent(url: str) -> bytes:
+    assert url.startswith("data:image/png;base64,")
+    return base64.b64decode(url.split(",", 1)[1])
+
+
+def test_png_needing_no_change_is_sent_as_its_original_bytes(tmp_path):
+    rgb = Image.new("RGB", (40, 30), (12, 200, 90))
+    rgb.putpixel((3, 4), (255, 0, 0))
+    original = _encoded(rgb, compress_level=1)            # our own re-encoding would use another level
+    path = tmp_path / "as_is.png"
+    path.write_bytes(original)
+    reg = ImageRegistry(ImageSettings(max_side=64))       # fits: no resize
+    assert _sent(reg.data_url(reg.add_file(path))) == original and reg.encodes == 1
+
+    # a change is needed: resize, alpha dropped, grey to RGB: re-encoded, same pixels as decoding would give
+    for img, settings in ((rgb, ImageSettings(max_side=20)), (Image.new("RGBA", (8, 8), (1, 2, 3, 4)), ImageSettings()),
+                          (Image.new("L", (8, 8), 77), ImageSettings())):
+        reg = ImageRegistry(settings)
+        sha = reg.add_bytes(_encoded(img, compress_level=1))
+        sent = _sent(reg.data_url(sha))
+        assert sent != _encoded(img, compress_level=1)
+        got = Image.open(io.BytesIO(sent))
+        assert got.mode == "RGB" and got.tobytes() == reg.pil(sha).tobytes()
+
+
+def test_truncated_png_that_would_be_sent_as_is_names_its_file(tmp_path):
+    data = _encoded(Image.new("RGB", (32, 32), (5, 6, 7)))
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) - 20])               # header fine, end missing
+    reg = ImageRegistry()
+    with pytest.raises(DataError, match="cut.png: corrupt or unreadable image"):
+        reg.data_url(reg.add_file(path))

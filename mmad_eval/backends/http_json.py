@@ -1,0 +1,83 @@
+"""JSON over HTTP for the OpenAI-compatible backend, as lean as a hand-written httpx client.
+
+Bodies arrive as bytes (encoded once per request, reused by every attempt); replies are parsed with
+``json.loads``. Connections are spread over small httpx pools (httpx scans its whole pool on every request and
+response, so one pool of 256 connections costs several times the CPU of 16 pools of 16). Failures are
+raised as httpx's own timeout/transport errors, :class:`HTTPStatusError` for a non-2xx reply, or
+``ValueError`` for a 2xx body that is not a JSON object.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import mmad_eval
+
+CONNECTIONS_PER_POOL = 16
+
+
+class HTTPStatusError(Exception):
+    """A non-2xx reply: status, headers and the error body (the ``error`` object when it has one)."""
+
+    def __init__(self, status: int, headers, text: str):
+        self.status_code, self.headers, self.text = status, headers, text
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        self.body = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+        err = self.body if isinstance(self.body, dict) else {}
+        self.message = str(err.get("message") or text.strip()[:500] or f"status {status}")
+        super().__init__(f"HTTP {status}: {self.message}")
+
+
+def default_headers(api_key: str) -> dict:
+    """What the ``openai`` client sends: bearer key, JSON, and the organisation/project of the standard
+    ``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID`` variables when set."""
+    h = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", "Accept": "application/json",
+         "User-Agent": f"mmad-eval/{mmad_eval.__version__}"}
+    for var, name in (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", "OpenAI-Project")):
+        if os.environ.get(var):
+            h[name] = os.environ[var]
+    return h
+
+
+class JSONPoster:
+    """Round-robin POSTs over ``base_urls``. Each URL has ``ceil(concurrency / 16)`` pools and worker ``w``
+    always uses pool ``w % pools``: a pool never has more requests than connections (no queueing in httpx)."""
+
+    def __init__(self, base_urls: list[str], api_key: str, timeout: float, concurrency: int):
+        import httpx
+
+        shards = max(1, math.ceil(concurrency / CONNECTIONS_PER_POOL))
+        limits = httpx.Limits(max_connections=CONNECTIONS_PER_POOL, max_keepalive_connections=CONNECTIONS_PER_POOL)
+        headers = default_headers(api_key)
+        self.pools = [[httpx.AsyncClient(base_url=u.rstrip("/") + "/", timeout=timeout, limits=limits,
+                                         headers=headers) for _ in range(shards)] for u in base_urls]
+        self._base_urls = [u.rstrip("/") + "/" for u in base_urls]
+        self._targets: dict[tuple[int, str], object] = {}   # parsed once: httpx re-parses a string per request
+        self._next = 0
+
+    async def post(self, path: str, body: bytes, worker: int) -> tuple[int, dict]:
+        """(index of the URL used, the reply's JSON object), for one of ``concurrency`` workers."""
+        i = self._next % len(self.pools)
+        client = self.pools[i][worker % len(self.pools[i])]
+        self._next += 1
+        target = self._targets.get((i, path))
+        if target is None:
+            import httpx
+
+            target = self._targets[(i, path)] = httpx.URL(self._base_urls[i] + path.lstrip("/"))
+        r = await client.post(target, content=body)
+        if not 200 <= r.status_code < 300:
+            raise HTTPStatusError(r.status_code, r.headers, r.text)
+        data = json.loads(r.content)
+        if not isinstance(data, dict):
+            raise ValueError("response body is not a JSON object")
+        return i, data
+
+    async def aclose(self) -> None:
+        for group in self.pools:
+            for c in group:
+                await c.aclose()
