@@ -134,3 +134,17 @@ def test_truncated_png_that_would_be_sent_as_is_names_its_file(tmp_path):
     reg = ImageRegistry()
     with pytest.raises(DataError, match="cut.png: corrupt or unreadable image"):
         reg.data_url(reg.add_file(path))
+
+
+def test_as_is_follows_every_resize_mode():
+    img = Image.new("RGB", (84, 56), (9, 99, 199))           # multiples of 28 within bounds: qwen-smart keeps it
+    original = _encoded(img, compress_level=1)
+    cases = [(ImageSettings(resize="fit-area", max_side=84), True),
+             (ImageSettings(resize="fit-area", max_side=90), False),
+             (ImageSettings(resize="qwen-smart"), True), (ImageSettings(resize="square", max_side=84), False),
+             (ImageSettings(jpeg_roundtrip=True), False), (ImageSettings(format="jpeg"), False)]
+    for settings, as_is in cases:
+        reg = ImageRegistry(settings)
+        url = reg.data_url(reg.add_bytes(original))
+        sent = base64.b64decode(url.split(",", 1)[1])
+        assert (sent == original) is as_is, settings
