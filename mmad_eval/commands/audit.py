@@ -1,20 +1,23 @@
-"""Audit a question set (ours or MMAD's mmad.json): biases, answerability, human rating sheets and scores."""
+"""Audit a question set (ours or MMAD's mmad.json): biases, answerability, human rating sheets and scores, and
+(--labels) its labels against its images and masks, with errata and a review page."""
 from __future__ import annotations
 
-HELP = "Audit a question set: biases, blind baseline, answerability; write a human rating sheet or score raters"
+HELP = ("Audit a question set: biases, blind baseline, answerability, rating sheets; --labels: wrong labels vs "
+        "images and masks")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("questions", help="question file: MMAD mmad.json or our .jsonl")
+    p.add_argument("questions", help="question file: MMAD mmad.json (or any MMAD-format file) or our .jsonl")
     p.add_argument("--json", metavar="OUT", help="also write the numbers as JSON")
-    p.add_argument("--data", metavar="ROOT", help="data root the image keys are relative to (default: the "
+    p.add_argument("--data", "--data-root", dest="data", metavar="ROOT", help="data root the image keys are relative to (default: the "
                    "question file's folder, when the images are there); needed for the answerability checks "
-                   "of Defect Description/Localization and for --sheet")
+                   "of Defect Description/Localization, for --sheet and for --labels")
     p.add_argument("--knowledge", help="knowledge file for the knowledge-based answerability checks (default: "
                    "knowledge.json in the data root, if any)")
     p.add_argument("--sheet", type=int, metavar="N", help="write a rating sheet of N questions drawn at random, "
                    "stratified by subtask (needs --out)")
-    p.add_argument("--out", help="the rating sheet's HTML file")
+    p.add_argument("--out", help="the rating sheet's HTML file (--sheet), or the errata file (--labels; default: "
+                   "QUESTIONS' name + .errata.json; decisions already in it are kept)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sheet's draw (default 0)")
     p.add_argument("--strata", choices=["proportional", "equal"], default="proportional",
                    help="questions per subtask on the sheet: proportional to the set (default) or equal")
@@ -22,6 +25,21 @@ def add_arguments(p) -> None:
                    help="sheet images shrunk to fit this box, as a model with max_side=N sees them (0: as is)")
     p.add_argument("--human", nargs="+", metavar="ANSWERS", help="score one or several raters' answer files "
                    "(downloaded from a rating sheet)")
+    g = p.add_argument_group("label audit")
+    g.add_argument("--labels", action="store_true",
+                   help="check labels against images and masks: image vs category, references vs query, Defect "
+                        "Localization vs mask, label vs mask, duplicate images, give-away questions")
+    g.add_argument("--embedder", default="builtin",
+                   help="image embedding: builtin (no weights) or a local model folder")
+    g.add_argument("--checks", help="comma-separated subset of: image_category, reference_category, localization, "
+                                    "label_mask, duplicate_image, giveaway")
+    g.add_argument("--html", metavar="PAGE", help="review page (default: the errata file's name + .html)")
+    g.add_argument("--decisions", metavar="FILE", help="import the review page's downloaded decisions into the "
+                                                      "errata file (--out) instead of auditing again")
+    g = p.add_argument_group("corrected question file")
+    g.add_argument("--errata", metavar="FILE", help="errata file (or 'mmad-reported', the shipped one)")
+    g.add_argument("--write-corrected", metavar="OUT", help="write the question set with the errata's reported and "
+                                                           "confirmed entries applied (.json: MMAD format, .jsonl)")
 
 
 def _data_root(args, qs):
@@ -42,6 +60,12 @@ def main(args) -> int:
 
     qs = load_questions(Path(args.questions))
     root = _data_root(args, qs)
+    if args.write_corrected or args.errata:
+        if not (args.write_corrected and args.errata):
+            raise ConfigError("--errata and --write-corrected go together")
+        return _write_corrected(qs, args)
+    if args.labels or args.decisions:
+        return _label_audit(qs, args)
     if args.sheet is not None:
         from ..questions.rating_sheet import write_sheet
 
@@ -96,3 +120,135 @@ def _write_json(path, data) -> None:
     from ..questions.rating_sheet import write_text_atomic
 
     write_text_atomic(path, json.dumps(data, indent=1) + "\n")
+
+
+def _paths(args):
+    from pathlib import Path
+
+    q = Path(args.questions)
+    out = Path(args.out) if args.out else q.with_name(q.name.rsplit(".", 1)[0] + ".errata.json")
+    page = Path(args.html) if args.html else out.with_suffix(".html")
+    root = Path(args.data) if args.data else q.parent
+    return out, page, root
+
+
+def _label_audit(qs, args) -> int:
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from .. import __version__
+    from ..errata.model import Errata, apply_decisions, carry_decisions, load_errata, save_errata
+    from ..errors import ConfigError
+    from ..label_audit import CHECKS, audit_labels
+    from ..label_audit.page import write_page
+
+    out, page, root = _paths(args)
+    if not root.is_dir():
+        raise ConfigError("data root is not a folder", culprit=str(root))
+    if args.decisions:
+        errata = load_errata(out)
+        counts = apply_decisions(errata, args.decisions)
+        save_errata(errata, out)
+        write_page(errata, qs, root, page)
+        print(f"imported {counts['confirmed']} confirmed and {counts['rejected']} rejected decision(s) into {out}")
+        print(f"review page: {page}")
+        return 0
+    checks = tuple(c.strip() for c in args.checks.split(",")) if args.checks else CHECKS
+    unknown = [c for c in checks if c not in CHECKS]
+    if unknown:
+        raise ConfigError(f"unknown check; known: {', '.join(CHECKS)}", culprit=", ".join(unknown))
+    _check_root(qs, root)
+    result = audit_labels(qs, root, embedder=args.embedder, checks=checks)
+    previous = load_errata(out) if out.exists() else None
+    entries = carry_decisions(result.flags, previous)
+    meta = {"questions": {"file": Path(args.questions).name, "sha256": qs.sha256, "images": len(qs.entries),
+                          "questions": len(qs)},
+            "data_root": str(root), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "tool": {"name": "mmad-eval audit --labels", "version": __version__, "embedder": args.embedder},
+            "summary": result.summary, "unchecked": result.unchecked,
+            "unreadable": [{"key": k, "error": v} for k, v in sorted(result.errors.items())]}
+    errata = Errata(entries=entries, meta=meta)
+    save_errata(errata, out)
+    write_page(errata, qs, root, page)
+    _print_summary(result, entries, previous)
+    _print_reported(qs)
+    print(f"errata: {out}  (sha256 {errata.sha256[:16]})\nreview page: {page}")
+    return 0
+
+
+def _check_root(qs, root) -> None:
+    """One clear error when the data root holds none of the file's images (a wrong --data-root)."""
+    from ..errors import ConfigError, DataError
+    from ..paths import safe_join
+
+    keys = list(qs.entries)[:50]
+    found = 0
+    for k in keys:
+        try:
+            found += safe_join(root, k).is_file()
+        except DataError:
+            pass
+    if keys and not found:
+        raise ConfigError(f"none of the first {len(keys)} query images is under this data root (e.g. {keys[0]}); "
+                          "give the folder the file's paths are relative to with --data-root", culprit=str(root))
+
+
+def _print_summary(result, entries, previous) -> None:
+    s = result.summary
+    print(f"{s['images']} images, {s['questions']} questions; {s['images_flagged']} image(s) flagged")
+    for check, n in s["flags"].items():
+        print(f"  {check:<20} {n:>6} flag(s)")
+    loc = s["localization"]
+    print(f"  Defect Localization: {loc['questions']} questions, {loc['unchecked']} unchecked (no spatial words, "
+          "a named part, or no usable mask)")
+    if s["unreadable"]:
+        print(f"  {s['unreadable']} unreadable image or mask file(s), listed in the errata file")
+    kept = sum(e["status"] in ("confirmed", "rejected") for e in entries)
+    if previous is not None:
+        print(f"  {kept} reviewed decision(s) kept from the previous errata file")
+    for e in entries[:8]:
+        print(f"  - {e['id']}: {e['message']}")
+    if len(entries) > 8:
+        print(f"  ... and {len(entries) - 8} more in the errata file and the review page")
+
+
+def _print_reported(qs) -> None:
+    """Say whether the shipped, publicly reported MMAD errata touch this file."""
+    from ..errata import apply_to_questions, resolve_errata
+
+    reported = resolve_errata("mmad-reported")
+    per = apply_to_questions(qs, reported)[1].per_entry()
+    if per:
+        n = sum(v["excluded"] + v["corrected"] for v in per.values())
+        print(f"  publicly reported MMAD errors touch {n} question(s) of this file ({len(per)} report(s)); "
+              "score with them: --errata mmad-reported")
+
+
+def _write_corrected(qs, args) -> int:
+    from pathlib import Path
+
+    import json
+
+    from ..errata import apply_to_questions, resolve_errata
+    from ..errata.model import write_atomic
+    from ..questions.jsonl_io import question_record
+    from ..questions.mmad_io import to_mmad_dict
+
+    errata = resolve_errata(args.errata)
+    fixed, changes = apply_to_questions(qs, errata)
+    out = Path(args.write_corrected)
+    if out.suffix == ".jsonl":
+        text = "".join(json.dumps(question_record(e, q), ensure_ascii=False) + "\n"
+                       for e in fixed.entries.values() for q in e.questions)
+    else:
+        text = json.dumps(to_mmad_dict(fixed, with_provenance=True), indent=1, ensure_ascii=False) + "\n"
+    sha = write_atomic(out, text)
+    c = changes.as_dict()
+    print(f"{len(fixed)} questions on {len(fixed.entries)} images -> {out} (sha256 {sha[:16]}); "
+          f"{c['excluded']} question(s) excluded, {c['corrected']} changed (answers corrected or references "
+          f"replaced) by {len(c['per_entry'])} of {len(errata.applied())} applied errata")
+    for eid, n in c["per_entry"].items():
+        print(f"  {eid}: {n}")
+    for note in errata.notes():
+        print(f"  note {note['id']}: {note['message']}")
+    return 0
