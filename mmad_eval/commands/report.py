@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("--no-images", action="store_true", help="leave all images out of the question browser")
     p.add_argument("--human", metavar="SCORES", help="add the human row: the JSON written by "
                    "'mmad-eval audit QUESTIONS --human ANSWERS... --json SCORES'")
+    p.add_argument("--errata", metavar="FILE", help="add the score with these errata applied beside the official "
+                   "one (errata file, or 'mmad-reported')")
 
 
 def select_runs(runs: list, names: str | None) -> list:
@@ -56,8 +58,13 @@ def main(args) -> int:
     if args.thumb_size < 16:
         raise ConfigError("must be at least 16", culprit="--thumb-size")
     out = Path(args.out or Path("reports") / (re.sub(r"[^\w.-]+", "_", runs[0].name) + ".html"))
+    errata = None
+    if args.errata:
+        from ..errata import resolve_errata
+
+        errata = resolve_errata(args.errata)
     data = assemble(runs, title=args.title, published=args.published, images=not args.no_images,
-                    thumbs=ThumbSettings(size=args.thumb_size, budget_mb=args.image_budget_mb))
+                    thumbs=ThumbSettings(size=args.thumb_size, budget_mb=args.image_budget_mb), errata=errata)
     if args.human:
         data.human = [human_row(Path(args.human))]
     write_report(data, out)

@@ -84,6 +84,9 @@ def add_arguments(p) -> None:
     g.add_argument("--workers", type=int, help="Ray workers, each holding one copy of the model (default 2)")
     g.add_argument("--gpus-per-worker", type=float,
                    help="GPUs per Ray worker (default: the backend's tensor_parallel_size, else 0)")
+    p.add_argument("--errata", metavar="FILE", help="errata file (or 'mmad-reported'): the questions are asked as "
+                   "in the question file; the run record names the errata file and its SHA-256, and the score "
+                   "with errata is printed beside the official one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -228,6 +231,11 @@ def main(args) -> int:
 
     from ..run.engine import run_evaluation
 
+    errata = None
+    if args.errata:
+        from ..errata import resolve_errata
+
+        errata = resolve_errata(args.errata)            # a bad errata file fails before any request
     summary = run_evaluation(settings_from_args(args), Path(args.questions), Path(args.out), name=args.name,
                              data_root=args.data_root, slice=slice_from_args(args),
                              backend_options=backend_options(args), backend_factory=ray_factory(args),
@@ -261,6 +269,22 @@ def main(args) -> int:
     print(f"store: {Path(args.out) / 'mmad-eval.sqlite'}  ({summary.elapsed_s:.1f} s)")
     for note in summary.batch.notes if summary.batch else ():
         print(f"note: {note}")
+    if errata is not None:
+        record_errata(Path(args.out), summary.record["name"], errata)
     if summary.batch and summary.batch.waiting:
         return 75            # EX_TEMPFAIL: batches still running, rerun later
     return 1 if summary.failed or summary.unanswered else 0
+
+
+def record_errata(out, name: str, errata) -> None:
+    """Name the errata file (and its SHA-256) in the run record; print both scores side by side."""
+    from ..run.load import load_run
+    from ..run.store import Store
+    from ..score.with_errata import errata_reference, errata_summary
+
+    with Store(out) as store:
+        record = store.run_record(name) or {}
+        record["errata"] = errata_reference(errata)
+        store.put_run(name, record)
+    text, _ = errata_summary(load_run(out, name).answers, errata)
+    print(text)

@@ -25,6 +25,9 @@ def add_arguments(p) -> None:
     p.add_argument("--export-mmad", metavar="FILE", help="write MMAD's answer JSON (one file per run)")
     p.add_argument("--csv", metavar="FILE", help="write MMAD's accuracy CSV layout (one file per run)")
     p.add_argument("--json", metavar="FILE", help="write every table as JSON")
+    p.add_argument("--errata", metavar="FILE", help="also score with these errata applied, beside the official "
+                   "score (an errata file from `mmad-eval audit --labels`, or 'mmad-reported': the shipped "
+                   "publicly reported MMAD errors)")
 
 
 def _runs(args):
@@ -104,6 +107,11 @@ def main(args) -> int:
 
     runs, base = _runs(args)
     several = len(runs) > 1
+    errata = None
+    if args.errata:
+        from ..errata import resolve_errata
+
+        errata = resolve_errata(args.errata)
     out = {}
     for name, answers in runs:
         judge_note = apply_judge(answers, args.judge, base / "judge_cache.json") if args.judge else None
@@ -112,6 +120,11 @@ def main(args) -> int:
             scores.strict.notes.append(judge_note)
         print_scores(name, scores)
         out[name] = scores.as_dict()
+        if errata is not None:
+            from ..score.with_errata import errata_summary
+
+            text, out[name]["errata"] = errata_summary(answers, errata)
+            print(text + "\n")
         if args.export_mmad:
             n = write_mmad_answers(answers, _per_run(args.export_mmad, name, several))
             print(f"wrote {n} answers to {_per_run(args.export_mmad, name, several)}")

@@ -77,6 +77,38 @@ class ReportData:
     thumbs: Thumbnails
     notes: list[str] = field(default_factory=list)
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
+    errata: ErrataSection | None = None
+
+
+@dataclass
+class ErrataSection:
+    """Official and with-errata scores per model (errata applied before scoring, never instead of it)."""
+
+    reference: dict                     # file, sha256, entries, applied
+    rows: list[dict]                    # per model: name, official, with_errata (column -> %), changes
+    entries: list[dict]                 # id, status, action, message, source, questions changed
+    notes: list[dict]                   # caveats (fix action "note")
+
+
+def errata_section(runs: list[LoadedRun], models: list[ModelData], errata, scoring: Scoring) -> ErrataSection:
+    from ..errata import apply_to_answers
+    from ..score.with_errata import errata_reference
+
+    rows, changed = [], {}
+    for run, m in zip(runs, models):
+        fixed, changes = apply_to_answers(run.answers, errata)
+        table = scoring.compatible(fixed)
+        rows.append({"name": m.name, "official": m.compatible.overall, "with_errata": table.overall,
+                     "changed": changes.questions, "excluded": sum(changes.excluded.values()),
+                     "corrected": sum(changes.corrected.values())})
+        for eid, n in changes.per_entry().items():
+            changed[eid] = max(changed.get(eid, 0), n["excluded"] + n["corrected"])
+    entries = [{"id": e["id"], "status": e["status"], "action": e["fix"]["action"],
+                "message": e.get("message", ""), "source": e.get("source") or "", "changed": changed.get(e["id"], 0)}
+               for e in errata.entries if e["status"] in ("reported", "confirmed")]
+    notes = [{"id": n["id"], "message": n.get("message", ""), "source": n.get("source") or ""}
+             for n in errata.notes()]
+    return ErrataSection(reference=errata_reference(errata), rows=rows, entries=entries, notes=notes)
 
 
 def _settings(record: dict) -> dict:
@@ -229,7 +261,7 @@ def _notes(models: list[ModelData]) -> list[str]:
 
 def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool = False,
              scoring: Scoring | None = None, thumbs: ThumbSettings | None = None,
-             images: bool = True) -> ReportData:
+             images: bool = True, errata=None) -> ReportData:
     """Build the report data for ``runs`` (in the order given)."""
     scoring = scoring or PackageScoring()
     models = [model_data(r, scoring) for r in runs]
@@ -252,4 +284,5 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         version=__version__, models=models,
         comparisons=comparisons(runs, scoring) if len(runs) > 1 else [],
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
-        browser=blob, thumbs=thumbnails, notes=notes)
+        browser=blob, thumbs=thumbnails, notes=notes,
+        errata=errata_section(runs, models, errata, scoring) if errata is not None else None)
