@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from mmad_eval.label_audit import CHECKS, audit_labels
+from mmad_eval.label_audit.images import MARGIN
 from mmad_eval.questions.generate import GenerateSettings, generate_questions
 from mmad_eval.sources.detect import load_source
 from mmad_eval.sources.synth.generate import generate_with_report
@@ -43,9 +44,12 @@ def one_seed(seed: int, k: int, per_defect: int, test_good: int, workdir: Path) 
     injected_images = {kind: {u.split("#")[0] for u in units} for kind, units in truth.items()}
     any_injected = set().union(*injected_images.values())
     res = {"images": len(qs.entries), "clean_seconds": t_clean, "clean": defaultdict(set), "tp": defaultdict(set),
-           "fp": defaultdict(int), "other": defaultdict(int), "truth": {kk: len(v) for kk, v in truth.items()}}
+           "fp": defaultdict(int), "other": defaultdict(int), "margins": defaultdict(list), "truth": {kk: len(v) for kk, v in truth.items()}}
     for f in clean.flags:
         res["clean"][f["check"]].update(f["target"]["images"])
+    for f in clean.flags + dirty.flags:
+        if "margin" in f["evidence"]:
+            res["margins"][f["check"]].append(round(f["evidence"]["margin"], 3))
     for f in dirty.flags:
         check, image = f["check"], f["target"]["images"][0]
         kind = KIND_OF.get(check)
@@ -86,6 +90,11 @@ def main(argv=None) -> int:
         prec = f"{tp / (tp + fp):.3f}" if kind and tp + fp else "-"
         print(f"{check:<20} {n if kind else '-':>8} {tp if kind else '-':>6} {rec:>7} {fp:>7} {prec:>9} {other:>6} "
               f"{clean:>9} ({clean / images:.1%})")
+    for check in ("image_category", "reference_category"):
+        margins = sorted(m for r in results for m in r["margins"][check])
+        if margins:
+            print(f"{check}: margins of the flags raised (threshold {MARGIN}): smallest {margins[:3]}, "
+                  f"largest {margins[-1]}")
     all_clean = sum(len(set().union(*r["clean"].values())) if r["clean"] else 0 for r in results)
     label_checks = ("image_category", "reference_category", "localization", "label_mask", "duplicate_image")
     label_clean = sum(len(set().union(*(r["clean"][c] for c in label_checks))) for r in results)

@@ -69,5 +69,9 @@ def audit_labels(qs: QuestionSet, data_root: Path, *, embedder: str = "builtin",
                "flags": {c: sum(e["check"] == c for e in entries) for c in checks},
                "images_flagged": len({i for e in entries for i in e["target"]["images"]}),
                "localization": {"questions": n_dl, "unchecked": len(unchecked)},
-               "unreadable": len(errors)}
+               "unreadable": len(errors),
+               "thresholds": {"embedding_top_k": images.K, "category_margin": images.MARGIN,
+                              "near_duplicate_cosine": images.NEAR_DUPLICATE, "answer_region_tolerance": localization.TOL,
+                              "answer_untouched_below": localization.UNTOUCHED,
+                              "distractor_occupied_from": localization.OCCUPIED, "mask_side": 128}}
     return AuditResult(flags=entries, unchecked=unchecked, summary=summary, errors=errors)

@@ -201,6 +201,10 @@ def region(parsed: Parsed, frame: str, frames: Frames, tol: float, broad: bool =
         if frame == "object" and (part.centre or part.edge) and not part.corner and not part.across \
                 and not part.down:
             out |= _object_zone(part, frames, x, y, tol, broad)
+        elif frame == "object" and not broad and not (part.corner or part.half or part.across or part.down) \
+                and (part.vert is None) != (part.horiz is None):
+            # "on the left part of the object", read narrowly: the outer part on that side (object_zones.py)
+            out |= (frames.object_rho >= MIDDLE_RHO) & _quadrant(part, x, y)
         else:
             out |= grid_region(part, x, y, tol, broad)
     return out
