@@ -44,7 +44,8 @@ def one_seed(seed: int, k: int, per_defect: int, test_good: int, workdir: Path) 
     injected_images = {kind: {u.split("#")[0] for u in units} for kind, units in truth.items()}
     any_injected = set().union(*injected_images.values())
     res = {"images": len(qs.entries), "clean_seconds": t_clean, "clean": defaultdict(set), "tp": defaultdict(set),
-           "fp": defaultdict(int), "other": defaultdict(int), "margins": defaultdict(list), "truth": {kk: len(v) for kk, v in truth.items()}}
+           "fp": defaultdict(int), "other": defaultdict(int), "margins": defaultdict(list),
+           "truth": {kk: len(v) for kk, v in truth.items()}}
     for f in clean.flags:
         res["clean"][f["check"]].update(f["target"]["images"])
     for f in clean.flags + dirty.flags:

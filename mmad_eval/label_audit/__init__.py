@@ -71,7 +71,8 @@ def audit_labels(qs: QuestionSet, data_root: Path, *, embedder: str = "builtin",
                "localization": {"questions": n_dl, "unchecked": len(unchecked)},
                "unreadable": len(errors),
                "thresholds": {"embedding_top_k": images.K, "category_margin": images.MARGIN,
-                              "near_duplicate_cosine": images.NEAR_DUPLICATE, "answer_region_tolerance": localization.TOL,
+                              "near_duplicate_cosine": images.NEAR_DUPLICATE,
+                              "answer_region_tolerance": localization.TOL,
                               "answer_untouched_below": localization.UNTOUCHED,
                               "distractor_occupied_from": localization.OCCUPIED, "mask_side": 128}}
     return AuditResult(flags=entries, unchecked=unchecked, summary=summary, errors=errors)

@@ -65,7 +65,7 @@ def page_data(errata: Errata, qs, root: Path) -> dict:
             if qs.entries[key].mask_path:
                 shown.append(["mask", key, ref(key, True)])
             entry = qs.entries[key]
-            refs = entry.random_templates[:1] + [r for r in entry.similar_templates[:1] if r not in entry.random_templates[:1]]
+            refs = list(dict.fromkeys(entry.random_templates[:1] + entry.similar_templates[:1]))
             shown += [["reference", r, ref(r, False)] for r in refs]
             dup = (e.get("evidence") or {}).get("duplicate_of")
             if dup:

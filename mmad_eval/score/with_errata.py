@@ -57,7 +57,8 @@ def _fmt(v) -> str:
 
 def format_comparison(cmp: ErrataComparison, title: str) -> str:
     """A text table: one row per subtask (and Average), columns official / with errata / difference."""
-    lines = [f"{title}: official vs with errata ({cmp.errata.path or 'errata'}, sha256 {cmp.errata.sha256[:16]})",
+    lines = [f"{title}: official vs with errata ({errata_reference(cmp.errata)['file'] or 'errata'}, "
+             f"sha256 {cmp.errata.sha256[:16]})",
              f"  {'':<8}{'official':>10}{'with errata':>13}{'diff':>8}"]
     for c in COLUMNS:
         a, b = cmp.official.overall.get(c), cmp.with_errata.overall.get(c)
@@ -66,7 +67,7 @@ def format_comparison(cmp: ErrataComparison, title: str) -> str:
     c = cmp.changes
     lines.append(f"  errata changed {c.questions} question(s): {sum(c.excluded.values())} excluded, "
                  f"{sum(c.corrected.values())} answer(s) corrected; {len(cmp.errata.applied())} of "
-                 f"{len(cmp.errata.entries)} entries apply (reported or confirmed)")
+                 f"{len(cmp.errata.entries)} entries are applied (reported or confirmed, not notes)")
     for eid, n in c.per_entry().items():
         parts = [f"{k} {v}" for k, v in n.items() if v]
         lines.append(f"    {eid}: {', '.join(parts)}")

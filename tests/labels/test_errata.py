@@ -128,7 +128,8 @@ def test_corrected_question_set_replaces_references_and_keeps_indices(tmp_path):
     fixed, changes = apply_to_questions(qs, errata)
     assert "DS/nut/test/good/002.png" not in fixed.entries and len(fixed.entries) == len(qs.entries) - 1
     pill = fixed.entries["DS/pill/test/good/000.png"]
-    assert pill.similar_templates and all(r.startswith("DS/nut/train/") for r in pill.similar_templates + pill.random_templates)
+    refs = pill.similar_templates + pill.random_templates
+    assert pill.similar_templates and all(r.startswith("DS/nut/train/") for r in refs)
     q = fixed.entries["DS/bottle/test/broken/000.png"].questions[1]
     assert (q.index, q.options[q.answer]) == (1, "Around the edges")
     assert qs.entries["DS/bottle/test/broken/000.png"].questions[1].answer == "C"      # input untouched
