@@ -41,6 +41,7 @@ def one_seed(seed: int, k: int, per_defect: int, test_good: int, workdir: Path) 
     t_clean = time.perf_counter() - t0
     bad, truth = inject(qs, out, k, seed)
     dirty = audit_labels(bad, out)
+    moved_from = dict(zip(truth["moved"], truth.pop("moved_from", [])))
     injected_images = {kind: {u.split("#")[0] for u in units} for kind, units in truth.items()}
     any_injected = set().union(*injected_images.values())
     res = {"images": len(qs.entries), "clean_seconds": t_clean, "clean": defaultdict(set), "tp": defaultdict(set),
@@ -61,6 +62,7 @@ def one_seed(seed: int, k: int, per_defect: int, test_good: int, workdir: Path) 
             res["other"][check] += 1
         else:
             res["fp"][check] += 1
+    res["missed_moves"] = [f"{moved_from[k]} -> {k}" for k in truth["moved"] if k not in res["tp"]["image_category"]]
     return res
 
 
@@ -96,6 +98,10 @@ def main(argv=None) -> int:
         if margins:
             print(f"{check}: margins of the flags raised (threshold {MARGIN}): smallest {margins[:3]}, "
                   f"largest {margins[-1]}")
+    missed = [m for r in results for m in r["missed_moves"]]
+    if missed:
+        print("moved images the image_category check missed (original key -> key it was filed under):")
+        print("".join(f"  {m}\n" for m in missed), end="")
     all_clean = sum(len(set().union(*r["clean"].values())) if r["clean"] else 0 for r in results)
     label_checks = ("image_category", "reference_category", "localization", "label_mask", "duplicate_image")
     label_clean = sum(len(set().union(*(r["clean"][c] for c in label_checks))) for r in results)

@@ -7,7 +7,8 @@ Three kinds, on distinct images chosen with a seeded RNG:
   touch, by construction of the generator);
 - ``flipped``: the label is flipped, in turn: the Anomaly Detection answer only; a normal image filed
   under a defect folder (no mask); a defective image filed under ``good`` (its mask kept).
-Returns the new set and the ground truth: ``{"moved": [keys], "localization": [qids], "flipped": [keys]}``.
+Returns the new set and the ground truth: ``{"moved": [keys], "localization": [qids], "flipped": [keys],
+"moved_from": [the moved images' original keys]}``.
 """
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def inject(qs: QuestionSet, root: Path, k: int, seed: int = 0) -> tuple[Question
         entries[new_key] = _rekey(e, new_key, similar_templates=list(donor.similar_templates),
                                   random_templates=list(donor.random_templates))
         truth["moved"].append(new_key)
+        truth.setdefault("moved_from", []).append(key)
     for n, key in enumerate(flip_keys):
         e = entries.pop(key)
         cat = "/".join(split_key(key))
