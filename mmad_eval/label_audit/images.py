@@ -170,13 +170,21 @@ def duplicate_flags(qs: QuestionSet, emb: Embeddings) -> list[dict]:
         else:
             first[digest] = k
     rest = [k for k in keys if k not in dup_of]
+    pixels: dict[str, str | None] = {}
+
+    def same_pixels(a: str, b: str) -> bool:
+        for k in (a, b):
+            if k not in pixels:
+                pixels[k] = _pixels_sha(emb.root, k)
+        return pixels[a] is not None and pixels[a] == pixels[b]
+
     if len(rest) > 1:
         mat = np.stack([emb.vectors[k] for k in rest])
         for i in range(0, len(rest), 512):
             sims = mat[i:i + 512] @ mat.T
             for a, b in zip(*np.nonzero(sims >= NEAR_DUPLICATE)):
                 a += i
-                if b < a and rest[a] not in dup_of and _pixels_sha(emb.root, rest[a]) == _pixels_sha(emb.root, rest[b]):
+                if b < a and rest[a] not in dup_of and same_pixels(rest[a], rest[b]):
                     dup_of[rest[a]] = (rest[b], "identical pixels (different file bytes)")
     flags = []
     for k, (orig, how) in dup_of.items():
