@@ -97,12 +97,21 @@ def _pools(qs: QuestionSet) -> dict[str, list[str]]:
 
 
 def _new_references(entry: ImageEntry, fix: dict, pools: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    refs = list(fix.get("references") or [])
-    if not refs:
-        cat = fix["category"]
-        refs = pools.get(cat) or next((p for c, p in pools.items() if c.split("/", 1)[-1] == cat.split("/")[-1]), [])
-    n_sim, n_rand = len(entry.similar_templates), len(entry.random_templates)
-    return refs[:n_sim] if n_sim else [], refs[:n_rand] if n_rand else []
+    """The entry's (similar, random) references after the fix: the fix's own list, else the entry's references
+    that belong to the named category's pool kept in place, the others replaced by unused images of that pool;
+    never one in ``drop``."""
+    given = list(fix.get("references") or [])
+    if given:
+        return given[:len(entry.similar_templates)], given[:len(entry.random_templates)]
+    cat, drop = fix["category"], set(fix.get("drop") or [])
+    pool = pools.get(cat) or next((p for c, p in pools.items() if c.split("/", 1)[-1] == cat.split("/")[-1]), [])
+    pool = [r for r in pool if r not in drop]
+
+    def refill(old: list[str]) -> list[str]:
+        spare = iter([r for r in pool if r not in old])
+        return [r for r in (r if r in pool else next(spare, None) for r in old) if r is not None]
+
+    return refill(entry.similar_templates), refill(entry.random_templates)
 
 
 def apply_to_questions(qs: QuestionSet, errata: Errata) -> tuple[QuestionSet, Changes]:

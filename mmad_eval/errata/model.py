@@ -10,7 +10,7 @@
 - ``target``: ``images`` (keys) or ``image_glob`` (fnmatch pattern), optional ``question`` (index),
   ``types`` (question types) and ``answer_pattern`` (regex the correct option's text must match);
 - ``fix``: ``{"action": "exclude" | "correct_answer" | "replace_references" | "note", ...}`` (``answer_text``
-  for a correction; ``category`` or ``references`` for a replacement; a ``note`` changes no question and is
+  for a correction; ``category`` (and ``drop``: references never to use) or ``references`` for a replacement; a ``note`` changes no question and is
   shown as a caveat beside the score), ``why``;
 - ``message``, ``evidence`` (numbers), ``decision`` (``{"decision", "note"}`` once reviewed).
 

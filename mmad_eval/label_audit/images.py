@@ -106,41 +106,44 @@ def image_category_flags(qs: QuestionSet, aff: Affinity) -> list[dict]:
     return flags
 
 
-def _looks_like(aff: Affinity, key: str) -> tuple[str, float]:
+def _looks_like(aff: Affinity, key: str) -> tuple[str, dict[str, float]]:
     s = aff.scores(key)
-    if not s:
-        return "", float("nan")
-    best = max(s, key=s.get)
-    return best, s[best]
+    return (max(s, key=s.get) if s else ""), s
 
 
 def reference_flags(qs: QuestionSet, aff: Affinity) -> list[dict]:
+    """Queries with reference images of another category: a reference is wrong when it looks like a category
+    that the query clearly does not (by MARGIN, both ways: the query nearer its own look, the reference
+    nearer its own)."""
     flags, cache = [], {}
     for key, e in qs.entries.items():
         refs = [r for r in dict.fromkeys(e.similar_templates + e.random_templates) if r in aff.emb.vectors]
         if key not in aff.emb.vectors or not refs:
             continue
-        q_cat, q_aff = _looks_like(aff, key)
+        q_cat, q_scores = _looks_like(aff, key)
+        bad = []
         for r in refs:
             if r not in cache:
                 cache[r] = _looks_like(aff, r)
-        votes = Counter(cache[r][0] for r in refs)
-        ref_cat, n = votes.most_common(1)[0]
-        if not q_cat or _same_name(ref_cat, q_cat):
+            r_cat, r_scores = cache[r]
+            if r_cat and q_cat and not _same_name(r_cat, q_cat) \
+                    and q_scores[q_cat] - q_scores.get(r_cat, 0.0) > MARGIN \
+                    and r_scores[r_cat] - r_scores.get(q_cat, 0.0) > MARGIN:
+                bad.append((r, r_cat))
+        if not bad:
             continue
-        q_scores = aff.scores(key)
-        margin = q_scores.get(q_cat, 0.0) - q_scores.get(ref_cat, 0.0)
-        if margin <= MARGIN:
-            continue
+        ref_cat, n = Counter(c for _, c in bad).most_common(1)[0]
+        margin = q_scores[q_cat] - q_scores.get(ref_cat, 0.0)
         sims = [float(aff.emb.vectors[r] @ aff.emb.vectors[key]) for r in refs]
         flags.append({"check": "reference_category", "target": {"images": [key]},
-                      "message": f"the query looks like {q_cat} but {n} of its {len(refs)} reference image(s) "
-                                 f"look like {ref_cat} (margin {margin:.3f})",
+                      "message": f"the query looks like {q_cat} but {len(bad)} of its {len(refs)} reference "
+                                 f"image(s) look like {ref_cat} (margin {margin:.3f})",
                       "evidence": {"query_looks_like": q_cat, "references_look_like": ref_cat,
-                                   "references": len(refs), "references_agreeing": n, "margin": round(margin, 4),
+                                   "references": len(refs), "references_wrong": [r for r, _ in bad],
+                                   "margin": round(margin, 4),
                                    "query_reference_similarity": round(float(np.mean(sims)), 4),
                                    "filed_under": "/".join(split_key(key))},
-                      "fix": {"action": "replace_references", "category": q_cat,
+                      "fix": {"action": "replace_references", "category": q_cat, "drop": [r for r, _ in bad],
                               "why": f"reference images should show {q_cat.split('/')[-1]}"}})
     return flags
 

@@ -3,6 +3,7 @@
 Categories (dataset ``DS``): ``bottle`` (a brown ring seen from above, centred), ``nut`` (a grey square on
 white), ``pill`` (a white ellipse on black). Known errors:
 - ``DS/pill/test/good/000.png`` shows a nut (references are pills): image_category + reference_category;
+- ``DS/bottle/test/good/001.png``: one of its references is a nut: reference_category;
 - ``DS/bottle/test/broken/000.png``: break on the bottom of the rim, Defect Localization answer
   "Around the center" (MMAD issue 18's case): localization;
 - ``DS/bottle/test/broken/001.png``: Anomaly Detection answer "No." for a defective image: label_mask;
@@ -107,6 +108,8 @@ def build(root: Path) -> Path:
     right = {"A": "At the bottom", "B": "Top left corner", "C": "Top right corner", "D": "On the top edge"}
     entry("DS/bottle/test/broken/003.png", img, [ad_yes, q("Defect Localization", where, right, "A")], "bottle", m)
     entry("DS/bottle/test/good/000.png", bottle(5)[0], [ad_no], "bottle")
+    entry("DS/bottle/test/good/001.png", bottle(12)[0], [ad_no], "bottle")
+    data["DS/bottle/test/good/001.png"]["random_templates"] = ["DS/nut/train/good/004.png", *refs["bottle"][3:]]
     entry("DS/nut/test/good/000.png", nut(6), [ad_no], "nut")
     nut_mask = np.zeros((S, S), bool)
     nut_mask[40:50, 40:50] = True
@@ -137,6 +140,7 @@ def build(root: Path) -> Path:
 EXPECTED = {
     ("image_category", "DS/pill/test/good/000.png"),
     ("reference_category", "DS/pill/test/good/000.png"),
+    ("reference_category", "DS/bottle/test/good/001.png"),
     ("localization", "DS/bottle/test/broken/000.png"),
     ("label_mask", "DS/bottle/test/broken/001.png"),
     ("label_mask", "DS/bottle/test/broken/002.png"),

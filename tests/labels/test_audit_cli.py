@@ -35,10 +35,10 @@ def test_audit_writes_errata_and_page(audited):
     errata = json.loads((root / "mmad.errata.json").read_text())
     assert errata["format"] == "mmad-eval-errata/1"
     assert {(e["check"], e["target"]["images"][0]) for e in errata["errata"]} == EXPECTED
-    assert errata["questions"]["sha256"] and errata["summary"]["images"] == 12
+    assert errata["questions"]["sha256"] and errata["summary"]["images"] == 13
     assert errata["unchecked"][0]["qid"] == "DS/nut/test/bent/000.png#1"
     assert (root / "mmad.errata.html").is_file()
-    assert "7 image(s) flagged" in out and "image_category" in out and "review page" in out
+    assert "8 image(s) flagged" in out and "image_category" in out and "review page" in out
 
 
 def test_mark_flags_in_the_page_download_import_and_keep_them(audited, tmp_path):

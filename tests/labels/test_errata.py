@@ -134,3 +134,12 @@ def test_corrected_question_set_replaces_references_and_keeps_indices(tmp_path):
     assert (q.index, q.options[q.answer]) == (1, "Around the edges")
     assert qs.entries["DS/bottle/test/broken/000.png"].questions[1].answer == "C"      # input untouched
     assert changes.as_dict()["excluded"] == 1 and changes.corrected["ans"] == 1
+    # one wrong reference of a bottle: the good ones stay in order, the gap is filled from the bottle pool
+    bottle = qs.entries["DS/bottle/test/good/001.png"]
+    errata = Errata(entries=[_entry("one", "replace_references", images=[bottle.key], category="DS/bottle")])
+    errata.entries[0]["fix"]["drop"] = ["DS/nut/train/good/004.png"]
+    fixed_bottle = apply_to_questions(qs, errata)[0].entries[bottle.key]
+    assert fixed_bottle.similar_templates == bottle.similar_templates
+    assert fixed_bottle.random_templates[1:] == bottle.random_templates[1:] == ["DS/bottle/train/good/003.png",
+                                                                              "DS/bottle/train/good/004.png"]
+    assert "nut" not in fixed_bottle.random_templates[0] and fixed_bottle.random_templates[0] not in bottle.random_templates

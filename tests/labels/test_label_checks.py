@@ -29,9 +29,12 @@ def test_misfiled_image_names_the_category_it_looks_like_with_a_margin(handmade)
     assert ev["category"] == "DS/pill" and ev["nearest_category"] == "DS/nut"
     assert ev["margin"] == pytest.approx(ev["affinity_nearest"] - ev["affinity_own"], abs=1e-3)
     assert ev["margin"] > 0.1
-    ref = next(f for f in result.flags if f["check"] == "reference_category")
-    assert ref["evidence"]["references_look_like"] == "DS/pill"
-    assert ref["fix"] == {"action": "replace_references", "category": "DS/nut", "why": ref["fix"]["why"]}
+    ref = next(f for f in result.flags if f["id"] == "reference_category:DS/pill/test/good/000.png")
+    assert ref["evidence"]["references_look_like"] == "DS/pill" and len(ref["evidence"]["references_wrong"]) == 5
+    assert ref["fix"]["action"] == "replace_references" and ref["fix"]["category"] == "DS/nut"
+    one = next(f for f in result.flags if f["id"] == "reference_category:DS/bottle/test/good/001.png")
+    assert one["evidence"]["references_wrong"] == ["DS/nut/train/good/004.png"]
+    assert one["evidence"]["query_looks_like"] == "DS/bottle" and one["fix"]["category"] == "DS/bottle"
 
 
 def test_rim_break_answered_center_is_flagged_with_the_options_holding_it(handmade):
