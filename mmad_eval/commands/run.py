@@ -278,7 +278,7 @@ def main(args) -> int:
 
 def record_errata(out, name: str, errata) -> None:
     """Name the errata file (and its SHA-256) in the run record; print both scores side by side."""
-    from ..run.load import load_run
+    from ..parse.stage import load_parsed_run
     from ..run.store import Store
     from ..score.with_errata import errata_reference, errata_summary
 
@@ -286,5 +286,5 @@ def record_errata(out, name: str, errata) -> None:
         record = store.run_record(name) or {}
         record["errata"] = errata_reference(errata)
         store.put_run(name, record)
-    text, _ = errata_summary(load_run(out, name).answers, errata)
+    text, _ = errata_summary(load_parsed_run(out, name).answers, errata)
     print(text)

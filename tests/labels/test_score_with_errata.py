@@ -10,7 +10,7 @@ import pytest
 from label_fixtures import build
 from mmad_eval.cli import main
 from mmad_eval.errata.model import Errata, save_errata
-from mmad_eval.run.load import load_run
+from mmad_eval.parse.stage import load_parsed_run as load_run
 from mmad_eval.score.scorers import MMAD
 
 PILL = "DS/pill/test/good/000.png"
