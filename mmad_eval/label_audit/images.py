@@ -3,8 +3,8 @@
 Each category's normal pool (``masks.normal_pools``) is embedded once. An image's affinity to a category is
 the mean cosine similarity to its ``K`` most similar pool images (the image itself left out). An image is
 flagged when another category's affinity beats its own by more than ``MARGIN``; categories of the same name
-in different datasets (DS-MVTec/bottle and MVTec-AD/bottle) count as one. A query's references are flagged
-when the category they look like (their majority nearest category) is not the one the query looks like.
+in different datasets (DS-MVTec/bottle and MVTec-AD/bottle) count as one. A query is flagged for each
+reference that looks like a category the query clearly does not (by ``MARGIN`` both ways).
 Duplicates: identical file bytes, or near-identical embeddings whose decoded pixels are equal.
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..retrieval.embed import make_embedder
 from ..errors import DataError
 from ..paths import safe_join
 from ..questions.model import QuestionSet, split_key
+from ..retrieval.embed import make_embedder
 
 K = 3
-MARGIN = 0.1        # affinity margin (cosine) another category must win by: the clean synthetic sets'
-                    # largest margin was 0.06, moved images' smallest about 0.19 (docs/benchmarks.md)
+MARGIN = 0.1        # affinity margin (cosine) another category must win by: on the clean synthetic sets the
+                    # largest was 0.06; 56 of 60 moved images exceed 0.1 (docs/benchmarks.md, section 8)
 NEAR_DUPLICATE = 0.9995
 
 
