@@ -99,6 +99,10 @@ def test_bad_inputs_give_one_clear_error(audited, tmp_path):
     root, qfile, _ = audited
     r = cli("audit", qfile, "--labels", "--data-root", tmp_path / "nowhere", "--out", tmp_path / "e.json")
     assert r.returncode == 2 and "data root is not a folder" in r.stderr and "Traceback" not in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = cli("audit", qfile, "--labels", "--data-root", empty, "--out", tmp_path / "e.json")
+    assert r.returncode == 2 and "none of the first 13 query images" in r.stderr and str(empty) in r.stderr
     r = cli("audit", qfile, "--labels", "--checks", "image_category,colour")
     assert r.returncode == 2 and "colour" in r.stderr
     bad = tmp_path / "d.json"
