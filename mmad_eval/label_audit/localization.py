@@ -110,8 +110,12 @@ def _check_question(q: Question, mask: np.ndarray, frames: spatial.Frames, categ
     if wrong_answer and len(best) == 1:
         fix = {"action": "correct_answer", "answer_text": q.options[best[0]],
                "why": f"'{q.options[best[0]]}' holds most of the defect"}
+    elif wrong_answer and best:
+        fix = {"action": "exclude", "candidates": [q.options[L] for L in best],
+               "why": f"the answer is wrong and {len(best)} options hold the defect: the question is ambiguous "
+                      "(correct the answer to one of the candidates if a reviewer can decide)"}
     else:
-        fix = {"action": "exclude", "why": "no single option matches the mask" if wrong_answer else
+        fix = {"action": "exclude", "why": "no option holds the defect" if wrong_answer else
                "the question is ambiguous: a distractor also describes where the defect is"}
     flag = {"check": "localization", "target": {"images": [q.image], "question": q.index, "types": [q.type]},
             "message": message, "evidence": evidence, "fix": fix}

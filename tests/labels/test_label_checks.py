@@ -46,7 +46,7 @@ def test_rim_break_answered_center_is_flagged_with_the_options_holding_it(handma
     assert max(opts["C"]["share_broad"].values()) < 0.02             # "Around the center": untouched
     assert min(opts["B"]["share_narrow"].values()) > 0.7             # "Around the edges" holds it
     assert min(opts["A"]["share_narrow"].values()) > 0.6             # "At the bottom" too: ambiguous
-    assert f["fix"]["action"] == "exclude"
+    assert f["fix"]["action"] == "exclude" and f["fix"]["candidates"] == ["At the bottom", "Around the edges"]
 
 
 def test_part_names_are_unchecked_not_judged(handmade):
