@@ -149,3 +149,22 @@ def test_object_frame_uses_the_outline():
     assert both == {"image": 0.0, "object": 0.0}
     left_edge = spatial.shares(spatial.parse("on the left edge of the object"), rim_bottom, frames, 0.0, broad=False)
     assert left_edge["object"] == 0.0                 # the bottom quadrant is not the left edge
+
+
+def test_mask_paths_relative_to_the_category_folder_are_found(handmade, tmp_path):
+    """Some MMAD copies give mask_path relative to <dataset>/<category>/: both forms must be read."""
+    import json
+    import shutil
+
+    root, path, *_ = handmade
+    copy = tmp_path / "nested"
+    shutil.copytree(root, copy)
+    data = json.loads((copy / "mmad.json").read_text())
+    for key, e in data.items():
+        if e["mask_path"]:
+            e["mask_path"] = e["mask_path"].split("/", 2)[2]          # drop "DS/<category>/"
+    (copy / "mmad.json").write_text(json.dumps(data))
+    r = audit_labels(load_questions(copy / "mmad.json"), copy, checks=("localization", "label_mask"))
+    assert r.errors == {}
+    assert {(f["check"], f["target"]["images"][0]) for f in r.flags} == {
+        x for x in EXPECTED if x[0] in ("localization", "label_mask")}
