@@ -7,7 +7,7 @@ from mmad_eval.errata import apply_to_answers, apply_to_questions, load_errata, 
 from mmad_eval.errata.model import Errata, apply_decisions, carry_decisions, save_errata
 from mmad_eval.errors import DataError
 from mmad_eval.questions.mmad_io import load_mmad_json
-from mmad_eval.records import AnswerRecord
+from mmad_eval.answers import AnswerRecord
 
 
 def _write(tmp_path, entries, name="e.json"):
