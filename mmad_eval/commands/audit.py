@@ -2,14 +2,14 @@
 (--labels) its labels against its images and masks, with errata and a review page."""
 from __future__ import annotations
 
-HELP = ("Audit a question set: biases, blind baseline, answerability, rating sheets; --labels: wrong labels vs "
-        "images and masks")
+HELP = "Audit a question set: biases, answerability, rating sheets; --labels: its labels vs images and masks"
 
 
 def add_arguments(p) -> None:
     p.add_argument("questions", help="question file: MMAD mmad.json (or any MMAD-format file) or our .jsonl")
     p.add_argument("--json", metavar="OUT", help="also write the numbers as JSON")
-    p.add_argument("--data", "--data-root", dest="data", metavar="ROOT", help="data root the image keys are relative to (default: the "
+    p.add_argument("--data", "--data-root", dest="data", metavar="ROOT",
+                   help="data root the image keys are relative to (default: the "
                    "question file's folder, when the images are there); needed for the answerability checks "
                    "of Defect Description/Localization, for --sheet and for --labels")
     p.add_argument("--knowledge", help="knowledge file for the knowledge-based answerability checks (default: "
