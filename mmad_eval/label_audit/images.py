@@ -22,7 +22,7 @@ from ..retrieval.embed import make_embedder
 
 K = 3
 MARGIN = 0.1        # affinity margin (cosine) another category must win by: on the clean synthetic sets the
-                    # largest was 0.06; 56 of 60 moved images exceed 0.1 (docs/benchmarks.md, section 8)
+                    # largest was 0.06; 56 of 60 moved images exceed 0.1 (docs/benchmarks.md, "Label audit")
 NEAR_DUPLICATE = 0.9995
 
 
