@@ -265,9 +265,13 @@ class RayPoolBackend(Backend):
                     if ready:    # everything else that is ready too, without waiting
                         ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
                     batch: list[Response] = []
+                    raised = None
                     for stream in ready:
                         wid, shard = running[stream]
                         outcome = self._take(ray, stream, shard, batch)
+                        if isinstance(outcome, BaseException):
+                            raised = outcome
+                            break
                         if outcome == "more":
                             continue
                         del running[stream]
@@ -278,19 +282,24 @@ class RayPoolBackend(Backend):
                             self._retry_or_fail(shard, wid, outcome, todo, batch)
                     if batch:
                         deliver(batch)
+                    if raised is not None:      # the backend itself failed: the run ends as a local one would
+                        raise raised
             finally:
                 if stop.is_set():    # interrupted: nothing more may be sent
                     self._kill_all(ray)
         finally:
             deliver(None)
 
-    def _take(self, ray, stream, shard: Shard, batch: list) -> str:
-        """Read one streamed answer into ``batch``: "more", "done", or the failure's one-line reason."""
+    def _take(self, ray, stream, shard: Shard, batch: list) -> str | BaseException:
+        """Read one streamed answer into ``batch``: "more", "done", a lost worker's one-line reason, or the
+        exception the backend raised on its worker (not a lost worker: asking again elsewhere would fail alike)."""
         try:
             resp: Response = ray.get(next(stream))
         except StopIteration:
             return "done"
-        except Exception as e:   # noqa: BLE001 - a lost worker or a backend that raised
+        except ray.exceptions.RayTaskError as e:
+            return e.cause if isinstance(getattr(e, "cause", None), BaseException) else e
+        except Exception as e:   # noqa: BLE001 - a lost worker (actor died, node or object lost)
             return _first_line(e)
         shard.done.add(resp.key)
         batch.append(resp)

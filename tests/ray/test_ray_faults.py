@@ -1,0 +1,70 @@
+"""`mmad-eval run --ray` under faults that are not a lost worker: a backend that raises on its worker, and a
+cluster address where nothing answers. Each ends as a local run would: one clear line, no traceback."""
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import ray  # noqa: F401  (a test requirement: a missing ray fails these tests)
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS = ROOT / "tests" / "run" / "fixtures" / "store_v0_1_0" / "data" / "mmad.json"
+
+PLUGIN = '''
+from mmad_eval.backends.base import Backend
+from mmad_eval.errors import ConfigError
+
+
+class BrokenBackend(Backend):
+    """Fails as a local engine does when its weights cannot be loaded: from generate, on whichever process."""
+
+    kind = "broken"
+
+    async def generate(self, items, emit):
+        raise ConfigError("model weights not found", culprit=self.model)
+'''
+
+
+def _plugin_site(tmp: Path) -> Path:
+    """A one-module backend plugin, registered by its dist-info entry point (what pip would write)."""
+    site = tmp / "site"
+    info = site / "mmad_broken_plugin-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (site / "mmad_broken_plugin.py").write_text(PLUGIN)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mmad-broken-plugin\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[mmad_eval.backends]\nbroken = mmad_broken_plugin:BrokenBackend\n")
+    return site
+
+
+def _run(site: Path, out: Path, *extra, timeout: float = 180):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    return subprocess.run([sys.executable, "-m", "mmad_eval", "run", "--questions", str(QUESTIONS), "--model",
+                           "broken:weights-v1", "--out", str(out), "--quiet", *extra], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+def test_a_backend_that_raises_on_a_worker_ends_the_run_as_locally(tmp_path):
+    """Not a lost worker: no retries on fresh workers, no answers stored as 'worker_lost', the same error."""
+    site = _plugin_site(tmp_path)
+    local = _run(site, tmp_path / "local")
+    assert local.returncode == 2 and "weights-v1: model weights not found" in local.stderr, local.stderr
+    dist = _run(site, tmp_path / "ray", "--ray", "--workers", "2")
+    assert dist.returncode == 2, dist.stdout + dist.stderr
+    assert dist.stderr.strip().splitlines()[-1] == local.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in dist.stderr
+    with sqlite3.connect(tmp_path / "ray" / "mmad-eval.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM requests WHERE error_type = 'worker_lost'").fetchone()[0] == 0
+
+
+def test_a_cluster_address_where_nothing_listens_is_one_line_at_once(tmp_path):
+    with socket.socket() as s:      # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = _run(_plugin_site(tmp_path), tmp_path / "out", "--ray", f"127.0.0.1:{port}", timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "Traceback" not in r.stderr
+    assert f"127.0.0.1:{port}" in r.stderr and "cannot connect to the Ray cluster" in r.stderr
