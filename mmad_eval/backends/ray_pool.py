@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import socket
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -191,11 +192,13 @@ class RayPoolBackend(Backend):
         if not ray.is_initialized():
             kw = {"address": self.ray_options.address} if self.ray_options.address else {
                 "num_cpus": max(self.ray_options.workers * self.ray_options.cpus_per_worker, 1)}
+            if self.ray_options.address:
+                check_reachable(self.ray_options.address)
             try:
                 ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ConfigError(f"cannot connect to the Ray cluster ({str(e).splitlines()[0][:200]})",
-                                  culprit=self.ray_options.address or "local Ray") from None
+                                  culprit=_public_address(self.ray_options.address) or "local Ray") from None
             self._started_ray = True
         return ray
 
@@ -348,6 +351,24 @@ class RayPoolBackend(Backend):
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"[:500]
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse at once a cluster address where nothing listens (``ray.init`` would retry for minutes, logging
+    to stderr). ``auto`` (the cluster this machine belongs to) is left to Ray."""
+    if address == "auto":
+        return
+    public = _public_address(address)
+    hostport = address.partition("://")[2] if "://" in address else address
+    hostport = hostport.rpartition("@")[2].split("/")[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError("a Ray cluster address looks like HOST:PORT or ray://HOST:PORT", culprit=public)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(f"cannot connect to the Ray cluster (nothing answers at {host}:{port}: "
+                          f"{e.strerror or type(e).__name__})", culprit=public) from None
 
 
 def _public_address(address: str | None) -> str | None:

@@ -70,3 +70,18 @@ def test_missing_ray_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingExtraError, match=r"mmad-eval\[ray\]"):
         RayPoolBackend(RandomBackend("random", GenerationSettings(), ImageRegistry()), RayOptions())
+
+
+def test_an_unreachable_address_is_refused_without_its_credentials():
+    import socket
+
+    from mmad_eval.backends.ray_pool import check_reachable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConfigError, match="nothing answers") as e:
+        check_reachable(f"ray://user:secret-pw@127.0.0.1:{port}")
+    assert "secret-pw" not in str(e.value) and f"ray://127.0.0.1:{port}" in str(e.value)
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        check_reachable("head-node")
