@@ -207,7 +207,7 @@ class RayPoolBackend(Backend):
         self._next_worker += 1
         actor_cls = ray.remote(AnswerWorker).options(num_cpus=self.ray_options.cpus_per_worker, num_gpus=self.gpus,
                                                 max_restarts=0)
-        opts = dict(self.inner.options)
+        opts = self.inner.worker_options()
         actor = actor_cls.remote(self.cls_path, self.model, self.generation, self.images.settings, opts)
         self._actors[worker_id] = actor
         self._hello[worker_id] = actor.hello.remote()     # read when the run is reported, never waited on here

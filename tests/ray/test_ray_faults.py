@@ -3,13 +3,19 @@ cluster address where nothing answers. Each ends as a local run would: one clear
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import ray  # noqa: F401  (a test requirement: a missing ray fails these tests)
+from test_ray_run import answers, kill_orphans, make_set   # same folder (pytest's rootdir-relative import)
+
+from mmad_eval.testing.openai_server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "tests" / "run" / "fixtures" / "store_v0_1_0" / "data" / "mmad.json"
@@ -68,3 +74,49 @@ def test_a_cluster_address_where_nothing_listens_is_one_line_at_once(tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "Traceback" not in r.stderr
     assert f"127.0.0.1:{port}" in r.stderr and "cannot connect to the Ray cluster" in r.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_cluster_whose_workers_lack_the_drivers_api_key_env_still_authenticates(tmp_path):
+    """On a cluster the workers do not share the driver's environment: the key the driver read from
+    OPENAI_API_KEY reaches them with the backend (and is written nowhere)."""
+    port = _free_port()
+    # a test cluster without Ray's token authentication (its token setup is the cluster admin's business)
+    head_env = {**{k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}, "RAY_AUTH_MODE": "disabled"}
+    # its own temp dir: `ray start` records "the latest cluster" there, and a record left in /tmp/ray would
+    # send every later ray.init() on this machine to this (by then dead) cluster
+    temp = tempfile.mkdtemp(prefix="rayt", dir="/tmp")     # short: Ray's socket paths must stay under 108 bytes
+    head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
+                             f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                             f"--temp-dir={temp}"],
+                            env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        q = make_set(tmp_path / "data", 4)
+        with FakeOpenAIServer() as srv:
+            env = {**os.environ, "OPENAI_API_KEY": "sk-driver-only-key-123456", "PYTHONPATH": str(ROOT),
+                   "RAY_AUTH_MODE": "disabled"}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:      # the head needs a few seconds to listen
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            r = subprocess.run([sys.executable, "-m", "mmad_eval", "run", "--questions", str(q), "--model",
+                                "openai:fake-vlm", "--out", str(tmp_path / "out"), "--base-url", srv.base_url,
+                                "--quiet", "--ray", f"127.0.0.1:{port}", "--workers", "2"], env=env,
+                               capture_output=True, text=True, timeout=240)
+            assert r.returncode == 0, r.stdout + r.stderr
+            keys = {h.get("authorization") for h in srv.headers}
+        assert keys == {"Bearer sk-driver-only-key-123456"}
+        assert all(reply for reply, _, _ in answers(tmp_path / "out").values())
+        assert b"sk-driver-only-key" not in (tmp_path / "out" / "mmad-eval.sqlite").read_bytes()
+    finally:
+        head.kill()
+        kill_orphans(head.pid)
+        shutil.rmtree(temp, ignore_errors=True)
