@@ -190,8 +190,10 @@ class RayPoolBackend(Backend):
     def _ray(self):
         import ray
         if not ray.is_initialized():
+            # no address: a new local instance ("local"), never a cluster found through RAY_ADDRESS or a
+            # `ray start` recorded in /tmp/ray (maybe long dead: ray.init would retry it for minutes)
             kw = {"address": self.ray_options.address} if self.ray_options.address else {
-                "num_cpus": max(self.ray_options.workers * self.ray_options.cpus_per_worker, 1)}
+                "address": "local", "num_cpus": max(self.ray_options.workers * self.ray_options.cpus_per_worker, 1)}
             if self.ray_options.address:
                 check_reachable(self.ray_options.address)
             try:

@@ -120,3 +120,17 @@ def test_a_cluster_whose_workers_lack_the_drivers_api_key_env_still_authenticate
         head.kill()
         kill_orphans(head.pid)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_without_an_address_a_local_instance_is_started_whatever_the_environment_says(tmp_path):
+    """README: "Without ADDRESS a local Ray instance is started", even where RAY_ADDRESS (or a `ray start`
+    recorded in /tmp/ray) names a cluster, here one that is gone."""
+    q = make_set(tmp_path / "data", 3)
+    with FakeOpenAIServer() as srv:
+        env = {**os.environ, "OPENAI_API_KEY": "test-key-not-secret", "PYTHONPATH": str(ROOT),
+               "RAY_ADDRESS": f"127.0.0.1:{_free_port()}"}
+        r = subprocess.run([sys.executable, "-m", "mmad_eval", "run", "--questions", str(q), "--model",
+                            "openai:fake-vlm", "--out", str(tmp_path / "out"), "--base-url", srv.base_url, "--quiet",
+                            "--ray", "--workers", "1"], env=env, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "asked 6, reused 0, failed 0" in r.stdout
