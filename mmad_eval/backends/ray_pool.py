@@ -116,6 +116,13 @@ class AnswerWorker:
         backend = self._backend(context)
         for data in images.values():
             backend.images.add_bytes(data)
+        try:
+            yield from self._stream(backend, items)
+        finally:        # the next shard brings its own: holding these would keep a growing part of the data
+            backend.images.forget_bytes(images)
+
+    @staticmethod
+    def _stream(backend: Backend, items: list):
         out: queue.Queue = queue.Queue()
         done = object()
 

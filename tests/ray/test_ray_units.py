@@ -85,3 +85,38 @@ def test_an_unreachable_address_is_refused_without_its_credentials():
     assert "secret-pw" not in str(e.value) and f"ray://127.0.0.1:{port}" in str(e.value)
     with pytest.raises(ConfigError, match="HOST:PORT"):
         check_reachable("head-node")
+
+
+def test_a_worker_keeps_no_image_bytes_after_its_shard():
+    """Workers get each shard's images as bytes; holding them after the shard would keep a growing part of
+    the data set in every worker's memory (a local run holds paths only)."""
+    import io
+
+    from PIL import Image
+
+    from mmad_eval.backends.ray_pool import AnswerWorker
+    from mmad_eval.prompt.images import ImageSettings
+    from mmad_eval.prompt.message import ImagePart
+    from mmad_eval.testing.openai_server import FakeOpenAIServer
+
+    def png(i: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 64), (i, 0, 0)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    with FakeOpenAIServer() as srv:
+        worker = AnswerWorker("mmad_eval.backends.openai_api:OpenAIBackend", "fake-vlm", GenerationSettings(),
+                              ImageSettings(), {"base_url": srv.base_url, "api_key": "x"})
+        for shard in range(2):
+            images = {}
+            items = []
+            for i in range(3):
+                data = png(shard * 10 + i)
+                sha = ImageRegistry().add_bytes(data)
+                images[sha] = data
+                items.append((f"k{shard}{i}", Request(messages=(Message("user", (ImagePart(sha), TextPart(
+                    "Is there a defect?\nA. Yes\nB. No"))),), qids=(f"q{shard}{i}",), options=(("A", "B"),))))
+            got = list(worker.answer(items, images, None))
+            assert sorted(r.key for r in got) == sorted(k for k, _ in items) and all(r.ok for r in got)
+            assert worker.backend.images.held_bytes == 0
+        worker.close()
