@@ -30,7 +30,7 @@ class RayOptions:
 
     address: str | None = None        # a cluster (``ray://host:10001`` or ``host:6379``); None = local instance
     workers: int = 2
-    gpus_per_worker: float | None = None   # None: the backend's tensor_parallel_size (vLLM) or 0
+    gpus_per_worker: float | None = None   # None: what one copy of the backend uses (Backend.gpus_per_copy)
     cpus_per_worker: float = 1.0
     shards_per_worker: int = 4        # pending work is cut into workers * this many shards (load balance)
     max_retries: int = 3              # times one shard is given again after its worker died
@@ -82,12 +82,11 @@ def split_by_image(items: Sequence[tuple[str, Request]], n_shards: int) -> list[
     return shards
 
 
-def gpus_for(options: RayOptions, backend_options: dict) -> float:
+def gpus_for(options: RayOptions, backend: Backend) -> float:
+    """``--gpus-per-worker``, else what one copy of the backend uses (a worker given none sees no GPU)."""
     if options.gpus_per_worker is not None:
         return float(options.gpus_per_worker)
-    tp = backend_options.get("tensor_parallel_size") or 1
-    pp = backend_options.get("pipeline_parallel_size") or 1
-    return float(tp * pp) if "tensor_parallel_size" in backend_options or "pipeline_parallel_size" in backend_options else 0.0
+    return float(backend.gpus_per_copy())
 
 
 class AnswerWorker:
@@ -158,7 +157,7 @@ class RayPoolBackend(Backend):
         self.cls_path = f"{type(inner).__module__}:{type(inner).__qualname__}"   # workers import it themselves
         self.kind = inner.kind
         self.sees_images = inner.sees_images
-        self.gpus = gpus_for(options, inner.options)
+        self.gpus = gpus_for(options, inner)
         self._started_ray = False
         self._actors: dict[int, object] = {}
         self._next_worker = 0

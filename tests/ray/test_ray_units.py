@@ -33,11 +33,30 @@ def test_cumulative_requests_are_sharded_by_their_first_question_image():
     assert len(split_by_image([("k1", req), ("k2", req)], 2)) == 1
 
 
-def test_gpus_per_worker_from_the_flag_else_the_backends_parallel_size():
-    assert gpus_for(RayOptions(), {}) == 0
-    assert gpus_for(RayOptions(), {"tensor_parallel_size": 4}) == 4
-    assert gpus_for(RayOptions(), {"tensor_parallel_size": 2, "pipeline_parallel_size": 2}) == 4
-    assert gpus_for(RayOptions(gpus_per_worker=1), {"tensor_parallel_size": 4}) == 1
+def test_gpus_per_worker_from_the_flag_else_what_one_copy_of_the_backend_uses(monkeypatch):
+    """A Ray worker given no GPU sees none (Ray empties CUDA_VISIBLE_DEVICES): a local engine on a worker
+    must ask for its GPUs by default, or vLLM fails and transformers silently runs on the CPU."""
+    import types
+
+    vllm = types.ModuleType("vllm")       # the driver builds the backend without loading it: no engine needed
+    vllm.__spec__ = types.SimpleNamespace(name="vllm")
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    from mmad_eval.backends.baselines import RandomBackend
+    from mmad_eval.backends.hf_local import HFBackend
+    from mmad_eval.backends.openai_api import OpenAIBackend
+    from mmad_eval.backends.vllm_engine import VLLMBackend
+
+    def gpus(cls, flag=None, **options):
+        return gpus_for(RayOptions(gpus_per_worker=flag), cls("m", GenerationSettings(), ImageRegistry(), **options))
+
+    assert gpus(VLLMBackend) == 1
+    assert gpus(VLLMBackend, tensor_parallel_size=4) == 4
+    assert gpus(VLLMBackend, tensor_parallel_size=2, engine_kwargs={"pipeline_parallel_size": 2}) == 4
+    assert gpus(VLLMBackend, engine_kwargs={"tensor_parallel_size": 2}) == 2
+    assert gpus(VLLMBackend, flag=1, tensor_parallel_size=4) == 1
+    assert gpus(HFBackend) == 1 and gpus(HFBackend, device="cpu") == 0 and gpus(HFBackend, device_map="cpu") == 0
+    assert gpus(OpenAIBackend, base_url="http://localhost:1/v1") == 0 and gpus(RandomBackend) == 0
+    assert gpus(HFBackend, flag=0.5) == 0.5
 
 
 def test_settings_are_validated():
