@@ -208,7 +208,18 @@ class RayPoolBackend(Backend):
                 raise ConfigError(f"cannot connect to the Ray cluster ({str(e).splitlines()[0][:200]})",
                                   culprit=_public_address(self.ray_options.address) or "local Ray") from None
             self._started_ray = True
+            if not self.ray_options.address:
+                self._check_local_gpus(ray)
         return ray
+
+    def _check_local_gpus(self, ray) -> None:
+        """On a local instance a worker needing more GPUs than the machine has would wait forever: refuse.
+        (A cluster may be autoscaled: there the workers wait for their GPUs.)"""
+        have = ray.cluster_resources().get("GPU", 0)
+        if self.gpus > have:
+            raise ConfigError(f"each Ray worker needs {self.gpus:g} GPU(s) and this machine has {have:g}; pass "
+                              "--gpus-per-worker (or --backend-option device=cpu for transformers)",
+                              culprit="--gpus-per-worker")
 
     def _new_actor(self, ray):
         worker_id = self._next_worker

@@ -134,3 +134,10 @@ def test_without_an_address_a_local_instance_is_started_whatever_the_environment
                             "--ray", "--workers", "1"], env=env, capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "asked 6, reused 0, failed 0" in r.stdout
+
+
+def test_workers_needing_more_gpus_than_the_local_machine_has_are_one_line_not_a_wait(tmp_path):
+    r = _run(_plugin_site(tmp_path), tmp_path / "out", "--ray", "--workers", "1", "--gpus-per-worker", "4096",
+             timeout=90)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "each Ray worker needs 4096 GPU(s)" in r.stderr and "Traceback" not in r.stderr
