@@ -81,6 +81,16 @@ class Backend(ABC):
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
         """Answer ``(key, request)`` pairs, calling ``emit(Response)`` once per pair."""
 
+    def gpus_per_copy(self) -> float:
+        """GPUs one copy of this backend uses (a Ray worker is given that many): none for API clients."""
+        return 0.0
+
+    def worker_options(self) -> dict:
+        """Options that build this backend again in another process, maybe on another machine (``run --ray``):
+        ``options``, plus what this process read from its own environment (an API key), which a remote
+        worker does not have. Sent in memory to the workers only; never recorded."""
+        return dict(self.options)
+
     def execution_report(self) -> dict:
         """How the last ``generate`` ran, for the run record (e.g. the Ray workers and retries)."""
         return {}

@@ -50,6 +50,11 @@ class HFBackend(Backend):
                 out[k] = self.options[k]
         return out
 
+    def gpus_per_copy(self) -> float:
+        """One GPU unless told to run on the CPU (more with ``--gpus-per-worker`` and ``device_map=auto``)."""
+        device = str(self.options.get("device_map") or self.options.get("device") or "cuda")
+        return 0.0 if device.startswith("cpu") else 1.0
+
     def describe(self) -> dict:
         d = dict(self.identity())
         d["batch_size"] = self.batch_size

@@ -134,6 +134,11 @@ class OpenAIBackend(Backend):
     def answer_options(self) -> dict:
         return {"extra_body": self.extra_body} if self.extra_body else {}
 
+    def worker_options(self) -> dict:
+        """The key this process read from OPENAI_API_KEY goes with the options (a Ray worker on another node
+        has no such variable, and would send requests without it)."""
+        return {**self.options, "api_key": self._api_key} if self._api_key != "EMPTY" else dict(self.options)
+
     def describe(self) -> dict:
         d = dict(self.identity())
         d["transport"] = {"base_urls": [_without_credentials(u) for u in self.base_urls],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import socket
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -29,7 +30,7 @@ class RayOptions:
 
     address: str | None = None        # a cluster (``ray://host:10001`` or ``host:6379``); None = local instance
     workers: int = 2
-    gpus_per_worker: float | None = None   # None: the backend's tensor_parallel_size (vLLM) or 0
+    gpus_per_worker: float | None = None   # None: what one copy of the backend uses (Backend.gpus_per_copy)
     cpus_per_worker: float = 1.0
     shards_per_worker: int = 4        # pending work is cut into workers * this many shards (load balance)
     max_retries: int = 3              # times one shard is given again after its worker died
@@ -81,12 +82,11 @@ def split_by_image(items: Sequence[tuple[str, Request]], n_shards: int) -> list[
     return shards
 
 
-def gpus_for(options: RayOptions, backend_options: dict) -> float:
+def gpus_for(options: RayOptions, backend: Backend) -> float:
+    """``--gpus-per-worker``, else what one copy of the backend uses (a worker given none sees no GPU)."""
     if options.gpus_per_worker is not None:
         return float(options.gpus_per_worker)
-    tp = backend_options.get("tensor_parallel_size") or 1
-    pp = backend_options.get("pipeline_parallel_size") or 1
-    return float(tp * pp) if "tensor_parallel_size" in backend_options or "pipeline_parallel_size" in backend_options else 0.0
+    return float(backend.gpus_per_copy())
 
 
 class AnswerWorker:
@@ -115,6 +115,13 @@ class AnswerWorker:
         backend = self._backend(context)
         for data in images.values():
             backend.images.add_bytes(data)
+        try:
+            yield from self._stream(backend, items)
+        finally:        # the next shard brings its own: holding these would keep a growing part of the data
+            backend.images.forget_bytes(images)
+
+    @staticmethod
+    def _stream(backend: Backend, items: list):
         out: queue.Queue = queue.Queue()
         done = object()
 
@@ -150,7 +157,7 @@ class RayPoolBackend(Backend):
         self.cls_path = f"{type(inner).__module__}:{type(inner).__qualname__}"   # workers import it themselves
         self.kind = inner.kind
         self.sees_images = inner.sees_images
-        self.gpus = gpus_for(options, inner.options)
+        self.gpus = gpus_for(options, inner)
         self._started_ray = False
         self._actors: dict[int, object] = {}
         self._next_worker = 0
@@ -189,22 +196,37 @@ class RayPoolBackend(Backend):
     def _ray(self):
         import ray
         if not ray.is_initialized():
+            # no address: a new local instance ("local"), never a cluster found through RAY_ADDRESS or a
+            # `ray start` recorded in /tmp/ray (maybe long dead: ray.init would retry it for minutes)
             kw = {"address": self.ray_options.address} if self.ray_options.address else {
-                "num_cpus": max(self.ray_options.workers * self.ray_options.cpus_per_worker, 1)}
+                "address": "local", "num_cpus": max(self.ray_options.workers * self.ray_options.cpus_per_worker, 1)}
+            if self.ray_options.address:
+                check_reachable(self.ray_options.address)
             try:
                 ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ConfigError(f"cannot connect to the Ray cluster ({str(e).splitlines()[0][:200]})",
-                                  culprit=self.ray_options.address or "local Ray") from None
+                                  culprit=_public_address(self.ray_options.address) or "local Ray") from None
             self._started_ray = True
+            if not self.ray_options.address:
+                self._check_local_gpus(ray)
         return ray
+
+    def _check_local_gpus(self, ray) -> None:
+        """On a local instance a worker needing more GPUs than the machine has would wait forever: refuse.
+        (A cluster may be autoscaled: there the workers wait for their GPUs.)"""
+        have = ray.cluster_resources().get("GPU", 0)
+        if self.gpus > have:
+            raise ConfigError(f"each Ray worker needs {self.gpus:g} GPU(s) and this machine has {have:g}; pass "
+                              "--gpus-per-worker (or --backend-option device=cpu for transformers)",
+                              culprit="--gpus-per-worker")
 
     def _new_actor(self, ray):
         worker_id = self._next_worker
         self._next_worker += 1
         actor_cls = ray.remote(AnswerWorker).options(num_cpus=self.ray_options.cpus_per_worker, num_gpus=self.gpus,
                                                 max_restarts=0)
-        opts = dict(self.inner.options)
+        opts = self.inner.worker_options()
         actor = actor_cls.remote(self.cls_path, self.model, self.generation, self.images.settings, opts)
         self._actors[worker_id] = actor
         self._hello[worker_id] = actor.hello.remote()     # read when the run is reported, never waited on here
@@ -265,9 +287,13 @@ class RayPoolBackend(Backend):
                     if ready:    # everything else that is ready too, without waiting
                         ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
                     batch: list[Response] = []
+                    raised = None
                     for stream in ready:
                         wid, shard = running[stream]
                         outcome = self._take(ray, stream, shard, batch)
+                        if isinstance(outcome, BaseException):
+                            raised = outcome
+                            break
                         if outcome == "more":
                             continue
                         del running[stream]
@@ -278,19 +304,24 @@ class RayPoolBackend(Backend):
                             self._retry_or_fail(shard, wid, outcome, todo, batch)
                     if batch:
                         deliver(batch)
+                    if raised is not None:      # the backend itself failed: the run ends as a local one would
+                        raise raised
             finally:
                 if stop.is_set():    # interrupted: nothing more may be sent
                     self._kill_all(ray)
         finally:
             deliver(None)
 
-    def _take(self, ray, stream, shard: Shard, batch: list) -> str:
-        """Read one streamed answer into ``batch``: "more", "done", or the failure's one-line reason."""
+    def _take(self, ray, stream, shard: Shard, batch: list) -> str | BaseException:
+        """Read one streamed answer into ``batch``: "more", "done", a lost worker's one-line reason, or the
+        exception the backend raised on its worker (not a lost worker: asking again elsewhere would fail alike)."""
         try:
             resp: Response = ray.get(next(stream))
         except StopIteration:
             return "done"
-        except Exception as e:   # noqa: BLE001 - a lost worker or a backend that raised
+        except ray.exceptions.RayTaskError as e:
+            return e.cause if isinstance(getattr(e, "cause", None), BaseException) else e
+        except Exception as e:   # noqa: BLE001 - a lost worker (actor died, node or object lost)
             return _first_line(e)
         shard.done.add(resp.key)
         batch.append(resp)
@@ -339,6 +370,24 @@ class RayPoolBackend(Backend):
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"[:500]
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse at once a cluster address where nothing listens (``ray.init`` would retry for minutes, logging
+    to stderr). ``auto`` (the cluster this machine belongs to) is left to Ray."""
+    if address == "auto":
+        return
+    public = _public_address(address)
+    hostport = address.partition("://")[2] if "://" in address else address
+    hostport = hostport.rpartition("@")[2].split("/")[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError("a Ray cluster address looks like HOST:PORT or ray://HOST:PORT", culprit=public)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(f"cannot connect to the Ray cluster (nothing answers at {host}:{port}: "
+                          f"{e.strerror or type(e).__name__})", culprit=public) from None
 
 
 def _public_address(address: str | None) -> str | None:

@@ -67,6 +67,11 @@ class VLLMBackend(Backend):
         d["chunk_size"] = self.chunk_size
         return d
 
+    def gpus_per_copy(self) -> float:
+        """One engine spans tensor x pipeline parallel GPUs (vLLM's defaults: 1 x 1)."""
+        kw = self.engine_kwargs()
+        return float((kw.get("tensor_parallel_size") or 1) * (kw.get("pipeline_parallel_size") or 1))
+
     # -- engine ----------------------------------------------------------------------------------------
     def engine_kwargs(self) -> dict:
         kw = {k: self.options[k] for k in ENGINE_OPTIONS if self.options.get(k) is not None}

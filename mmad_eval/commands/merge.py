@@ -30,7 +30,7 @@ def merge_stores(sources, out) -> dict:
              "member_conflicts": 0}
     with Store(out) as target:
         for src_path in paths:
-            with Store(src_path) as src:
+            with Store(src_path, read_only=True) as src:
                 for k, v in target.merge_from(src, incompatibilities).items():
                     stats[k] += v
         stats["runs"] = len(target.run_names())

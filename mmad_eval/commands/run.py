@@ -83,7 +83,8 @@ def add_arguments(p) -> None:
                         "or none to start a local Ray instance")
     g.add_argument("--workers", type=int, help="Ray workers, each holding one copy of the model (default 2)")
     g.add_argument("--gpus-per-worker", type=float,
-                   help="GPUs per Ray worker (default: the backend's tensor_parallel_size, else 0)")
+                   help="GPUs per Ray worker (default: what one copy of the backend uses: vLLM's tensor x "
+                        "pipeline parallel size, 1 for transformers unless device=cpu, 0 for API backends)")
     p.add_argument("--errata", metavar="FILE", help="errata file (or 'mmad-reported'): the questions are asked as "
                    "in the question file; the run record names the errata file and its SHA-256, and the score "
                    "with errata is printed beside the official one")

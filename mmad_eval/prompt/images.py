@@ -174,6 +174,18 @@ class ImageRegistry:
             self._bytes.setdefault(sha, data)
         return sha
 
+    def forget_bytes(self, shas) -> None:
+        """Drop the bytes registered for ``shas`` (a Ray worker, once the shard that brought them is done)."""
+        with self._lock:
+            for sha in shas:
+                self._bytes.pop(sha, None)
+
+    @property
+    def held_bytes(self) -> int:
+        """Total size of the image bytes held in memory (files are held as paths)."""
+        with self._lock:
+            return sum(len(b) for b in self._bytes.values())
+
     def source_bytes(self, sha: str) -> bytes:
         if sha in self._bytes:
             return self._bytes[sha]

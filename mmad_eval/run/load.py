@@ -21,7 +21,7 @@ MISSING = "missing: not answered yet (rerun the same command to resume)"
 def _store(out_dir: Path) -> Store:
     if not (Path(out_dir) / DB_NAME).is_file():
         raise ConfigError(f"no {DB_NAME} here; run `mmad-eval run --out {out_dir}` first", culprit=str(out_dir))
-    return Store(Path(out_dir))
+    return Store(Path(out_dir), read_only=True)
 
 
 def load_runs(out_dir) -> list[LoadedRun]:

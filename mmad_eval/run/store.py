@@ -91,6 +91,8 @@ def _add_answer_details(db: sqlite3.Connection) -> None:
 # version v -> the step that brings a version-v store to v + 1
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting, 1: _name_references,
                                                               2: _add_batch_tables, 3: _add_answer_details}
+# every existing table a migration rewrites (a read-only store migrates in-memory copies of these)
+MIGRATED_TABLES = ("runs", "requests")
 
 
 @dataclass
@@ -121,24 +123,45 @@ class Member:
                    question)
 
 
+def _read_only_uri(path: Path) -> str:
+    """A read-only SQLite URI for ``path`` (percent-encoded: a folder may be named ``run #1?``)."""
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT OR REPLACE") -> str:
     return f"{verb} INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})"
 
 
 class Store:
-    def __init__(self, out_dir: Path):
+    """``read_only``: never write the file (scores, reports, merge sources); an older store is then migrated
+    in a view (temporary copies of :data:`MIGRATED_TABLES`), so a store on read-only media still reads."""
+
+    def __init__(self, out_dir: Path, read_only: bool = False):
         self.dir = Path(out_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / DB_NAME
         self._lock = threading.Lock()
+        self.db = None
         try:
-            self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self.db = sqlite3.connect(_read_only_uri(self.path) if read_only else str(self.path), uri=read_only,
+                                      check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA busy_timeout=10000")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
             self._open_schema()
         except sqlite3.DatabaseError as e:
+            self._close_quietly()
             raise ConfigError(f"not a readable mmad-eval store ({e})", culprit=str(self.path)) from None
+        except BaseException:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        if self.db is not None:
+            self.db.close()
 
     def _open_schema(self) -> None:
         """Create a new store, migrate an older one, refuse a newer one (in one write transaction)."""
@@ -146,6 +169,9 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         self._check_not_newer(version)
+        if self.read_only:
+            self._migrate_view(version)
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]   # another process may have won
@@ -162,9 +188,26 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
 
+    def _migrate_view(self, version: int) -> None:
+        """Migrate a view of the file, never the file: an in-memory database holds copies of the migrated
+        tables and whatever a migration adds; the file, attached read-only, serves every other table."""
+        if self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'runs'").fetchone()[0] == 0:
+            raise sqlite3.DatabaseError("no mmad-eval tables")
+        self.db.close()
+        self.db = sqlite3.connect(":memory:", uri=True, check_same_thread=False, isolation_level=None)
+        self.db.execute("ATTACH DATABASE ? AS stored", (_read_only_uri(self.path),))
+        for table in MIGRATED_TABLES:     # the same table (keys included), then its rows
+            (sql,) = self.db.execute("SELECT sql FROM stored.sqlite_master WHERE type = 'table' AND name = ?",
+                                     (table,)).fetchone()
+            self.db.execute(sql)
+            self.db.execute(f"INSERT INTO main.{table} SELECT * FROM stored.{table}")
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](self.db)
+            version += 1
+        self.db.execute("PRAGMA query_only = ON")
+
     def _check_not_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
-            self.db.close()
             raise ConfigError(f"this store was written by a newer mmad-eval (store schema {version}; this release "
                               f"reads up to {SCHEMA_VERSION}): upgrade mmad-eval to read it", culprit=str(self.path))
 
@@ -263,7 +306,7 @@ class Store:
     @staticmethod
     def read_image(db_path: Path, sha: str) -> tuple[str | None, bytes | None] | None:
         """(path, bytes) of one stored image, read through a short read-only connection (usable after close)."""
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        with sqlite3.connect(_read_only_uri(Path(db_path)), uri=True) as db:
             row = db.execute("SELECT path, data FROM images WHERE sha = ?", (sha,)).fetchone()
         return (row[0], row[1]) if row else None
 

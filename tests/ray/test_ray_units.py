@@ -33,11 +33,30 @@ def test_cumulative_requests_are_sharded_by_their_first_question_image():
     assert len(split_by_image([("k1", req), ("k2", req)], 2)) == 1
 
 
-def test_gpus_per_worker_from_the_flag_else_the_backends_parallel_size():
-    assert gpus_for(RayOptions(), {}) == 0
-    assert gpus_for(RayOptions(), {"tensor_parallel_size": 4}) == 4
-    assert gpus_for(RayOptions(), {"tensor_parallel_size": 2, "pipeline_parallel_size": 2}) == 4
-    assert gpus_for(RayOptions(gpus_per_worker=1), {"tensor_parallel_size": 4}) == 1
+def test_gpus_per_worker_from_the_flag_else_what_one_copy_of_the_backend_uses(monkeypatch):
+    """A Ray worker given no GPU sees none (Ray empties CUDA_VISIBLE_DEVICES): a local engine on a worker
+    must ask for its GPUs by default, or vLLM fails and transformers silently runs on the CPU."""
+    import types
+
+    vllm = types.ModuleType("vllm")       # the driver builds the backend without loading it: no engine needed
+    vllm.__spec__ = types.SimpleNamespace(name="vllm")
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    from mmad_eval.backends.baselines import RandomBackend
+    from mmad_eval.backends.hf_local import HFBackend
+    from mmad_eval.backends.openai_api import OpenAIBackend
+    from mmad_eval.backends.vllm_engine import VLLMBackend
+
+    def gpus(cls, flag=None, **options):
+        return gpus_for(RayOptions(gpus_per_worker=flag), cls("m", GenerationSettings(), ImageRegistry(), **options))
+
+    assert gpus(VLLMBackend) == 1
+    assert gpus(VLLMBackend, tensor_parallel_size=4) == 4
+    assert gpus(VLLMBackend, tensor_parallel_size=2, engine_kwargs={"pipeline_parallel_size": 2}) == 4
+    assert gpus(VLLMBackend, engine_kwargs={"tensor_parallel_size": 2}) == 2
+    assert gpus(VLLMBackend, flag=1, tensor_parallel_size=4) == 1
+    assert gpus(HFBackend) == 1 and gpus(HFBackend, device="cpu") == 0 and gpus(HFBackend, device_map="cpu") == 0
+    assert gpus(OpenAIBackend, base_url="http://localhost:1/v1") == 0 and gpus(RandomBackend) == 0
+    assert gpus(HFBackend, flag=0.5) == 0.5
 
 
 def test_settings_are_validated():
@@ -70,3 +89,53 @@ def test_missing_ray_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingExtraError, match=r"mmad-eval\[ray\]"):
         RayPoolBackend(RandomBackend("random", GenerationSettings(), ImageRegistry()), RayOptions())
+
+
+def test_an_unreachable_address_is_refused_without_its_credentials():
+    import socket
+
+    from mmad_eval.backends.ray_pool import check_reachable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConfigError, match="nothing answers") as e:
+        check_reachable(f"ray://user:secret-pw@127.0.0.1:{port}")
+    assert "secret-pw" not in str(e.value) and f"ray://127.0.0.1:{port}" in str(e.value)
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        check_reachable("head-node")
+
+
+def test_a_worker_keeps_no_image_bytes_after_its_shard():
+    """Workers get each shard's images as bytes; holding them after the shard would keep a growing part of
+    the data set in every worker's memory (a local run holds paths only)."""
+    import io
+
+    from PIL import Image
+
+    from mmad_eval.backends.ray_pool import AnswerWorker
+    from mmad_eval.prompt.images import ImageSettings
+    from mmad_eval.prompt.message import ImagePart
+    from mmad_eval.testing.openai_server import FakeOpenAIServer
+
+    def png(i: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 64), (i, 0, 0)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    with FakeOpenAIServer() as srv:
+        worker = AnswerWorker("mmad_eval.backends.openai_api:OpenAIBackend", "fake-vlm", GenerationSettings(),
+                              ImageSettings(), {"base_url": srv.base_url, "api_key": "x"})
+        for shard in range(2):
+            images = {}
+            items = []
+            for i in range(3):
+                data = png(shard * 10 + i)
+                sha = ImageRegistry().add_bytes(data)
+                images[sha] = data
+                items.append((f"k{shard}{i}", Request(messages=(Message("user", (ImagePart(sha), TextPart(
+                    "Is there a defect?\nA. Yes\nB. No"))),), qids=(f"q{shard}{i}",), options=(("A", "B"),))))
+            got = list(worker.answer(items, images, None))
+            assert sorted(r.key for r in got) == sorted(k for k, _ in items) and all(r.ok for r in got)
+            assert worker.backend.images.held_bytes == 0
+        worker.close()

@@ -84,3 +84,28 @@ def test_new_store_has_the_current_version_and_a_corrupt_one_is_named(tmp_path):
     with pytest.raises(ConfigError, match="not a readable mmad-eval store") as e:
         Store(tmp_path / "bad")
     assert str(tmp_path / "bad" / DB_NAME) in str(e.value)
+
+
+def test_reading_an_old_store_never_writes_it(old, tmp_path):
+    """Scores, reports and merge sources open stores read-only: an old store on read-only media (an archive, a
+    colleague's folder) migrates in a view, scores as the old release scored it, and the file is untouched."""
+    archived = tmp_path / "archive #1" / "out"          # a folder name that needs quoting in a SQLite URI
+    shutil.copytree(old / "out", archived)
+    before = (archived / DB_NAME).read_bytes()
+    with Store(archived, read_only=True) as store:
+        assert store.run_names() == ["random", "blind-cumulative", "random-killed"]
+        record = store.run_record("random")
+        assert "parser" not in record["settings"] and record["settings"]["protocol"]["references"] == "random"
+        with pytest.raises(sqlite3.OperationalError):
+            store.put_run("random", record)                 # a read-only store refuses writes, even to its view
+    assert main(["score", str(archived), "--json", str(tmp_path / "scores.json")]) == 0
+    got, want = (json.loads(p.read_text()) for p in (tmp_path / "scores.json", FIXTURE / "scores_v0_1_0.json"))
+    assert set(got) == set(want)
+    for run in want:
+        for table in ("strict", "mmad"):
+            for part in ("rows", "overall", "ci"):
+                assert got[run][table][part] == want[run][table][part], (run, table, part)
+    assert main(["merge", str(archived), "--out", str(tmp_path / "merged")]) == 0
+    with Store(tmp_path / "merged") as merged:
+        assert merged.run_record("random")["settings"]["protocol"]["references"] == "random"
+    assert _user_version(archived / DB_NAME) == 0 and (archived / DB_NAME).read_bytes() == before
