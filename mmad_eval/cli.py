@@ -46,19 +46,56 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(only=first)
-    args = parser.parse_args(argv)
-    if not getattr(args, "_module", None):
-        parser.print_help()
-        return 0 if not argv else 2
     try:
+        parser = build_parser(only=first)
+        args = parser.parse_args(argv)
+        if not getattr(args, "_module", None):
+            parser.print_help()
+            return 0 if not argv else 2
         return int(args._module.main(args) or 0)
-    except MmadError as e:
-        print(f"mmad-eval {args.command}: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; answers so far are saved, rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:          # output piped into e.g. `head`, which stopped reading: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except BaseException as e:       # noqa: BLE001 - every failure is one line, never a traceback
+        if isinstance(e, SystemExit):
+            raise
+        print(f"mmad-eval {first or ''}: error: {describe_failure(e)}".replace("mmad-eval : ", "mmad-eval: "),
+              file=sys.stderr)
+        return 2
+
+
+def describe_failure(e: BaseException) -> str:
+    """One line for any failure: our errors as they are; the rest named by what a user can act on."""
+    import errno
+    import sqlite3
+
+    from .errors import clean_message
+    from .redact import redact
+
+    if isinstance(e, MmadError):
+        text = str(e)
+    elif isinstance(e, OSError):
+        where = f"{e.filename}: " if e.filename else ""
+        what = {errno.ENOSPC: "no space left on the device", errno.EROFS: "the file system is read-only",
+                errno.EACCES: "permission denied", errno.EISDIR: "is a folder, expected a file",
+                errno.ENOTDIR: "is not a folder"}.get(e.errno, e.strerror or str(e))
+        text = f"{where}{what}"
+    elif isinstance(e, sqlite3.Error):
+        from .run.store_db import advice
+        text = f"store: {advice(e)}"
+    elif isinstance(e, RecursionError):
+        text = "input nested too deeply to read (a JSON file with thousands of nested levels?)"
+    elif isinstance(e, MemoryError):
+        text = "out of memory (an input file far larger than expected, or a device file such as /dev/zero?)"
+    else:
+        text = (f"unexpected {type(e).__name__}: {e} (a bug in mmad-eval: please report it with the command "
+                "that caused it)")
+    return clean_message(redact(text).replace("\n", " "), 4000)
 
 
 if __name__ == "__main__":

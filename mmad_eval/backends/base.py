@@ -47,10 +47,13 @@ class Backend(ABC):
 
     ``generate`` receives every pending request at once so local engines can batch and API clients can
     keep many in flight; it must call ``emit`` once per request, as soon as that request is done.
+    A backend with ``lazy_items = True`` iterates ``items`` once, taking each request when it sends it (the
+    engine then claims requests as they are taken, so several processes can share one run).
     """
 
     kind: str = "base"
     sees_images: bool = True
+    lazy_items: bool = False
 
     def __init__(self, model: str, generation: GenerationSettings, images: ImageRegistry,
                  context: "RunContext | None" = None, **options):

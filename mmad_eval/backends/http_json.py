@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import os
 
 import mmad_eval
@@ -53,9 +54,12 @@ class JSONPoster:
         shards = max(1, math.ceil(concurrency / CONNECTIONS_PER_POOL))
         limits = httpx.Limits(max_connections=CONNECTIONS_PER_POOL, max_keepalive_connections=CONNECTIONS_PER_POOL)
         headers = default_headers(api_key)
-        self.pools = [[httpx.AsyncClient(base_url=u.rstrip("/") + "/", timeout=timeout, limits=limits,
-                                         headers=headers) for _ in range(shards)] for u in base_urls]
-        self._base_urls = [u.rstrip("/") + "/" for u in base_urls]
+        split = [urlsplit(u) for u in base_urls]     # a query (api-version, a gateway token) goes on each request
+        bases = [urlunsplit(p._replace(query="")).rstrip("/") + "/" for p in split]
+        self._queries = [parse_qsl(p.query, keep_blank_values=True) for p in split]
+        self.pools = [[httpx.AsyncClient(base_url=u, timeout=timeout, limits=limits, headers=headers)
+                       for _ in range(shards)] for u in bases]
+        self._base_urls = bases
         self._targets: dict[tuple[int, str], object] = {}   # parsed once: httpx re-parses a string per request
         self._next = 0
 
@@ -68,7 +72,8 @@ class JSONPoster:
         if target is None:
             import httpx
 
-            target = self._targets[(i, path)] = httpx.URL(self._base_urls[i] + path.lstrip("/"))
+            target = self._targets[(i, path)] = httpx.URL(self._base_urls[i] + path.lstrip("/"),
+                                                          params=self._queries[i] or None)
         r = await client.post(target, content=body)
         if not 200 <= r.status_code < 300:
             raise HTTPStatusError(r.status_code, r.headers, r.text)

@@ -19,14 +19,14 @@ import gc
 import json
 import os
 import random
-import re
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse, urlsplit, urlunsplit
 
-from ..errors import ConfigError, MmadError
+from ..errors import BackendStopped, ConfigError, MmadError
+from ..redact import redact, redact_url, register_secret
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
@@ -36,6 +36,7 @@ from .likelihood import from_positions
 OPENAI_URL = "https://api.openai.com/v1"
 TOKEN_FIELDS = ("max_completion_tokens", "max_tokens")
 RETRYABLE_STATUS = {408, 409, 429}
+FATAL_KINDS = ("auth", "not_found")   # a wrong key, no permission, unknown model: no later request can succeed
 _IMAGE_MARK = "\x00mmad-eval image\x00"           # stands for an image URL in a body's JSON skeleton
 _IMAGE_MARK_JSON = json.dumps(_IMAGE_MARK).encode()
 
@@ -70,17 +71,11 @@ def retry_after_s(headers) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-_KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{4,}")
-
-
 def redact_key(text: str, key: str | None) -> str:
-    """``text`` without the API key, any part of it that servers echo (OpenAI shows the first and last
-    characters of a wrong key), or anything shaped like an OpenAI key."""
-    if key and key != "EMPTY":
-        text = text.replace(key, "[redacted]")
-        if len(key) >= 12:
-            text = re.sub(re.escape(key[:6]) + r"\S*", "[redacted]", text)
-    return _KEY_LIKE.sub("[redacted]", text)
+    """``text`` without the API key, any fragment of it that a server echoes (whatever the key's length),
+    or anything shaped like an OpenAI key (see :mod:`mmad_eval.redact`)."""
+    register_secret(key)
+    return redact(text)
 
 
 def _error_code(e) -> str | None:
@@ -101,6 +96,7 @@ class OpenAIBackend(Backend):
     ahead of the ones in flight; default = concurrency)."""
 
     kind = "openai"
+    lazy_items = True        # generate() takes requests one by one as it sends them (see run/leases.py)
 
     def __init__(self, model, generation, images, **options):
         super().__init__(model, generation, images, **options)
@@ -108,7 +104,9 @@ class OpenAIBackend(Backend):
         self.base_urls: list[str] = [urls] if isinstance(urls, str) else list(urls)
         if not self.base_urls:
             raise ConfigError("base_url list is empty", culprit="base_url")
+        self.key_variable = options.get("api_key_env") or "OPENAI_API_KEY"
         key = options.get("api_key") or os.environ.get("OPENAI_API_KEY")
+        register_secret(key)
         if not key:
             if any(_is_openai_host(u) for u in self.base_urls):
                 raise ConfigError("no API key: set the OPENAI_API_KEY environment variable", culprit=model)
@@ -129,6 +127,7 @@ class OpenAIBackend(Backend):
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
         self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
         self.lookahead = max(1, int(options.get("lookahead") or self.concurrency))
+        self._fatal: MmadError | None = None
 
     # -- recorded settings ---------------------------------------------------------------------------
     def answer_options(self) -> dict:
@@ -141,7 +140,7 @@ class OpenAIBackend(Backend):
 
     def describe(self) -> dict:
         d = dict(self.identity())
-        d["transport"] = {"base_urls": [_without_credentials(u) for u in self.base_urls],
+        d["transport"] = {"base_urls": [redact_url(u) for u in self.base_urls],
                           "concurrency": self.concurrency, "timeout_s": self.timeout,
                           "max_attempts": self.max_attempts, "token_field": self.token_field,
                           "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs,
@@ -199,8 +198,9 @@ class OpenAIBackend(Backend):
             return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
 
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
-        items = list(items)
-        if not items:
+        # ``items`` is iterated once, lazily, as requests go out (the run engine claims them as they are
+        # taken, so several processes on one store share the work: see run/leases.py)
+        if not len(items):
             return
         loop = asyncio.get_running_loop()
         pool = ThreadPoolExecutor(self.prepare_threads, thread_name_prefix="mmad-prepare")
@@ -227,17 +227,8 @@ class OpenAIBackend(Backend):
 
         async def work(worker: int) -> None:
             while (job := await queue.get()) is not None:
-                key, request, waits = job
-                try:
-                    for w in waits:
-                        await w
-                except MmadError:
-                    # the body built below names the culprit
-                    pass
-                body = self._prepare(key, request)   # images are cached now: cheap
-                if not isinstance(body, Response):
-                    body = await self._answer(poster, worker, key, request, body)
-                emit(body)
+                if self._fatal is None:          # after a refused key or model nothing more is sent
+                    await self._handle(poster, worker, *job, emit)
 
         poster = None
         tasks = [asyncio.ensure_future(produce())]
@@ -247,6 +238,8 @@ class OpenAIBackend(Backend):
                                              self.concurrency)
             tasks += [asyncio.ensure_future(work(w)) for w in range(n_workers)]
             await asyncio.gather(*tasks)
+            if self._fatal is not None:
+                raise self._fatal
         finally:
             for t in tasks:
                 t.cancel()
@@ -255,6 +248,34 @@ class OpenAIBackend(Backend):
             if poster is not None:
                 await poster.aclose()
             gc.unfreeze()
+
+    async def _handle(self, poster: JSONPoster, worker: int, key: str, request: Request, waits: list,
+                      emit: Emit) -> None:
+        """One request: its images ready, its body, its answer emitted (or the run stopped on it)."""
+        if waits:                                # a bad image: the body built below names the culprit
+            await asyncio.wait(waits)            # (all awaited, so no failed job goes unretrieved)
+            for w in waits:
+                if not w.cancelled():
+                    w.exception()
+        body = self._prepare(key, request)       # images are cached now: cheap
+        if not isinstance(body, Response):
+            body = await self._answer(poster, worker, key, request, body)
+        if body.error_type in FATAL_KINDS:
+            self._stop_on(body)
+        else:
+            emit(body)
+
+    def _stop_on(self, resp: Response) -> None:
+        """Remember the first auth/permission/unknown-model failure: nothing more is sent, the run stops
+        with one line (the request is not stored, so the rerun after the fix asks it)."""
+        if self._fatal is not None:
+            return
+        if resp.error_type == "auth":
+            fix = f"check the API key in the environment variable {self.key_variable}"
+        else:
+            fix = f"check the model name {self.model!r} (or --base-url) for this server"
+        self._fatal = BackendStopped(f"{resp.error_message}; stopped after the first such reply, nothing more "
+                                     f"was sent: {fix}", culprit=redact_url(self.base_urls[0]))
 
     async def _answer(self, poster: JSONPoster, worker: int, key: str, request: Request,
                       body: bytes) -> Response:
@@ -293,7 +314,11 @@ class OpenAIBackend(Backend):
                 waited += delay
                 await asyncio.sleep(delay)
                 continue
-            resp = self._to_response(key, request, data, attempt)
+            try:
+                resp = self._to_response(key, request, data, attempt)
+            except Exception as e:  # noqa: BLE001 - a reply of an unexpected shape fails only its request
+                resp = Response(key=key, error_type="malformed_response", attempts=attempt,
+                                error_message=f"reply of an unexpected shape ({type(e).__name__}: {e})")
             resp.latency_s = time.monotonic() - t0
             resp.extra.update({"wall_s": time.monotonic() - start, "retry_wait_s": waited,
                                "endpoint": self.base_urls[idx]})
@@ -396,10 +421,13 @@ def _letters(letters: tuple[str, ...], choice: dict) -> tuple[dict[str, float] |
     return from_positions(positions, letters)
 
 
+def _split_query(url: str) -> tuple[str, dict]:
+    """(URL without its query, the query as a dict): paths are appended to the base URL, so query parameters
+    (e.g. an Azure ``api-version`` or a gateway token) are sent as parameters of each request."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
 def _without_credentials(url: str) -> str:
-    """A URL as it may be recorded: any ``user:password@`` part removed."""
-    parts = urlparse(url)
-    if not parts.username and not parts.password:
-        return url
-    host = parts.hostname or ""
-    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
+    """A URL as it may be recorded: no ``user:password@`` part, no secret-looking query values."""
+    return redact_url(url)

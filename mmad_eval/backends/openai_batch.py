@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
 from ..errors import BackendError
+from ..redact import redact_url
 from .base import Response
-from .openai_api import completion_response, redact_key, status_error_kind
+from .openai_api import _split_query, completion_response, redact_key, status_error_kind
 
 ENDPOINT = "/v1/chat/completions"
 MAX_REQUESTS = 50_000
@@ -113,9 +114,10 @@ class BatchAPI:
     def __init__(self, base_url: str, api_key: str, timeout: float = 600.0):
         from openai import OpenAI
 
-        self.base_url = base_url
+        self.base_url = redact_url(base_url)     # as recorded and shown (no secret query values)
         self._key = api_key
-        client = OpenAI(base_url=base_url, api_key=api_key, max_retries=3, timeout=timeout)
+        url, query = _split_query(base_url)
+        client = OpenAI(base_url=url, default_query=query or None, api_key=api_key, max_retries=3, timeout=timeout)
         self.client, self.once = client, client.with_options(max_retries=0)
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -132,7 +134,8 @@ class BatchAPI:
     @classmethod
     def for_backend(cls, backend, base_url: str | None = None) -> "BatchAPI":
         """A client with an :class:`~.openai_api.OpenAIBackend`'s key, for ``base_url`` (default: its first)."""
-        return cls(base_url or backend.base_urls[0], backend._api_key, timeout=max(backend.timeout, 600.0))
+        real = next((u for u in backend.base_urls if base_url in (u, redact_url(u))), base_url or backend.base_urls[0])
+        return cls(real, backend._api_key, timeout=max(backend.timeout, 600.0))
 
     def result(self, line: dict, letters: tuple[str, ...]) -> Response | None:
         """:func:`result_response` with this client's key kept out of error messages."""

@@ -45,9 +45,11 @@ def add_arguments(p) -> None:
 def _data_root(args, qs):
     from pathlib import Path
 
+    from ..run.plan import recorded_data_root
+
     if args.data:
         return Path(args.data)
-    here = Path(args.questions).resolve().parent
+    here = recorded_data_root(qs, Path(args.questions))   # where `generate` recorded the images, else beside it
     first = next(iter(qs.entries), None)
     return here if first and (here / first).is_file() else None
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from ..atomic_write import write_text
 from ..errors import ConfigError
 
 HELP = "Compare two runs: paired score differences with bootstrap CIs and McNemar p-values"
@@ -82,5 +83,5 @@ def main(args) -> int:
     for n in cmp.notes:
         print(f"  note: {n}")
     if args.json:
-        Path(args.json).write_text(json.dumps(asdict(cmp), indent=1))
+        write_text(args.json, json.dumps(asdict(cmp), indent=1))
     return 0

@@ -18,10 +18,13 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     from pathlib import Path
 
+    from ..errors import ConfigError
     from ..questions.hf_datasets import export_hf
     from ..questions.mmad_io import load_mmad_json
 
     questions = load_mmad_json(Path(args.questions))
+    if not Path(args.data_root).is_dir():
+        raise ConfigError("data root is not a folder", culprit=str(args.data_root))
     s = export_hf(questions, Path(args.data_root), Path(args.out), embed_images=not args.no_embed,
                   max_references=args.max_templates, allow_missing=args.allow_missing)
     print(f"wrote {s.rows} rows ({s.entries} images) to {args.out}")

@@ -56,7 +56,7 @@ def main(args) -> int:
                                 similar_templates=args.similar_templates, balance=not args.no_balance,
                                 object_regions=args.object_regions,
                                 margins=Margins().with_overrides(args.margin))
-    source = load_source(Path(args.source), None if args.layout == "auto" else args.layout)
+    source = load_source(dataset_folder(Path(args.source), args.layout), None if args.layout == "auto" else args.layout)
     for path, reason in source.skipped[:5]:
         print(f"source: skipped {path}: {reason}")
     if len(source.skipped) > 5:
@@ -78,6 +78,7 @@ def main(args) -> int:
         log_path = Path(args.rephrase_log) if args.rephrase_log else out.with_suffix(".rephrase.jsonl")
         stats = rephrase_with_model(qs, assistant_backend(args.rephrase, max_tokens=512), log_path=log_path)
         print(f"rephrase: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
+    record_data_root(qs, source.root, out)
     sha = write_jsonl(qs, out) if fmt == "jsonl" else write_mmad_json(qs, out, with_provenance=not args.plain)
     counts = result.type_counts()
     print(f"{len(qs.entries)} images, {len(qs)} questions -> {out} ({fmt}, sha256 {sha[:16]})")
@@ -94,3 +95,39 @@ def assistant_backend(model: str, max_tokens: int):
     from ..backends.registry import build_backend
 
     return build_backend(model, generation_defaults={"max_tokens": max_tokens})[1]
+
+
+def dataset_folder(path, layout: str):
+    """The dataset folder to load: ``path``, or its only dataset subfolder (``mmad-eval synth data/synth``
+    writes ``data/synth/Synth-AD`` next to the knowledge file: ``generate data/synth`` means that one)."""
+    from ..errors import LayoutError
+    from ..sources.detect import detect_layout
+
+    if layout != "auto" or not path.is_dir():
+        return path
+    try:
+        detect_layout(path)
+        return path
+    except LayoutError as e:
+        found = []
+        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                detect_layout(sub)
+                found.append(sub)
+            except LayoutError:
+                pass
+        if len(found) != 1:
+            raise e from None
+        print(f"source: using the dataset folder {found[0]}")
+        return found[0]
+
+
+def record_data_root(qs, root, out) -> None:
+    """Write into each entry where its images are, relative to the question file (``data_root``), so
+    `mmad-eval run --questions OUT` finds them wherever the two are moved together."""
+    import os
+    from pathlib import Path
+
+    rel = Path(os.path.relpath(Path(root).resolve(), Path(out).resolve().parent)).as_posix()
+    for entry in qs.entries.values():
+        entry.extra["data_root"] = rel

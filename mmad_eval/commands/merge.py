@@ -12,9 +12,14 @@ def add_arguments(p) -> None:
 def merge_stores(sources, out) -> dict:
     """Union of requests by key, runs by name and their memberships (:meth:`Store.merge_from`); raises on
     runs whose settings differ (the same check as a resume, :func:`mmad_eval.run.compat.incompatibilities`).
+
+    All or nothing: the merge is built in a temporary copy of the target store, renamed into place only when
+    complete (a failure leaves the target as it was). Idempotent: merging the same sources again changes
+    nothing.
     """
     from pathlib import Path
 
+    from ..atomic_write import atomic_path
     from ..errors import ConfigError
     from ..run.compat import incompatibilities
     from ..run.store import DB_NAME, Store
@@ -28,13 +33,29 @@ def merge_stores(sources, out) -> dict:
             raise ConfigError(f"no {DB_NAME} here", culprit=str(p))
     stats = {"runs": 0, "requests_added": 0, "errors_replaced": 0, "answer_conflicts": 0, "members": 0,
              "member_conflicts": 0}
-    with Store(out) as target:
-        for src_path in paths:
-            with Store(src_path, read_only=True) as src:
-                for k, v in target.merge_from(src, incompatibilities).items():
-                    stats[k] += v
-        stats["runs"] = len(target.run_names())
+    if out.exists() and not out.is_dir():
+        raise ConfigError("is a file; --out must be a folder", culprit=str(out))
+    with atomic_path(out / DB_NAME) as tmp:
+        if (out / DB_NAME).is_file():
+            _copy_store(out, tmp)
+        with Store(out, file=tmp) as target:
+            for src_path in paths:
+                with Store(src_path, read_only=True) as src:
+                    for k, v in target.merge_from(src, incompatibilities).items():
+                        stats[k] += v
+            stats["runs"] = len(target.run_names())
+            target.db.execute("PRAGMA journal_mode=DELETE")    # one self-contained file to rename
     return stats
+
+
+def _copy_store(out, tmp) -> None:
+    """A consistent copy of the existing target store (its WAL included) into ``tmp``, at this release's
+    schema (an older target is migrated in the copy, never in place)."""
+    from ..run.store import Store
+
+    with Store(out, read_only=True) as have, Store(out, file=tmp) as copy:
+        have.db.db.backup(copy.db.db)      # (the GuardedDB's sqlite3 connections)
+    Store(out, file=tmp).close()
 
 
 def main(args) -> int:

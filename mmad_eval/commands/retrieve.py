@@ -27,6 +27,8 @@ def main(args) -> int:
     if args.k < 1:
         raise ConfigError("--k must be at least 1", culprit=str(args.k))
     questions = load_mmad_json(Path(args.questions))
+    if not Path(args.data_root).is_dir():
+        raise ConfigError("data root is not a folder", culprit=str(args.data_root))
     start = time.perf_counter()
     index = RetrievalIndex.from_questions(Path(args.data_root), questions, embedder=args.embedder)
     errors: list[tuple[str, str]] = []

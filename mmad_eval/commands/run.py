@@ -133,6 +133,7 @@ def backend_options(args) -> dict:
         if not key:
             raise ConfigError("environment variable is not set or empty", culprit=args.api_key_env)
         opts["api_key"] = key
+        opts["api_key_env"] = args.api_key_env
     return opts
 
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from ..atomic_write import write_text
 from ..errors import ConfigError
 
 HELP = "Score runs (MMAD-compatible and strict tables, bootstrap CIs, exports in MMAD's formats)"
@@ -46,6 +47,9 @@ def _runs(args):
             raise ConfigError(f"no such run; runs here: {', '.join(r.name for r in runs)}",
                               culprit=", ".join(sorted(unknown)))
         runs = [r for r in runs if r.name in args.run]
+    if not runs:
+        raise ConfigError("the store holds no runs yet; run `mmad-eval run --out "
+                          f"{args.out_dir} ...` first", culprit=str(args.out_dir))
     return [(r.name, r.answers) for r in runs], Path(args.out_dir)
 
 
@@ -92,7 +96,7 @@ def apply_judge(answers, model: str, cache_path: Path) -> str:
         letters = LLMJudge(backend, cache).judge_many([(r.meta.get("segment") or r.reply, r.options) for r in todo])
     finally:
         backend.close()
-        cache_path.write_text(json.dumps(stored))
+        write_text(cache_path, json.dumps(stored))
     for r, letter in zip(todo, letters):
         if letter is not None:
             r.parsed, r.rule = letter, "judge"
@@ -131,7 +135,7 @@ def main(args) -> int:
         if args.csv:
             write_accuracy_csv(scores.compatible, _per_run(args.csv, name, several), overkill_miss(answers, MMAD))
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+        write_text(args.json, json.dumps(out, indent=1, default=str))
     return 0
 
 

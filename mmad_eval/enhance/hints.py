@@ -12,10 +12,11 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from scipy import ndimage
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
+from ..imageio import load_image
 from ..settings import HINT_STYLES
 from .expert.result import ExpertResult, region_mask
 
@@ -45,13 +46,7 @@ def _line_width(shape: tuple[int, int]) -> int:
 
 
 def _load(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB")).copy()
-    except FileNotFoundError:
-        raise DataError("image file not found", culprit=str(path)) from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"corrupt or unreadable image ({e})", culprit=str(path)) from None
+    return np.asarray(load_image(path, mode="RGB")).copy()
 
 
 def _fit_map(amap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -107,7 +107,9 @@ class Enhancements:
                 "knowledge": Path(self.settings.knowledge).name if self.settings.knowledge else None,
                 "expert": self.settings.expert, "hint": self.settings.hint if self.settings.expert != "none" else None,
                 "missing_knowledge": sorted(self.missing_knowledge),
-                "queries_with_fewer_references": max(len(self.fewer_references), self._earlier_fewer)}
+                "queries_with_fewer_references": max(len(self.fewer_references), self._earlier_fewer),
+                **({"expert_references_left_out": sorted({m for _, m in self._expert.left_out})}
+                   if self._expert is not None and getattr(self._expert, "left_out", None) else {})}
 
     def merge_previous(self, previous: dict | None) -> None:
         """Keep what an earlier invocation of the same run saw (a resume rebuilds only unfinished entries)."""

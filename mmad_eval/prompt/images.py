@@ -14,9 +14,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import DataError
+from ..imageio import load_image, open_image
 from ..settings import RESIZES, ImageSettings  # noqa: F401  (re-exported)
 
 QWEN_FACTOR = 28
@@ -192,7 +193,15 @@ class ImageRegistry:
         return self._paths[sha].read_bytes()
 
     def culprit(self, sha: str) -> str:
-        return str(self._paths.get(sha, f"image {sha[:12]}"))
+        """The file read for this content, and the other files with the same bytes (they fail alike)."""
+        path = self._paths.get(sha)
+        if path is None:
+            return f"image {sha[:12]}"
+        same = sorted(str(p) for p, h in self._by_path.items() if h == sha and p != path)
+        if not same:
+            return str(path)
+        more = f" and {len(same) - 3} more" if len(same) > 3 else ""
+        return f"{path} (same bytes as {', '.join(same[:3])}{more})"
 
     def cache_sizes(self) -> dict:
         """Entries and bytes held by the two caches (for tests and benchmarks)."""
@@ -233,10 +242,10 @@ class ImageRegistry:
 
     def _prepare(self, sha: str) -> Image.Image:
         try:
-            img = Image.open(io.BytesIO(self.source_bytes(sha)))
-            img.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as e:
-            raise DataError(f"corrupt or unreadable image ({e})", culprit=self.culprit(sha)) from None
+            data = self.source_bytes(sha)
+        except OSError as e:
+            raise DataError(f"cannot read image: {e.strerror}", culprit=self.culprit(sha)) from None
+        img = load_image(data, culprit=self.culprit(sha))
         if img.mode != "RGB":            # an RGB image is already ours alone: no copy needed
             img = img.convert("RGB")
         img = prepare_image(img, self.settings)
@@ -281,13 +290,10 @@ class ImageRegistry:
         width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
         if depth != 8 or colour != 2 or self.settings.jpeg_roundtrip or resized(width, height, self.settings):
             return False
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                if getattr(img, "is_animated", False):
-                    return False
-                img.verify()
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
-            raise DataError(f"corrupt or unreadable image ({e})", culprit=self.culprit(sha)) from None
+        with open_image(data, culprit=self.culprit(sha)) as img:     # bombs and bad files: DataError
+            if getattr(img, "is_animated", False):
+                return False
+            img.verify()
         return True
 
 

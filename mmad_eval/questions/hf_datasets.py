@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ..atomic_write import atomic_dir, write_bytes
 from ..errors import DataError, MissingExtraError, MmadError
 from ..paths import safe_join
 from .mmad_io import _entry
@@ -132,8 +133,9 @@ def export_hf(questions: QuestionSet, data_root: Path, out_dir: Path, *, embed_i
                 cause = cause.__cause__ or cause.__context__
             if cause is not None:
                 raise cause from None      # our own error, naming the culprit file
-            raise
-        ds.save_to_disk(str(out_dir))
+            raise DataError(f"could not build the dataset ({e.__cause__ or e})", culprit=str(out_dir)) from None
+        with atomic_dir(out_dir) as tmp:
+            ds.save_to_disk(str(tmp))
     return summary
 
 
@@ -163,8 +165,7 @@ def _write_image(images_out: Path, key: str | None, img: dict | None, written: d
     if target.is_dir():   # the mask folder this union was made from
         written[key] = data
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    write_bytes(target, data)
     written[key] = data
 
 

@@ -11,7 +11,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import DataError
+from ..atomic_write import write_bytes
+from ..errors import DataError, quote
+from ..inputfile import parse_json, read_input
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 
@@ -35,31 +37,27 @@ def write_jsonl(qs: QuestionSet, path: Path) -> str:
     lines = [json.dumps(question_record(e, q), ensure_ascii=False, sort_keys=False)
              for e in qs.entries.values() for q in e.questions]
     data = ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(data)
+    write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
 def load_jsonl(path: Path) -> QuestionSet:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("question file not found", culprit=str(path)) from None
+    raw = read_input(path, "question file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 (byte {e.start})", culprit=str(path)) from None
     entries: dict[str, ImageEntry] = {}
+    seen: dict[str, tuple[str, dict]] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"malformed JSON line: {e.msg}", culprit=where) from None
+        rec = parse_json(line, where)
         _check(rec, where)
+        if _duplicate(rec, where, seen):
+            continue
         entry = entries.get(rec["image"])
         if entry is None:
             entry = entries[rec["image"]] = ImageEntry(
@@ -73,6 +71,22 @@ def load_jsonl(path: Path) -> QuestionSet:
     return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
 
 
+def _duplicate(rec: dict, where: str, seen: dict) -> bool:
+    """True for an exact repeat of an earlier line's question (dropped); DataError when a ``qid`` comes back
+    with other content (it would be renumbered and scored as another question)."""
+    qid = rec.get("qid")
+    if not isinstance(qid, str):
+        return False
+    content = {k: v for k, v in rec.items() if k not in ("provenance", "seed")}
+    if qid in seen:
+        first, old = seen[qid]
+        if old != content:
+            raise DataError(f"qid {quote(qid)} was already used at {first} for another question", culprit=where)
+        return True
+    seen[qid] = (where, content)
+    return False
+
+
 def _check(rec, where: str) -> None:
     if not isinstance(rec, dict):
         raise DataError("each line must be a JSON object", culprit=where)
@@ -81,13 +95,18 @@ def _check(rec, where: str) -> None:
         raise DataError(f"missing field(s) {', '.join(missing)}", culprit=where)
     if not isinstance(rec["image"], str) or not rec["image"]:
         raise DataError(f"'image' must be a path (a string), got {rec['image']!r}", culprit=where)
-    if rec["type"] not in TYPES:
-        raise DataError(f"unknown question type {rec['type']!r}", culprit=where)
+    if not isinstance(rec["type"], str) or rec["type"] not in TYPES:
+        raise DataError(f"unknown question type {quote(rec['type'])}", culprit=where)
+    if not isinstance(rec["question"], str) or not rec["question"].strip():
+        raise DataError(f"'question' must be non-empty text, got {quote(rec['question'])}", culprit=where)
     opts = rec["options"]
     if not isinstance(opts, dict) or not opts or any(k not in set(LETTERS) for k in opts):
         raise DataError("options must be an object keyed by letters A-E", culprit=where)
+    if not all(isinstance(v, str) for v in opts.values()):
+        raise DataError(f"option texts must be strings, got {quote(opts)}", culprit=where)
     if not isinstance(rec["answer"], str) or rec["answer"] not in opts:
-        raise DataError(f"answer {rec['answer']!r} is not one of the options {list(opts)}", culprit=where)
+        raise DataError(f"answer {quote(rec['answer'])} is not one of the options {quote(list(opts))}",
+                        culprit=where)
 
 
 def load_questions(path: Path) -> QuestionSet:

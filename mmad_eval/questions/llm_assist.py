@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jinja2
 
+from ..atomic_write import write_text
 from ..prompt.render import PROMPT_DIR, split_messages
 from ..prompt.message import Request
 from .generate.context import DEFECT_PREFIX
@@ -141,7 +142,7 @@ def write_log(path: Path | None, log: list) -> None:
     """One JSON line per decision (accepted or rejected, with the reason and the raw reply)."""
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log), encoding="utf-8")
+        write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log))
 
 
 def rephrase_with_model(qs: QuestionSet, backend, *, log_path: Path | None = None) -> dict:

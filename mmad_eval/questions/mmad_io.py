@@ -5,7 +5,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import DataError
+from ..atomic_write import write_bytes
+from ..errors import DataError, quote
+from ..inputfile import parse_json, read_input
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 _ENTRY_FIELDS = ("conversation", "similar_templates", "random_templates", "mask_path", "image_path")
@@ -14,14 +16,8 @@ _Q_FIELDS = ("Question", "Answer", "Options", "type")
 
 def load_mmad_json(path: Path) -> QuestionSet:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("question file not found", culprit=str(path)) from None
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"malformed JSON: {e}", culprit=str(path)) from None
+    raw = read_input(path, "question file")
+    data = parse_json(raw, str(path))
     if not isinstance(data, dict):
         raise DataError("expected a JSON object keyed by query image path", culprit=str(path))
     entries = {key: _entry(key, value, path) for key, value in data.items()}
@@ -34,7 +30,7 @@ def _entry(key: str, value: dict, path: Path) -> ImageEntry:
         raise DataError("entry has no 'conversation' list", culprit=where)
     questions = [_question(key, i, q, where) for i, q in enumerate(value["conversation"])]
     if not isinstance(value.get("mask_path") or "", str):
-        raise DataError(f"mask_path must be a path (a string), got {value['mask_path']!r}", culprit=where)
+        raise DataError(f"mask_path must be a path (a string), got {quote(value['mask_path'])}", culprit=where)
     return ImageEntry(key=key, questions=questions,
                       similar_templates=_paths(value, "similar_templates", where),
                       random_templates=_paths(value, "random_templates", where),
@@ -46,7 +42,7 @@ def _entry(key: str, value: dict, path: Path) -> ImageEntry:
 def _paths(value: dict, name: str, where: str) -> list[str]:
     paths = value.get(name) or []
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise DataError(f"{name} must be a list of paths (strings), got {paths!r}", culprit=where)
+        raise DataError(f"{name} must be a list of paths (strings), got {quote(paths)}", culprit=where)
     return list(paths)
 
 
@@ -56,11 +52,16 @@ def _question(key: str, index: int, q: dict, where: str) -> Question:
         raise DataError(f"question needs fields {', '.join(_Q_FIELDS)}", culprit=where)
     options = q["Options"]
     if not isinstance(options, dict) or not options or any(k not in set(LETTERS) for k in options):
-        raise DataError(f"options must be keyed by letters A-E, got {list(options)!r}", culprit=where)
+        raise DataError(f"options must be keyed by letters A-E, got {quote(list(options))}", culprit=where)
     if not isinstance(q["Answer"], str) or q["Answer"] not in options:
-        raise DataError(f"answer {q['Answer']!r} is not one of the options {list(options)}", culprit=where)
-    if q["type"] not in TYPES:
-        raise DataError(f"unknown question type {q['type']!r}", culprit=where)
+        raise DataError(f"answer {quote(q['Answer'])} is not one of the options {quote(list(options))}",
+                        culprit=where)
+    if not isinstance(q["type"], str) or q["type"] not in TYPES:
+        raise DataError(f"unknown question type {quote(q['type'])}", culprit=where)
+    if not isinstance(q["Question"], str) or not q["Question"].strip():
+        raise DataError(f"'Question' must be non-empty text, got {quote(q['Question'])}", culprit=where)
+    if not all(isinstance(v, str) for v in options.values()):
+        raise DataError(f"option texts must be strings, got {quote(options)}", culprit=where)
     extra = {k: v for k, v in q.items() if k not in _Q_FIELDS and k != "provenance"}
     return Question(image=key, index=index, type=q["type"], text=str(q["Question"]),
                     options={k: str(v) for k, v in options.items()}, answer=q["Answer"],
@@ -87,6 +88,5 @@ def write_mmad_json(qs: QuestionSet, path: Path, *, with_provenance: bool = Fals
     """Write the set; returns the SHA-256 of the bytes written (deterministic for equal sets)."""
     text = json.dumps(to_mmad_dict(qs, with_provenance=with_provenance), indent=1, ensure_ascii=False) + "\n"
     data = text.encode("utf-8")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(data)
+    write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()

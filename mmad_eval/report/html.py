@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jinja2
 
+from ..atomic_write import write_text
 from ..questions.model import SUBTASK_SHORT, SUBTASKS
 from . import charts, detection_charts
 from .browser import script_json
@@ -108,5 +109,5 @@ def render(data: ReportData) -> str:
 def write_report(data: ReportData, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(data), encoding="utf-8")
+    write_text(path, render(data))
     return path

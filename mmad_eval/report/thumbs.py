@@ -11,7 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from ..errors import DataError
+from ..imageio import open_image
 
 
 SAMPLE = 32          # thumbnails encoded first to estimate the total size
@@ -94,12 +97,12 @@ def thumbnail_uri(data: bytes, settings: ThumbSettings, size: int | None = None)
     """A WebP data URI of at most ``size`` (default ``settings.size``) px; None for non-image bytes."""
     size = size or settings.size
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_image(data) as im:
             im.draft("RGB", (size, size))                         # fast path for JPEG sources
             im = im.convert("RGB")
             im.thumbnail((size, size), Image.Resampling.BILINEAR)
             buf = io.BytesIO()
             im.save(buf, "WEBP", quality=settings.quality, method=2)
-    except (UnidentifiedImageError, OSError, ValueError):
+    except DataError:                                             # a bad image is left out of the report
         return None
     return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, MissingExtraError
+from ..errors import ConfigError, MissingExtraError
+from ..imageio import load_image, open_image
 
 SIDE = 128          # thumbnail side the built-in descriptor is computed on
 GRID = 4            # finest grid (4x4); 2x2 and 1x1 are sums of its cells
@@ -23,19 +24,14 @@ LAYOUT_WEIGHT = 0.5 # relative to the colour and gradient blocks (1 each): coars
 
 
 def _load_rgb(path: Path, side: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            im.draft("RGB", (side * 2, side * 2))   # JPEG: decode at reduced scale (no-op for PNG)
-            im = im.convert("RGB")
-            if min(im.size) >= side * 4:
-                im = im.reduce(max(1, min(im.size) // (side * 2)))
-            return np.asarray(im.resize((side, side), Image.BILINEAR), dtype=np.float32)
-    except FileNotFoundError:
-        raise DataError("image file not found", culprit=str(path)) from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"corrupt or unreadable image: {e}", culprit=str(path)) from None
+    with open_image(path) as im:
+        im.draft("RGB", (side * 2, side * 2))   # JPEG: decode at reduced scale (no-op for PNG)
+        im = im.convert("RGB")
+        if min(im.size) >= side * 4:
+            im = im.reduce(max(1, min(im.size) // (side * 2)))
+        return np.asarray(im.resize((side, side), Image.BILINEAR), dtype=np.float32)
 
 
 def _pyramid(cell_hist: np.ndarray) -> np.ndarray:
@@ -134,13 +130,7 @@ class TransformersEmbedder:
         for i in range(0, len(paths), self.batch_size):
             images = []
             for p in paths[i:i + self.batch_size]:
-                try:
-                    with Image.open(p) as im:
-                        images.append(im.convert("RGB"))
-                except FileNotFoundError:
-                    raise DataError("image file not found", culprit=str(p)) from None
-                except OSError as e:
-                    raise DataError(f"corrupt or unreadable image: {e}", culprit=str(p)) from None
+                images.append(load_image(p, mode="RGB"))
             batch = self.processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
             with self._torch.inference_mode():
                 feats = self._features(batch)

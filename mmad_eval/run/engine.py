@@ -20,7 +20,7 @@ from .batch_ledger import BatchLedger
 from .batch_mode import BatchOptions, StoreBatchedBackend
 from .executor import Outcome, StoreCachedBackend
 from .plan import Plan, RunInputs, load_questions, make_plan, save_plan  # noqa: F401  (load_questions: public)
-from .run_record import now_iso
+from .run_record import invocation_entry, now_iso, with_invocation
 from .slices import Slice
 from .store import Store
 
@@ -71,7 +71,7 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
     ``backend_factory`` replaces the backend class the model resolves to (tests, custom adapters, the Ray pool);
     ``batch`` sends what is pending through the Batch API instead of asking it live (:mod:`.batch_mode`).
     """
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     inputs = RunInputs.read(settings, questions_path, data_root, prompt_dir)
     enh = Enhancements(settings.enhancements, settings.protocol, inputs.root, inputs.questions)
     context = RunContext(data_root=inputs.root, questions=inputs.questions, expert=enh.expert_of_kind)
@@ -81,12 +81,20 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
         with Store(Path(out_dir)) as store:
             plan = make_plan(store, name or spec.name, settings, inputs, enh, backend, spec, slice, retry_failed)
             plan.check_compatible(out_dir)
-            save_plan(store, plan)
-            executor = StoreCachedBackend(backend, store) if batch is None else \
-                StoreBatchedBackend(backend, store, plan.name, batch)
-            outcome = executor.answer(plan.built.requests, retry_failed=retry_failed, progress=progress)
+            invocation = invocation_entry()
+            save_plan(store, plan, invocation)
+            try:
+                if batch is None:
+                    outcome = StoreCachedBackend(backend, store).answer(
+                        plan.built.requests, retry_failed=retry_failed, progress=progress, since=started)
+                else:
+                    outcome = StoreBatchedBackend(backend, store, plan.name, batch).answer(
+                        plan.built.requests, retry_failed=retry_failed, progress=progress)
+            except BaseException as e:
+                record_stop(store, plan, invocation, e)
+                raise
             summary = summarise(store, plan, outcome, Path(out_dir), retry_failed)
-            record_outcome(store, plan, summary, enh, inputs, spec, backend)
+            record_outcome(store, plan, summary, enh, inputs, spec, backend, invocation)
     finally:
         backend.close()
     summary.elapsed_s = time.perf_counter() - t0
@@ -114,19 +122,29 @@ def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_f
 
 
 def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec,
-                   backend: Backend) -> None:
-    """Complete the run record (end time, enhancements seen, usage and cost, this invocation) and store it."""
+                   backend: Backend, invocation: dict) -> None:
+    """Complete the run record (end time, enhancements seen, usage and cost, this invocation in the log that
+    other processes sharing the run may be adding to) and store it."""
     enh.merge_previous(plan.previous)
     record = plan.record
     usage = with_cost(store.usage(plan.name), spec.price, spec.batch_price, BatchLedger(store).usage(plan.name))
-    record.update(ended=now_iso(), enhancements=enh.describe(), usage=usage,
-                  last_invocation={"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
-                                   "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
-                                   "image_encode_cpu_s": round(inputs.registry.encode_cpu_s, 4),
-                                   "distinct_images": len(plan.built.images), **backend.execution_report(),
-                                   **({"batch": summary.batch.as_dict()} if summary.batch else {})})
-    store.put_run(plan.name, record)
-    summary.record = record
+    last = {"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
+            "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
+            "image_encode_cpu_s": round(inputs.registry.encode_cpu_s, 4),
+            "distinct_images": len(plan.built.images), **backend.execution_report(),
+            **({"batch": summary.batch.as_dict()} if summary.batch else {})}
+    record.update(ended=now_iso(), enhancements=enh.describe(), usage=usage, last_invocation=last)
+    invocation.update(ended=record["ended"], outcome="finished", **last)
+    summary.record = store.update_run(plan.name, lambda cur: with_invocation(cur, record, invocation))
+
+
+def record_stop(store: Store, plan: Plan, invocation: dict, e: BaseException) -> None:
+    """Note in the run record why this invocation stopped early (when the store can still be written)."""
+    invocation.update(ended=now_iso(), outcome=f"stopped: {type(e).__name__}")
+    try:
+        store.update_run(plan.name, lambda cur: with_invocation(cur, cur or plan.record, invocation))
+    except Exception:  # noqa: BLE001 - the original failure is what the user needs to see
+        pass
 
 
 def with_cost(usage: dict, price: dict, batch_price: dict | None = None, batch_usage: dict | None = None) -> dict:

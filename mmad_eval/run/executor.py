@@ -1,21 +1,27 @@
 """Execution: any backend wrapped with the store (lm-evaluation-harness's ``CachingLM`` shape).
 
 Requests whose answers are stored are served from the store and never reach the backend; the misses go to
-the backend in ONE ``generate`` call (it decides batching and concurrency), and each answer is committed
-the moment it is emitted, so a killed run loses only what was in flight. The cache key is the request key,
+the backend in ONE ``generate`` call (it decides batching and concurrency; with several processes on one
+store, each asks the requests it claims, see :mod:`.leases`), and each answer is committed the moment it
+is emitted, so a killed run loses only what was in flight. The cache key is the request key,
 which includes the backend's identity (model, decoding, image settings, answer-changing options): unlike
 ``CachingLM``'s, two models never share an answer. Stored errors are asked again only with ``retry_failed``.
 """
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from ..backends.base import Backend, Response
 from ..prompt.message import Request
 from .batch_ledger import BatchLedger
 from .progress import RunProgress
+from .leases import CLAIM_BATCH, Claims, ClaimingItems
 from .store import Store
+from .store_db import StoreError
+
+POLL_S = 0.5      # how often a process waits for requests that other processes are asking
 
 
 @dataclass
@@ -38,7 +44,8 @@ class Outcome:
 
 
 class StoreCachedBackend:
-    """A backend behind the store: stored answers are served, new ones committed one by one."""
+    """A backend behind the store: stored answers are served, new ones committed one by one. Processes
+    sharing a store claim requests before asking them (:mod:`.leases`), so none is asked twice."""
 
     def __init__(self, backend: Backend, store: Store):
         self.backend = backend
@@ -47,28 +54,64 @@ class StoreCachedBackend:
     def pending(self, requests: dict[str, Request], status: dict[str, str], retry_failed: bool):
         return [(k, r) for k, r in requests.items() if k not in status or (retry_failed and status[k] != "ok")]
 
-    def answer(self, requests: dict[str, Request], *, retry_failed: bool = False,
-               progress: bool = False) -> Outcome:
-        """Ask the backend what the store does not hold and no Batch API job waits for; commit each response
-        as it arrives."""
+    def answer(self, requests: dict[str, Request], *, retry_failed: bool = False, progress: bool = False,
+               since: float | None = None) -> Outcome:
+        """Ask the backend what the store does not hold, no Batch API job waits for and no other process is
+        asking; commit each response as it arrives."""
         status = self.store.statuses()
         pending = self.pending(requests, status, retry_failed)
         waiting = BatchLedger(self.store).waiting_keys()
-        asked = [(k, r) for k, r in pending if k not in waiting]
-        outcome = Outcome(asked=len(asked), status=status, stored_errors=0 if retry_failed else sum(
-            1 for k in requests if status.get(k) == "error"), pending=len(pending),
-            in_batches=len(pending) - len(asked))
-        pending = asked
-        with RunProgress(len(pending), enabled=progress) as bar:
+        live = {k: r for k, r in pending if k not in waiting}
+        outcome = Outcome(status=status, stored_errors=0 if retry_failed else sum(
+            1 for k in requests if status.get(k) == "error"), in_batches=len(pending) - len(live))
+        with RunProgress(len(live), enabled=progress) as bar, \
+                Claims(self.store, since=time.time() if since is None else since,
+                       retry_failed=retry_failed) as claims:
             def emit(resp: Response) -> None:
                 req = requests.get(resp.key)
                 if req is None or resp.key in outcome.answered:
                     return          # not ours, or a second answer to one request: the first one stands
                 outcome.answered.add(resp.key)
-                self.store.put_response(resp, req.content())
+                store_response(self.store, resp, req)
                 outcome.failed += 0 if resp.ok else 1
                 bar.advance(resp)
 
-            if pending:
-                asyncio.run(self.backend.generate(pending, emit))
+            asked = self._ask(live, emit, claims) if live else set()
+        outcome.asked = len(asked)
+        outcome.pending = len(asked) + outcome.in_batches     # the rest came from the store (or another process)
         return outcome
+
+    def _ask(self, pending: dict, emit, claims: Claims) -> set[str]:
+        """Ask the requests this process claims (each once); wait for those other processes are asking, or
+        take them over when those stop. Returns the keys handed to the backend."""
+        asked: set[str] = set()
+        lazy = getattr(self.backend, "lazy_items", False)
+        batch = min(CLAIM_BATCH, max(4, getattr(self.backend, "concurrency", 8)))   # about what is in flight
+
+        async def drive() -> None:
+            keys = list(pending)
+            while keys:
+                items = ClaimingItems(claims, keys, pending, batch=batch)
+                todo = items if lazy else items.claim_all()
+                if len(todo):
+                    await self.backend.generate(todo, emit)
+                asked.update(items.taken)
+                keys = [k for k in claims.unfinished(keys) if k not in asked]
+                if keys and not items.taken:
+                    await asyncio.sleep(POLL_S)
+
+        asyncio.run(drive())
+        return asked
+
+
+def store_response(store: Store, resp: Response, req: Request) -> None:
+    """Store one response; a failure to convert it becomes that request's typed error (the run goes on).
+    A store that cannot be written (full disk, damaged file) stops the run: every answer so far is kept."""
+    try:
+        store.put_response(resp, req.content())
+    except StoreError:
+        raise
+    except Exception as e:  # noqa: BLE001 - one bad reply never ends the run
+        store.put_response(Response(key=resp.key, error_type="unstorable_reply", attempts=resp.attempts,
+                                    error_message=f"the reply could not be stored ({type(e).__name__}: {e})"),
+                           None)

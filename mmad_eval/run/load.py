@@ -21,7 +21,7 @@ MISSING = "missing: not answered yet (rerun the same command to resume)"
 def _store(out_dir: Path) -> Store:
     if not (Path(out_dir) / DB_NAME).is_file():
         raise ConfigError(f"no {DB_NAME} here; run `mmad-eval run --out {out_dir}` first", culprit=str(out_dir))
-    return Store(Path(out_dir), read_only=True)
+    return Store(Path(out_dir), read_only=True)   # scoring and reports never write (read-only mounts work)
 
 
 def load_runs(out_dir) -> list[LoadedRun]:
@@ -55,6 +55,8 @@ def _answer(m: Member, req: dict | None, mode: str) -> AnswerRecord:
         rec.meta = {k: v for k, v in (("prompt_tokens", req["prompt_tokens"]),
                                       ("completion_tokens", req["completion_tokens"]),
                                       ("latency_s", req["latency"]), ("attempts", req["attempts"])) if v is not None}
+        if req["error_message"]:          # e.g. characters replaced because the reply was not valid Unicode
+            rec.meta["note"] = req["error_message"]
         if req["letter_logprobs"]:
             rec.meta["letter_logprobs"] = json.loads(req["letter_logprobs"])
         if req.get("extra"):      # answer details: finish reason, letters outside top-k, detector score, ...

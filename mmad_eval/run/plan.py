@@ -25,7 +25,7 @@ from ..questions.model import QuestionSet
 from ..settings import MAPS_PREFIX, RunSettings
 from .compat import incompatibilities
 from .protocols import plan_entry, prompt_questions
-from .run_record import build_run_record
+from .run_record import build_run_record, with_invocation
 from .slices import Slice, apply_slice
 from .store import Member, Store
 
@@ -44,7 +44,7 @@ class RunInputs:
     def read(cls, settings: RunSettings, questions_path, data_root=None, prompt_dir=None) -> "RunInputs":
         questions_path = Path(questions_path)
         questions = load_questions(questions_path)
-        root = Path(data_root) if data_root else questions_path.resolve().parent
+        root = Path(data_root) if data_root else recorded_data_root(questions, questions_path)
         if not root.is_dir():
             raise ConfigError("data root is not a folder", culprit=str(root))
         return cls(questions_path, questions, root, PromptTemplate(settings.protocol.prompt, prompt_dir),
@@ -85,6 +85,16 @@ class Plan:
                               f"({', '.join(diffs)}); pass another --name or --out", culprit=self.name)
 
 
+def recorded_data_root(questions: QuestionSet, path: Path) -> Path:
+    """The images' folder a question file records (``data_root`` of its entries, relative to the file, as
+    `mmad-eval generate` writes it); else the file's own folder (MMAD's mmad.json sits in the data root)."""
+    roots = {e.extra.get("data_root") for e in questions.entries.values()}
+    folder = Path(path).resolve().parent
+    if len(roots) == 1 and isinstance(next(iter(roots)), str):
+        return (folder / next(iter(roots))).resolve()
+    return folder
+
+
 def load_questions(path: Path) -> QuestionSet:
     """MMAD's JSON, or our JSONL (``.jsonl``)."""
     path = Path(path)
@@ -115,9 +125,11 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
     return Plan(name, selection, built, record, previous, skipped_keys, skipped_answers)
 
 
-def save_plan(store: Store, plan: Plan) -> None:
-    """Store the record (fingerprint withheld until the run ends), images, data errors and memberships."""
-    store.put_run(plan.name, {**plan.record, "plan_fingerprint": None})
+def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
+    """Store the record (fingerprint withheld until the run ends; this invocation added to its log, which
+    other processes sharing the run may be writing too), images, data errors and memberships."""
+    store.update_run(plan.name, lambda cur: with_invocation(cur, {**plan.record, "plan_fingerprint": None},
+                                                            invocation))
     store.put_images([(sha, path, data) for sha, (path, data) in plan.built.images.items()])
     for key, message in plan.built.data_errors.items():
         store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)

@@ -65,3 +65,25 @@ def build_run_record(*, name: str, settings: dict, model_spec: dict, backend: di
         "ended": None,
         "invocations": (previous or {}).get("invocations", 0) + 1,
     }
+
+
+def invocation_entry() -> dict:
+    """This process's line in the run record's ``invocation_log`` (who ran when, what it did)."""
+    import os
+    import socket
+
+    return {"id": f"{socket.gethostname()}:{os.getpid()}:{now_iso()}", "host": socket.gethostname(),
+            "pid": os.getpid(), "started": now_iso(), "ended": None, "outcome": "running"}
+
+
+def with_invocation(current: dict | None, record: dict, entry: dict) -> dict:
+    """``record`` carrying the stored invocation log (another process may have added to it) with ``entry``
+    added or replaced; ``invocations`` counts them all."""
+    log = [e for e in (current or {}).get("invocation_log") or [] if e.get("id") != entry["id"]]
+    if current and not current.get("invocation_log") and current.get("invocations"):
+        log = [{"id": "earlier", "count": current["invocations"], "outcome": "recorded before the log existed"}]
+    log.append(entry)
+    starts = [x for x in ((current or {}).get("started"), record.get("started")) if x]
+    return {**record, "invocation_log": log, "started": min(starts) if starts else record.get("started"),
+            "invocations": sum(e.get("count", 1) for e in log)}
+

@@ -8,6 +8,8 @@ Tables
   members   which (question, rotation) of which run is answered by which request, with the options shown
   images    content hash -> path relative to the data root, or the bytes of a generated (hint) image
   batch_jobs, batch_requests   Batch API jobs and the request keys each holds (see :mod:`.batch_ledger`)
+  leases    request key -> the process (owner, pid, host) asking it now and when its claim expires, so several
+            processes on one store share a run without asking anything twice (see :mod:`.leases`)
 
 The schema version is SQLite's ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`). Opening an older store
 migrates it in place, in one transaction (:data:`MIGRATIONS`); a store from a newer release is refused
@@ -16,6 +18,7 @@ with an error naming the file. Release 0.1.0 wrote version 0.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -25,9 +28,11 @@ from typing import Callable
 
 from ..backends.base import Response
 from ..errors import ConfigError
+from ..redact import redact
+from .store_db import GuardedDB, StoreError, open_for_writing, open_read_only
 
 DB_NAME = "mmad-eval.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BATCH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_jobs (
     job TEXT PRIMARY KEY, run TEXT NOT NULL, state TEXT NOT NULL, base_url TEXT NOT NULL, file_id TEXT,
@@ -90,7 +95,8 @@ def _add_answer_details(db: sqlite3.Connection) -> None:
 
 # version v -> the step that brings a version-v store to v + 1
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting, 1: _name_references,
-                                                              2: _add_batch_tables, 3: _add_answer_details}
+                                                              2: _add_batch_tables, 3: _add_answer_details,
+                                                              4: _add_leases}
 # every existing table a migration rewrites (a read-only store migrates in-memory copies of these)
 MIGRATED_TABLES = ("runs", "requests")
 
@@ -123,6 +129,23 @@ class Member:
                    question)
 
 
+def _add_leases(db) -> None:
+    """4 -> 5: the ``leases`` table of cooperating writers (run/leases.py)."""
+    db.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, run TEXT NOT NULL, owner TEXT NOT NULL, "
+               "pid INTEGER NOT NULL, host TEXT NOT NULL, expires REAL NOT NULL)")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text) -> tuple[str | None, int]:
+    """(text storable as UTF-8, characters replaced by U+FFFD): lone surrogates (valid JSON escapes such as
+    ``"\\ud800"``) cannot be encoded, so they are replaced and the replacement is recorded."""
+    if text is None:
+        return None, 0
+    return _SURROGATE.subn("\ufffd", text if isinstance(text, str) else str(text))
+
+
 def _read_only_uri(path: Path) -> str:
     """A read-only SQLite URI for ``path`` (percent-encoded: a folder may be named ``run #1?``)."""
     return path.resolve().as_uri() + "?mode=ro"
@@ -136,21 +159,15 @@ class Store:
     """``read_only``: never write the file (scores, reports, merge sources); an older store is then migrated
     in a view (temporary copies of :data:`MIGRATED_TABLES`), so a store on read-only media still reads."""
 
-    def __init__(self, out_dir: Path, read_only: bool = False):
+    def __init__(self, out_dir: Path, read_only: bool = False, file: Path | None = None):
         self.dir = Path(out_dir)
         self.read_only = read_only
-        if not read_only:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / DB_NAME
+        self.path = Path(file) if file else self.dir / DB_NAME
         self._lock = threading.Lock()
         self.db = None
+        # every SQLite failure, now or later, is one StoreError naming the file and what to do (store_db.py)
+        self.db = open_read_only(self.path) if read_only else open_for_writing(self.dir, self.path)
         try:
-            self.db = sqlite3.connect(_read_only_uri(self.path) if read_only else str(self.path), uri=read_only,
-                                      check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA busy_timeout=10000")
-            if not read_only:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
             self._open_schema()
         except sqlite3.DatabaseError as e:
             self._close_quietly()
@@ -194,7 +211,8 @@ class Store:
         if self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'runs'").fetchone()[0] == 0:
             raise sqlite3.DatabaseError("no mmad-eval tables")
         self.db.close()
-        self.db = sqlite3.connect(":memory:", uri=True, check_same_thread=False, isolation_level=None)
+        self.db = GuardedDB(sqlite3.connect(":memory:", uri=True, check_same_thread=False, isolation_level=None),
+                            self.path)
         self.db.execute("ATTACH DATABASE ? AS stored", (_read_only_uri(self.path),))
         for table in MIGRATED_TABLES:     # the same table (keys included), then its rows
             (sql,) = self.db.execute("SELECT sql FROM stored.sqlite_master WHERE type = 'table' AND name = ?",
@@ -208,7 +226,7 @@ class Store:
 
     def _check_not_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
-            raise ConfigError(f"this store was written by a newer mmad-eval (store schema {version}; this release "
+            raise StoreError(f"this store was written by a newer mmad-eval (store schema {version}; this release "
                               f"reads up to {SCHEMA_VERSION}): upgrade mmad-eval to read it", culprit=str(self.path))
 
     @property
@@ -231,6 +249,16 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO runs (name, record) VALUES (?, ?)",
                             (name, json.dumps(record, sort_keys=True)))
 
+    def update_run(self, name: str, change) -> dict:
+        """Read-modify-write of a run record in one exclusive transaction (several processes may share a
+        run): ``change(current record or None) -> new record``; returns the record written."""
+        with self._lock, self.db.transaction(immediate=True):
+            row = self.db.execute("SELECT record FROM runs WHERE name = ?", (name,)).fetchone()
+            record = change(json.loads(row[0]) if row else None)
+            self.db.execute("INSERT OR REPLACE INTO runs (name, record) VALUES (?, ?)",
+                            (name, json.dumps(record, sort_keys=True)))
+        return record
+
     def run_record(self, name: str) -> dict | None:
         row = self.db.execute("SELECT record FROM runs WHERE name = ?", (name,)).fetchone()
         return json.loads(row[0]) if row else None
@@ -246,16 +274,21 @@ class Store:
         return dict(self.db.execute("SELECT key, status FROM requests"))
 
     def put_response(self, resp: Response, content: list | None) -> None:
-        """Store one response in its own transaction (called as each answer arrives)."""
+        """Store one response in its own transaction (called as each answer arrives). A reply that is not
+        valid Unicode is stored with U+FFFD replacements, noted in ``error_message`` (status stays ok)."""
+        text, replaced = clean_text(resp.text)
+        message = None if resp.ok else redact(clean_text(resp.error_message)[0])
+        if resp.ok and replaced:
+            message = f"replaced_characters: {replaced} characters of the reply were not valid Unicode (U+FFFD)"
         row = {"key": resp.key, "content": json.dumps(content) if content is not None else None,
-               "status": "ok" if resp.ok else "error", "text": resp.text,
+               "status": "ok" if resp.ok else "error", "text": text,
                "error_type": None if resp.ok else (resp.error_type or "error"),
-               "error_message": None if resp.ok else resp.error_message, "attempts": resp.attempts,
+               "error_message": message, "attempts": resp.attempts,
                "prompt_tokens": resp.prompt_tokens, "completion_tokens": resp.completion_tokens,
                "latency": resp.latency_s, "created": time.time(),
                "letter_logprobs": json.dumps(resp.letter_logprobs) if resp.letter_logprobs is not None else None,
                "extra": json.dumps(resp.stored_extra()) if resp.stored_extra() else None}
-        with self._lock:
+        with self._lock:            # (its claim, if any, is void once the answer is stored: see run/leases.py)
             self.db.execute(_insert("requests", REQUEST_COLUMNS), [row[c] for c in REQUEST_COLUMNS])
 
     def requests_for(self, keys) -> dict[str, dict]:
@@ -306,8 +339,16 @@ class Store:
     @staticmethod
     def read_image(db_path: Path, sha: str) -> tuple[str | None, bytes | None] | None:
         """(path, bytes) of one stored image, read through a short read-only connection (usable after close)."""
-        with sqlite3.connect(_read_only_uri(Path(db_path)), uri=True) as db:
+        try:
+            db = open_read_only(Path(db_path))
+        except StoreError:
+            return None
+        try:
             row = db.execute("SELECT path, data FROM images WHERE sha = ?", (sha,)).fetchone()
+        except StoreError:
+            return None
+        finally:
+            db.close()
         return (row[0], row[1]) if row else None
 
     # -- merging ---------------------------------------------------------------------------------------
@@ -339,7 +380,8 @@ class Store:
         if diffs:
             raise ConfigError(f"run {name!r} has different settings here than in the stores merged so far "
                               f"({', '.join(diffs)}); merge only shards of the same run", culprit=str(src.dir))
-        have.setdefault("merged_from", []).append(origin)
+        if origin not in have.setdefault("merged_from", []):      # merging the same store again adds nothing
+            have["merged_from"].append(origin)
         starts = [x for x in (have.get("started"), rec.get("started")) if x]
         have["started"] = min(starts) if starts else None
         ends = [x for x in (have.get("ended"), rec.get("ended")) if x]

@@ -18,12 +18,15 @@ without options it accepts only bare or explicit letters A-E. Question indexes c
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from ..atomic_write import write_text
+from ..inputfile import parse_json, read_input
 from ..errors import DataError
 from ..parse import parse_reply
 from ..questions.model import LETTERS, SUBTASKS, TYPES
@@ -56,19 +59,14 @@ def to_mmad_answers(records: Sequence[AnswerRecord], letters: str = "reference")
 
 def write_mmad_answers(records: Sequence[AnswerRecord], path: Path, letters: str = "reference") -> int:
     entries = to_mmad_answers(records, letters)
-    Path(path).write_text(json.dumps(entries, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(entries, indent=4, ensure_ascii=False) + "\n")
     return len(entries)
 
 
 def load_mmad_answers(path: Path) -> list[AnswerRecord]:
     """Read an MMAD answer file (e.g. a published run) as AnswerRecords, parsed by both parsers."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("answer file not found", culprit=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"malformed JSON: {e}", culprit=str(path)) from None
+    data = parse_json(read_input(path, "answer file"), str(path))
     if not isinstance(data, list):
         raise DataError("expected a JSON list of answer entries", culprit=str(path))
     seen: Counter = Counter()
@@ -103,14 +101,14 @@ def write_accuracy_csv(table: ScoreTable, path: Path, overkill_miss: dict[str, d
     cols = [c for c in SUBTASKS if table.overall.get(c) is not None or
             any(row.get(c) is not None for row in table.rows.values())] + ["Average"]
     extra = ["Overkill", "Miss"] if overkill_miss is not None else []
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["", *cols, *extra])
-        for name, row in table.rows.items():
-            om = (overkill_miss or {}).get(name, {})
-            w.writerow([name, *(_cell(row.get(c)) for c in cols),
-                        *(_cell(om.get(k.lower())) for k in extra)])
-        w.writerow(["Average", *(_cell(table.overall.get(c)) for c in cols), *([""] * len(extra))])
+    f = io.StringIO(newline="")
+    w = csv.writer(f)
+    w.writerow(["", *cols, *extra])
+    for name, row in table.rows.items():
+        om = (overkill_miss or {}).get(name, {})
+        w.writerow([name, *(_cell(row.get(c)) for c in cols), *(_cell(om.get(k.lower())) for k in extra)])
+    w.writerow(["Average", *(_cell(table.overall.get(c)) for c in cols), *([""] * len(extra))])
+    write_text(path, f.getvalue())
 
 
 def _cell(v) -> str:

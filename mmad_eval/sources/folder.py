@@ -29,6 +29,7 @@ import json
 from pathlib import Path, PurePosixPath
 
 from ..errors import DataError, LayoutError
+from ..inputfile import read_input
 from ..paths import safe_join
 from .loader_base import DEFECT_KINDS, SourceBuilder
 from .sample import SourceSet
@@ -41,7 +42,7 @@ _EXTRA_ANOMALY = ("anomalous", "defect", "defective", "abnormal")
 
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(read_input(path, "annotation file").decode("utf-8", "replace").splitlines(), start=1):
         if not line.strip():
             continue
         try:

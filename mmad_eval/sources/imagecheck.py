@@ -15,16 +15,13 @@ def is_image_file(path: Path) -> bool:
 
 def image_size(path: Path, *, what: str = "image") -> tuple[int, int]:
     """(width, height) from the file header; DataError naming the file when missing or unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    from ..imageio import open_image
 
     path = Path(path)
     if not path.exists():
         raise DataError(f"{what} file not found", culprit=str(path))
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"corrupt or unreadable {what}: {e}", culprit=str(path)) from None
+    with open_image(path, what=what) as im:
+        return im.size
 
 
 def mask_files(path: Path) -> list[Path]:
@@ -53,15 +50,13 @@ def read_mask(path: Path):
     """A boolean numpy mask (True = defect). A mask folder (MVTec LOCO: one file per defect region) is merged
     by union, so callers never need to know whether a sample's ``mask`` names a file or a folder."""
     import numpy as np
-    from PIL import Image
+
+    from ..imageio import open_image
 
     merged = None
     for f in mask_files(Path(path)):
-        try:
-            with Image.open(f) as im:
-                arr = np.asarray(im.convert("L")) > 0
-        except OSError as e:
-            raise DataError(f"corrupt or unreadable mask: {e}", culprit=str(f)) from None
+        with open_image(f, what="mask") as im:
+            arr = np.asarray(im.convert("L")) > 0
         if merged is not None and arr.shape != merged.shape:
             raise DataError("mask files of one folder differ in size", culprit=str(f))
         merged = arr if merged is None else (merged | arr)

@@ -30,6 +30,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..atomic_write import write_text
+from ..inputfile import read_input
 from ..errors import DataError
 
 FORMAT = "mmad-eval-knowledge/1"
@@ -76,7 +78,7 @@ class Knowledge:
         return {"format": FORMAT, "categories": {k: _cat_json(v) for k, v in sorted(self.categories.items())}}
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_text(path, json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n")
 
 
 def _cat_json(c: CategoryKnowledge) -> dict:
@@ -89,8 +91,12 @@ def _cat_json(c: CategoryKnowledge) -> dict:
 
 def load_knowledge(path: Path) -> Knowledge:
     """Load our knowledge format or MMAD's domain_knowledge.json (detected by shape)."""
+    if Path(path).exists() and not Path(path).is_dir():
+        read_input(path, "knowledge file", max_bytes=256 << 20)     # a regular file of sane size
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except RecursionError:
+        raise DataError("knowledge file nested too deeply to read", culprit=str(path)) from None
     except FileNotFoundError:
         raise DataError("knowledge file not found", culprit=str(path)) from None
     except IsADirectoryError:

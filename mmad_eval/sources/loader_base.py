@@ -6,11 +6,12 @@ Every loader is given a dataset folder (e.g. ``/data/MVTec-AD``) and returns a :
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from ..errors import DataError, LayoutError
+from ..imageio import BadImageError
+from ..inputfile import parse_json, read_input
 from .imagecheck import check_mask, image_size, is_image_file, warn_skipped
 from .sample import AnnotatedSample, SourceSet
 
@@ -32,10 +33,7 @@ def _load_synth_meta(folder: Path) -> dict[str, dict]:
     path = folder / SYNTH_META
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"malformed JSON: {e}", culprit=str(path)) from None
+    data = parse_json(read_input(path, "synth_meta.json"), str(path))
     if isinstance(data, dict) and isinstance(data.get("images"), dict):
         data = data["images"]   # the generator's manifest: {"format", "settings", ..., "images": {...}}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
@@ -78,16 +76,24 @@ class SourceBuilder:
         self.skipped.append((self.key(path) if Path(path).is_absolute() else str(path), reason))
 
     def add_normal(self, category: str, path: Path) -> None:
-        image_size(path)
+        try:
+            image_size(path)
+        except BadImageError as e:           # one bad file is skipped (and listed), not the whole source
+            self.skip(path, str(e))
+            return
         self.normals.setdefault(category, []).append(self.key(path))
 
     def add_sample(self, category: str, image: Path, *, anomalous: bool, defect_type: str | None = None,
                    mask: Path | None = None, defect_kind: str | None = None, meta: dict | None = None) -> None:
         """Check the image header (and the mask's size against it), then record the sample."""
-        if mask is not None:
-            check_mask(image, mask)
-        else:
-            image_size(image)
+        try:
+            if mask is not None:
+                check_mask(image, mask)
+            else:
+                image_size(image)
+        except BadImageError as e:           # one bad file is skipped (and listed), not the whole source
+            self.skip(image, str(e))
+            return
         rel = self.local(image).relative_to(self.folder).as_posix()
         extra = dict(meta or {})
         if rel in self._meta:

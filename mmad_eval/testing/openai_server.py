@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Union
 
 FAULT_KINDS = ("rate_limit", "server_error", "bad_request", "hang", "malformed", "refusal", "content_filter",
-               "auth", "quota")
+               "auth", "quota", "forbidden", "unknown_model")
 _OPTION_LINE = re.compile(r"^\s*([A-Z])\s*[.:)]\s+\S", re.M)
 
 
@@ -38,7 +38,8 @@ class Fault:
     hang: wait ``hang_s`` (or until the server closes) before answering; malformed: 200 with a body that is
     not JSON; refusal: a ``refusal`` message field and null content; content_filter: finish_reason
     ``content_filter`` and empty content; auth: 401 whose message echoes the masked key, as OpenAI's does;
-    quota: 429 with code ``insufficient_quota`` (a spent budget, not a rate limit). ``headers`` are added to
+    quota: 429 with code ``insufficient_quota`` (a spent budget, not a rate limit); forbidden: 403 (the key
+    may not use this model); unknown_model: 404 ``model_not_found``, as OpenAI answers an unknown model. ``headers`` are added to
     the reply as given (e.g. ``{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}``).
     """
 
@@ -288,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         if self._batch_api("POST", raw):
             return
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if not self.path.split("?", 1)[0].rstrip("/").endswith("/chat/completions"):
             self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
         try:
@@ -323,6 +324,15 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.dumps({"error": {"message": f"Incorrect API key provided: {shown}. You can find your "
                                             "API key at https://platform.openai.com/account/api-keys.",
                                             "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+        elif kind == "forbidden":
+            status = 403
+            payload = json.dumps({"error": {"message": "You are not allowed to sample from this model",
+                                            "type": "invalid_request_error", "code": "permission_denied"}}).encode()
+        elif kind == "unknown_model":
+            status = 404
+            payload = json.dumps({"error": {"message": f"The model `{body.get('model')}` does not exist or you do "
+                                            "not have access to it.", "type": "invalid_request_error",
+                                            "code": "model_not_found"}}).encode()
         elif kind == "quota":
             status = 429
             payload = json.dumps({"error": {"message": "You exceeded your current quota, please check your plan "

@@ -220,16 +220,26 @@ def test_retry_after_ms_is_honoured_over_retry_after():
     assert r.ok and r.attempts == 2 and 0.3 <= r.extra["retry_wait_s"] < 9
 
 
-def test_auth_error_is_permanent_and_never_stores_the_key():
+def test_auth_error_stops_everything_and_never_shows_the_key():
+    """A 401 (the server echoes the masked key, as OpenAI does) stops the whole batch after the first reply:
+    nothing more is sent, nothing is emitted (so a rerun with the right key asks it), no key fragment shown."""
+    import asyncio
+
+    from mmad_eval.errors import BackendStopped
+
+    reg = make_registry()
+    items = [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n")) for i in range(30)]
+    got = []
     with FakeOpenAIServer(faults=lambda i, body: Fault("auth")) as srv:
-        be = OpenAIBackend("m-test", GenerationSettings(), make_registry(), base_url=srv.base_url,
-                           api_key="sk-proj-AbCdEfGh12345678wxyz", **FAST)
-        r = run_backend(be, [("k", make_request(make_registry()))])["k"]
+        be = OpenAIBackend("m-test", GenerationSettings(), reg, base_url=srv.base_url,
+                           api_key="sk-proj-AbCdEfGh12345678wxyz", concurrency=1, **FAST)
+        with pytest.raises(BackendStopped) as err:
+            asyncio.run(be.generate(items, got.append))
         assert srv.count == 1
-    assert r.error_type == "auth" and r.text is None and "401" in r.error_message
-    assert "Incorrect API key" in r.error_message
+    msg = str(err.value)
+    assert got == [] and "401" in msg and "Incorrect API key" in msg and "OPENAI_API_KEY" in msg
     for piece in ("sk-proj-AbCdEfGh12345678wxyz", "sk-pro", "wxyz", "AbCdEf"):
-        assert piece not in r.error_message
+        assert piece not in msg
 
 
 def test_spent_quota_is_not_retried_like_a_rate_limit():

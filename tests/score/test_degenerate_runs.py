@@ -40,7 +40,8 @@ def runs(tmp_path_factory):
     out = root / "out"
     with FakeOpenAIServer(responder=lambda body: "I cannot tell from these images.") as srv:
         assert _run(q, out, "unparsed", srv.base_url) == 0
-    with FakeOpenAIServer(faults=lambda i, body: Fault("auth")) as srv:
+    # every request fails on its own (a 400; a 401 would stop the run after the first: tests/faults)
+    with FakeOpenAIServer(faults=lambda i, body: Fault("bad_request")) as srv:
         assert _run(q, out, "failed", srv.base_url) == 1
     def mixed(body):      # a quarter without a letter, the rest a letter, both fixed by the prompt
         h = int(hashlib.sha256(prompt_text(body).encode()).hexdigest(), 16)
@@ -109,7 +110,8 @@ def test_the_mmad_comparison_of_a_run_with_itself_shows_its_own_score(runs, tmp_
 
 def test_ablate_with_a_backend_that_always_fails(tmp_path, capsys):
     q = make_dataset(tmp_path / "data")
-    with FakeOpenAIServer(faults=lambda i, body: Fault("auth")) as srv:
+    # every request fails on its own (a 400; a 401 would stop the run after the first: tests/faults)
+    with FakeOpenAIServer(faults=lambda i, body: Fault("bad_request")) as srv:
         rc = main(["ablate", "--questions", str(q), "--model", "openai:m", "--out", str(tmp_path / "abl"),
                    "--base-url", srv.base_url, "--quiet", "--arms", "none", "+references"])
     assert rc in (0, 1)

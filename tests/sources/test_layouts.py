@@ -196,11 +196,13 @@ def test_mask_size_mismatch_names_the_mask(tmp_path):
         load_source(folder)
 
 
-def test_corrupt_image_names_the_file(tmp_path):
+def test_corrupt_image_is_skipped_and_named(tmp_path):
+    """A corrupt file is a per-image problem: skipped, listed with its reason, the rest of the source loads."""
     folder = mvtec_tree(tmp_path / "MVTec-AD", cats=("bottle",), defects=("broken",))
     (folder / "bottle/test/good/000.png").write_bytes(b"not a png at all")
-    with pytest.raises(DataError, match=r"test/good/000.png: corrupt or unreadable image"):
-        load_source(folder)
+    s = load_source(folder)
+    assert any(p.endswith("test/good/000.png") and "corrupt or unreadable image" in r for p, r in s.skipped)
+    assert s.samples and not any(x.image.endswith("test/good/000.png") for x in s.samples)
 
 
 def test_unknown_layout_names_folder_and_what_was_looked_for(tmp_path):

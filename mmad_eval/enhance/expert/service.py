@@ -14,9 +14,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ...errors import ConfigError, DataError
+from ...imageio import load_image, open_image
 from ...settings import EXPERT_KINDS
 from ...paths import safe_join
 from ...questions.model import QuestionSet, split_key
@@ -72,13 +73,7 @@ __all__ = ["ExpertService", "ExpertResult", "KINDS", "load_rgb"]
 
 def load_rgb(path: Path) -> np.ndarray:
     """An image file as H x W x 3 uint8; DataError naming the file when missing or unreadable."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise DataError("image file not found", culprit=str(path)) from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"corrupt or unreadable image ({e})", culprit=str(path)) from None
+    return np.asarray(load_image(path, mode="RGB"))
 
 
 class ExpertService:
@@ -100,6 +95,7 @@ class ExpertService:
         self.seed = seed
         self.cache_size = cache_size
         self.fits = 0                                    # detectors this service fitted (others reused)
+        self.left_out: list[tuple[str, str]] = []         # (reference file, why) left out of a detector fit
         self._detectors: dict[tuple[str, str], object] = {}
         self._results: OrderedDict[str, ExpertResult] = OrderedDict()
         self._lock = threading.RLock()
@@ -138,7 +134,7 @@ class ExpertService:
             with _FITTED_LOCK:
                 det = _FITTED.get(key)
             if det is None:
-                images = [load_rgb(p) for p in paths]
+                images = self._fit_images(cat, paths)
                 if self._fit_kind == "anomalib":
                     from .anomalib_expert import AnomalibDetector
 
@@ -154,6 +150,22 @@ class ExpertService:
             with self._lock:
                 self._detectors[cat] = det
             return det
+
+    def _fit_images(self, cat: tuple[str, str], paths: list[Path]) -> list[np.ndarray]:
+        """The readable reference images; a bad one (missing, empty, corrupt, a bomb) is left out of the fit
+        and recorded in ``left_out``, it does not fail the category (unless fewer than 2 remain)."""
+        images = []
+        for p in paths:
+            try:
+                images.append(load_rgb(p))
+            except DataError as e:
+                with self._lock:
+                    self.left_out.append((str(p), str(e)))
+        if len(images) < 2:
+            raise DataError(f"the expert needs at least 2 readable normal template images for this category "
+                            f"(found {len(images)} of {len(paths)}; left out: "
+                            f"{'; '.join(m for _, m in self.left_out[-2:])})", culprit="/".join(cat))
+        return images
 
     # -- analysis ----------------------------------------------------------------------------------
     def analyze(self, key: str) -> ExpertResult:
@@ -197,7 +209,7 @@ class ExpertService:
         opposite = [k for k in same if self.questions.entries[k].is_normal != entry.is_normal] or same
         pick = int.from_bytes(hashlib.sha256(f"{self.seed}|{key}".encode()).digest()[:8], "big")
         src = self._detect(opposite[pick % len(opposite)])
-        with Image.open(safe_join(self.data_root, key, what="query image")) as im:
+        with open_image(safe_join(self.data_root, key, what="query image"), what="query image") as im:
             width, height = im.size
         amap = src.anomaly_map
         if amap.shape != (height, width):

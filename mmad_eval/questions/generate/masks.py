@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from scipy import ndimage
 
-from ...errors import DataError
+from ...imageio import load_image
 
 log = logging.getLogger(__name__)
 WORK_SIDE = 256
@@ -36,14 +36,7 @@ def cell_name(index: int) -> str:
 
 
 def _open(path: Path, what: str) -> Image.Image:
-    try:
-        img = Image.open(path)
-        img.load()
-        return img
-    except FileNotFoundError:
-        raise DataError(f"{what} file not found", culprit=str(path)) from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read {what}: {e}", culprit=str(path)) from None
+    return load_image(path, what=what)
 
 
 def _reduce(img: Image.Image, side: int = WORK_SIDE) -> Image.Image:

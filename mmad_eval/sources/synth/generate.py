@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ...atomic_write import write_text
 from ...errors import ConfigError
 from .categories import CATEGORIES
 from .knowledge_text import DATASET, build_knowledge
@@ -114,7 +115,7 @@ def generate_with_report(out_dir: Path, *, seed: int = 0, categories: list[str] 
             "categories": {c: {"kind": CATEGORIES[c].kind,
                                "defects": {d.name: d.kind for d in CATEGORIES[c].defects}} for c in cats},
             "images": dict(sorted(images.items()))}
-    (root / "synth_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    write_text(root / "synth_meta.json", json.dumps(meta, indent=1) + "\n")
     build_knowledge(cats).save(out_dir / "knowledge.json")
     return GenerationReport(out_dir, sum(n for n, _ in per_cat.values()), seconds, per_cat)
 
