@@ -23,7 +23,7 @@ _PLACEHOLDERS = {"", "EMPTY", "none", "x", "dummy"}
 MIN_FRAGMENT = 4      # shortest leading/trailing run of key characters treated as an echo of the key
 
 
-MIN_SECRET = 4         # shorter values (placeholders such as "x") are not treated as secrets
+MIN_SECRET = 3         # shorter values (placeholders such as "x") are not treated as secrets
 MIN_FRAGMENTED = 8     # keys this long are also redacted by their echoed leading/trailing fragments
 
 
@@ -42,8 +42,8 @@ def _fragments(secret: str) -> set[str]:
 
 
 def _redact_secret(text: str, secret: str) -> str:
-    if len(secret) < MIN_FRAGMENTED:       # a short key: only where it stands as a whole word
-        return re.sub(r"(?<![A-Za-z0-9_\-])" + re.escape(secret) + r"(?![A-Za-z0-9_\-])", MARK, text)
+    if len(secret) < MIN_FRAGMENTED:       # a short key: any word holding it (servers echo it in pieces)
+        return re.sub(r"[^\s\"'<>.,;:()]*" + re.escape(secret) + r"[^\s\"'<>.,;:()]*", MARK, text)
     text = text.replace(secret, MARK)
     frags = _fragments(secret)
     # a whitespace-delimited token that starts or ends with a fragment of the key (e.g. "sk-ab****wxyz")

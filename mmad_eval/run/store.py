@@ -54,7 +54,10 @@ CREATE TABLE IF NOT EXISTS members (
     position INTEGER NOT NULL, n_prompt INTEGER NOT NULL, question TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run, qid, rotation));
 CREATE TABLE IF NOT EXISTS images (sha TEXT PRIMARY KEY, path TEXT, data BLOB);
-""" + BATCH_SCHEMA
+""" + BATCH_SCHEMA + """;
+CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, run TEXT NOT NULL, owner TEXT NOT NULL,
+    pid INTEGER NOT NULL, host TEXT NOT NULL, expires REAL NOT NULL);
+"""
 REQUEST_COLUMNS = ("key", "content", "status", "text", "error_type", "error_message", "attempts",
                    "prompt_tokens", "completion_tokens", "latency", "letter_logprobs", "created", "extra")
 MEMBER_COLUMNS = ("run", "qid", "rotation", "image", "idx", "type", "options", "answer", "request_key",
@@ -93,6 +96,12 @@ def _add_answer_details(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN extra TEXT")
 
 
+def _add_leases(db) -> None:
+    """4 -> 5: the ``leases`` table of cooperating writers (run/leases.py)."""
+    db.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, run TEXT NOT NULL, owner TEXT NOT NULL, "
+               "pid INTEGER NOT NULL, host TEXT NOT NULL, expires REAL NOT NULL)")
+
+
 # version v -> the step that brings a version-v store to v + 1
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _drop_run_parser_setting, 1: _name_references,
                                                               2: _add_batch_tables, 3: _add_answer_details,
@@ -127,12 +136,6 @@ class Member:
         _run, qid, rotation, image, idx, type_, options, answer, request_key, position, n_prompt, question = row
         return cls(qid, rotation, image, idx, type_, json.loads(options), answer, request_key, position, n_prompt,
                    question)
-
-
-def _add_leases(db) -> None:
-    """4 -> 5: the ``leases`` table of cooperating writers (run/leases.py)."""
-    db.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, run TEXT NOT NULL, owner TEXT NOT NULL, "
-               "pid INTEGER NOT NULL, host TEXT NOT NULL, expires REAL NOT NULL)")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -213,7 +216,11 @@ class Store:
         self.db.close()
         self.db = GuardedDB(sqlite3.connect(":memory:", uri=True, check_same_thread=False, isolation_level=None),
                             self.path)
-        self.db.execute("ATTACH DATABASE ? AS stored", (_read_only_uri(self.path),))
+        try:
+            self.db.execute("ATTACH DATABASE ? AS stored", (_read_only_uri(self.path),))
+            self.db.execute("SELECT COUNT(*) FROM stored.sqlite_master")
+        except StoreError:      # a read-only folder or mount where SQLite cannot make the WAL index
+            self.db.execute("ATTACH DATABASE ? AS stored", (_read_only_uri(self.path) + "&immutable=1",))
         for table in MIGRATED_TABLES:     # the same table (keys included), then its rows
             (sql,) = self.db.execute("SELECT sql FROM stored.sqlite_master WHERE type = 'table' AND name = ?",
                                      (table,)).fetchone()

@@ -9,6 +9,7 @@ import pytest
 
 from mmad_eval.cli import main
 from mmad_eval.errors import ConfigError
+from mmad_eval.run.store_db import StoreError
 from mmad_eval.run.store import DB_NAME, SCHEMA_VERSION, Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_v0_1_0"
@@ -96,7 +97,7 @@ def test_reading_an_old_store_never_writes_it(old, tmp_path):
         assert store.run_names() == ["random", "blind-cumulative", "random-killed"]
         record = store.run_record("random")
         assert "parser" not in record["settings"] and record["settings"]["protocol"]["references"] == "random"
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(StoreError, match="read-only"):
             store.put_run("random", record)                 # a read-only store refuses writes, even to its view
     assert main(["score", str(archived), "--json", str(tmp_path / "scores.json")]) == 0
     got, want = (json.loads(p.read_text()) for p in (tmp_path / "scores.json", FIXTURE / "scores_v0_1_0.json"))
