@@ -19,30 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from mmad_eval.testing.openai_server import FakeOpenAIServer
-
-
-def make_set(root: Path, n_images: int) -> Path:
-    rng = np.random.default_rng(0)
-    template = "B/widget/train/good/000.png"
-    data = {}
-    for rel in [template] + [f"B/widget/test/bad/{i:04d}.png" for i in range(n_images)]:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / rel)
-    for i in range(n_images):
-        key = f"B/widget/test/bad/{i:04d}.png"
-        data[key] = {"image_path": key, "mask_path": "", "random_templates": [template],
-                     "similar_templates": [template], "conversation": [
-                         {"Question": "Is there any defect in the object?", "Answer": "A",
-                          "Options": {"A": "Yes.", "B": "No."}, "type": "Anomaly Detection"},
-                         {"Question": "Where is the defect?", "Answer": "B", "type": "Defect Localization",
-                          "Options": {"A": "Top.", "B": "Left.", "C": "Right.", "D": "Bottom."}}]}
-    path = root / "mmad.json"
-    path.write_text(json.dumps(data))
-    return path
+from mmad_eval.testing.question_sets import two_question_set
 
 
 def timed(cmd: list[str]) -> float:
@@ -63,7 +41,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(latency_s=a.latency) as srv:
-        q = make_set(Path(tmp) / "data", a.images)
+        q = two_question_set(Path(tmp) / "data", a.images, side=64)
         base = [sys.executable, "-m", "mmad_eval", "run", "--questions", str(q), "--model", "openai:bench",
                 "--base-url", srv.base_url, "--quiet"]
         n = 2 * a.images

@@ -13,36 +13,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+import ray  # noqa: F401  (a test requirement: without ray these tests fail, never skip)
 
 from mmad_eval.run.load import load_run
 from mmad_eval.testing.openai_server import FakeOpenAIServer
+from mmad_eval.testing.question_sets import two_question_set
 
-pytest.importorskip  # ray is a test requirement: a missing ray fails these tests (no skip)
-import ray  # noqa: E402,F401
 
 
 def make_set(root: Path, n_images: int) -> Path:
-    """n query images with 2 questions each, one normal template per category."""
-    rng = np.random.default_rng(0)
-    data = {}
-    template = "Synth/widget/train/good/000.png"
-    for rel in [template] + [f"Synth/widget/test/bad/{i:03d}.png" for i in range(n_images)]:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / rel)
-    for i in range(n_images):
-        key = f"Synth/widget/test/bad/{i:03d}.png"
-        data[key] = {"image_path": key, "mask_path": "", "random_templates": [template],
-                     "similar_templates": [template], "conversation": [
-                         {"Question": "Is there any defect in the object?", "Answer": "A",
-                          "Options": {"A": "Yes.", "B": "No."}, "type": "Anomaly Detection"},
-                         {"Question": "Where is the defect?", "Answer": "B", "type": "Defect Localization",
-                          "Options": {"A": "Top.", "B": "Left.", "C": "Right.", "D": "Bottom."}}]}
-    path = root / "mmad.json"
-    path.write_text(json.dumps(data))
-    return path
+    return two_question_set(root, n_images)
 
 
 def cmd(questions, out, url, *extra):
