@@ -59,8 +59,10 @@ def _attribute(ctx: Context, attr: str, question: str, qtype: str, vocab: tuple[
     distractors = pick_length_balanced(tiers, 3, rng, correct=correct, forbidden=own)
     if len(distractors) < MIN_DISTRACTORS:
         raise Skip(f"fewer than {MIN_DISTRACTORS} {attr} distractors contradicted by the knowledge")
-    name = ctx.product_name()
-    return Draft(type=qtype, text=question.format(name=name), correct=display(correct), distractors=distractors,
+    text = question.format(name=ctx.product_name())
+    if set(content_words(correct)) <= set(content_words(text)):   # "What material is the leather made of?"
+        raise Skip(f"the question names its {attr} answer")
+    return Draft(type=qtype, text=text, correct=display(correct), distractors=distractors,
                  rule=f"object.{attr}", fields=[f"knowledge.{attr}"], keywords=[content_words(correct)])
 
 
