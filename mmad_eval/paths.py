@@ -31,3 +31,19 @@ def split_key(key: str) -> tuple[str, str]:
     """(dataset, category) from an image key: its first and second path components."""
     parts = key.replace("\\", "/").split("/")
     return parts[0], (parts[1] if len(parts) > 1 else "")
+
+
+def resolve_mask(root: Path, entry) -> Path | None:
+    """The mask file (or MVTec LOCO mask folder) of a question-file entry (``.key``, ``.mask_path``); MMAD
+    gives it relative to the root or to ``<dataset>/<category>/``: both are accepted. None when the entry has
+    no mask path (normal images); a DataError when it names nothing or escapes the root."""
+    if not entry.mask_path:
+        return None
+    direct = safe_join(root, entry.mask_path, what="mask path")
+    if direct.exists():
+        return direct
+    dataset, category = split_key(entry.key)
+    nested = safe_join(root, f"{dataset}/{category}/{entry.mask_path}", what="mask path")
+    if nested.exists():
+        return nested
+    raise DataError(f"mask not found (tried {direct} and {nested})", culprit=entry.mask_path)

@@ -7,26 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..paths import safe_join
+from ..paths import resolve_mask
 from ..sources.imagecheck import read_mask
 from ..questions.model import ImageEntry, QuestionSet, split_key
 
 WORK_SIDE = 128     # masks are max-pooled to at most this side: every defect pixel survives
-
-
-def resolve_mask(root: Path, entry: ImageEntry) -> Path | None:
-    """The mask file (or MVTec LOCO mask folder); MMAD gives it relative to the root or to
-    ``<dataset>/<category>/``. None when the entry has no mask path; DataError when it names nothing."""
-    if not entry.mask_path:
-        return None
-    direct = safe_join(root, entry.mask_path, what="mask path")
-    if direct.exists():
-        return direct
-    dataset, category = split_key(entry.key)
-    nested = safe_join(root, f"{dataset}/{category}/{entry.mask_path}", what="mask path")
-    if nested.exists():
-        return nested
-    raise DataError(f"mask not found (tried {direct} and {nested})", culprit=entry.mask_path)
 
 
 def pool(mask: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:

@@ -6,25 +6,10 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
-from ...paths import safe_join
-from ...questions.model import ImageEntry, split_key
+from ...paths import resolve_mask, safe_join
+from ...questions.model import ImageEntry
 from ...sources.imagecheck import image_size, read_mask
 from .result import ExpertResult, boxes_and_location
-
-
-def resolve_mask(data_root: Path, entry: ImageEntry) -> Path | None:
-    """The mask file (or LOCO mask folder) of an entry; MMAD copies give it relative to the root or to
-    ``<dataset>/<category>/``: both are accepted. None for normal images (empty ``mask_path``)."""
-    if not entry.mask_path:
-        return None
-    direct = safe_join(data_root, entry.mask_path, what="mask path")
-    if direct.exists():
-        return direct
-    dataset, category = split_key(entry.key)
-    nested = safe_join(data_root, f"{dataset}/{category}/{entry.mask_path}", what="mask path")
-    if nested.exists():
-        return nested
-    raise DataError(f"mask not found (tried {direct} and {nested})", culprit=entry.mask_path)
 
 
 def oracle_result(data_root: Path, entry: ImageEntry) -> ExpertResult:
