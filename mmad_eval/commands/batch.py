@@ -96,16 +96,13 @@ def main(args) -> int:
 def _cancel(ledger, apis, run) -> None:
     """Cancel every open job; one never submitted is abandoned (after checking the provider's lists)."""
     from ..backends.openai_batch import ENDED
+    from ..run.batch_mode import recover_upload
 
     for job in ledger.jobs(run, open_only=True):
         api = apis(job.base_url)
-        if job.state == "preparing":
-            file_id = api.find_file(job.filename, job.created)
-            if file_id is None:
-                ledger.end(job.job, "abandoned", note="cancelled before upload")
-                continue
-            ledger.set_file(job.job, file_id)
-            job = ledger.job(job.job)
+        job = recover_upload(ledger, api, job, "cancelled before upload")
+        if job is None:
+            continue
         if job.state == "uploaded":
             batch = api.find_batch(job.job, job.created)
             if batch is None:

@@ -91,13 +91,9 @@ def sync(ledger: BatchLedger, store: Store, apis: ApiPool, report: BatchReport, 
     """Reconcile and poll every open job (of ``run``); store the results of ended batches."""
     for job in ledger.jobs(run, open_only=True):
         api = apis(job.base_url)
-        if job.state == "preparing":           # killed around the upload: was the file received?
-            file_id = api.find_file(job.filename, job.created)
-            if file_id is None:
-                ledger.end(job.job, "abandoned", note="never uploaded")
-                continue
-            ledger.set_file(job.job, file_id)
-            job = ledger.job(job.job)
+        job = recover_upload(ledger, api, job, "never uploaded")
+        if job is None:
+            continue
         if job.state == "uploaded":            # killed around the create: was the batch made?
             batch = api.find_batch(job.job, job.created) or _create(api, job)
             ledger.set_batch(job.job, batch)
@@ -106,6 +102,19 @@ def sync(ledger: BatchLedger, store: Store, apis: ApiPool, report: BatchReport, 
         ledger.set_status(job.job, batch)
         if batch.get("status") in ENDED:
             collect(ledger, store, api, ledger.job(job.job), batch, report)
+
+
+def recover_upload(ledger: BatchLedger, api: BatchAPI, job: Job, note: str) -> Job | None:
+    """A job killed around its upload: the file the provider received is recorded, or, when there is none,
+    the job is abandoned with ``note`` (None). Jobs past that step are returned as they are."""
+    if job.state != "preparing":
+        return job
+    file_id = api.find_file(job.filename, job.created)
+    if file_id is None:
+        ledger.end(job.job, "abandoned", note=note)
+        return None
+    ledger.set_file(job.job, file_id)
+    return ledger.job(job.job)
 
 
 def _create(api: BatchAPI, job: Job) -> dict:

@@ -84,6 +84,10 @@ class GuardedDB:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
             raise
+        self._commit()
+
+    def _commit(self) -> None:
+        """COMMIT; a failed commit (full disk) is rolled back and raised as the store's one-line error."""
         try:
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
@@ -102,12 +106,7 @@ class GuardedDB:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
             return False
-        try:
-            self.db.execute("COMMIT")
-        except sqlite3.Error as e:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("ROLLBACK")
-            raise self.error(e) from None
+        self._commit()
         return False
 
     def close(self) -> None:
