@@ -202,36 +202,19 @@ class OpenAIBackend(Backend):
         # taken, so several processes on one store share the work: see run/leases.py)
         if not len(items):
             return
-        loop = asyncio.get_running_loop()
         pool = ThreadPoolExecutor(self.prepare_threads, thread_name_prefix="mmad-prepare")
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.lookahead)
         n_workers = min(self.concurrency, len(items))
-
-        async def produce() -> None:
-            # each distinct image is encoded by one thread job, in order of first use, at most `lookahead`
-            # requests ahead; threads work on different images (requests of one image are consecutive)
-            jobs: OrderedDict[str, asyncio.Future] = OrderedDict()
-            for key, request in items:
-                waits = []
-                for part in request.images():
-                    job = jobs.get(part.sha256)
-                    if job is None:
-                        job = jobs[part.sha256] = loop.run_in_executor(pool, self.images.data_url_bytes,
-                                                                       part.sha256)
-                        if len(jobs) > 4 * self.lookahead:   # forget old jobs (their results stay cached)
-                            jobs.popitem(last=False)
-                    waits.append(job)
-                await queue.put((key, request, waits))
-            for _ in range(n_workers):
-                await queue.put(None)
+        first_wave = asyncio.Event()
 
         async def work(worker: int) -> None:
+            await first_wave.wait()
             while (job := await queue.get()) is not None:
                 if self._fatal is None:          # after a refused key or model nothing more is sent
                     await self._handle(poster, worker, *job, emit)
 
         poster = None
-        tasks = [asyncio.ensure_future(produce())]
+        tasks = [asyncio.ensure_future(self._produce(items, queue, pool, n_workers, first_wave))]
         gc.freeze()   # what exists now (questions, requests, caches) is not rescanned by each GC pass while sending
         try:   # clients are made in a thread (SSL set-up takes ~20 ms each) while the first images encode
             poster = await asyncio.to_thread(JSONPoster, self.base_urls, self._api_key, self.timeout,
@@ -249,14 +232,47 @@ class OpenAIBackend(Backend):
                 await poster.aclose()
             gc.unfreeze()
 
+    async def _produce(self, items, queue: asyncio.Queue, pool: ThreadPoolExecutor, n_workers: int,
+                       first_wave: asyncio.Event) -> None:
+        """Queue ``(key, request, image jobs)`` for the workers, then one ``None`` per worker. Each distinct
+        image is encoded by one thread job, in order of first use, at most ``lookahead`` requests ahead
+        (threads work on different images: requests of one image are consecutive). ``first_wave`` is set when
+        the first requests (as many as can be in flight) have their images, so they go out at once."""
+        loop = asyncio.get_running_loop()
+        jobs: OrderedDict[str, asyncio.Future] = OrderedDict()
+        wave: list = []
+        wave_size = min(n_workers, self.lookahead)
+        try:
+            for i, (key, request) in enumerate(items):
+                waits = []
+                for part in request.images():
+                    job = jobs.get(part.sha256)
+                    if job is None:
+                        job = jobs[part.sha256] = loop.run_in_executor(pool, self.images.data_url_bytes,
+                                                                       part.sha256)
+                        if len(jobs) > 4 * self.lookahead:   # forget old jobs (their results stay cached)
+                            jobs.popitem(last=False)
+                    waits.append(job)
+                await queue.put((key, request, waits))
+                if not first_wave.is_set():
+                    wave += waits
+                    if i + 1 >= wave_size:
+                        if wave:
+                            await asyncio.wait(wave)
+                        first_wave.set()
+            for _ in range(n_workers):
+                await queue.put(None)
+        finally:
+            first_wave.set()
+
     async def _handle(self, poster: JSONPoster, worker: int, key: str, request: Request, waits: list,
                       emit: Emit) -> None:
         """One request: its images ready, its body, its answer emitted (or the run stopped on it)."""
-        if waits:                                # a bad image: the body built below names the culprit
-            await asyncio.wait(waits)            # (all awaited, so no failed job goes unretrieved)
-            for w in waits:
-                if not w.cancelled():
-                    w.exception()
+        if not all(w.done() for w in waits):     # (usually done: encoded while earlier requests were sent)
+            await asyncio.wait(waits)
+        for w in waits:                          # a bad image: the body built below names the culprit
+            if not w.cancelled():
+                w.exception()                    # (retrieved, so no failed job is reported as unretrieved)
         body = self._prepare(key, request)       # images are cached now: cheap
         if not isinstance(body, Response):
             body = await self._answer(poster, worker, key, request, body)

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import io
 import math
-import struct
 import threading
 import time
 from collections import OrderedDict
@@ -17,7 +16,7 @@ from typing import Callable
 from PIL import Image
 
 from ..errors import DataError
-from ..imageio import load_image, open_image
+from ..imageio import load_image, plain_rgb8_png
 from ..settings import RESIZES, ImageSettings  # noqa: F401  (re-exported)
 
 QWEN_FACTOR = 28
@@ -188,9 +187,18 @@ class ImageRegistry:
             return sum(len(b) for b in self._bytes.values())
 
     def source_bytes(self, sha: str) -> bytes:
+        """The image's bytes; a file is read again and must still hash to ``sha`` (answers are keyed by it)."""
         if sha in self._bytes:
             return self._bytes[sha]
-        return self._paths[sha].read_bytes()
+        try:
+            data = self._paths[sha].read_bytes()
+        except OSError as e:
+            raise DataError(f"image can no longer be read ({e.strerror or type(e).__name__})",
+                            culprit=self.culprit(sha)) from None
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise DataError("image changed on disk while the run was using it (its requests are keyed by the "
+                            "bytes first read); run again to ask with the new image", culprit=self.culprit(sha))
+        return data
 
     def culprit(self, sha: str) -> str:
         """The file read for this content, and the other files with the same bytes (they fail alike)."""
@@ -285,16 +293,7 @@ class ImageRegistry:
         are still checked (CRCs, complete file), so a corrupt file fails here, naming the file, and not at
         the server. JPEG sources are always re-encoded: sending them as they are would change the pixels of
         requests stored under the same key."""
-        if self.settings.format != "png" or len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        if self.settings.format != "png" or self.settings.jpeg_roundtrip:
             return False
-        width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
-        if depth != 8 or colour != 2 or self.settings.jpeg_roundtrip or resized(width, height, self.settings):
-            return False
-        with open_image(data, culprit=self.culprit(sha)) as img:     # bombs and bad files: DataError
-            if getattr(img, "is_animated", False):
-                return False
-            img.verify()
-        return True
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+        size = plain_rgb8_png(data, culprit=self.culprit(sha))
+        return size is not None and not resized(*size, self.settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Union
 
 
@@ -52,11 +53,22 @@ class Request:
                                            else {"image": p.sha256, "role": p.role} for p in m.parts]}
                 for m in self.messages]
 
+    @cached_property
+    def content_json(self) -> str:
+        """``content()`` as the JSON text stored with the answer; made once, when the request is keyed (before
+        sending), so storing an answer encodes nothing."""
+        return json.dumps(self.content())
+
     def key(self, backend_identity: dict) -> str:
         """SHA-256 of everything that determines the answer: backend identity, settings, messages."""
-        blob = json.dumps({"backend": backend_identity, "messages": self.content()},
-                          sort_keys=True, separators=(",", ":"))
+        content = self.content()
+        self.__dict__.setdefault("content_json", json.dumps(content))     # the cached_property's slot
+        blob = json.dumps({"backend": backend_identity, "messages": content}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def images(self) -> list[ImagePart]:
-        return [p for m in self.messages for p in m.images()]
+    def images(self) -> tuple[ImagePart, ...]:
+        """Every image part, in order (found once per request: backends ask for them several times)."""
+        found = self.__dict__.get("_images")
+        if found is None:
+            found = self.__dict__["_images"] = tuple(p for m in self.messages for p in m.images())
+        return found

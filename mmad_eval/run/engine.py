@@ -43,6 +43,7 @@ class RunSummary:
     record: dict = field(default_factory=dict)
     in_batches: int = 0       # pending but waiting in Batch API jobs (not asked live)
     batch: object = None      # batch_mode.BatchReport of a --batch-api invocation
+    commits: dict = field(default_factory=dict)   # answers committed, transactions, longest wait (ms)
 
     def line(self) -> str:
         s = (f"{self.name}: {self.questions} questions ({self.answers} answers) in {self.requests} requests: "
@@ -118,7 +119,7 @@ def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_f
         reused=n_requests - outcome.pending, failed=outcome.failed, stored_errors=stored_errors,
         data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
         + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered,
-        in_batches=outcome.in_batches, batch=outcome.batch)
+        in_batches=outcome.in_batches, batch=outcome.batch, commits=outcome.commits)
 
 
 def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec,
@@ -132,6 +133,7 @@ def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: R
             "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
             "image_encode_cpu_s": round(inputs.registry.encode_cpu_s, 4),
             "distinct_images": len(plan.built.images), **backend.execution_report(),
+            **({"commits": summary.commits} if summary.commits else {}),
             **({"batch": summary.batch.as_dict()} if summary.batch else {})}
     record.update(ended=now_iso(), enhancements=enh.describe(), usage=usage, last_invocation=last)
     invocation.update(ended=record["ended"], outcome="finished", **last)

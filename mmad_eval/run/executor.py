@@ -3,7 +3,8 @@
 Requests whose answers are stored are served from the store and never reach the backend; the misses go to
 the backend in ONE ``generate`` call (it decides batching and concurrency; with several processes on one
 store, each asks the requests it claims, see :mod:`.leases`), and each answer is committed the moment it
-is emitted, so a killed run loses only what was in flight. The cache key is the request key,
+is emitted (those of one event-loop iteration together, see :mod:`.answer_writer`), so a killed run loses only
+what was in flight and the answers of its last milliseconds. The cache key is the request key,
 which includes the backend's identity (model, decoding, image settings, answer-changing options): unlike
 ``CachingLM``'s, two models never share an answer. Stored errors are asked again only with ``retry_failed``.
 """
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 
 from ..backends.base import Backend, Response
 from ..prompt.message import Request
+from .answer_writer import AnswerWriter
 from .batch_ledger import BatchLedger
 from .progress import RunProgress
 from .leases import CLAIM_BATCH, Claims, ClaimingItems
 from .store import Store
-from .store_db import StoreError
 
 POLL_S = 0.5      # how often a process waits for requests that other processes are asking
 
@@ -36,6 +37,7 @@ class Outcome:
     pending: int = 0                # not served from the store (asked, sent in batches, or waiting in them)
     in_batches: int = 0             # pending but waiting in Batch API jobs: never asked live meanwhile
     batch: object = None            # batch_mode.BatchReport when sent through the Batch API
+    commits: dict = field(default_factory=dict)   # AnswerWriter.stats(): answers per transaction, longest wait
 
     @property
     def unanswered(self) -> int:
@@ -67,21 +69,24 @@ class StoreCachedBackend:
         with RunProgress(len(live), enabled=progress) as bar, \
                 Claims(self.store, since=time.time() if since is None else since,
                        retry_failed=retry_failed) as claims:
+            writer = AnswerWriter(self.store)
+
             def emit(resp: Response) -> None:
                 req = requests.get(resp.key)
                 if req is None or resp.key in outcome.answered:
                     return          # not ours, or a second answer to one request: the first one stands
                 outcome.answered.add(resp.key)
-                store_response(self.store, resp, req)
+                writer.add(resp, req)
                 outcome.failed += 0 if resp.ok else 1
                 bar.advance(resp)
 
-            asked = self._ask(live, emit, claims) if live else set()
+            asked = self._ask(live, emit, claims, writer) if live else set()
         outcome.asked = len(asked)
+        outcome.commits = writer.stats()
         outcome.pending = len(asked) + outcome.in_batches     # the rest came from the store (or another process)
         return outcome
 
-    def _ask(self, pending: dict, emit, claims: Claims) -> set[str]:
+    def _ask(self, pending: dict, emit, claims: Claims, writer: AnswerWriter) -> set[str]:
         """Ask the requests this process claims (each once); wait for those other processes are asking, or
         take them over when those stop. Returns the keys handed to the backend."""
         asked: set[str] = set()
@@ -94,7 +99,10 @@ class StoreCachedBackend:
                 items = ClaimingItems(claims, keys, pending, batch=batch)
                 todo = items if lazy else items.claim_all()
                 if len(todo):
-                    await self.backend.generate(todo, emit)
+                    try:
+                        await self.backend.generate(todo, emit)
+                    finally:       # before anything reads the store (and on a stop: what was answered is kept)
+                        writer.flush()
                 asked.update(items.taken)
                 keys = [k for k in claims.unfinished(keys) if k not in asked]
                 if keys and not items.taken:
@@ -102,16 +110,3 @@ class StoreCachedBackend:
 
         asyncio.run(drive())
         return asked
-
-
-def store_response(store: Store, resp: Response, req: Request) -> None:
-    """Store one response; a failure to convert it becomes that request's typed error (the run goes on).
-    A store that cannot be written (full disk, damaged file) stops the run: every answer so far is kept."""
-    try:
-        store.put_response(resp, req.content())
-    except StoreError:
-        raise
-    except Exception as e:  # noqa: BLE001 - one bad reply never ends the run
-        store.put_response(Response(key=resp.key, error_type="unstorable_reply", attempts=resp.attempts,
-                                    error_message=f"the reply could not be stored ({type(e).__name__}: {e})"),
-                           None)

@@ -280,23 +280,19 @@ class Store:
         """key -> "ok"/"error" for every stored request."""
         return dict(self.db.execute("SELECT key, status FROM requests"))
 
-    def put_response(self, resp: Response, content: list | None) -> None:
-        """Store one response in its own transaction (called as each answer arrives). A reply that is not
-        valid Unicode is stored with U+FFFD replacements, noted in ``error_message`` (status stays ok)."""
-        text, replaced = clean_text(resp.text)
-        message = None if resp.ok else redact(clean_text(resp.error_message)[0])
-        if resp.ok and replaced:
-            message = f"replaced_characters: {replaced} characters of the reply were not valid Unicode (U+FFFD)"
-        row = {"key": resp.key, "content": json.dumps(content) if content is not None else None,
-               "status": "ok" if resp.ok else "error", "text": text,
-               "error_type": None if resp.ok else (resp.error_type or "error"),
-               "error_message": message, "attempts": resp.attempts,
-               "prompt_tokens": resp.prompt_tokens, "completion_tokens": resp.completion_tokens,
-               "latency": resp.latency_s, "created": time.time(),
-               "letter_logprobs": json.dumps(resp.letter_logprobs) if resp.letter_logprobs is not None else None,
-               "extra": json.dumps(resp.stored_extra()) if resp.stored_extra() else None}
-        with self._lock:            # (its claim, if any, is void once the answer is stored: see run/leases.py)
-            self.db.execute(_insert("requests", REQUEST_COLUMNS), [row[c] for c in REQUEST_COLUMNS])
+    def put_response(self, resp: Response, content: list | str | None) -> None:
+        """Store one response in its own transaction; ``content`` is the request's ``content()``, or its JSON
+        text (``Request.content_json``)."""
+        self.put_rows([response_row(resp, content)])
+
+    def put_rows(self, rows: list[list]) -> None:
+        """Store answers (rows made by :func:`response_row`) in one transaction: all of them or none."""
+        with self._lock:            # (their claims, if any, are void once the answers are stored: run/leases.py)
+            if len(rows) == 1:
+                self.db.execute(_insert("requests", REQUEST_COLUMNS), rows[0])
+                return
+            with self.db.transaction():
+                self.db.executemany(_insert("requests", REQUEST_COLUMNS), rows)
 
     def requests_for(self, keys) -> dict[str, dict]:
         """key -> request row (a dict by column name) for the stored ones among ``keys``."""
@@ -428,3 +424,24 @@ class Store:
         with self._lock, self.db:
             self.db.execute("BEGIN")
             self.db.executemany(_insert("members", MEMBER_COLUMNS), rows)
+
+
+def response_row(resp: Response, content: list | str | None) -> list:
+    """One ``requests`` row (values in :data:`REQUEST_COLUMNS` order) for a response. A reply that is not
+    valid Unicode is stored with U+FFFD replacements, noted in ``error_message`` (status stays ok)."""
+    text, replaced = clean_text(resp.text)
+    message = None if resp.ok else redact(clean_text(resp.error_message)[0])
+    if resp.ok and replaced:
+        message = f"replaced_characters: {replaced} characters of the reply were not valid Unicode (U+FFFD)"
+    if content is not None and not isinstance(content, str):
+        content = json.dumps(content)
+    extra = resp.stored_extra()
+    row = {"key": resp.key, "content": content,
+           "status": "ok" if resp.ok else "error", "text": text,
+           "error_type": None if resp.ok else (resp.error_type or "error"),
+           "error_message": message, "attempts": resp.attempts,
+           "prompt_tokens": resp.prompt_tokens, "completion_tokens": resp.completion_tokens,
+           "latency": resp.latency_s, "created": time.time(),
+           "letter_logprobs": json.dumps(resp.letter_logprobs) if resp.letter_logprobs is not None else None,
+           "extra": json.dumps(extra) if extra else None}
+    return [row[c] for c in REQUEST_COLUMNS]

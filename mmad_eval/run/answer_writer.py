@@ -1,0 +1,94 @@
+"""Committing answers as backends emit them: the answers of one event-loop iteration in one transaction.
+
+With hundreds of requests in flight many replies arrive in one iteration of the event loop; each emitted
+answer is kept in memory and all those of the iteration are committed together right after it
+(``loop.call_soon``), at a fraction of the CPU of one transaction per answer. So a killed process loses the
+requests in flight and at most the answers of the iteration it was killed in (received within the last
+milliseconds: ``bench/bench_commit_delay.py`` measures how long an answer waits). An answer emitted outside
+an event loop (from a thread) is committed at once; and while a backend keeps emitting without yielding to
+the loop, no answer waits longer than :data:`MAX_WAIT_S` or behind more than :data:`MAX_PENDING` others.
+
+A store that cannot be written (full disk, damaged file) stops the run at the next emit (or at the end), as
+one :class:`StoreError`; every answer committed before it is kept.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ..backends.base import Response
+from ..prompt.message import Request
+from .store import Store, response_row
+from .store_db import StoreError
+
+MAX_WAIT_S = 0.05      # an answer is committed at the latest this long after it was emitted ...
+MAX_PENDING = 512      # ... or once this many wait with it
+_STORABLE = (str, int, float, bool, bytes)
+
+
+class AnswerWriter:
+    """``add(resp, request)`` as answers arrive; ``flush()`` commits what waits (call it when sending ends)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.pending: list[list] = []
+        self.oldest = 0.0
+        self.error: StoreError | None = None
+        self.answers = self.commits = 0       # answers committed, in this many transactions
+        self.max_wait_s = 0.0                 # longest an answer waited in memory before its commit
+
+    def add(self, resp: Response, request: Request | None) -> None:
+        if self.error is not None:
+            raise self.error
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append(_row(resp, request))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:                  # not in the loop's thread: committed at once
+            self.flush()
+            return
+        if len(self.pending) == 1:
+            loop.call_soon(self._flush_after_iteration)
+        elif len(self.pending) >= MAX_PENDING or time.monotonic() - self.oldest > MAX_WAIT_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit every waiting answer now (one transaction); raises the store's error, if it failed."""
+        if self.error is not None:
+            raise self.error
+        rows, self.pending = self.pending, []
+        if rows:
+            try:
+                self.store.put_rows(rows)
+            except StoreError as e:
+                self.error = e
+                raise
+            self.answers += len(rows)
+            self.commits += 1
+            self.max_wait_s = max(self.max_wait_s, time.monotonic() - self.oldest)
+
+    def stats(self) -> dict:
+        """For the run record: answers, transactions, and the longest an answer waited for its commit."""
+        return {"answers": self.answers, "transactions": self.commits,
+                "max_wait_ms": round(1000 * self.max_wait_s, 2)}
+
+    def _flush_after_iteration(self) -> None:
+        try:
+            self.flush()
+        except StoreError:                    # raised again by the next add() or the final flush()
+            pass
+
+
+def _row(resp: Response, request: Request | None) -> list:
+    """The stored row; a reply that cannot be converted becomes that request's typed error (the run goes on)."""
+    try:
+        row = response_row(resp, request.content_json if request is not None else None)
+        bad = [v for v in row if v is not None and type(v) not in _STORABLE]
+        if bad:                               # e.g. a server's usage count that is an object
+            raise TypeError(f"a {type(bad[0]).__name__} where the store keeps text or numbers")
+        return row
+    except Exception as e:  # noqa: BLE001 - one bad reply never ends the run (nor the others committed with it)
+        return response_row(Response(key=resp.key, error_type="unstorable_reply", attempts=resp.attempts,
+                                     error_message=f"the reply could not be stored ({type(e).__name__}: {e})"),
+                            None)
