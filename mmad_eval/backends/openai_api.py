@@ -280,6 +280,9 @@ class OpenAIBackend(Backend):
             self._stop_on(body)
         else:
             emit(body)
+            await asyncio.sleep(0)   # the store commits what was emitted right after this iteration: so this
+            #                          worker sends nothing more before its answer is committed (a kill loses
+            #                          only requests in flight)
 
     def _stop_on(self, resp: Response) -> None:
         """Remember the first auth/permission/unknown-model failure: nothing more is sent, the run stops

@@ -321,3 +321,30 @@ def test_body_of_a_prompt_containing_the_image_mark_is_still_exact(image_files):
     b = OpenAIBackend("m", GenerationSettings(), reg, base_url="http://127.0.0.1:9/v1", api_key="k")
     req = make_request(reg, images=image_files[:1], text=f"odd {_IMAGE_MARK} text?\nA. y\nB. n")
     assert json.loads(b.body(req)) == b.payload(req)
+
+
+def test_first_wave_goes_out_together_once_its_images_are_ready(tmp_path, monkeypatch):
+    """Requests are sent as their images are ready; the first ``concurrency`` of them wait for each other,
+    so a server sees them arrive together (as from a client with bodies built in advance)."""
+    import time
+
+    from mmad_eval.prompt.images import ImageRegistry
+
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"img{i}.png")
+        Image.new("RGB", (16, 16), (i, 40, 80)).save(paths[-1])
+    slow = ImageRegistry._encode
+
+    def slow_encode(self, sha):
+        time.sleep(0.05)
+        return slow(self, sha)
+
+    monkeypatch.setattr(ImageRegistry, "_encode", slow_encode)
+    reg = make_registry()
+    items = [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n", images=[paths[i]])) for i in range(6)]
+    with FakeOpenAIServer(latency_s=0.3) as srv:
+        got = run_backend(backend(srv, registry=reg, concurrency=4, prepare_threads=1), items)
+        first = sorted(srv.arrivals)[:4]
+    assert all(r.ok for r in got.values())
+    assert first[-1] - first[0] < 0.04        # one image encoded after another: 0.15 s apart if sent as ready

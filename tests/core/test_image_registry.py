@@ -148,3 +148,42 @@ def test_as_is_follows_every_resize_mode():
         url = reg.data_url(reg.add_bytes(original))
         sent = base64.b64decode(url.split(",", 1)[1])
         assert (sent == original) is as_is, settings
+
+
+def _with_chunk_flipped(data: bytes, kind: bytes) -> bytes:
+    """The PNG with one byte inside the first ``kind`` chunk's data changed (its CRC no longer matches)."""
+    at = data.index(kind) + 4 + 2
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+
+
+def test_png_sent_as_is_has_every_chunk_checked_without_decoding_it(tmp_path):
+    img = Image.new("RGB", (48, 40), (10, 20, 30))
+    img.putpixel((1, 1), (200, 100, 0))
+    original = _encoded(img, compress_level=1)
+    path = tmp_path / "flipped.png"
+    path.write_bytes(_with_chunk_flipped(original, b"IDAT"))
+    reg = ImageRegistry()
+    with pytest.raises(DataError, match=r"flipped.png: corrupt or unreadable image: broken PNG chunk b'IDAT' \(CRC\)"):
+        reg.data_url(reg.add_file(path))
+    # an animated PNG (more than one frame) is not sent as it is: its first frame is re-encoded
+    buf = io.BytesIO()
+    img.save(buf, "PNG", save_all=True, append_images=[Image.new("RGB", (48, 40), (0, 0, 0))])
+    reg = ImageRegistry()
+    sha = reg.add_bytes(buf.getvalue())
+    sent = _sent(reg.data_url(sha))
+    assert sent != buf.getvalue() and Image.open(io.BytesIO(sent)).tobytes() == img.tobytes()
+
+
+def test_an_image_changed_or_removed_during_a_run_names_itself_and_is_never_sent_under_the_old_hash(tmp_path):
+    path = tmp_path / "q.png"
+    path.write_bytes(_encoded(Image.new("RGB", (16, 16), (1, 2, 3))))
+    reg = ImageRegistry()
+    sha = reg.add_file(path)
+    path.write_bytes(_encoded(Image.new("RGB", (16, 16), (9, 9, 9))))     # edited after its hash was taken
+    with pytest.raises(DataError, match="q.png: image changed on disk while the run was using it"):
+        reg.data_url(sha)
+    with pytest.raises(DataError, match="q.png: image changed on disk"):
+        reg.pil(sha)
+    path.unlink()
+    with pytest.raises(DataError, match="q.png: image can no longer be read"):
+        reg.data_url(sha)
