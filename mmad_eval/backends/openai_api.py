@@ -236,7 +236,8 @@ class OpenAIBackend(Backend):
                        first_wave: asyncio.Event) -> None:
         """Queue ``(key, request, image jobs)`` for the workers, then one ``None`` per worker. Each distinct
         image is encoded by one thread job, in order of first use, at most ``lookahead`` requests ahead
-        (threads work on different images: requests of one image are consecutive). ``first_wave`` is set when
+        (threads work on different images: requests of one image are consecutive); an image whose data URL is
+        quick to make (a small PNG sent as it is) is made in place: handing it to a thread costs more. ``first_wave`` is set when
         the first requests (as many as can be in flight) have their images, so they go out at once."""
         loop = asyncio.get_running_loop()
         jobs: OrderedDict[str, asyncio.Future] = OrderedDict()
@@ -248,8 +249,10 @@ class OpenAIBackend(Backend):
                 for part in request.images():
                     job = jobs.get(part.sha256)
                     if job is None:
-                        job = jobs[part.sha256] = loop.run_in_executor(pool, self.images.data_url_bytes,
-                                                                       part.sha256)
+                        job = jobs[part.sha256] = (_done_now(loop, self.images.data_url_bytes, part.sha256)
+                                                   if self.images.quick_to_send(part.sha256) else
+                                                   loop.run_in_executor(pool, self.images.data_url_bytes,
+                                                                        part.sha256))
                         if len(jobs) > 4 * self.lookahead:   # forget old jobs (their results stay cached)
                             jobs.popitem(last=False)
                     waits.append(job)
@@ -370,6 +373,16 @@ class OpenAIBackend(Backend):
 
     def _to_response(self, key: str, request: Request, data: dict, attempts: int) -> Response:
         return completion_response(key, request_letters(request), data, attempts)
+
+
+def _done_now(loop: asyncio.AbstractEventLoop, fn, arg) -> asyncio.Future:
+    """A future already holding ``fn(arg)`` or its error (work too small to hand to a thread)."""
+    future = loop.create_future()
+    try:
+        future.set_result(fn(arg))
+    except Exception as e:  # noqa: BLE001 - delivered to the request that needs it, as a thread job's would be
+        future.set_exception(e)
+    return future
 
 
 def status_error_kind(status: int, code: str | None) -> tuple[str, bool]:

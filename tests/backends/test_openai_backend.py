@@ -348,3 +348,22 @@ def test_first_wave_goes_out_together_once_its_images_are_ready(tmp_path, monkey
         first = sorted(srv.arrivals)[:4]
     assert all(r.ok for r in got.values())
     assert first[-1] - first[0] < 0.04        # one image encoded after another: 0.15 s apart if sent as ready
+
+
+def test_a_damaged_small_png_made_in_place_fails_only_its_request(tmp_path, image_files):
+    img = Image.new("RGB", (16, 16), (3, 4, 5))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    data = buf.getvalue()
+    at = data.index(b"IDAT") + 6
+    bad = tmp_path / "crc.png"
+    bad.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:])
+    reg = make_registry()
+    request = make_request(reg, images=[bad])
+    assert reg.quick_to_send(request.images()[0].sha256)        # made on the event loop, not in a thread
+    with FakeOpenAIServer() as srv:
+        got = run_backend(backend(srv, registry=reg), [("bad", request),
+                                                        ("good", make_request(reg, images=image_files[:1]))])
+        assert srv.count == 1
+    assert got["bad"].error_type == "bad_input" and "crc.png" in got["bad"].error_message
+    assert "CRC" in got["bad"].error_message and got["good"].ok

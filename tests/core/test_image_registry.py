@@ -187,3 +187,20 @@ def test_an_image_changed_or_removed_during_a_run_names_itself_and_is_never_sent
     path.unlink()
     with pytest.raises(DataError, match="q.png: image can no longer be read"):
         reg.data_url(sha)
+
+
+def test_quick_to_send_is_a_small_png_sent_as_it_is_or_a_cached_url(tmp_path):
+    from mmad_eval.prompt import images as images_module
+
+    small = _encoded(Image.new("RGB", (40, 30), (1, 2, 3)))
+    big = _encoded(Image.frombytes("RGB", (300, 300), bytes(range(256)) * 1054 + bytes(246)), compress_level=0)
+    assert len(small) <= images_module.QUICK_BYTES < len(big)
+    grey = _encoded(Image.new("L", (40, 30), 7))
+    reg = ImageRegistry()
+    s_small, s_big, s_grey = reg.add_bytes(small), reg.add_bytes(big), reg.add_bytes(grey)
+    assert reg.quick_to_send(s_small) and not reg.quick_to_send(s_big) and not reg.quick_to_send(s_grey)
+    reg.data_url(s_grey)                                   # once encoded, cached: quick
+    assert reg.quick_to_send(s_grey)
+    for settings in (ImageSettings(max_side=20), ImageSettings(format="jpeg"), ImageSettings(jpeg_roundtrip=True)):
+        reg = ImageRegistry(settings)
+        assert not reg.quick_to_send(reg.add_bytes(small)), settings
