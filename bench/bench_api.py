@@ -9,7 +9,8 @@ request: it scans the whole pool on every request), the request bodies pre-built
 bytes before timing (byte-for-byte the bodies our runner sent in an untimed warm-up run: same prompts, same
 images), N workers posting them and reading the answer out of the JSON. Ours: ``mmad-eval run`` through the
 ``openai`` backend (``run_evaluation``, a fresh output folder each time: nothing reused), PNG images sent as
-they are. Both against the same server process, one after the other, repeated; throughput is timed from the
+they are. Both against the same server process, one after the other (lean first in odd repeats, ours first in
+even ones), repeated; throughput is timed from the
 server's log (first request's arrival to last reply), so our start-up (loading questions, hashing images,
 building requests) is not in it, and the ratio is ours / lean of the same repeat.
 
@@ -35,6 +36,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import pickle
 import statistics
 import tempfile
 import time
@@ -48,6 +50,7 @@ from mmad_eval.run.settings import RunSettings
 from mmad_eval.run.slices import Slice
 
 SHAPE = dict(images=540, per_image=5)    # MMAD's ~4.7 questions per image
+SETTLE_S = 0.5      # pause before each timed run (the server's threads of the last one wind down)
 
 
 def _process_cpu_s(pid: int) -> float | None:
@@ -214,18 +217,58 @@ def reference_loop(qfile: Path, root: Path, url: str, n_questions: int, results:
 
 
 # -- the tables ----------------------------------------------------------------------------------------------
+def _child(conn, what: str, args: tuple) -> None:
+    """Run one client in this fresh process and send back its figures (see :func:`in_fresh_process`)."""
+    import httpx  # noqa: F401  (imported before any CPU is counted, by both clients)
+
+    if what == "lean":
+        url, bodies_file, k = args
+        conn.send(lean_client(url, pickle.loads(Path(bodies_file).read_bytes()), k))
+    else:
+        _timed_generate()
+        conn.send((ours(*args), COMMITS[-1]))
+
+
+def in_fresh_process(what: str, *args):
+    """Each timed run in its own new process, so neither client pays for what earlier runs left in memory
+    (a garbage collection scans every live object: run after run in one process, the later ones slow down)."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_child, args=(child, what, args), daemon=True)
+    proc.start()
+    try:
+        return parent.recv()
+    finally:
+        proc.join(timeout=30)
+
+
 def lean_comparison(server: Server, qfile: Path, n: int, in_flights: list[int], repeats: int, tmp: Path):
     """Rows (in flight, repeat, lean q/s, ours q/s, lean CPU ms/req, ours CPU ms/req, encode ms/image)."""
     server.conn.send("record")
     ours(qfile, server.url, n, 64, tmp / "warm-up")              # untimed: warms the file cache, records bodies
     _, _, bodies = server.log()
+    bodies_file = tmp / "bodies.pickle"
+    bodies_file.write_bytes(pickle.dumps(bodies))
     rows = []
     for rep in range(repeats):
         for k in in_flights:
-            asked_l, cpu_l = lean_client(server.url, bodies, k)
-            n_l, span_l, _ = server.log()
-            asked_o, cpu_o, send_o, enc_o = ours(qfile, server.url, n, k, tmp / f"ours-{k}-{rep}")
-            n_o, span_o, _ = server.log()
+            def run_lean():
+                time.sleep(SETTLE_S)
+                asked, cpu = in_fresh_process("lean", server.url, bodies_file, k)
+                return (asked, cpu), server.log()
+
+            def run_ours():
+                time.sleep(SETTLE_S)
+                got, commits = in_fresh_process("ours", qfile, server.url, n, k, tmp / f"ours-{k}-{rep}")
+                COMMITS.append(commits)
+                return got, server.log()
+
+            if rep % 2:           # every other repeat ours goes first: neither client always follows the other
+                (asked_o, cpu_o, send_o, enc_o), (n_o, span_o, _) = run_ours()
+                (asked_l, cpu_l), (n_l, span_l, _) = run_lean()
+            else:
+                (asked_l, cpu_l), (n_l, span_l, _) = run_lean()
+                (asked_o, cpu_o, send_o, enc_o), (n_o, span_o, _) = run_ours()
             assert n_l == asked_l == len(bodies) and n_o == asked_o == len(bodies), (n_l, asked_l, n_o, asked_o)
             commits = COMMITS[-1]
             rows.append((k, rep, n_l / span_l, n_o / span_o, 1000 * cpu_l / n_l, 1000 * send_o / n_o,
