@@ -104,3 +104,70 @@ def plain_rgb8_png(data: bytes, *, culprit: str, max_pixels: int = MAX_PIXELS) -
         if kind == b"IEND":
             return width, height
         pos = stop + 4
+
+
+JPEG_START = b"\xff\xd8\xff"
+_PLAIN_SOF = (0xC0, 0xC1, 0xC2)          # baseline, extended, progressive (Huffman): what every decoder reads
+_STANDALONE = {0x01, 0xD8, *range(0xD0, 0xD8)}
+
+
+def plain_rgb8_jpeg(data: bytes, *, culprit: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int] | None:
+    """(width, height) of a complete, single-picture, 8-bit, three-component JPEG that asks for no rotation
+    (EXIF orientation absent or 1), checked by walking its markers without decoding it: every segment whole,
+    a scan, and an end-of-image marker after it. None for any other image (decode it to know more); a
+    damaged JPEG raises :class:`BadImageError` naming ``culprit``."""
+    if data[:3] != JPEG_START:
+        return None
+    size, pos, end = None, 2, len(data)
+    while True:
+        if pos + 2 > end:
+            raise BadImageError("corrupt or unreadable image: truncated JPEG (no image data)", culprit=culprit)
+        if data[pos] != 0xFF:
+            raise BadImageError(f"corrupt or unreadable image: no JPEG marker at byte {pos}", culprit=culprit)
+        marker = data[pos + 1]
+        if marker == 0xFF or marker in _STANDALONE:
+            pos += 1 if marker == 0xFF else 2
+            continue
+        if marker == 0xD9 or pos + 4 > end:
+            raise BadImageError("corrupt or unreadable image: truncated JPEG (no image data)", culprit=culprit)
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if length < 2 or pos + 2 + length > end:
+            raise BadImageError(f"corrupt or unreadable image: truncated JPEG segment 0x{marker:02X}",
+                                culprit=culprit)
+        segment = data[pos + 4:pos + 2 + length]
+        if marker in _PLAIN_SOF and len(segment) >= 6:
+            width, height = int.from_bytes(segment[3:5], "big"), int.from_bytes(segment[1:3], "big")
+            if segment[0] != 8 or segment[5] != 3 or not 0 < width * height <= max_pixels:
+                return None
+            size = (width, height)
+        elif 0xC3 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return None                       # lossless, hierarchical or arithmetic-coded: not plain
+        elif marker == 0xE1 and segment[:6] == b"Exif\0\0" and _exif_orientation(segment[6:]) != 1:
+            return None                       # to be rotated: the pixels we decode are not what a viewer shows
+        elif marker == 0xE2 and segment[:4] == b"MPF\0":
+            return None                       # several pictures in one file
+        elif marker == 0xDA:                  # the scan: entropy-coded data up to the end-of-image marker
+            if size is None:
+                return None
+            if data.rfind(b"\xff\xd9") < pos + 2 + length:
+                raise BadImageError("corrupt or unreadable image: truncated JPEG (no end-of-image marker)",
+                                    culprit=culprit)
+            return size
+        pos += 2 + length
+
+
+def _exif_orientation(tiff: bytes) -> int:
+    """EXIF orientation (tag 0x0112 of the first IFD): 1 when absent, 0 when the EXIF block is unreadable."""
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 0
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return 0
+    for i in range(int.from_bytes(tiff[ifd:ifd + 2], order)):
+        entry = ifd + 2 + 12 * i
+        if entry + 12 > len(tiff):
+            return 0
+        if int.from_bytes(tiff[entry:entry + 2], order) == 0x0112:
+            return int.from_bytes(tiff[entry + 8:entry + 10], order)
+    return 1

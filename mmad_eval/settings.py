@@ -18,7 +18,7 @@ EXPERT_KINDS = ("builtin", "oracle", "anomalib", "misleading")     # expert dete
 EXPERTS = ("none", *EXPERT_KINDS)
 MAPS_PREFIX = "maps:"        # expert "maps:DIR": a detector's own anomaly maps and scores (enhance.expert.maps)
 HINT_STYLES = ("boxes", "contours", "overlay", "heatmap", "mask", "text")
-IMAGE_FORMATS = ("png", "jpeg")
+IMAGE_FORMATS = ("png", "jpeg", "source")
 IMAGE_DETAILS = ("low", "high", "auto", None)       # None: not sent
 RESIZES = ("shrink", "fit-area", "qwen-smart", "square")
 MIME_LABELS = ("encoded", "file-extension")
@@ -124,7 +124,7 @@ class ImageSettings:
     """
 
     max_side: int | None = None      # the box of shrink/fit-area, the side of square; None = as is
-    format: str = "png"              # "png" or "jpeg" for encoded payloads
+    format: str = "png"              # encoded payloads: "png", "jpeg", or "source" (each image in its own)
     jpeg_quality: int = 90
     detail: str | None = "auto"      # OpenAI "detail": low/high/auto; None = not sent
     resize: str = "shrink"

@@ -35,7 +35,9 @@ def add_arguments(p) -> None:
     g.add_argument("--max-side", type=int, help="the resize box (MMAD's API scripts: 512)")
     g.add_argument("--resize", choices=RESIZES, help="shrink (default: shrink to fit --max-side), fit-area (up or "
                    "down, area interpolation), qwen-smart (Qwen's max_pixels), square (InternVL's 448 tile)")
-    g.add_argument("--image-format", choices=("png", "jpeg"))
+    g.add_argument("--image-format", choices=("png", "jpeg", "source"),
+                   help="encoding of images sent to API models (default png); source: each in its own format, "
+                        "an unchanged JPEG or PNG sent as its original bytes")
     g.add_argument("--jpeg-quality", type=int, help="default 90 (MMAD's scripts: OpenCV's 95)")
     g.add_argument("--detail", choices=("low", "high", "auto"), help="OpenAI image detail (default auto)")
     g = p.add_argument_group("generation (defaults: the protocol preset's, the model preset's, else greedy, "

@@ -16,7 +16,7 @@ from typing import Callable
 from PIL import Image
 
 from ..errors import DataError
-from ..imageio import PNG_SIGNATURE, load_image, plain_rgb8_png
+from ..imageio import JPEG_START, PNG_SIGNATURE, load_image, plain_rgb8_jpeg, plain_rgb8_png
 from ..settings import RESIZES, ImageSettings  # noqa: F401  (re-exported)
 
 QWEN_FACTOR = 28
@@ -196,7 +196,7 @@ class ImageRegistry:
         return sha in self._quick or sha in self._urls
 
     def _as_is_format(self) -> bool:
-        return self.settings.format == "png" and not self.settings.jpeg_roundtrip
+        return self.settings.format in ("png", "source") and not self.settings.jpeg_roundtrip
 
     def forget_bytes(self, shas) -> None:
         """Drop the bytes registered for ``shas`` (a Ray worker, once the shard that brought them is done)."""
@@ -300,8 +300,16 @@ class ImageRegistry:
         source = self.source_bytes(sha)
         if self._sendable_as_is(sha, source):   # no change needed: the original bytes, base64-encoded once
             return b"data:image/png;base64," + base64.b64encode(source)
+        fmt = self.settings.format
+        if fmt == "source":                     # each image in its own format (JPEG stays JPEG, others PNG)
+            if source[:3] != JPEG_START:
+                fmt = "png"
+            elif self._jpeg_as_is(sha, source):
+                return b"data:image/jpeg;base64," + base64.b64encode(source)
+            else:
+                fmt = "jpeg"
         buf = io.BytesIO()
-        if self.settings.format == "jpeg":
+        if fmt == "jpeg":
             self.pil(sha).save(buf, "JPEG", quality=self.settings.jpeg_quality)
             mime = b"image/jpeg"
             if self.settings.mime_label == "file-extension" and sha in self._paths:
@@ -310,6 +318,14 @@ class ImageRegistry:
             self.pil(sha).save(buf, "PNG")
             mime = b"image/png"
         return b"data:" + mime + b";base64," + base64.b64encode(buf.getvalue())
+
+    def _jpeg_as_is(self, sha: str, data: bytes) -> bool:
+        """With ``format="source"``: a plain JPEG (see :func:`plain_rgb8_jpeg`) that the resize mode leaves as
+        it is, and no JPEG round trip asked, is sent as its original bytes."""
+        if self.settings.jpeg_roundtrip:
+            return False
+        size = plain_rgb8_jpeg(data, culprit=self.culprit(sha))
+        return size is not None and not resized(*size, self.settings)
 
     def _sendable_as_is(self, sha: str, data: bytes) -> bool:
         """True for an 8-bit RGB PNG (one frame) that the resize mode leaves as it is, when the format is PNG

@@ -94,3 +94,43 @@ def test_local_official_presets_run_on_the_hf_backend(preset, question_file, tmp
     assert settings["preset"] == preset and settings["overrides"] == ["generation.max_tokens"]
     assert run.record["prompt"]["name"] == f"official/{preset}"
     assert all(isinstance(a.reply, str) for a in run.answers)
+
+
+def test_cli_image_format_source_sends_a_jpeg_data_set_as_its_files(tmp_path):
+    """`mmad-eval run --image-format source`: every unchanged JPEG reaches the server as its file's bytes."""
+    import base64
+    import json
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from mmad_eval.testing.openai_server import FakeOpenAIServer
+
+    root = tmp_path / "data"
+    files = {}
+    for i, name in enumerate(["VisA/candle/train/good/000.JPG", "VisA/candle/test/bad/000.JPG"]):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (60, 40), (40 * i, 90, 160)).save(root / name, "JPEG", quality=85)
+        files[name] = (root / name).read_bytes()
+    query = "VisA/candle/test/bad/000.JPG"
+    qfile = root / "mmad.json"
+    qfile.write_text(json.dumps({query: {"image_path": query, "mask_path": "", "similar_templates": [],
+                                         "random_templates": ["VisA/candle/train/good/000.JPG"], "conversation": [
+        {"Question": "Is there any defect in the object?", "Answer": "A", "Options": {"A": "Yes.", "B": "No."},
+         "type": "Anomaly Detection"}]}}))
+    with FakeOpenAIServer() as srv:
+        proc = subprocess.run([sys.executable, "-m", "mmad_eval", "run", "--questions", str(qfile), "--model",
+                               "openai:fake", "--out", str(tmp_path / "out"), "--base-url", srv.base_url,
+                               "--image-format", "source", "--quiet"], capture_output=True, text=True,
+                              env={**os.environ, "OPENAI_API_KEY": "local"})
+        assert proc.returncode == 0, proc.stderr
+        urls = [p["image_url"]["url"] for m in srv.requests[0]["messages"] for p in m["content"]
+                if isinstance(p, dict) and p.get("type") == "image_url"]
+    assert [base64.b64decode(u.split(",", 1)[1]) for u in urls] == [files[n] for n in files]
+    assert all(u.startswith("data:image/jpeg;base64,") for u in urls)
+    record = json.loads(sqlite3.connect(tmp_path / "out" / "mmad-eval.sqlite").execute(
+        "SELECT record FROM runs").fetchone()[0])
+    assert record["settings"]["images"]["format"] == "source"

@@ -204,3 +204,61 @@ def test_quick_to_send_is_a_small_png_sent_as_it_is_or_a_cached_url(tmp_path):
     for settings in (ImageSettings(max_side=20), ImageSettings(format="jpeg"), ImageSettings(jpeg_roundtrip=True)):
         reg = ImageRegistry(settings)
         assert not reg.quick_to_send(reg.add_bytes(small)), settings
+
+
+def _jpeg(img: Image.Image, **save) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=88, **save)
+    return buf.getvalue()
+
+
+def _url_parts(url: str) -> tuple[str, bytes]:
+    head, b64 = url.split(",", 1)
+    return head, base64.b64decode(b64)
+
+
+def test_source_format_sends_an_unchanged_jpeg_or_png_as_its_original_bytes(tmp_path):
+    photo = Image.new("RGB", (64, 48), (120, 30, 200))
+    photo.putpixel((5, 5), (0, 255, 0))
+    original = _jpeg(photo)
+    reg = ImageRegistry(ImageSettings(format="source"))
+    assert _url_parts(reg.data_url(reg.add_bytes(original))) == ("data:image/jpeg;base64", original)
+    png = _encoded(photo, compress_level=1)
+    assert _url_parts(reg.data_url(reg.add_bytes(png))) == ("data:image/png;base64", png)
+    bmp = io.BytesIO()
+    photo.save(bmp, "BMP")                                  # neither: sent as PNG
+    head, sent = _url_parts(reg.data_url(reg.add_bytes(bmp.getvalue())))
+    assert head == "data:image/png;base64" and Image.open(io.BytesIO(sent)).tobytes() == photo.tobytes()
+
+    # a change is needed: re-encoded, still as JPEG, with the pixels our decoding gives
+    exif = Image.Exif()
+    exif[0x0112] = 6                                        # "rotate 90": viewers would show other pixels
+    changed = {"resized": (original, ImageSettings(format="source", max_side=32)),
+               "rotated": (_jpeg(photo, exif=exif.tobytes()), ImageSettings(format="source")),
+               "cmyk": (_jpeg(photo.convert("CMYK")), ImageSettings(format="source")),
+               "grey": (_jpeg(photo.convert("L")), ImageSettings(format="source")),
+               "round trip": (original, ImageSettings(format="source", jpeg_roundtrip=True))}
+    for name, (data, settings) in changed.items():
+        reg = ImageRegistry(settings)
+        sha = reg.add_bytes(data)
+        head, sent = _url_parts(reg.data_url(sha))
+        assert head == "data:image/jpeg;base64" and sent != data, name
+        assert Image.open(io.BytesIO(sent)).size == reg.pil(sha).size, name
+    # an EXIF block that asks for no rotation keeps the file as it is
+    exif[0x0112] = 1
+    upright = _jpeg(photo, exif=exif.tobytes())
+    reg = ImageRegistry(ImageSettings(format="source"))
+    assert _url_parts(reg.data_url(reg.add_bytes(upright)))[1] == upright
+    # format "jpeg" re-encodes as before (answers stored under those keys saw re-encoded pixels)
+    reg = ImageRegistry(ImageSettings(format="jpeg"))
+    assert _url_parts(reg.data_url(reg.add_bytes(original)))[1] != original
+
+
+def test_a_damaged_jpeg_sent_as_it_is_names_its_file(tmp_path):
+    data = _jpeg(Image.new("RGB", (40, 40), (9, 9, 9)))
+    for name, broken in (("cut.jpg", data[:-40]), ("short.jpg", data[:30])):
+        path = tmp_path / name
+        path.write_bytes(broken)
+        reg = ImageRegistry(ImageSettings(format="source"))
+        with pytest.raises(DataError, match=f"{name}: corrupt or unreadable image: truncated JPEG"):
+            reg.data_url(reg.add_file(path))

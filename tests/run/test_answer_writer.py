@@ -145,3 +145,4 @@ def test_an_api_worker_sends_its_next_request_only_after_its_answer_is_committed
     assert committed_at_arrival == list(range(len(committed_at_arrival)))
     commits = summary.record["last_invocation"]["commits"]
     assert commits["answers"] == summary.asked and commits["transactions"] <= summary.asked
+
