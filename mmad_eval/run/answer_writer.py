@@ -24,6 +24,7 @@ from .store_db import StoreError
 MAX_WAIT_S = 0.05      # an answer is committed at the latest this long after it was emitted ...
 MAX_PENDING = 512      # ... or once this many wait with it
 _STORABLE = (str, int, float, bool, bytes)
+_INT64 = (-(1 << 63), (1 << 63) - 1)   # what an SQLite INTEGER holds
 
 
 class AnswerWriter:
@@ -84,7 +85,8 @@ def _row(resp: Response, request: Request | None) -> list:
     """The stored row; a reply that cannot be converted becomes that request's typed error (the run goes on)."""
     try:
         row = response_row(resp, request.content_json if request is not None else None)
-        bad = [v for v in row if v is not None and type(v) not in _STORABLE]
+        bad = [v for v in row if v is not None and type(v) not in _STORABLE or type(v) is int and not
+               _INT64[0] <= v <= _INT64[1]]                # (sqlite3 raises OverflowError, not a StoreError)
         if bad:                               # e.g. a server's usage count that is an object
             raise TypeError(f"a {type(bad[0]).__name__} where the store keeps text or numbers")
         return row
