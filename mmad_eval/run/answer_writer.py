@@ -6,7 +6,8 @@ answer is kept in memory and all those of the iteration are committed together r
 requests in flight and at most the answers of the iteration it was killed in (received within the last
 milliseconds: ``bench/bench_commit_delay.py`` measures how long an answer waits). An answer emitted outside
 an event loop (from a thread) is committed at once; and while a backend keeps emitting without yielding to
-the loop, no answer waits longer than :data:`MAX_WAIT_S` or behind more than :data:`MAX_PENDING` others.
+the loop, its next emit commits what waits once the oldest waited :data:`MAX_WAIT_S` or :data:`MAX_PENDING`
+wait (nothing runs in between: the last answer before a long synchronous computation waits for its end).
 
 A store that cannot be written (full disk, damaged file) stops the run at the next emit (or at the end), as
 one :class:`StoreError`; every answer committed before it is kept.
