@@ -88,7 +88,7 @@ def plain_rgb8_png(data: bytes, *, culprit: str, max_pixels: int = MAX_PIXELS) -
     width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", data[16:29])
     if (depth, colour, compression, filtering) != (8, 2, 0, 0) or interlace > 1 or not 0 < width * height <= max_pixels:
         return None
-    view, pos, end = memoryview(data), 8, len(data)
+    view, pos, end, pixels = memoryview(data), 8, len(data), False
     while True:
         if pos + 12 > end:
             raise BadImageError("corrupt or unreadable image: truncated PNG (no IEND chunk)", culprit=culprit)
@@ -102,7 +102,11 @@ def plain_rgb8_png(data: bytes, *, culprit: str, max_pixels: int = MAX_PIXELS) -
         if kind == b"acTL":                   # an animated PNG: more than one frame
             return None
         if kind == b"IEND":
+            if not pixels:                    # Pillow cannot load a PNG without image data
+                raise BadImageError("corrupt or unreadable image: PNG without image data (no IDAT chunk)",
+                                    culprit=culprit)
             return width, height
+        pixels = pixels or kind == b"IDAT"
         pos = stop + 4
 
 

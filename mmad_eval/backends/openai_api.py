@@ -263,6 +263,7 @@ class OpenAIBackend(Backend):
                         if wave:
                             await asyncio.wait(wave)
                         first_wave.set()
+            first_wave.set()     # fewer requests than a wave (others' claims): the workers must take the Nones
             for _ in range(n_workers):
                 await queue.put(None)
         finally:

@@ -6,7 +6,8 @@ answer is kept in memory and all those of the iteration are committed together r
 requests in flight and at most the answers of the iteration it was killed in (received within the last
 milliseconds: ``bench/bench_commit_delay.py`` measures how long an answer waits). An answer emitted outside
 an event loop (from a thread) is committed at once; and while a backend keeps emitting without yielding to
-the loop, no answer waits longer than :data:`MAX_WAIT_S` or behind more than :data:`MAX_PENDING` others.
+the loop, its next emit commits what waits once the oldest waited :data:`MAX_WAIT_S` or :data:`MAX_PENDING`
+wait (nothing runs in between: the last answer before a long synchronous computation waits for its end).
 
 A store that cannot be written (full disk, damaged file) stops the run at the next emit (or at the end), as
 one :class:`StoreError`; every answer committed before it is kept.
@@ -24,6 +25,7 @@ from .store_db import StoreError
 MAX_WAIT_S = 0.05      # an answer is committed at the latest this long after it was emitted ...
 MAX_PENDING = 512      # ... or once this many wait with it
 _STORABLE = (str, int, float, bool, bytes)
+_INT64 = (-(1 << 63), (1 << 63) - 1)   # what an SQLite INTEGER holds
 
 
 class AnswerWriter:
@@ -84,7 +86,8 @@ def _row(resp: Response, request: Request | None) -> list:
     """The stored row; a reply that cannot be converted becomes that request's typed error (the run goes on)."""
     try:
         row = response_row(resp, request.content_json if request is not None else None)
-        bad = [v for v in row if v is not None and type(v) not in _STORABLE]
+        bad = [v for v in row if v is not None and type(v) not in _STORABLE or type(v) is int and not
+               _INT64[0] <= v <= _INT64[1]]                # (sqlite3 raises OverflowError, not a StoreError)
         if bad:                               # e.g. a server's usage count that is an object
             raise TypeError(f"a {type(bad[0]).__name__} where the store keeps text or numbers")
         return row

@@ -367,3 +367,35 @@ def test_a_damaged_small_png_made_in_place_fails_only_its_request(tmp_path, imag
         assert srv.count == 1
     assert got["bad"].error_type == "bad_input" and "crc.png" in got["bad"].error_message
     assert "CRC" in got["bad"].error_message and got["good"].ok
+
+
+class _FewerThanLen:
+    """Lazily claimed items (run/leases.py ClaimingItems): ``len`` counts every pending key, but another
+    process holds some claims, so fewer requests come out of the iteration."""
+
+    def __init__(self, items, length):
+        self.items, self.length = items, length
+
+    def __len__(self):
+        return self.length
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+@pytest.mark.parametrize("arrive, concurrency, lookahead", [(3, 8, None), (0, 8, 2), (1, 4, 2)])
+def test_fewer_requests_than_claimed_keys_do_not_hang_the_first_wave(image_files, arrive, concurrency,
+                                                                       lookahead):
+    import asyncio
+
+    reg = make_registry()
+    items = [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n", images=image_files[:1])) for i in range(arrive)]
+    got = {}
+    with FakeOpenAIServer() as srv:
+        b = backend(srv, registry=reg, concurrency=concurrency, lookahead=lookahead)
+
+        async def main():
+            await asyncio.wait_for(b.generate(_FewerThanLen(items, 10), lambda r: got.setdefault(r.key, r)), 10)
+
+        asyncio.run(main())
+    assert set(got) == {k for k, _ in items} and all(r.ok for r in got.values())

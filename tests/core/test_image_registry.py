@@ -261,4 +261,24 @@ def test_a_damaged_jpeg_sent_as_it_is_names_its_file(tmp_path):
         path.write_bytes(broken)
         reg = ImageRegistry(ImageSettings(format="source"))
         with pytest.raises(DataError, match=f"{name}: corrupt or unreadable image: truncated JPEG"):
+
+def test_a_png_without_image_data_before_iend_is_not_sent_as_it_is(tmp_path):
+    """A PNG whose IDAT is missing (or comes after IEND) has every chunk whole with a correct CRC, but no
+    pixels: Pillow cannot load it, so it must fail as a bad image naming the file, not go to the server."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    data = _encoded(Image.new("RGB", (16, 16), (1, 2, 3)))
+    ihdr, idat = data[8:33], data[33:data.index(b"IEND") - 4]
+    assert idat[4:8] == b"IDAT"
+    signature = data[:8]
+    for name, body in [("no-idat.png", signature + ihdr + chunk(b"IEND", b"")),
+                       ("idat-after-iend.png", signature + ihdr + chunk(b"IEND", b"") + idat)]:
+        path = tmp_path / name
+        path.write_bytes(body)
+        reg = ImageRegistry()
+        with pytest.raises(DataError, match=f"{name}: corrupt or unreadable image"):
             reg.data_url(reg.add_file(path))

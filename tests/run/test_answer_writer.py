@@ -95,6 +95,28 @@ def test_one_unstorable_reply_fails_alone_and_the_others_of_its_transaction_are_
     assert rows["odd"][0] == "error" and rows["odd"][2] == "unstorable_reply"
 
 
+@pytest.mark.parametrize("deferred", [True, False])
+def test_a_reply_with_an_integer_sqlite_cannot_hold_fails_alone(store, deferred):
+    """sqlite3 raises OverflowError (not a StoreError) for an int beyond 64 bits: it must become that
+    request's unstorable_reply, not lose its transaction's answers in a loop callback nor end the run."""
+    writer = AnswerWriter(store)
+
+    async def main():
+        writer.add(Response(key="good", text="A"), _request(1))
+        writer.add(Response(key="huge", text="B", completion_tokens=2 ** 70), _request(2))   # a server's count
+        writer.add(Response(key="also-good", text="C"), _request(3))
+        if deferred:
+            await asyncio.sleep(0)                   # committed by the loop callback
+        else:
+            writer.flush()
+
+    asyncio.run(main())
+    writer.flush()
+    rows = _stored(store.path)
+    assert rows["good"] == ("ok", "A", None) and rows["also-good"] == ("ok", "C", None)
+    assert rows["huge"][0] == "error" and rows["huge"][2] == "unstorable_reply"
+
+
 def test_a_store_that_fails_to_commit_stops_at_the_next_answer_and_keeps_what_was_committed(store, monkeypatch):
     writer = AnswerWriter(store)
     real = store.put_rows
