@@ -1,7 +1,7 @@
 """API throughput against a local fake OpenAI server with fixed latency: our runner vs the leanest client.
 
     python bench/bench_api.py                                  # lean-client comparison, 64 and 256 in flight
-    python bench/bench_api.py --questions 1280 --repeats 3
+    python bench/bench_api.py --questions 2560 --repeats 4
     python bench/bench_api.py --mmad-loop                      # also MMAD's reference loop (one in flight)
 
 Lean client: ``httpx.AsyncClient`` pools of 16 connections (one pool of 256 costs httpx ~10x the CPU per
@@ -385,7 +385,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--questions", type=int, default=1280)
     ap.add_argument("--in-flight", default="64,256")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=6, help="an even number: each client goes first as often")
     ap.add_argument("--mmad-loop", action="store_true", help="also MMAD's reference loop at 1 in flight")
     ap.add_argument("--slow-questions", type=int, default=20, help="questions for the 1-in-flight table")
     ap.add_argument("--profile", action="store_true", help="only the CPU breakdown by stage (64 in flight)")

@@ -16,7 +16,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-from ..errors import ConfigError, MissingExtraError
+from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.images import ImageRegistry
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
@@ -232,13 +232,25 @@ class RayPoolBackend(Backend):
         self._hello[worker_id] = actor.hello.remote()     # read when the run is reported, never waited on here
         return worker_id
 
-    def _shard_images(self, shard: Shard) -> dict[str, bytes]:
+    def _shard_images(self, shard: Shard) -> tuple[dict[str, bytes], list[Response]]:
+        """(the bytes of the shard's images, sent with it; a ``bad_input`` answer for each request whose image
+        can no longer be read or changed on disk: those are taken out of the shard, the rest goes on)."""
         out: dict[str, bytes] = {}
+        bad: dict[str, str] = {}
         for _, req in shard.remaining():
             for part in req.images():
-                if part.sha256 not in out:
-                    out[part.sha256] = self.images.source_bytes(part.sha256)
-        return out
+                if part.sha256 not in out and part.sha256 not in bad:
+                    try:
+                        out[part.sha256] = self.images.source_bytes(part.sha256)
+                    except MmadError as e:
+                        bad[part.sha256] = str(e)
+        failed = []
+        for key, req in shard.remaining():
+            reason = next((bad[p.sha256] for p in req.images() if p.sha256 in bad), None)
+            if reason is not None:
+                shard.done.add(key)
+                failed.append(Response(key=key, error_type="bad_input", error_message=reason, attempts=0))
+        return out, failed
 
     # -- the run -----------------------------------------------------------------------------------
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
@@ -280,8 +292,14 @@ class RayPoolBackend(Backend):
                     while todo and idle:
                         wid, shard = idle.pop(), todo.pop(0)
                         shard.attempts += 1
+                        images, unreadable = self._shard_images(shard)
+                        if unreadable:
+                            deliver(unreadable)
+                        if not shard.remaining():
+                            idle.append(wid)
+                            continue
                         stream = self._actors[wid].answer.options(num_returns="streaming").remote(
-                            shard.remaining(), self._shard_images(shard), context)
+                            shard.remaining(), images, context)
                         running[stream] = (wid, shard)
                     ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
                     if ready:    # everything else that is ready too, without waiting

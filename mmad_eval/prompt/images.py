@@ -106,9 +106,6 @@ class LRUCache:
     def __contains__(self, key: str) -> bool:
         return key in self._items
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._items
-
     def get(self, key: str):
         hit = self._items.get(key)
         if hit is None:

@@ -62,7 +62,8 @@ class Request:
     def key(self, backend_identity: dict) -> str:
         """SHA-256 of everything that determines the answer: backend identity, settings, messages."""
         content = self.content()
-        self.__dict__.setdefault("content_json", json.dumps(content))     # the cached_property's slot
+        if "content_json" not in self.__dict__:                            # the cached_property's slot
+            self.__dict__["content_json"] = json.dumps(content)
         blob = json.dumps({"backend": backend_identity, "messages": content}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

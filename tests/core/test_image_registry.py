@@ -261,6 +261,8 @@ def test_a_damaged_jpeg_sent_as_it_is_names_its_file(tmp_path):
         path.write_bytes(broken)
         reg = ImageRegistry(ImageSettings(format="source"))
         with pytest.raises(DataError, match=f"{name}: corrupt or unreadable image: truncated JPEG"):
+            reg.data_url(reg.add_file(path))
+
 
 def test_a_png_without_image_data_before_iend_is_not_sent_as_it_is(tmp_path):
     """A PNG whose IDAT is missing (or comes after IEND) has every chunk whole with a correct CRC, but no

@@ -139,3 +139,29 @@ def test_a_worker_keeps_no_image_bytes_after_its_shard():
             assert sorted(r.key for r in got) == sorted(k for k, _ in items) and all(r.ok for r in got)
             assert worker.backend.images.held_bytes == 0
         worker.close()
+
+
+def test_a_request_whose_image_changed_or_vanished_is_answered_by_the_driver_and_the_shard_goes_on(tmp_path):
+    from PIL import Image
+
+    from mmad_eval.backends.baselines import RandomBackend
+    from mmad_eval.backends.ray_pool import Shard
+    from mmad_eval.prompt.message import ImagePart
+
+    reg = ImageRegistry()
+    paths = [tmp_path / f"{name}.png" for name in ("kept", "edited", "removed")]
+    for i, path in enumerate(paths):
+        Image.new("RGB", (8, 8), (i, i, i)).save(path)
+    shas = [reg.add_file(p) for p in paths]
+    items = [(f"k{i}", Request(messages=(Message("user", (ImagePart(sha), TextPart("q"))),), qids=(f"q{i}",)))
+             for i, sha in enumerate(shas)]
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(paths[1])     # edited after its hash was taken
+    paths[2].unlink()
+    pool = RayPoolBackend(RandomBackend("random", GenerationSettings(), reg), RayOptions())
+    shard = Shard(0, items)
+    images, failed = pool._shard_images(shard)
+    assert set(images) == {shas[0]} and [k for k, _ in shard.remaining()] == ["k0"]
+    by_key = {r.key: r for r in failed}
+    assert set(by_key) == {"k1", "k2"} and all(r.error_type == "bad_input" for r in failed)
+    assert "edited.png" in by_key["k1"].error_message and "changed on disk" in by_key["k1"].error_message
+    assert "removed.png" in by_key["k2"].error_message
