@@ -208,18 +208,21 @@ class ImageRegistry:
             return sum(len(b) for b in self._bytes.values())
 
     def source_bytes(self, sha: str) -> bytes:
-        """The image's bytes; a file is read again and must still hash to ``sha`` (answers are keyed by it)."""
+        """The image's bytes; a file is read again and must still hash to ``sha`` (answers are keyed by it).
+        When it no longer does, another registered file with those bytes serves, if one still has them."""
         if sha in self._bytes:
             return self._bytes[sha]
-        try:
-            data = self._paths[sha].read_bytes()
-        except OSError as e:
-            raise DataError(f"image can no longer be read ({e.strerror or type(e).__name__})",
-                            culprit=self.culprit(sha)) from None
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise DataError("image changed on disk while the run was using it (its requests are keyed by the "
-                            "bytes first read); run again to ask with the new image", culprit=self.culprit(sha))
-        return data
+        first = self._paths[sha]
+        data, problem = _read_if_unchanged(first, sha)
+        if data is not None:
+            return data
+        with self._lock:
+            others = [p for p, h in self._by_path.items() if h == sha and p != first]
+        for path in others:
+            data, _ = _read_if_unchanged(path, sha)
+            if data is not None:
+                return data
+        raise DataError(problem, culprit=self.culprit(sha))
 
     def culprit(self, sha: str) -> str:
         """The file read for this content, and the other files with the same bytes (they fail alike)."""
@@ -334,3 +337,15 @@ class ImageRegistry:
             return False
         size = plain_rgb8_png(data, culprit=self.culprit(sha))
         return size is not None and not resized(*size, self.settings)
+
+
+def _read_if_unchanged(path: Path, sha: str) -> tuple[bytes | None, str]:
+    """(the file's bytes if they still hash to ``sha``, else None and what is wrong)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return None, f"image can no longer be read ({e.strerror or type(e).__name__})"
+    if hashlib.sha256(data).hexdigest() != sha:
+        return None, ("image changed on disk while the run was using it (its requests are keyed by the bytes "
+                      "first read); run again to ask with the new image")
+    return data, ""

@@ -15,6 +15,7 @@ one :class:`StoreError`; every answer committed before it is kept.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from ..backends.base import Response
@@ -33,26 +34,27 @@ class AnswerWriter:
 
     def __init__(self, store: Store):
         self.store = store
-        self.pending: list[list] = []
+        self.pending: list[list] = []         # rows emitted on the loop's thread, not committed yet
         self.oldest = 0.0
         self.error: StoreError | None = None
         self.answers = self.commits = 0       # answers committed, in this many transactions
         self.max_wait_s = 0.0                 # longest an answer waited in memory before its commit
+        self._lock = threading.Lock()         # the counters (a thread may commit its own answer)
 
     def add(self, resp: Response, request: Request | None) -> None:
         if self.error is not None:
             raise self.error
-        if not self.pending:
-            self.oldest = time.monotonic()
-        self.pending.append(_row(resp, request))
+        row = _row(resp, request)
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:                  # not in the loop's thread: committed at once
-            self.flush()
+        except RuntimeError:                  # not on the loop's thread: committed at once, on its own
+            self._commit([row], time.monotonic())
             return
-        if len(self.pending) == 1:
+        if not self.pending:
+            self.oldest = time.monotonic()
             loop.call_soon(self._flush_after_iteration)
-        elif len(self.pending) >= MAX_PENDING or time.monotonic() - self.oldest > MAX_WAIT_S:
+        self.pending.append(row)
+        if len(self.pending) >= MAX_PENDING or time.monotonic() - self.oldest > MAX_WAIT_S:
             self.flush()
 
     def flush(self) -> None:
@@ -60,15 +62,25 @@ class AnswerWriter:
         if self.error is not None:
             raise self.error
         rows, self.pending = self.pending, []
-        if rows:
-            try:
-                self.store.put_rows(rows)
-            except StoreError as e:
-                self.error = e
-                raise
+        if not rows:
+            return
+        try:
+            self._commit(rows, self.oldest)
+        except BaseException as e:
+            if not isinstance(e, StoreError):  # e.g. Ctrl-C during the commit: rolled back, kept for the next
+                self.pending = rows + self.pending
+            raise
+
+    def _commit(self, rows: list[list], since: float) -> None:
+        try:
+            self.store.put_rows(rows)
+        except StoreError as e:
+            self.error = e
+            raise
+        with self._lock:
             self.answers += len(rows)
             self.commits += 1
-            self.max_wait_s = max(self.max_wait_s, time.monotonic() - self.oldest)
+            self.max_wait_s = max(self.max_wait_s, time.monotonic() - since)
 
     def stats(self) -> dict:
         """For the run record: answers, transactions, and the longest an answer waited for its commit."""

@@ -284,3 +284,21 @@ def test_a_png_without_image_data_before_iend_is_not_sent_as_it_is(tmp_path):
         reg = ImageRegistry()
         with pytest.raises(DataError, match=f"{name}: corrupt or unreadable image"):
             reg.data_url(reg.add_file(path))
+
+
+def test_a_changed_file_is_replaced_by_another_file_with_the_same_bytes(tmp_path):
+    same = _encoded(Image.new("RGB", (12, 12), (7, 7, 7)))
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(same)
+    b.write_bytes(same)
+    reg = ImageRegistry()
+    sha = reg.add_file(a)
+    assert reg.add_file(b) == sha
+    a.write_bytes(_encoded(Image.new("RGB", (12, 12), (0, 99, 0))))     # the first one read is edited
+    assert _sent(reg.data_url(sha)) == same                             # b still has the bytes
+    b.unlink()
+    reg = ImageRegistry()
+    sha2 = reg.add_file(a)
+    a.write_bytes(same)
+    with pytest.raises(DataError, match="a.png: image changed on disk"):
+        reg.data_url(sha2)

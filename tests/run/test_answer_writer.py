@@ -168,3 +168,45 @@ def test_an_api_worker_sends_its_next_request_only_after_its_answer_is_committed
     commits = summary.record["last_invocation"]["commits"]
     assert commits["answers"] == summary.asked and commits["transactions"] <= summary.asked
 
+
+
+def test_answers_from_threads_and_from_the_loop_at_once_are_all_committed(store):
+    writer = AnswerWriter(store)
+
+    def from_thread(t):
+        for i in range(150):
+            writer.add(Response(key=f"t{t}-{i}", text="A"), _request(i))
+
+    async def main():
+        threads = [threading.Thread(target=from_thread, args=(t,)) for t in range(3)]
+        for th in threads:
+            th.start()
+        for i in range(450):
+            writer.add(Response(key=f"loop-{i}", text="B"), _request(i))
+            if i % 7 == 0:
+                await asyncio.sleep(0)
+        await asyncio.to_thread(lambda: [th.join() for th in threads])
+
+    asyncio.run(main())
+    writer.flush()
+    assert len(_stored(store.path)) == 900 and writer.stats()["answers"] == 900
+
+
+def test_ctrl_c_during_a_commit_keeps_its_answers_for_the_final_flush(store, monkeypatch):
+    writer = AnswerWriter(store)
+    real = store.put_rows
+    interrupted = []
+
+    def once_interrupted(rows):
+        if not interrupted:
+            interrupted.append(len(rows))
+            raise KeyboardInterrupt
+        real(rows)
+
+    monkeypatch.setattr(store, "put_rows", once_interrupted)
+    for i in range(5):
+        writer.pending.append(answer_writer._row(Response(key=f"k{i}", text="A"), _request(i)))
+    with pytest.raises(KeyboardInterrupt):
+        writer.flush()
+    writer.flush()                                   # what the run's `finally` does
+    assert interrupted == [5] and len(_stored(store.path)) == 5
