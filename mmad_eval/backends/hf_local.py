@@ -95,33 +95,44 @@ class HFBackend(Backend):
 
     # -- generation ------------------------------------------------------------------------------------
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
+        """Batches of ``batch_size`` (grouped by image count and prompt tokens, estimated from the prompts and
+        the images' headers); each batch's images are decoded only when it runs, so memory holds one batch's
+        images however many requests are pending."""
         if not items:
             return
         await asyncio.to_thread(self.load)
         self.last_batches = []
-        ready = []
+        items = list(items)
+        if self.group_by_length:   # similar sizes together: fewer pad tokens per batch
+            keys = await asyncio.to_thread(self._size_keys, items)
+            items = [items[i] for i in sorted(range(len(items)), key=keys.__getitem__)]
+        for start in range(0, len(items), self.batch_size):
+            for resp in await asyncio.to_thread(self._answer_batch, items[start:start + self.batch_size]):
+                emit(resp)
+
+    def _answer_batch(self, items) -> list[Response]:
+        """Decode this batch's images (a corrupt or missing one fails its request only) and run it."""
+        ready, failed = [], []
         for key, request in items:
             try:
                 ready.append((key, request, to_hf(request, self.images)))
-            except MmadError as e:  # corrupt/missing image: this request only
-                emit(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
-        if self.group_by_length:   # similar sizes together: fewer pad tokens per batch
-            ready = [ready[i] for i in sorted(range(len(ready)), key=self._size_keys(ready).__getitem__)]
-        for start in range(0, len(ready), self.batch_size):
-            for resp in await asyncio.to_thread(self._run_batch, ready[start:start + self.batch_size]):
-                emit(resp)
+            except MmadError as e:
+                failed.append(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
+        return failed + (self._run_batch(ready) if ready else [])
 
-    def _size_keys(self, ready) -> list[tuple[int, int]]:
+    def _size_keys(self, items) -> list[tuple[int, int]]:
         """(image count, estimated prompt tokens) per request: text tokens plus the processor's count of
-        image tokens for the prepared image sizes (0 where the processor cannot tell)."""
+        image tokens for the prepared image sizes (0 where the processor cannot tell or a header is bad)."""
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        texts = ["".join(m.text for m in request.messages) for _, request, _ in ready]
+        texts = ["".join(m.text for m in request.messages) for _, request in items]
         text_tokens = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
         keys = []
-        for (_, _, conv), n_text in zip(ready, text_tokens):
-            sizes = [part["image"].size[::-1] for m in conv if isinstance(m["content"], list)
-                     for part in m["content"] if part.get("type") == "image"]
-            keys.append((len(sizes), n_text + self._image_tokens(sizes)))
+        for (_, request), n_text in zip(items, text_tokens):
+            try:
+                sizes = [self.images.prepared_size(part.sha256)[::-1] for part in request.images()]
+            except MmadError:              # a bad image: its request fails when its batch runs
+                sizes = []
+            keys.append((len(request.images()), n_text + self._image_tokens(sizes)))
         return keys
 
     def _image_tokens(self, sizes: list[tuple[int, int]]) -> int:

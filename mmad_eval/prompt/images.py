@@ -16,7 +16,7 @@ from typing import Callable
 from PIL import Image
 
 from ..errors import DataError
-from ..imageio import JPEG_START, PNG_SIGNATURE, load_image, plain_rgb8_jpeg, plain_rgb8_png
+from ..imageio import JPEG_START, PNG_SIGNATURE, load_image, open_image, plain_rgb8_jpeg, plain_rgb8_png
 from ..settings import RESIZES, ImageSettings  # noqa: F401  (re-exported)
 
 QWEN_FACTOR = 28
@@ -69,21 +69,37 @@ def prepare_image(img: Image.Image, settings: ImageSettings) -> Image.Image:
     raise DataError(f"unknown resize mode (one of {', '.join(RESIZES)})", culprit=settings.resize)
 
 
-def resized(width: int, height: int, settings: ImageSettings) -> bool:
-    """Whether :func:`prepare_image` would change the size of a ``width x height`` image."""
+def target_size(width: int, height: int, settings: ImageSettings) -> tuple[int, int]:
+    """The size :func:`prepare_image` gives a ``width x height`` image."""
     m = settings.max_side
     if settings.resize == "shrink":
-        return bool(m and max(width, height) > m)
+        if not (m and max(width, height) > m):
+            return width, height
+        return _thumbnail_size(width, height, m)
     if settings.resize == "fit-area":
-        return bool(m) and fit_size(width, height, m) != (width, height)
+        return fit_size(width, height, m) if m else (width, height)
     if settings.resize == "qwen-smart":
         first = qwen_smart_size(width, height, QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS)
-        return first != (width, height) or qwen_smart_size(
-            width, height, settings.min_pixels or QWEN_UTILS_MIN_PIXELS,
-            settings.max_pixels or QWEN_UTILS_MAX_PIXELS) != (width, height)
+        return qwen_smart_size(*first, settings.min_pixels or QWEN_UTILS_MIN_PIXELS,
+                               settings.max_pixels or QWEN_UTILS_MAX_PIXELS)
     if settings.resize == "square":
-        return bool(m) and (m, m) != (width, height)
-    return True
+        return (m, m) if m else (width, height)
+    return width, height
+
+
+def _thumbnail_size(width: int, height: int, box: int) -> tuple[int, int]:
+    """The size ``Image.thumbnail((box, box))`` gives (Pillow's rounding: the side nearer the aspect ratio)."""
+    aspect = width / height
+    if 1 >= aspect:
+        x = min(math.floor(box * aspect), math.ceil(box * aspect), key=lambda n: abs(aspect - n / box))
+        return max(x, 1), box
+    y = min(math.floor(box / aspect), math.ceil(box / aspect), key=lambda n: 0 if n == 0 else abs(aspect - box / n))
+    return box, max(y, 1)
+
+
+def resized(width: int, height: int, settings: ImageSettings) -> bool:
+    """Whether :func:`prepare_image` would change the size of a ``width x height`` image."""
+    return target_size(width, height, settings) != (width, height)
 
 
 def extension_mime(path: str | None) -> str:
@@ -146,6 +162,7 @@ class ImageRegistry:
         self._bytes: dict[str, bytes] = {}
         self._by_path: dict[Path, str] = {}
         self._quick: set[str] = set()    # small plain RGB8 PNGs needing no change: see quick_to_send()
+        self._sizes: dict[str, tuple[int, int]] = {}   # prepared sizes read from headers: prepared_size()
         self._pil = LRUCache(max_images, max_image_bytes)
         self._urls = LRUCache(max_urls, max_url_bytes)
         self._busy: dict[tuple[str, str], threading.Event] = {}
@@ -267,6 +284,16 @@ class ImageRegistry:
             with self._lock:
                 del self._busy[(kind, sha)]
             busy.set()
+
+    def prepared_size(self, sha: str) -> tuple[int, int]:
+        """The (width, height) :meth:`pil` gives, read from the image's header without decoding it (cached):
+        what a backend needs to estimate image tokens before it decodes anything."""
+        size = self._sizes.get(sha)
+        if size is None:
+            source = self._bytes.get(sha)
+            with open_image(source if source is not None else self._paths[sha], culprit=self.culprit(sha)) as im:
+                size = self._sizes[sha] = target_size(*im.size, self.settings)
+        return size
 
     def pil(self, sha: str) -> Image.Image:
         """The prepared (resized, RGB) image; decoded once while it stays in the cache."""

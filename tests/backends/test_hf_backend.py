@@ -168,3 +168,31 @@ def _batches_of(responses):
     for k, r in responses.items():
         out.setdefault(r.extra["batch"], []).append(k)
     return list(out.values())
+
+
+def test_images_are_decoded_one_batch_at_a_time(loaded, image_files, monkeypatch):
+    """However many requests are pending, only the running batch's images are decoded and held."""
+    import asyncio
+
+    from mmad_eval.backends import hf_local
+
+    reg = make_registry()
+    items = [(f"k{i}", make_request(reg, text=f"Q{i}?\nA. Yes\nB. No", images=image_files[: 1 + i % 2]))
+             for i in range(12)]
+    be = _with(loaded, registry=reg, batch_size=3)
+    converted, answered, most_held = [0], [0], [0]
+    real = hf_local.to_hf
+
+    def counting(request, images):
+        converted[0] += 1
+        most_held[0] = max(most_held[0], converted[0] - answered[0])
+        return real(request, images)
+
+    def emit(resp):
+        assert resp.ok
+        answered[0] += 1
+
+    monkeypatch.setattr(hf_local, "to_hf", counting)
+    asyncio.run(be.generate(items, emit))
+    assert answered[0] == converted[0] == 12 and most_held[0] == 3
+    assert be.stats()["batches"] == 4

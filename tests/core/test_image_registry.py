@@ -302,3 +302,19 @@ def test_a_changed_file_is_replaced_by_another_file_with_the_same_bytes(tmp_path
     a.write_bytes(same)
     with pytest.raises(DataError, match="a.png: image changed on disk"):
         reg.data_url(sha2)
+
+
+def test_prepared_size_is_read_from_the_header_and_equals_the_decoded_size(tmp_path):
+    shapes = [(1122, 682), (96, 1453), (300, 300), (37, 20)]
+    settings = [ImageSettings(max_side=37), ImageSettings(max_side=512), ImageSettings(resize="qwen-smart"),
+                ImageSettings(resize="fit-area", max_side=448), ImageSettings(resize="square", max_side=336)]
+    for s in settings:
+        reg = ImageRegistry(s)
+        for w, h in shapes:
+            sha = reg.add_bytes(_encoded(Image.new("RGB", (w, h), (3, 3, 3)), compress_level=1))
+            assert reg.prepared_size(sha) == reg.pil(sha).size, (s, w, h)
+    bomb = tmp_path / "bad.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    reg = ImageRegistry()
+    with pytest.raises(DataError, match="bad.png"):
+        reg.prepared_size(reg.add_file(bomb))
