@@ -71,7 +71,10 @@ DRIVER = """<script>
     reset(); set("f-text", "zzz-no-such-image"); out.none = n(); out.none_cards = document.querySelectorAll(".qcard").length;
     document.body.setAttribute("data-drive", JSON.stringify(out));
   }
-  setTimeout(go, 0);
+  function whenReady() {   // the browser initialises on DOMContentLoaded, which may come after a 0 ms timer
+    if (document.body.getAttribute("data-browser") === "ready") go(); else setTimeout(whenReady, 10);
+  }
+  setTimeout(whenReady, 0);
 })();
 </script>"""
 
