@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..atomic_write import write_text
-from ..errors import ConfigError
+from ..errors import ConfigError, MmadError
 
 HELP = "Score runs (MMAD-compatible and strict tables, bootstrap CIs, exports in MMAD's formats)"
 
@@ -84,7 +84,7 @@ def apply_judge(answers, model: str, cache_path: Path) -> str:
 
     # the run's factory and preset rules: the preset's generation settings over greedy, 16 tokens
     _, backend = build_backend(model, generation_defaults={"temperature": 0.0, "max_tokens": 16})
-    stored = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    stored, notes = _read_judge_cache(cache_path)
 
     def cache(key, text=None):
         if text is not None:
@@ -96,11 +96,29 @@ def apply_judge(answers, model: str, cache_path: Path) -> str:
         letters = LLMJudge(backend, cache).judge_many([(r.meta.get("segment") or r.reply, r.options) for r in todo])
     finally:
         backend.close()
-        write_text(cache_path, json.dumps(stored))
+        try:
+            write_text(cache_path, json.dumps(stored))
+        except (OSError, MmadError) as e:   # e.g. a store on a read-only mount: scoring goes on
+            notes.append(f"judge answers not cached ({e}): a rescoring asks them again")
     for r, letter in zip(todo, letters):
         if letter is not None:
             r.parsed, r.rule = letter, "judge"
-    return f"judge {model} parsed {sum(x is not None for x in letters)} of {len(todo)} unparsed replies"
+    return "; ".join([f"judge {model} parsed {sum(x is not None for x in letters)} of {len(todo)} unparsed "
+                      "replies", *notes])
+
+
+def _read_judge_cache(path: Path) -> tuple[dict, list[str]]:
+    """(the stored judge answers, notes): an unreadable or damaged cache is set aside (it is only a cache)."""
+    if not path.is_file():
+        return {}, []
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(stored, dict) and all(isinstance(v, str) for v in stored.values()):
+            return stored, []
+        problem = "not a JSON object of texts"
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        problem = f"{type(e).__name__}: {str(e)[:120]}"
+    return {}, [f"judge cache {path} ignored ({problem})"]
 
 
 def main(args) -> int:

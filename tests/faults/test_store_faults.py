@@ -1,6 +1,7 @@
 """Stores under bad conditions: damaged, truncated, newer, read-only, on a full disk, --out a file."""
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 
@@ -68,6 +69,9 @@ def test_score_report_compare_work_on_a_read_only_mount(answered, small_disk, tm
     out = mnt / "out"
     score = cli("score", out, "--bootstrap", "0")
     assert score.returncode == 0 and "fake-vlm" in score.stdout, score.stderr
+    judged = cli("score", out, "--bootstrap", "0", "--judge", "random")   # its cache cannot be written there
+    assert judged.returncode == 0 and "judge answers not cached" in judged.stdout, judged.stderr
+    assert "Read-only file system" in judged.stdout or "read-only" in judged.stdout
     assert cli("compare", out, "--a", "openai:fake-vlm", "--b", "openai:fake-vlm", "--bootstrap", "1").returncode == 0
     rep = cli("report", out, "--out", tmp_path / "r.html", "--no-images")
     assert rep.returncode == 0 and (tmp_path / "r.html").stat().st_size > 1000
@@ -124,3 +128,14 @@ def test_an_older_store_on_a_read_only_mount_is_read_through_a_migrated_copy(sma
     score = cli("score", mnt / "out", "--bootstrap", "0")
     assert score.returncode == 0 and "==" in score.stdout, score.stderr
     assert (mnt / "out" / DB).read_bytes() == before               # untouched (still the 0.1.0 schema)
+
+
+def test_a_damaged_judge_cache_is_set_aside_and_scoring_goes_on(answered, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(answered, out)
+    (out / "judge_cache.json").write_text("{not json")
+    judged = cli("score", out, "--bootstrap", "0", "--judge", "random")
+    assert judged.returncode == 0 and "judge_cache.json ignored (JSONDecodeError" in judged.stdout, judged.stderr
+    assert json.loads((out / "judge_cache.json").read_text()) == {}       # replaced by a sound (empty) one
