@@ -50,6 +50,7 @@ class BatchReport:
     notes: list[str] = field(default_factory=list)
     stored_keys: set[str] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)
+    in_failed_batches: dict[str, int] = field(default_factory=dict)   # key -> failed batches it was in, now
 
     def as_dict(self) -> dict:
         return {"submitted": self.submitted, "new_batches": self.new_batches, "stored": self.stored,
@@ -155,6 +156,9 @@ def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: d
     if batch.get("status") == "failed":
         note = "failed: " + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3])
         report.notes.append(f"batch {job.batch_id} {note} (its requests are pending again)")
+        for key, (_, _, outcome) in reqs.items():
+            if outcome is None:
+                report.in_failed_batches[key] = report.in_failed_batches.get(key, 0) + 1
     ledger.end(job.job, note=note)
 
 
@@ -199,6 +203,9 @@ def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas:
     report.new_batches += 1
 
 
+MAX_FAILED_BATCHES = 3      # a request returned by this many failed batches is not sent again in one invocation
+
+
 def run_batches(store: Store, run: str, backend, pending: list, options: BatchOptions = BatchOptions(),
                 sleep=time.sleep) -> BatchReport:
     """Poll the run's batches, send what is pending, and (``wait``) repeat until none is open."""
@@ -220,12 +227,16 @@ def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep) 
         sync(ledger, store, apis, report, run)
         status, waiting = store.statuses(), ledger.waiting_keys()
         todo = [(k, r) for k, r in pending if k not in waiting and k not in report.stored_keys
-                and (status.get(k) != "ok")]
+                and (status.get(k) != "ok") and report.in_failed_batches.get(k, 0) < MAX_FAILED_BATCHES]
         if todo:
             submit(ledger, store, api, run, backend, todo, options.limits, report)
         if not options.wait or not ledger.waiting_keys(run):
             break
         sleep(options.poll_s)
+    held = sum(1 for n in report.in_failed_batches.values() if n >= MAX_FAILED_BATCHES)
+    if held:
+        report.notes.append(f"{held} requests were in {MAX_FAILED_BATCHES} failed batches in this invocation: not "
+                            "sent again until the next run")
 
 
 class StoreBatchedBackend:

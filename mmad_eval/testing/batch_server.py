@@ -2,7 +2,8 @@
 
 A batch is created ``validating``; the test moves it on (:meth:`FakeBatches.start`, :meth:`complete`,
 :meth:`expire`, :meth:`fail`, :meth:`finish_cancel`), or with ``auto=True`` every retrieve moves it one step
-(validating -> in_progress -> finalizing -> completed; cancelling -> cancelled). Completed lines are answered
+(validating -> in_progress -> finalizing -> completed; cancelling -> cancelled); ``auto="fail"``: every batch
+fails validation. Completed lines are answered
 by the server's own responder (the same answer a live call gets); ``line_errors(custom_id, body) -> status
 code | None`` makes chosen lines fail into the error file. Output lines look like OpenAI's:
 ``{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}``; lines the window or a
@@ -150,7 +151,9 @@ class FakeBatches:
 
     def _auto_step(self, b: dict) -> None:
         nxt = {"validating": "in_progress", "in_progress": "finalizing", "cancelling": "cancelled"}
-        if b["status"] == "finalizing":
+        if self.auto == "fail" and b["status"] == "validating":     # every batch fails validation
+            self.fail(b["id"], message="model not found", code="model_not_found")
+        elif b["status"] == "finalizing":
             self._finish(b["id"], "completed", answered=None)
         elif b["status"] == "cancelling":
             self._finish(b["id"], "cancelled", answered=0)

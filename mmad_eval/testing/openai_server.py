@@ -97,7 +97,7 @@ class FakeOpenAIServer:
     """Threaded local server; use as a context manager or call :meth:`start` / :meth:`close`."""
 
     def __init__(self, responder: Responder | None = None, latency_s: float | Callable[[int, dict], float] = 0.0,
-                 faults: FaultScript = None, model: str = "fake-model", batch_auto: bool = False,
+                 faults: FaultScript = None, model: str = "fake-model", batch_auto: bool | str = False,
                  batch_line_errors: Callable[[str, dict], int | None] | None = None, keep_bodies: bool = True):
         from .batch_server import FakeBatches
 

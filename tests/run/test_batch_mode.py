@@ -203,3 +203,15 @@ def test_one_process_at_a_time_sends_or_polls_a_folders_batches(dataset, tmp_pat
             assert main(["batch", "status", str(tmp_path)]) == 2
         assert len(srv.batches.ids()) == 1
         assert main(["batch", "status", str(tmp_path)]) == 75     # released
+
+
+def test_wait_does_not_resend_forever_batches_that_keep_failing(dataset, tmp_path, capsys):
+    """`--wait` with a batch that fails every time (say an unknown model): sent again at most 3 times in
+    one invocation, then the run ends with a note; the next run tries again."""
+    with FakeOpenAIServer(batch_auto="fail") as srv:
+        code = _run(dataset, tmp_path, srv, "--batch-api", "--wait", "--poll-s", "0.01")
+        out = capsys.readouterr().out
+        assert len(srv.batches.ids()) == 3 and code != 0
+        assert "model_not_found" in out and "16 requests were in 3 failed batches" in out
+        _run(dataset, tmp_path, srv, "--batch-api", "--wait", "--poll-s", "0.01")
+        assert len(srv.batches.ids()) == 6
