@@ -41,11 +41,30 @@ def merge_stores(sources, out) -> dict:
         with Store(out, file=tmp) as target:
             for src_path in paths:
                 with Store(src_path, read_only=True) as src:
+                    _refuse_open_batches(src)
                     for k, v in target.merge_from(src, incompatibilities).items():
                         stats[k] += v
             stats["runs"] = len(target.run_names())
             target.db.execute("PRAGMA journal_mode=DELETE")    # one self-contained file to rename
     return stats
+
+
+def _refuse_open_batches(src) -> None:
+    """A store whose requests wait in open Batch API jobs is not merged: their results come back only to it,
+    so the merged store would send those requests again (billed twice)."""
+    from ..errors import ConfigError
+    from ..run.batch_ledger import BatchLedger
+    from ..run.store_db import StoreError
+
+    try:
+        waiting = BatchLedger(src).waiting_keys()
+    except StoreError:                     # a store from before the Batch API tables: no batches
+        return
+    if waiting:
+        raise ConfigError(f"{len(waiting)} requests here wait in open Batch API jobs; merged elsewhere they would "
+                          "be sent again and billed twice. Collect them first (`mmad-eval run ... --batch-api "
+                          "--wait` on this folder) or cancel them (`mmad-eval batch cancel`), then merge",
+                          culprit=str(src.dir))
 
 
 def _copy_store(out, tmp) -> None:

@@ -215,3 +215,20 @@ def test_wait_does_not_resend_forever_batches_that_keep_failing(dataset, tmp_pat
         assert "model_not_found" in out and "16 requests were in 3 failed batches" in out
         _run(dataset, tmp_path, srv, "--batch-api", "--wait", "--poll-s", "0.01")
         assert len(srv.batches.ids()) == 6
+
+
+def test_a_store_with_open_batches_is_not_merged(dataset, tmp_path, capsys):
+    """Merged elsewhere, requests waiting in a batch would be sent again (billed twice): refused, naming the
+    folder; once the batch is collected the merge goes through with its results."""
+    out = tmp_path / "shard"
+    with FakeOpenAIServer() as srv:
+        _run(dataset, out, srv, "--batch-api")
+        capsys.readouterr()
+        assert main(["merge", str(out), "--out", str(tmp_path / "all")]) != 0
+        line = capsys.readouterr().err
+        assert "16 requests here wait in open Batch API jobs" in line and str(out) in line
+        assert not (tmp_path / "all" / "mmad-eval.sqlite").exists()
+        srv.batches.complete(srv.batches.ids()[0])
+        assert _run(dataset, out, srv, "--batch-api") == 0
+    assert main(["merge", str(out), "--out", str(tmp_path / "all")]) == 0
+    assert _answers(tmp_path / "all") == _answers(out)
