@@ -111,11 +111,11 @@ def parse_lines(lines: Iterable[bytes | str]) -> Iterator[dict]:
 class BatchAPI:
     """The Files and Batches calls, through the synchronous ``openai`` client."""
 
-    def __init__(self, base_url: str, api_key: str, timeout: float = 600.0):
+    def __init__(self, base_url: str, api_key: str, timeout: float = 600.0, key_variable: str = "OPENAI_API_KEY"):
         from openai import OpenAI
 
         self.base_url = redact_url(base_url)     # as recorded and shown (no secret query values)
-        self._key = api_key
+        self._key, self.key_variable = api_key, key_variable
         url, query = _split_query(base_url)
         client = OpenAI(base_url=url, default_query=query or None, api_key=api_key, max_retries=3, timeout=timeout)
         self.client, self.once = client, client.with_options(max_retries=0)
@@ -128,6 +128,8 @@ class BatchAPI:
         except openai.OpenAIError as e:
             status = getattr(e, "status_code", None)
             message = f"HTTP {status}: {getattr(e, 'message', e)}" if status else f"{type(e).__name__}: {e}"
+            if status in (401, 403):
+                message += f"; check the API key in the environment variable {self.key_variable}"
             raise BatchAPIError(redact_key(message, self._key), culprit=f"batch API {what} at {self.base_url}",
                                 kind="batch_api") from None
 
@@ -135,7 +137,7 @@ class BatchAPI:
     def for_backend(cls, backend, base_url: str | None = None) -> "BatchAPI":
         """A client with an :class:`~.openai_api.OpenAIBackend`'s key, for ``base_url`` (default: its first)."""
         real = next((u for u in backend.base_urls if base_url in (u, redact_url(u))), base_url or backend.base_urls[0])
-        return cls(real, backend._api_key, timeout=max(backend.timeout, 600.0))
+        return cls(real, backend._api_key, timeout=max(backend.timeout, 600.0), key_variable=backend.key_variable)
 
     def result(self, line: dict, letters: tuple[str, ...]) -> Response | None:
         """:func:`result_response` with this client's key kept out of error messages."""

@@ -36,6 +36,7 @@ class FakeBatches:
         self.fake = fake
         self.auto = auto
         self.line_errors = line_errors
+        self.require_key: str | None = None     # set: any other key gets 401 on the files and batches routes
         self.files: dict[str, dict] = {}
         self.data: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -175,6 +176,9 @@ class FakeBatches:
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if not parts or parts[0] not in ("files", "batches"):
             return None
+        given = (headers.get("Authorization") or "").removeprefix("Bearer ")
+        if self.require_key is not None and given != self.require_key:     # as OpenAI: the key masked, echoed
+            return _error(401, f"Incorrect API key provided: {given[:3]}***{given[-4:]}")
         with self._idle:
             self._busy += 1
         try:

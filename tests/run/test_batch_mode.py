@@ -232,3 +232,15 @@ def test_a_store_with_open_batches_is_not_merged(dataset, tmp_path, capsys):
         assert _run(dataset, out, srv, "--batch-api") == 0
     assert main(["merge", str(out), "--out", str(tmp_path / "all")]) == 0
     assert _answers(tmp_path / "all") == _answers(out)
+
+
+def test_a_wrong_key_on_the_batch_path_is_one_line_naming_the_variable(dataset, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-123456789")
+    with FakeOpenAIServer() as srv:
+        srv.batches.require_key = "sk-right-key"
+        assert _run(dataset, tmp_path, srv, "--batch-api") != 0
+        assert srv.batches.ids() == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "HTTP 401" in err[0] and "environment variable OPENAI_API_KEY" in err[0], err
+    assert "sk-wrong" not in err[0] and "6789" not in err[0]
+    assert b"sk-wrong-key" not in (tmp_path / "mmad-eval.sqlite").read_bytes()
