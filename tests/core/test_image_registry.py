@@ -150,6 +150,21 @@ def test_as_is_follows_every_resize_mode():
         assert (sent == original) is as_is, settings
 
 
+def test_a_png_resized_there_and_back_by_qwen_smart_is_not_sent_as_it_is():
+    """qwen-smart resizes twice (qwen_vl_utils' bounds, then the processor's): a 28x28 image is enlarged to
+    56x56 and, with max_pixels under 56x56, shrunk back to 28x28. Its size ends as it began but its pixels
+    were resampled twice: the original bytes are not what prepare_image gives."""
+    img = Image.effect_noise((28, 28), 60).convert("RGB")
+    original = _encoded(img, compress_level=1)
+    for settings in (ImageSettings(resize="qwen-smart", max_pixels=1000),
+                     ImageSettings(resize="qwen-smart", min_pixels=100, max_pixels=200)):
+        reg = ImageRegistry(settings)
+        sha = reg.add_bytes(original)
+        assert not reg.quick_to_send(sha), settings
+        sent = _sent(reg.data_url(sha))
+        assert sent != original and Image.open(io.BytesIO(sent)).tobytes() == reg.pil(sha).tobytes(), settings
+
+
 def _with_chunk_flipped(data: bytes, kind: bytes) -> bytes:
     """The PNG with one byte inside the first ``kind`` chunk's data changed (its CRC no longer matches)."""
     at = data.index(kind) + 4 + 2
