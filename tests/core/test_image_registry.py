@@ -279,6 +279,20 @@ def test_a_damaged_jpeg_sent_as_it_is_names_its_file(tmp_path):
             reg.data_url(reg.add_file(path))
 
 
+def test_a_jpeg_with_stray_bytes_between_segments_is_decoded_not_failed():
+    """Extraneous bytes between two segments (padding after an APPn, an escaped FF 00) are a warning for
+    libjpeg and Pillow, which decode the image: with format "source" it is re-encoded, as with png/jpeg,
+    never failed as a damaged file."""
+    data = _jpeg(Image.new("RGB", (40, 40), (9, 90, 190)))
+    at = data.index(b"\xff\xdb")                            # the first DQT
+    for junk in (b"\0\0", b"\xff\x00", b"\x12"):
+        odd = data[:at] + junk + data[at:]
+        reg = ImageRegistry(ImageSettings(format="source"))
+        sha = reg.add_bytes(odd)
+        head, sent = _url_parts(reg.data_url(sha))
+        assert head == "data:image/jpeg;base64" and Image.open(io.BytesIO(sent)).size == (40, 40), junk
+
+
 def test_a_png_without_image_data_before_iend_is_not_sent_as_it_is(tmp_path):
     """A PNG whose IDAT is missing (or comes after IEND) has every chunk whole with a correct CRC, but no
     pixels: Pillow cannot load it, so it must fail as a bad image naming the file, not go to the server."""
