@@ -126,9 +126,9 @@ def plain_rgb8_jpeg(data: bytes, *, culprit: str, max_pixels: int = MAX_PIXELS) 
     while True:
         if pos + 2 > end:
             raise BadImageError("corrupt or unreadable image: truncated JPEG (no image data)", culprit=culprit)
-        if data[pos] != 0xFF:
-            raise BadImageError(f"corrupt or unreadable image: no JPEG marker at byte {pos}", culprit=culprit)
         marker = data[pos + 1]
+        if data[pos] != 0xFF or marker == 0x00:
+            return None          # stray bytes between segments: decoders skip them with a warning (decode it)
         if marker == 0xFF or marker in _STANDALONE:
             pos += 1 if marker == 0xFF else 2
             continue

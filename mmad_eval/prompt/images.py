@@ -98,7 +98,10 @@ def _thumbnail_size(width: int, height: int, box: int) -> tuple[int, int]:
 
 
 def resized(width: int, height: int, settings: ImageSettings) -> bool:
-    """Whether :func:`prepare_image` would change the size of a ``width x height`` image."""
+    """Whether :func:`prepare_image` would resize a ``width x height`` image (change its pixels)."""
+    if settings.resize == "qwen-smart" and \
+            qwen_smart_size(width, height, QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS) != (width, height):
+        return True          # resized twice, maybe back to its own size: its pixels still changed
     return target_size(width, height, settings) != (width, height)
 
 

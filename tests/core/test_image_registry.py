@@ -150,6 +150,21 @@ def test_as_is_follows_every_resize_mode():
         assert (sent == original) is as_is, settings
 
 
+def test_a_png_resized_there_and_back_by_qwen_smart_is_not_sent_as_it_is():
+    """qwen-smart resizes twice (qwen_vl_utils' bounds, then the processor's): a 28x28 image is enlarged to
+    56x56 and, with max_pixels under 56x56, shrunk back to 28x28. Its size ends as it began but its pixels
+    were resampled twice: the original bytes are not what prepare_image gives."""
+    img = Image.effect_noise((28, 28), 60).convert("RGB")
+    original = _encoded(img, compress_level=1)
+    for settings in (ImageSettings(resize="qwen-smart", max_pixels=1000),
+                     ImageSettings(resize="qwen-smart", min_pixels=100, max_pixels=200)):
+        reg = ImageRegistry(settings)
+        sha = reg.add_bytes(original)
+        assert not reg.quick_to_send(sha), settings
+        sent = _sent(reg.data_url(sha))
+        assert sent != original and Image.open(io.BytesIO(sent)).tobytes() == reg.pil(sha).tobytes(), settings
+
+
 def _with_chunk_flipped(data: bytes, kind: bytes) -> bytes:
     """The PNG with one byte inside the first ``kind`` chunk's data changed (its CRC no longer matches)."""
     at = data.index(kind) + 4 + 2
@@ -262,6 +277,20 @@ def test_a_damaged_jpeg_sent_as_it_is_names_its_file(tmp_path):
         reg = ImageRegistry(ImageSettings(format="source"))
         with pytest.raises(DataError, match=f"{name}: corrupt or unreadable image: truncated JPEG"):
             reg.data_url(reg.add_file(path))
+
+
+def test_a_jpeg_with_stray_bytes_between_segments_is_decoded_not_failed():
+    """Extraneous bytes between two segments (padding after an APPn, an escaped FF 00) are a warning for
+    libjpeg and Pillow, which decode the image: with format "source" it is re-encoded, as with png/jpeg,
+    never failed as a damaged file."""
+    data = _jpeg(Image.new("RGB", (40, 40), (9, 90, 190)))
+    at = data.index(b"\xff\xdb")                            # the first DQT
+    for junk in (b"\0\0", b"\xff\x00", b"\x12"):
+        odd = data[:at] + junk + data[at:]
+        reg = ImageRegistry(ImageSettings(format="source"))
+        sha = reg.add_bytes(odd)
+        head, sent = _url_parts(reg.data_url(sha))
+        assert head == "data:image/jpeg;base64" and Image.open(io.BytesIO(sent)).size == (40, 40), junk
 
 
 def test_a_png_without_image_data_before_iend_is_not_sent_as_it_is(tmp_path):
