@@ -3,9 +3,10 @@
     python bench/bench_api.py                                  # lean-client comparison, 64 and 256 in flight
     python bench/bench_api.py --questions 2560 --repeats 4
     python bench/bench_api.py --mmad-loop                      # also MMAD's reference loop (one in flight)
+    python bench/bench_api.py --pool-sizes 1,4,16              # the lean client alone, per connections per pool
 
-Lean client: ``httpx.AsyncClient`` pools of 16 connections (one pool of 256 costs httpx ~10x the CPU per
-request: it scans the whole pool on every request), the request bodies pre-built as
+Lean client: one ``httpx.AsyncClient`` of one connection per worker (httpx scans its whole pool on every
+request; ``--pool-sizes 1,4,16`` measures what pools cost), the request bodies pre-built as
 bytes before timing (byte-for-byte the bodies our runner sent in an untimed warm-up run: same prompts, same
 images), N workers posting them and reading the answer out of the JSON. Ours: ``mmad-eval run`` through the
 ``openai`` backend (``run_evaluation``, a fresh output folder each time: nothing reused), PNG images sent as
@@ -114,7 +115,8 @@ async def _lean(url: str, bodies: list[bytes], in_flight: int, per_pool: int) ->
     """Post every body; returns the CPU seconds spent making the clients (not part of sending)."""
     import httpx
 
-    # httpx scans its whole pool per request: a pool of 256 connections costs ~10x the CPU of 16 pools of 16
+    # httpx scans its whole pool per request: one client of one connection per worker is the cheapest
+    # (`--pool-sizes` measures it: 0.60 CPU ms/request at 256 in flight, 16 per pool 0.83, one pool of 256 ~10x)
     c = time.process_time()
     n_pools = -(-in_flight // per_pool)
     limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
@@ -139,7 +141,7 @@ async def _lean(url: str, bodies: list[bytes], in_flight: int, per_pool: int) ->
     return setup
 
 
-def lean_client(url: str, bodies: list[bytes], in_flight: int, per_pool: int = 16) -> tuple[int, float]:
+def lean_client(url: str, bodies: list[bytes], in_flight: int, per_pool: int = 1) -> tuple[int, float]:
     """(requests, client CPU seconds while sending: the whole call less making the clients)."""
     c = time.process_time()
     setup = asyncio.run(_lean(url, bodies, in_flight, per_pool))
@@ -222,8 +224,8 @@ def _child(conn, what: str, args: tuple) -> None:
     import httpx  # noqa: F401  (imported before any CPU is counted, by both clients)
 
     if what == "lean":
-        url, bodies_file, k = args
-        conn.send(lean_client(url, pickle.loads(Path(bodies_file).read_bytes()), k))
+        url, bodies_file, k, *per_pool = args
+        conn.send(lean_client(url, pickle.loads(Path(bodies_file).read_bytes()), k, *per_pool))
     else:
         _timed_generate()
         conn.send((ours(*args), COMMITS[-1]))
@@ -276,6 +278,30 @@ def lean_comparison(server: Server, qfile: Path, n: int, in_flights: list[int], 
                          commits.get("answers", 0) / max(1, commits.get("transactions", 0)),
                          commits.get("max_wait_ms", float("nan"))))
     return len(bodies), rows
+
+
+def pool_sizes(server: Server, qfile: Path, n: int, in_flights: list[int], sizes: list[int], repeats: int,
+               tmp: Path) -> None:
+    """The lean client alone with ``size`` connections per httpx client: CPU per request and throughput."""
+    server.conn.send("record")
+    ours(qfile, server.url, n, 64, tmp / "warm-up")
+    _, _, bodies = server.log()
+    bodies_file = tmp / "bodies.pickle"
+    bodies_file.write_bytes(pickle.dumps(bodies))
+    rows: dict = {}
+    for rep in range(repeats):
+        for k in in_flights:
+            for size in (sizes if rep % 2 == 0 else sizes[::-1]):
+                time.sleep(SETTLE_S)
+                asked, cpu = in_fresh_process("lean", server.url, bodies_file, k, size)
+                got, span, _ = server.log()
+                rows.setdefault((k, size), []).append((got / span, 1000 * cpu / got))
+    print(f"\n## the lean client by connections per httpx client: {len(bodies)} requests, median of {repeats}")
+    print("| in flight | connections per client | q/s | client CPU ms/request |")
+    print("|---|---|---|---|")
+    for (k, size), got in sorted(rows.items()):
+        print(f"| {k} | {size} | {statistics.median(r[0] for r in got):.1f} | "
+              f"{statistics.median(r[1] for r in got):.3f} |")
 
 
 def print_lean(n: int, rows, latency: float) -> None:
@@ -389,6 +415,7 @@ def main() -> None:
     ap.add_argument("--mmad-loop", action="store_true", help="also MMAD's reference loop at 1 in flight")
     ap.add_argument("--slow-questions", type=int, default=20, help="questions for the 1-in-flight table")
     ap.add_argument("--profile", action="store_true", help="only the CPU breakdown by stage (64 in flight)")
+    ap.add_argument("--pool-sizes", help="only the lean client, with these connections per client (e.g. 1,4,16)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mmad-eval-bench-images")
     args = ap.parse_args()
     qfile = make_benchmark_set(args.cache, max(SHAPE["images"], args.questions // SHAPE["per_image"] + 1))
@@ -400,6 +427,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             if args.profile:
                 profile_breakdown(server, qfile, args.questions, 64, Path(tmp))
+                return
+            if args.pool_sizes:
+                pool_sizes(server, qfile, args.questions, [int(k) for k in args.in_flight.split(",")],
+                           [int(x) for x in args.pool_sizes.split(",")], args.repeats, Path(tmp))
                 return
             n, rows = lean_comparison(server, qfile, args.questions, [int(k) for k in args.in_flight.split(",")],
                                       args.repeats, Path(tmp))

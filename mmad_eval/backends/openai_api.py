@@ -7,8 +7,8 @@ retries other 4xx. Every outcome becomes a :class:`Response`; failures are never
 Speed (the per-request cost of a hand-written httpx client): each distinct image becomes its data URL once,
 in a thread pool, in order of first use, a bounded number of requests ahead of sending (an 8-bit RGB PNG that
 needs no change is sent as its original bytes); each request's JSON body is encoded once (a small skeleton
-joined with the cached image bytes) and reused by every attempt; bodies are posted with plain httpx over small
-connection pools (:mod:`.http_json`) and the reply's JSON is read directly.
+joined with the cached image bytes) and reused by every attempt; bodies are posted with plain httpx, one client
+of one connection per worker (:mod:`.http_json`), and the reply's JSON is read directly.
 """
 from __future__ import annotations
 

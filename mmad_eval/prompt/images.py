@@ -164,6 +164,7 @@ class ImageRegistry:
         self._paths: dict[str, Path] = {}
         self._bytes: dict[str, bytes] = {}
         self._by_path: dict[Path, str] = {}
+        self._files_of: dict[str, list[Path]] = {}      # hash -> every file registered with those bytes
         self._quick: set[str] = set()    # small plain RGB8 PNGs needing no change: see quick_to_send()
         self._sizes: dict[str, tuple[int, int]] = {}   # prepared sizes read from headers: prepared_size()
         self._pil = LRUCache(max_images, max_image_bytes)
@@ -189,6 +190,7 @@ class ImageRegistry:
         with self._lock:
             self._paths.setdefault(sha, path)
             self._by_path[path] = sha
+            self._files_of.setdefault(sha, []).append(path)
         self._note_quick(sha, data)
         return sha
 
@@ -237,7 +239,7 @@ class ImageRegistry:
         if data is not None:
             return data
         with self._lock:
-            others = [p for p, h in self._by_path.items() if h == sha and p != first]
+            others = [p for p in self._files_of.get(sha, ()) if p != first]
         for path in others:
             data, _ = _read_if_unchanged(path, sha)
             if data is not None:
@@ -249,7 +251,8 @@ class ImageRegistry:
         path = self._paths.get(sha)
         if path is None:
             return f"image {sha[:12]}"
-        same = sorted(str(p) for p, h in self._by_path.items() if h == sha and p != path)
+        with self._lock:
+            same = sorted(str(p) for p in self._files_of.get(sha, ()) if p != path)
         if not same:
             return str(path)
         more = f" and {len(same) - 3} more" if len(same) > 3 else ""
