@@ -409,3 +409,15 @@ def test_fewer_requests_than_claimed_keys_do_not_hang_the_first_wave(image_files
 
         asyncio.run(main())
     assert set(got) == {k for k, _ in items} and all(r.ok for r in got.values())
+
+
+def test_garbage_collection_settings_are_restored_after_sending():
+    import gc
+
+    before = gc.get_threshold()
+    seen = []
+    reg = make_registry()
+    with FakeOpenAIServer(responder=lambda body: seen.append(gc.get_threshold()) or "A") as srv:
+        run_backend(backend(srv, registry=reg), [("k", make_request(reg))])
+    assert seen and seen[0][0] > before[0]            # fewer collections while requests are in flight ...
+    assert gc.get_threshold() == before               # ... and the process's own settings back afterwards
