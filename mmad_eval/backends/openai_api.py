@@ -180,23 +180,26 @@ class OpenAIBackend(Backend):
         except MmadError as e:
             return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
 
-    def body(self, request: Request) -> bytes:
+    def body(self, request: Request, urls: Sequence[bytes] | None = None) -> bytes:
         """``payload`` as JSON bytes, encoded once: the skeleton (text, settings) is dumped with a mark for
-        each image, then joined with each image's cached JSON-ready data URL (base64 needs no escaping)."""
+        each image, then joined with each image's cached JSON-ready data URL (base64 needs no escaping);
+        ``urls``: those data URLs in the order of ``request.images()``, when the caller has them."""
         skeleton = json.dumps(self.payload(request, lambda sha: _IMAGE_MARK), separators=(",", ":")).encode()
         pieces = skeleton.split(_IMAGE_MARK_JSON)
         images = request.images()
         if len(pieces) != len(images) + 1:           # a prompt containing the mark itself: the slow, exact way
             return json.dumps(self.payload(request), separators=(",", ":")).encode()
+        if urls is None:
+            urls = [self.images.data_url_bytes(part.sha256) for part in images]
         out = [pieces[0]]
-        for part, piece in zip(images, pieces[1:]):
-            out += (b'"', self.images.data_url_bytes(part.sha256), b'"', piece)
+        for url, piece in zip(urls, pieces[1:]):
+            out += (b'"', url, b'"', piece)
         return b"".join(out)
 
-    def _prepare(self, key: str, request: Request) -> bytes | Response:
+    def _prepare(self, key: str, request: Request, urls: Sequence[bytes] | None = None) -> bytes | Response:
         """The body, or a ``bad_input`` response for a corrupt/missing image (this request only)."""
         try:
-            return self.body(request)
+            return self.body(request, urls)
         except MmadError as e:
             return Response(key=key, error_type="bad_input", error_message=str(e), attempts=0)
 
@@ -280,10 +283,9 @@ class OpenAIBackend(Backend):
         """One request: its images ready, its body, its answer emitted (or the run stopped on it)."""
         if not all(w.done() for w in waits):     # (usually done: encoded while earlier requests were sent)
             await asyncio.wait(waits)
-        for w in waits:                          # a bad image: the body built below names the culprit
-            if not w.cancelled():
-                w.exception()                    # (retrieved, so no failed job is reported as unretrieved)
-        body = self._prepare(key, request)       # images are cached now: cheap
+        failed = [w for w in waits if w.cancelled() or w.exception() is not None]   # (errors retrieved)
+        # the images' data URLs as their jobs made them; after a failure the body names the culprit
+        body = self._prepare(key, request, None if failed else [w.result() for w in waits])
         if not isinstance(body, Response):
             body = await self._answer(poster, worker, key, request, body)
         if body.error_type in FATAL_KINDS:

@@ -317,7 +317,7 @@ def test_body_is_encoded_once_per_request_and_resent_unchanged_on_retry(image_fi
     with FakeOpenAIServer(faults=[Fault("server_error"), Fault("rate_limit", retry_after=0.01)]) as srv:
         b = backend(srv, registry=reg)
         original = b.body
-        monkeypatch.setattr(b, "body", lambda r: built.append(r) or original(r))
+        monkeypatch.setattr(b, "body", lambda r, urls=None: built.append(r) or original(r, urls))
         got = run_backend(b, [("k", req)])
         bodies = srv.requests
     assert got["k"].ok and got["k"].attempts == 3 and len(built) == 1
