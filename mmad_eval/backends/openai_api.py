@@ -130,6 +130,8 @@ class OpenAIBackend(Backend):
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
         self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
         self.lookahead = max(1, int(options.get("lookahead") or self.concurrency))
+        images.urls_on_read = True     # small PNGs sent as they are: their data URLs made from the bytes the
+        #                                plan reads and hashes anyway (no second read and hash while sending)
         self._fatal: MmadError | None = None
 
     # -- recorded settings ---------------------------------------------------------------------------

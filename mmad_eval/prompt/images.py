@@ -166,6 +166,7 @@ class ImageRegistry:
         self._by_path: dict[Path, str] = {}
         self._files_of: dict[str, list[Path]] = {}      # hash -> every file registered with those bytes
         self._quick: set[str] = set()    # small plain RGB8 PNGs needing no change: see quick_to_send()
+        self.urls_on_read = False        # a backend that sends data URLs sets it: see _note_quick()
         self._sizes: dict[str, tuple[int, int]] = {}   # prepared sizes read from headers: prepared_size()
         self._pil = LRUCache(max_images, max_image_bytes)
         self._urls = LRUCache(max_urls, max_url_bytes)
@@ -173,6 +174,7 @@ class ImageRegistry:
         self._lock = threading.Lock()
         self.encodes = 0                 # how many encodes happened (benchmarks check 1 per image)
         self.encode_cpu_s = 0.0          # CPU seconds those encodes took (summed over threads)
+        self.encode_on_read_cpu_s = 0.0  # of which while the plan read the images (urls_on_read)
 
     def add_file(self, path: Path) -> str:
         """Register an image file; returns its hash. Reads the file once; errors name the file."""
@@ -203,11 +205,32 @@ class ImageRegistry:
         return sha
 
     def _note_quick(self, sha: str, data: bytes) -> None:
-        """Remember a small PNG whose header says it will be sent as it is (its chunks are checked later)."""
+        """Remember a small PNG whose header says it will be sent as it is (its chunks are checked later);
+        with ``urls_on_read``, make its data URL now, from the bytes just hashed, while the cache has room."""
         if len(data) <= QUICK_BYTES and self._as_is_format() and data[:8] == PNG_SIGNATURE and \
                 data[12:16] == b"IHDR" and data[24:26] == b"\x08\x02" and len(data) >= 33:
             if not resized(int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), self.settings):
                 self._quick.add(sha)
+                if self.urls_on_read:
+                    self._url_from_read(sha, data)
+
+    def _url_from_read(self, sha: str, data: bytes) -> None:
+        c0 = time.thread_time()
+        try:
+            if plain_rgb8_png(data, culprit="") is None:
+                return
+        except DataError:                 # damaged: reported, naming the file, when the URL is asked for
+            return
+        url = b"data:image/png;base64," + base64.b64encode(data)
+        with self._lock:
+            cache = self._urls
+            if sha in cache or len(cache) >= cache.max_items // 2 or cache.bytes + len(url) > cache.max_bytes // 2:
+                return                    # (half the cache at most: images read first are sent first)
+            cache.put(sha, url, len(url))
+            spent = time.thread_time() - c0
+            self.encodes += 1
+            self.encode_cpu_s += spent
+            self.encode_on_read_cpu_s += spent
 
     def quick_to_send(self, sha: str) -> bool:
         """True when :meth:`data_url_bytes` is quick (tens of microseconds): the URL is cached, or the image is

@@ -132,6 +132,7 @@ def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: R
     last = {"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
             "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
             "image_encode_cpu_s": round(inputs.registry.encode_cpu_s, 4),
+            "image_encode_on_read_cpu_s": round(inputs.registry.encode_on_read_cpu_s, 4),
             "distinct_images": len(plan.built.images), **backend.execution_report(),
             **({"commits": summary.commits} if summary.commits else {}),
             **({"batch": summary.batch.as_dict()} if summary.batch else {})}

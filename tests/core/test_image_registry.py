@@ -347,3 +347,35 @@ def test_prepared_size_is_read_from_the_header_and_equals_the_decoded_size(tmp_p
     reg = ImageRegistry()
     with pytest.raises(DataError, match="bad.png"):
         reg.prepared_size(reg.add_file(bomb))
+
+
+def test_urls_on_read_makes_small_pngs_data_urls_from_the_bytes_hashed(tmp_path):
+    """A backend that sends data URLs (the OpenAI one) has small PNGs encoded as the plan reads them: no second
+    read and hash while sending; a damaged one is left to fail, naming itself, when its URL is asked for; at
+    most half the URL cache is filled this way (the images read first are the ones sent first)."""
+    reg = ImageRegistry(max_urls=4)
+    reg.urls_on_read = True
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"p{i}.png")
+        paths[-1].write_bytes(_encoded(Image.new("RGB", (20, 10), (i, 9, 9))))
+    originals = [p.read_bytes() for p in paths]
+    shas = [reg.add_file(p) for p in paths]
+    assert reg.encodes == 2 and reg.encode_on_read_cpu_s > 0
+    paths[0].unlink()                                       # not read again: its URL was made from the read
+    assert _sent(reg.data_url(shas[0])) == originals[0] and reg.encodes == 2
+    assert _sent(reg.data_url(shas[3])) == originals[3] and reg.encodes == 3     # made when asked
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(_with_chunk_flipped(originals[1], b"IDAT"))
+    reg = ImageRegistry()
+    reg.urls_on_read = True
+    sha = reg.add_file(bad)
+    assert reg.encodes == 0
+    with pytest.raises(DataError, match="bad.png: corrupt or unreadable image: broken PNG chunk"):
+        reg.data_url(sha)
+    from mmad_eval.backends.openai_api import OpenAIBackend
+    from mmad_eval.backends.base import GenerationSettings
+
+    reg = ImageRegistry()
+    OpenAIBackend("m", GenerationSettings(), reg, base_url="http://127.0.0.1:9/v1", api_key="k")
+    assert reg.urls_on_read
