@@ -246,7 +246,8 @@ def in_fresh_process(what: str, *args):
         proc.join(timeout=30)
 
 
-def lean_comparison(server: Server, qfile: Path, n: int, in_flights: list[int], repeats: int, tmp: Path):
+def lean_comparison(server: Server, qfile: Path, n: int, in_flights: list[int], repeats: int, tmp: Path,
+                    lean_per_client: int = 1):
     """Rows (in flight, repeat, lean q/s, ours q/s, lean CPU ms/req, ours CPU ms/req, encode ms/image)."""
     server.conn.send("record")
     ours(qfile, server.url, n, 64, tmp / "warm-up")              # untimed: warms the file cache, records bodies
@@ -258,7 +259,7 @@ def lean_comparison(server: Server, qfile: Path, n: int, in_flights: list[int], 
         for k in in_flights:
             def run_lean():
                 time.sleep(SETTLE_S)
-                asked, cpu = in_fresh_process("lean", server.url, bodies_file, k)
+                asked, cpu = in_fresh_process("lean", server.url, bodies_file, k, lean_per_client)
                 return (asked, cpu), server.log()
 
             def run_ours():
@@ -418,6 +419,8 @@ def main() -> None:
     ap.add_argument("--slow-questions", type=int, default=20, help="questions for the 1-in-flight table")
     ap.add_argument("--profile", action="store_true", help="only the CPU breakdown by stage (64 in flight)")
     ap.add_argument("--pool-sizes", help="only the lean client, with these connections per client (e.g. 1,4,16)")
+    ap.add_argument("--lean-connections", type=int, default=1,
+                    help="connections per httpx client of the lean client (1: the leanest; 16: this bench before)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mmad-eval-bench-images")
     args = ap.parse_args()
     qfile = make_benchmark_set(args.cache, max(SHAPE["images"], args.questions // SHAPE["per_image"] + 1))
@@ -435,7 +438,7 @@ def main() -> None:
                            [int(x) for x in args.pool_sizes.split(",")], args.repeats, Path(tmp))
                 return
             n, rows = lean_comparison(server, qfile, args.questions, [int(k) for k in args.in_flight.split(",")],
-                                      args.repeats, Path(tmp))
+                                      args.repeats, Path(tmp), args.lean_connections)
             print_lean(n, rows, args.latency)
             if args.mmad_loop:
                 mmad_loop_table(server, qfile, args.cache, args.slow_questions, args.questions, Path(tmp),
