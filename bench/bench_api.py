@@ -355,8 +355,8 @@ def mmad_loop_table(server: Server, qfile: Path, cache: Path, n_slow: int, n: in
 
 
 STAGES = [  # (stage, functions whose cumulative time it is); inner ones are subtracted from outer ones
-    ("read + hash images", ["mmad_eval/prompt/images.py:add_file"]),
-    ("image data URLs (small PNGs made in place, first time included; cache reads)",
+    ("read + hash images (small PNGs' data URLs made from those bytes)", ["mmad_eval/prompt/images.py:add_file"]),
+    ("image data URLs while sending (cache reads; other images' first encoding)",
      ["mmad_eval/prompt/images.py:data_url_bytes"]),
     ("message building (render, key)", ["mmad_eval/run/plan.py:build_requests"]),
     ("claiming requests (leases)", ["mmad_eval/run/leases.py:claim"]),
@@ -392,7 +392,7 @@ def profile_breakdown(server: Server, qfile: Path, n: int, in_flight: int, tmp: 
             if any(file.endswith(name.split(":")[0]) and func == name.split(":")[1] for name in names):
                 cum[stage] = cum.get(stage, 0.0) + v[3]
     cum["message building (render, key)"] = cum.get("message building (render, key)", 0.0) \
-        - cum.get("read + hash images", 0.0)                       # images are read inside build_requests
+        - cum.get(STAGES[0][0], 0.0)                               # images are read inside build_requests
     whole = cpu + enc
     print(f"\n## where the client's CPU goes: {asked} requests, {in_flight} in flight (cProfile; unprofiled "
           f"client CPU {1000 * whole / asked:.2f} ms/request, whole call)")
