@@ -4,6 +4,7 @@
     python bench/bench_api.py --questions 1280 --repeats 4     # five waves at 256 in flight: more start-up weight
     python bench/bench_api.py --mmad-loop                      # also MMAD's reference loop (one in flight)
     python bench/bench_api.py --pool-sizes 1,4,16              # the lean client alone, per connections per pool
+    python bench/bench_api.py --canned --in-flight 256         # our sending loop alone, replies canned (no HTTP)
 
 Lean client: one ``httpx.AsyncClient`` of one connection per worker (httpx scans its whole pool on every
 request; ``--pool-sizes 1,4,16`` measures what pools cost), the request bodies pre-built as
@@ -307,6 +308,37 @@ def pool_sizes(server: Server, qfile: Path, n: int, in_flights: list[int], sizes
               f"{statistics.median(r[1] for r in got):.3f} |")
 
 
+def canned_overhead(qfile: Path, n: int, in_flight: int, repeats: int, tmp: Path) -> None:
+    """Our sending loop's own CPU per request: the HTTP call replaced by a canned reply (no I/O at all)."""
+    import mmad_eval.backends.openai_api as api
+
+    reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "A"}, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 100, "completion_tokens": 1}}
+
+    class CannedPoster:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        async def post(self, path, body, worker):
+            await asyncio.sleep(0)
+            return 0, json.loads(json.dumps(reply))
+
+        async def aclose(self):
+            pass
+
+    real, api.JSONPoster = api.JSONPoster, CannedPoster
+    try:
+        got = []
+        for rep in range(repeats):
+            asked, _, send, _ = ours(qfile, "http://127.0.0.1:9", n, in_flight, tmp / f"canned-{rep}")
+            got.append(1000 * send / asked)
+    finally:
+        api.JSONPoster = real
+    print(f"\n## our sending loop without HTTP: {n} requests, {in_flight} in flight, canned replies")
+    print(f"CPU ms per request (first-time image encoding while sending excluded): median "
+          f"{statistics.median(got):.4f}, each repeat {', '.join(f'{x:.4f}' for x in got)}")
+
+
 def print_lean(n: int, rows, latency: float) -> None:
     print(f"\n## ours vs the lean client: {n} requests (2 PNG images each, sent as they are), "
           f"{latency * 1000:.0f} ms server latency, timed from the server's log")
@@ -420,6 +452,7 @@ def main() -> None:
     ap.add_argument("--slow-questions", type=int, default=20, help="questions for the 1-in-flight table")
     ap.add_argument("--profile", action="store_true", help="only the CPU breakdown by stage (64 in flight)")
     ap.add_argument("--pool-sizes", help="only the lean client, with these connections per client (e.g. 1,4,16)")
+    ap.add_argument("--canned", action="store_true", help="only our sending loop's CPU, replies canned (no HTTP)")
     ap.add_argument("--lean-connections", type=int, default=1,
                     help="connections per httpx client of the lean client (1: the leanest; 16: this bench before)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mmad-eval-bench-images")
@@ -433,6 +466,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             if args.profile:
                 profile_breakdown(server, qfile, args.questions, 64, Path(tmp))
+                return
+            if args.canned:
+                canned_overhead(qfile, args.questions, int(args.in_flight.split(",")[-1]), args.repeats, Path(tmp))
                 return
             if args.pool_sizes:
                 pool_sizes(server, qfile, args.questions, [int(k) for k in args.in_flight.split(",")],
