@@ -13,8 +13,6 @@ of one connection per worker (:mod:`.http_json`), and the reply's JSON is read d
 from __future__ import annotations
 
 import asyncio
-import datetime
-import email.utils
 import gc
 import json
 import os
@@ -23,71 +21,24 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
-from urllib.parse import parse_qsl, urlparse, urlsplit, urlunsplit
 
 from ..errors import BackendStopped, ConfigError, MmadError
-from ..redact import redact, redact_url, register_secret
+from ..redact import redact_url, register_secret
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
 from .http_json import HTTPStatusError, JSONPoster
-from .likelihood import from_positions
+from .openai_replies import (completion_response, error_code, is_openai_host, redact_key, retry_after_s,
+                             status_error_kind)
 
 OPENAI_URL = "https://api.openai.com/v1"
 TOKEN_FIELDS = ("max_completion_tokens", "max_tokens")
-RETRYABLE_STATUS = {408, 409, 429}
 FATAL_KINDS = ("auth", "not_found")   # a wrong key, no permission, unknown model: no later request can succeed
 # collections while sending: the default (700, 10, 10) rescans the in-flight requests' objects every few
 # hundred allocations (60-85 ms of 1,280 requests at 256 in flight); these cut it to 20-25 ms (bench_api.py)
 GC_THRESHOLDS = (50_000, 50, 100)
 _IMAGE_MARK = "\x00mmad-eval image\x00"           # stands for an image URL in a body's JSON skeleton
 _IMAGE_MARK_JSON = json.dumps(_IMAGE_MARK).encode()
-
-
-def _is_openai_host(url: str) -> bool:
-    return (urlparse(url).hostname or "").endswith("openai.com")
-
-
-def retry_after_s(headers) -> float | None:
-    """Seconds asked by ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date), if any."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    ra = headers.get("retry-after")
-    if not ra:
-        return None
-    try:
-        return max(0.0, float(ra))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(ra)
-    except (TypeError, ValueError, IndexError):   # neither seconds nor a date: ignored (backoff applies)
-        return None
-    if when.tzinfo is None:                        # an HTTP date is always GMT
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return max(0.0, when.timestamp() - time.time())
-
-
-def redact_key(text: str, key: str | None) -> str:
-    """``text`` without the API key, any fragment of it that a server echoes (whatever the key's length),
-    or anything shaped like an OpenAI key (see :mod:`mmad_eval.redact`)."""
-    register_secret(key)
-    return redact(text)
-
-
-def _error_code(e) -> str | None:
-    """``error.code`` (or ``error.type``) of an OpenAI-style error body, if any."""
-    body = getattr(e, "body", None)
-    err = body.get("error", body) if isinstance(body, dict) else None
-    if not isinstance(err, dict):
-        return None
-    return err.get("code") or err.get("type")
 
 
 class OpenAIBackend(Backend):
@@ -111,7 +62,7 @@ class OpenAIBackend(Backend):
         key = options.get("api_key") or os.environ.get("OPENAI_API_KEY")
         register_secret(key)
         if not key:
-            if any(_is_openai_host(u) for u in self.base_urls):
+            if any(is_openai_host(u) for u in self.base_urls):
                 raise ConfigError("no API key: set the OPENAI_API_KEY environment variable", culprit=model)
             key = "EMPTY"  # local servers (vllm serve) accept any key
         self._api_key = key
@@ -375,7 +326,7 @@ class OpenAIBackend(Backend):
             return "connection", f"connection error: {type(e).__name__}: {e}", True, None
         if isinstance(e, HTTPStatusError):
             status = e.status_code
-            kind, retry = status_error_kind(status, _error_code(e))
+            kind, retry = status_error_kind(status, error_code(e))
             msg = f"HTTP {status}: {e.message}"
             return kind, msg, retry, retry_after_s(e.headers) if retry else None
         if isinstance(e, ValueError):  # a 2xx body that is not (a) JSON (object)
@@ -396,81 +347,3 @@ def _done_now(loop: asyncio.AbstractEventLoop, fn, arg) -> asyncio.Future:
     return future
 
 
-def status_error_kind(status: int, code: str | None) -> tuple[str, bool]:
-    """(error_type, retryable) of an HTTP error status and its body's ``error.code``."""
-    if status == 429 and code == "insufficient_quota":   # a spent budget: waiting won't help
-        return "quota", False
-    if status == 429:
-        return "rate_limit", True
-    if status >= 500 or status in RETRYABLE_STATUS:
-        return "server_error", True
-    kinds = {400: "bad_request", 401: "auth", 403: "auth", 404: "not_found", 413: "too_large", 422: "bad_request"}
-    return kinds.get(status, "client_error"), False
-
-
-def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts: int) -> Response:
-    """A Response from a chat-completion JSON object (choices[0]: content, refusal, logprobs; usage);
-    ``letters``: the single question's option letters (for letter log-probabilities), else empty."""
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    r = Response(key=key, attempts=attempts, prompt_tokens=usage.get("prompt_tokens"),
-                 completion_tokens=usage.get("completion_tokens"))
-    details = usage.get("completion_tokens_details")
-    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
-        r.extra["reasoning_tokens"] = details["reasoning_tokens"]      # part of completion_tokens
-    choices = data.get("choices")
-    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        r.error_type, r.error_message = "malformed_response", "response has no choices"
-        return r
-    choice = choices[0]
-    msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-    r.extra["finish_reason"] = choice.get("finish_reason")
-    refusal = msg.get("refusal")
-    content = msg.get("content")
-    if refusal:
-        r.error_type, r.error_message = "refusal", str(refusal)
-    elif choice.get("finish_reason") == "content_filter":
-        r.error_type, r.error_message = "refusal", "finish_reason=content_filter"
-    elif content is None:
-        r.error_type, r.error_message = "empty_response", "no content in response"
-    elif content == "" and choice.get("finish_reason") == "length":   # e.g. all tokens spent on reasoning
-        r.error_type, r.error_message = "empty_response", ("empty content, finish_reason=length: the token "
-                                                           "limit (max_tokens) was reached before any answer; "
-                                                           "raise --max-tokens")
-    elif not isinstance(content, str):
-        r.error_type, r.error_message = "malformed_response", "message content is not text"
-    else:
-        r.text = content
-        r.letter_logprobs, found = _letters(letters, choice)
-        r.extra.update(found)
-    return r
-
-
-def _letters(letters: tuple[str, ...], choice: dict) -> tuple[dict[str, float] | None, dict]:
-    """Letter log-probs from ``choice.logprobs.content[i].top_logprobs`` and where they were read, with the
-    shown letters outside the returned top-k (see :mod:`.likelihood`); nothing when no logprobs came back."""
-    lp = choice.get("logprobs")
-    content = lp.get("content") if isinstance(lp, dict) else None
-    if not letters or not content:
-        return None, {}
-    positions = []
-    for tok in content:
-        if not isinstance(tok, dict):
-            continue
-        alts = [(t.get("token"), t.get("logprob")) for t in (tok.get("top_logprobs") or [])
-                if isinstance(t, dict) and isinstance(t.get("token"), str)]
-        if not alts and isinstance(tok.get("token"), str):
-            alts = [(tok["token"], tok.get("logprob"))]
-        positions.append(alts)
-    return from_positions(positions, letters)
-
-
-def _split_query(url: str) -> tuple[str, dict]:
-    """(URL without its query, the query as a dict): paths are appended to the base URL, so query parameters
-    (e.g. an Azure ``api-version`` or a gateway token) are sent as parameters of each request."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
-
-
-def _without_credentials(url: str) -> str:
-    """A URL as it may be recorded: no ``user:password@`` part, no secret-looking query values."""
-    return redact_url(url)

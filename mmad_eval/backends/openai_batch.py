@@ -21,7 +21,7 @@ from typing import IO, Iterable, Iterator
 from ..errors import BackendError
 from ..redact import redact_url
 from .base import Response
-from .openai_api import _split_query, completion_response, redact_key, status_error_kind
+from .openai_replies import completion_response, redact_key, split_query, status_error_kind
 
 ENDPOINT = "/v1/chat/completions"
 MAX_REQUESTS = 50_000
@@ -116,7 +116,7 @@ class BatchAPI:
 
         self.base_url = redact_url(base_url)     # as recorded and shown (no secret query values)
         self._key, self.key_variable = api_key, key_variable
-        url, query = _split_query(base_url)
+        url, query = split_query(base_url)
         client = OpenAI(base_url=url, default_query=query or None, api_key=api_key, max_retries=3, timeout=timeout)
         self.client, self.once = client, client.with_options(max_retries=0)
 

@@ -22,7 +22,7 @@ def add_arguments(p) -> None:
 def _api_key(args, jobs) -> str:
     import os
 
-    from ..backends.openai_api import _is_openai_host
+    from ..backends.openai_replies import is_openai_host
     from ..errors import ConfigError
 
     var = args.api_key_env or "OPENAI_API_KEY"
@@ -31,7 +31,7 @@ def _api_key(args, jobs) -> str:
         return key
     if args.api_key_env:
         raise ConfigError("environment variable is not set or empty", culprit=args.api_key_env)
-    if any(_is_openai_host(args.base_url or j.base_url) for j in jobs):
+    if any(is_openai_host(args.base_url or j.base_url) for j in jobs):
         raise ConfigError("no API key: set the OPENAI_API_KEY environment variable", culprit="batch")
     return "EMPTY"
 

@@ -1,0 +1,135 @@
+"""What an OpenAI-compatible server sends back, read once for the live and the Batch API paths: a
+chat completion as a :class:`Response` (text, refusals, usage, letter log-probabilities), an HTTP error as a
+typed, retryable-or-not kind, ``Retry-After`` in its three forms, and keys kept out of messages."""
+from __future__ import annotations
+
+import datetime
+import email.utils
+import time
+from urllib.parse import parse_qsl, urlparse, urlsplit, urlunsplit
+
+from ..redact import redact, register_secret
+from .base import Response
+from .likelihood import from_positions
+
+RETRYABLE_STATUS = {408, 409, 429}
+
+
+def is_openai_host(url: str) -> bool:
+    return (urlparse(url).hostname or "").endswith("openai.com")
+
+
+def retry_after_s(headers) -> float | None:
+    """Seconds asked by ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date), if any."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if not ra:
+        return None
+    try:
+        return max(0.0, float(ra))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError, IndexError):   # neither seconds nor a date: ignored (backoff applies)
+        return None
+    if when.tzinfo is None:                        # an HTTP date is always GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def redact_key(text: str, key: str | None) -> str:
+    """``text`` without the API key, any fragment of it that a server echoes (whatever the key's length),
+    or anything shaped like an OpenAI key (see :mod:`mmad_eval.redact`)."""
+    register_secret(key)
+    return redact(text)
+
+
+def error_code(e) -> str | None:
+    """``error.code`` (or ``error.type``) of an OpenAI-style error body, if any."""
+    body = getattr(e, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None
+    return err.get("code") or err.get("type")
+
+def status_error_kind(status: int, code: str | None) -> tuple[str, bool]:
+    """(error_type, retryable) of an HTTP error status and its body's ``error.code``."""
+    if status == 429 and code == "insufficient_quota":   # a spent budget: waiting won't help
+        return "quota", False
+    if status == 429:
+        return "rate_limit", True
+    if status >= 500 or status in RETRYABLE_STATUS:
+        return "server_error", True
+    kinds = {400: "bad_request", 401: "auth", 403: "auth", 404: "not_found", 413: "too_large", 422: "bad_request"}
+    return kinds.get(status, "client_error"), False
+
+
+def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts: int) -> Response:
+    """A Response from a chat-completion JSON object (choices[0]: content, refusal, logprobs; usage);
+    ``letters``: the single question's option letters (for letter log-probabilities), else empty."""
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    r = Response(key=key, attempts=attempts, prompt_tokens=usage.get("prompt_tokens"),
+                 completion_tokens=usage.get("completion_tokens"))
+    details = usage.get("completion_tokens_details")
+    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+        r.extra["reasoning_tokens"] = details["reasoning_tokens"]      # part of completion_tokens
+    choices = data.get("choices")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        r.error_type, r.error_message = "malformed_response", "response has no choices"
+        return r
+    choice = choices[0]
+    msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    r.extra["finish_reason"] = choice.get("finish_reason")
+    refusal = msg.get("refusal")
+    content = msg.get("content")
+    if refusal:
+        r.error_type, r.error_message = "refusal", str(refusal)
+    elif choice.get("finish_reason") == "content_filter":
+        r.error_type, r.error_message = "refusal", "finish_reason=content_filter"
+    elif content is None:
+        r.error_type, r.error_message = "empty_response", "no content in response"
+    elif content == "" and choice.get("finish_reason") == "length":   # e.g. all tokens spent on reasoning
+        r.error_type, r.error_message = "empty_response", ("empty content, finish_reason=length: the token "
+                                                           "limit (max_tokens) was reached before any answer; "
+                                                           "raise --max-tokens")
+    elif not isinstance(content, str):
+        r.error_type, r.error_message = "malformed_response", "message content is not text"
+    else:
+        r.text = content
+        r.letter_logprobs, found = letter_logprobs_of(letters, choice)
+        r.extra.update(found)
+    return r
+
+
+def letter_logprobs_of(letters: tuple[str, ...], choice: dict) -> tuple[dict[str, float] | None, dict]:
+    """Letter log-probs from ``choice.logprobs.content[i].top_logprobs`` and where they were read, with the
+    shown letters outside the returned top-k (see :mod:`.likelihood`); nothing when no logprobs came back."""
+    lp = choice.get("logprobs")
+    content = lp.get("content") if isinstance(lp, dict) else None
+    if not letters or not content:
+        return None, {}
+    positions = []
+    for tok in content:
+        if not isinstance(tok, dict):
+            continue
+        alts = [(t.get("token"), t.get("logprob")) for t in (tok.get("top_logprobs") or [])
+                if isinstance(t, dict) and isinstance(t.get("token"), str)]
+        if not alts and isinstance(tok.get("token"), str):
+            alts = [(tok["token"], tok.get("logprob"))]
+        positions.append(alts)
+    return from_positions(positions, letters)
+
+
+def split_query(url: str) -> tuple[str, dict]:
+    """(URL without its query, the query as a dict): paths are appended to the base URL, so query parameters
+    (e.g. an Azure ``api-version`` or a gateway token) are sent as parameters of each request."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
