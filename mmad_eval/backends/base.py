@@ -85,7 +85,7 @@ class Backend(ABC):
         """Answer ``(key, request)`` pairs, calling ``emit(Response)`` once per pair, from the event loop's
         thread. Answers emitted in one iteration of the loop are committed together right after it (see
         ``run/answer_writer.py``): yield to the loop (``await asyncio.sleep(0)``) after emitting before
-        sending more, so a killed run loses only requests in flight, never an answer."""
+        sending more, so a killed run asks again at most one request per worker."""
 
     def gpus_per_copy(self) -> float:
         """GPUs one copy of this backend uses (a Ray worker is given that many): none for API clients."""

@@ -247,7 +247,7 @@ class OpenAIBackend(Backend):
             emit(body)
             await asyncio.sleep(0)   # the store commits what was emitted right after this iteration: so this
             #                          worker sends nothing more before its answer is committed (a kill loses
-            #                          only requests in flight)
+            #                          at most this worker's one request)
 
     def _stop_on(self, resp: Response) -> None:
         """Remember the first auth/permission/unknown-model failure: nothing more is sent, the run stops

@@ -4,7 +4,7 @@ With hundreds of requests in flight many replies arrive in one iteration of the 
 answer is kept in memory and all those of the iteration are committed together right after it
 (``loop.call_soon``), at a fraction of the CPU of one transaction per answer. So a killed process loses the
 requests in flight and at most the answers of the iteration it was killed in (received within the last
-milliseconds: ``bench/bench_commit_delay.py`` measures how long an answer waits). An answer emitted outside
+tens of milliseconds: :meth:`AnswerWriter.stats` records the longest wait, ``bench/bench_api.py`` prints it). An answer emitted outside
 an event loop (from a thread) is committed at once; and while a backend keeps emitting without yielding to
 the loop, its next emit commits what waits once the oldest waited :data:`MAX_WAIT_S` or :data:`MAX_PENDING`
 wait (nothing runs in between: the last answer before a long synchronous computation waits for its end).
