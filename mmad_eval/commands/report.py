@@ -76,19 +76,17 @@ def main(args) -> int:
 
 def human_row(path):
     """The pooled human row of a scores file (``audit --human ... --json``) as a report table row."""
-    import json
-
     from ..errors import DataError
     from ..report.published import PublishedRow
 
+    from ..inputfile import parse_json, read_input
+
+    data = parse_json(read_input(path, "human scores file"), str(path))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         human, agree = data["human"], data["agreement"]
         scores = {s: c["accuracy"] for s, c in human["subtasks"].items()}
         n = sum(c["n"] for c in human["subtasks"].values())
-    except FileNotFoundError:
-        raise DataError("human scores file not found", culprit=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as e:
+    except (KeyError, TypeError, AttributeError) as e:
         raise DataError(f"not a human scores file (write one with 'mmad-eval audit Q --human ANSWERS... --json "
                         f"FILE'): {e}", culprit=str(path)) from None
     raters, kappa = human.get("raters", "?"), agree.get("fleiss_kappa")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
+from ..inputfile import parse_json, read_input
 
 FORMAT = "mmad-eval-errata/1"
 STATUSES = ("suspect", "confirmed", "rejected", "reported")
@@ -82,16 +83,8 @@ def save_errata(errata: Errata, path: Path) -> str:
 
 def load_errata(path: Path) -> Errata:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("errata file not found", culprit=str(path)) from None
-    except IsADirectoryError:
-        raise DataError("errata file is a folder", culprit=str(path)) from None
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"malformed JSON: {e}", culprit=str(path)) from None
+    raw = read_input(path, "errata file")
+    data = parse_json(raw, str(path))
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("errata"), list):
         raise DataError(f"not an errata file (expected an object with \"format\": \"{FORMAT}\" and an "
                         "\"errata\" list)", culprit=str(path))
@@ -155,12 +148,7 @@ def carry_decisions(new: list[dict], previous: Errata | None) -> list[dict]:
 def apply_decisions(errata: Errata, decisions_path: Path) -> dict[str, int]:
     """Write reviewers' decisions (the page's download, or ``{"id": "confirmed"|"rejected"}``) into the
     entries; returns counts. Unknown ids or values are a DataError naming them."""
-    try:
-        data = json.loads(Path(decisions_path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("decisions file not found", culprit=str(decisions_path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"malformed JSON: {e}", culprit=str(decisions_path)) from None
+    data = parse_json(read_input(decisions_path, "decisions file"), str(decisions_path))
     items = data.get("decisions", data) if isinstance(data, dict) else None
     if not isinstance(items, dict):
         raise DataError("expected {\"decisions\": {id: \"confirmed\" | \"rejected\" | {\"decision\", \"note\"}}}",

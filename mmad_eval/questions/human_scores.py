@@ -8,12 +8,12 @@ with how many raters ticked them.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..errors import DataError
+from ..inputfile import parse_json, read_input
 from .model import SUBTASK_SHORT, SUBTASKS, QuestionSet
 from .rating_sheet import FORMAT
 
@@ -29,12 +29,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def load_ratings(path: Path, qs: QuestionSet) -> dict:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("answer file not found", culprit=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"not a JSON answer file: {e}", culprit=str(path)) from None
+    data = parse_json(read_input(path, "answer file"), str(path))
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("answers"), list):
         raise DataError(f"not a rating-sheet answer file (expected format {FORMAT})", culprit=str(path))
     if data.get("questions_sha256") and qs.sha256 and data["questions_sha256"] != qs.sha256:

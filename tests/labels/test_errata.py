@@ -143,3 +143,18 @@ def test_corrected_question_set_replaces_references_and_keeps_indices(tmp_path):
     assert fixed_bottle.random_templates[1:] == bottle.random_templates[1:] == ["DS/bottle/train/good/003.png",
                                                                               "DS/bottle/train/good/004.png"]
     assert "nut" not in fixed_bottle.random_templates[0] and fixed_bottle.random_templates[0] not in bottle.random_templates
+
+
+def test_errata_decisions_and_rating_answers_are_read_as_the_other_input_files(tmp_path):
+    """A folder, a device or a JSON object with a duplicate key: one line naming the file (as every input)."""
+    from mmad_eval.questions.human_scores import load_ratings
+
+    errata = load_errata(reported_path())
+    dup = tmp_path / "dup.json"
+    dup.write_text('{"decisions": {"a": "confirmed", "a": "rejected"}}')
+    for path, words in ((tmp_path, "is a folder"), ("/dev/zero", "not a regular file"), (dup, "duplicate key")):
+        with pytest.raises(DataError, match=words) as e:
+            apply_decisions(errata, path)
+        assert str(path) in str(e.value)
+        with pytest.raises(DataError, match=words):
+            load_ratings(path, None)
