@@ -38,6 +38,7 @@ BACKENDS: dict[str, str] = {
     "random": "mmad_eval.backends.baselines:RandomBackend",
     "blind": "mmad_eval.backends.baselines:BlindBackend",
     "expert": "mmad_eval.backends.baselines:ExpertBackend",
+    "compare": "mmad_eval.backends.compare:CompareBackend",     # uses references, knowledge and hints
     "detector": "mmad_eval.backends.baselines:DetectorBackend",   # detector:DIR, a folder of maps and scores
 }
 # Optional third-party module each backend needs, and the extra that installs it.

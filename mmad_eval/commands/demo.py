@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
     p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="models to run (default: baselines)")
     p.add_argument("--likelihood", default="random",
                    help="model also run with --answer-mode likelihood ('none' to skip)")
-    p.add_argument("--ablate", default="blind", help="model whose enhancement ablation runs ('none' to skip)")
+    p.add_argument("--ablate", default="compare", help="model whose enhancement ablation runs ('none' to skip)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -74,7 +74,11 @@ def add_arguments(p) -> None:
                    help="bytes per batch file (OpenAI: 200 MB)")
     g = p.add_argument_group("what to ask")
     g.add_argument("--retry-failed", action="store_true", help="ask again the requests that failed before")
-    g.add_argument("--limit", type=int, help="only the first N selected questions")
+    g.add_argument("--limit", type=int, help="only N of the selected questions: a seeded sample stratified by "
+                   "subtask, dataset, category and normal/defective image (see --sample)")
+    g.add_argument("--sample", choices=("stratified", "first"), default="stratified",
+                   help="how --limit picks: stratified (default, seeded by --sample-seed) or first (file order)")
+    g.add_argument("--sample-seed", type=int, default=0, help="seed of the stratified sample (default 0)")
     g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection'")
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
@@ -186,7 +190,8 @@ def slice_from_args(args):
     from ..run.slices import Slice, parse_shard
 
     return Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
-                 categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
+                 categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None,
+                 sample=getattr(args, "sample", "stratified"), sample_seed=getattr(args, "sample_seed", 0))
 
 
 def ray_factory(args):

@@ -172,7 +172,8 @@ def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str) -> R
     metas = [{"qid": s.question.qid, "image": s.question.image, "index": s.question.index,
               "type": s.question.type, "options": s.options} for _, s in unit.answers]
     meta = {"questions": metas, **({k: metas[0][k] for k in ("image", "type", "options")}
-                                   if len(metas) == 1 else {})}
+                                   if len(metas) == 1 else {}),
+            **({"knowledge": knowledge} if knowledge else {}), **({"hint_text": hint_text} if hint_text else {})}
     return Request(messages=messages, qids=tuple(m["qid"] for m in metas),
                    options=tuple(tuple(m["options"]) for m in metas), meta=meta)
 
