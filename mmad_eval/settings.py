@@ -76,9 +76,11 @@ class GenerationSettings:
     refusal_tries: int = 1
     answer_mode: str = "generate"     # "likelihood": the answer is the most probable shown option letter
     reasoning_effort: str | None = None   # sent to APIs that take it (o-series, gpt-5, reasoning servers)
+    draw: int = 0                     # repeat index: draw K of a sampling model is another answer (own key)
 
     def __post_init__(self):
         _check_range(self, "temperature", 0, optional=True)
+        _check_range(self, "draw", 0)
         _check_range(self, "max_tokens", 1)
         _check_range(self, "top_p", 0, 1, optional=True)
         _check_range(self, "refusal_tries", 1)
@@ -86,12 +88,17 @@ class GenerationSettings:
         object.__setattr__(self, "refusal_keywords", tuple(self.refusal_keywords))
 
     @property
+    def sent_seed(self) -> int | None:
+        """The seed a backend sends: ``seed + draw`` (None when no seed is set), so each draw samples anew."""
+        return None if self.seed is None else self.seed + self.draw
+
+    @property
     def letter_probs(self) -> bool:
         """Should the backend return option-letter log-probabilities?"""
         return self.logprobs or self.answer_mode == "likelihood"
 
     def as_dict(self) -> dict:
-        d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort"))
+        d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort", "draw"))
         if "refusal_keywords" in d:
             d["refusal_keywords"] = list(d["refusal_keywords"])
         return d

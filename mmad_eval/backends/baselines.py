@@ -83,7 +83,7 @@ class RandomBackend(_Baseline):
     kind = "random"
 
     def answer(self, key: str, request: Request) -> Response:
-        seed = self.generation.seed if self.generation.seed is not None else 0
+        seed = self.generation.sent_seed if self.generation.seed is not None else self.generation.draw
         rng = random.Random(int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:16], 16))
         answers = []
         for letters in _letters_per_question(request):

@@ -199,7 +199,7 @@ class HFBackend(Backend):
             kw.update(do_sample=True, temperature=g.temperature, top_p=g.top_p if g.top_p is not None else 1.0,
                       top_k=0)   # 0 = no top-k cut
             if g.seed is not None:
-                torch.manual_seed(g.seed)
+                torch.manual_seed(g.sent_seed)
         else:   # the values transformers treats as unset in greedy mode (no "flags ignored" warning)
             kw.update(do_sample=False, temperature=1.0, top_p=1.0, top_k=50)
         want_lp = g.letter_probs and any(request_letters(r) for _, r, _ in batch)

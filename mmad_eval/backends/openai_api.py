@@ -114,7 +114,7 @@ class OpenAIBackend(Backend):
             p["temperature"] = g.temperature
         p[self.token_field] = g.max_tokens
         if g.seed is not None:
-            p["seed"] = g.seed
+            p["seed"] = g.sent_seed
         if g.top_p is not None:
             p["top_p"] = g.top_p
         if g.letter_probs and request_letters(request):

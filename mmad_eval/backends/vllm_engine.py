@@ -78,7 +78,7 @@ class VLLMBackend(Backend):
         kw.update(self.options.get("engine_kwargs") or {})
         if self.limit_mm_per_prompt is not None:
             kw["limit_mm_per_prompt"] = dict(self.limit_mm_per_prompt)
-        kw["seed"] = self.generation.seed if self.generation.seed is not None else 0
+        kw["seed"] = self.generation.sent_seed if self.generation.seed is not None else 0
         return kw
 
     def _vllm(self):
@@ -99,7 +99,7 @@ class VLLMBackend(Backend):
 
     def sampling_params(self, want_logprobs: bool):
         g = self.generation
-        kw = {"max_tokens": g.max_tokens, "seed": g.seed}
+        kw = {"max_tokens": g.max_tokens, "seed": g.sent_seed}
         if g.temperature is not None:   # None: vLLM's default (the model's generation config where vLLM reads it)
             kw["temperature"] = g.temperature
         if g.top_p is not None:

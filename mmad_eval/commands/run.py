@@ -45,6 +45,9 @@ def add_arguments(p) -> None:
     g.add_argument("--temperature", type=float)
     g.add_argument("--max-tokens", type=int)
     g.add_argument("--seed", type=int)
+    g.add_argument("--draw", type=int, metavar="K",
+                   help="repeat index of a sampling model (default 0): draw K is asked anew under its own answer "
+                        "key (the seed sent is seed + K), so runs with --draw 0, 1, 2 ... measure run-to-run spread")
     g.add_argument("--top-p", type=float)
     g.add_argument("--logprobs", action="store_true", default=None, help="ask for option-letter log-probabilities")
     g.add_argument("--answer-mode", choices=ANSWER_MODES,
@@ -151,7 +154,8 @@ FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "reference
          "jpeg_quality": ("images", "jpeg_quality"), "detail": ("images", "detail"),
          "temperature": ("generation", "temperature"), "max_tokens": ("generation", "max_tokens"),
          "seed": ("generation", "seed"), "top_p": ("generation", "top_p"), "logprobs": ("generation", "logprobs"),
-         "answer_mode": ("generation", "answer_mode"), "reasoning_effort": ("generation", "reasoning_effort")}
+         "answer_mode": ("generation", "answer_mode"), "reasoning_effort": ("generation", "reasoning_effort"),
+         "draw": ("generation", "draw")}
 
 
 def settings_from_args(args):

@@ -44,10 +44,16 @@ class RunSummary:
     in_batches: int = 0       # pending but waiting in Batch API jobs (not asked live)
     batch: object = None      # batch_mode.BatchReport of a --batch-api invocation
     commits: dict = field(default_factory=dict)   # answers committed, transactions, longest wait (ms)
+    shared_with: dict = field(default_factory=dict)   # other runs holding reused answers: name -> requests
 
     def line(self) -> str:
         s = (f"{self.name}: {self.questions} questions ({self.answers} answers) in {self.requests} requests: "
              f"asked {self.asked}, reused {self.reused}, failed {self.failed}")
+        if self.reused and self.shared_with:
+            names = [f"{n} ({k})" for n, k in list(self.shared_with.items())[:3]]
+            more = len(self.shared_with) - len(names)
+            s += (f"; the reused answers are shared with run{'s' if len(self.shared_with) > 1 else ''} "
+                  f"{', '.join(names)}{f' and {more} more' if more > 0 else ''} (equal settings give equal answers)")
         if self.stored_errors:
             s += f", {self.stored_errors} earlier errors kept (rerun with --retry-failed to ask them again)"
         if self.data_errors:
@@ -119,7 +125,8 @@ def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_f
         reused=n_requests - outcome.pending, failed=outcome.failed, stored_errors=stored_errors,
         data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
         + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered,
-        in_batches=outcome.in_batches, batch=outcome.batch, commits=outcome.commits)
+        in_batches=outcome.in_batches, batch=outcome.batch, commits=outcome.commits,
+        shared_with=store.sharing_runs(plan.name) if n_requests - outcome.pending else {})
 
 
 def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec,

@@ -311,6 +311,13 @@ class Store:
             self.db.execute("BEGIN")
             self.db.executemany(_insert("members", MEMBER_COLUMNS), [m.row(run) for m in members])
 
+    def sharing_runs(self, run: str) -> dict[str, int]:
+        """Other runs holding requests of ``run``: name -> how many of its requests (most first)."""
+        q = ("SELECT o.run, COUNT(DISTINCT o.request_key) FROM (SELECT DISTINCT request_key FROM members "
+             "WHERE run = ?) m JOIN members o ON o.request_key = m.request_key WHERE o.run != ? "
+             "AND o.request_key NOT LIKE 'data-error:%' GROUP BY o.run ORDER BY 2 DESC, 1")
+        return {name: n for name, n in self.db.execute(q, (run, run))}
+
     def members(self, run: str) -> list[Member]:
         q = f"SELECT {','.join(MEMBER_COLUMNS)} FROM members WHERE run = ? ORDER BY rowid"
         return [Member.from_row(row) for row in self.db.execute(q, (run,))]
