@@ -43,8 +43,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _on_sigterm(signum, frame):
+    from .errors import Stopped
+
+    raise Stopped("SIGTERM")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():   # SIGTERM stops a command as Ctrl-C does
+        signal.signal(signal.SIGTERM, _on_sigterm)
     first = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(only=first)
@@ -53,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0 if not argv else 2
         return int(args._module.main(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted; answers so far are saved, rerun the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        how = getattr(e, "signal", "Ctrl-C")
+        saved = getattr(e, "saved", "") or "answers so far are saved"
+        print(f"stopped ({how}); {saved}; rerun the same command to resume", file=sys.stderr)
+        return 143 if how == "SIGTERM" else 130
     except BrokenPipeError:          # output piped into e.g. `head`, which stopped reading: not an error
         import os
 

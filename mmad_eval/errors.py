@@ -61,3 +61,12 @@ class BackendError(MmadError):
 
 class BackendStopped(ConfigError):
     """The server refused the key, the permission or the model: the run stops, nothing more is sent."""
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM (``signal``: which); a run that was stopped adds ``saved``: how many answers are
+    saved where. A KeyboardInterrupt, so everything that cleans up after Ctrl-C does the same for both."""
+
+    def __init__(self, signal: str = "Ctrl-C", saved: str = ""):
+        super().__init__(signal)
+        self.signal, self.saved = signal, saved

@@ -15,6 +15,7 @@ from typing import Callable
 from ..backends.base import Backend, RunContext
 from ..backends.registry import build_backend
 from ..enhance.pipeline import Enhancements
+from ..errors import Stopped
 from ..settings import RunSettings
 from .batch_ledger import BatchLedger
 from .batch_mode import BatchOptions, StoreBatchedBackend
@@ -23,6 +24,11 @@ from .plan import Plan, RunInputs, load_questions, make_plan, save_plan  # noqa:
 from .run_record import invocation_entry, now_iso, with_invocation
 from .slices import Slice
 from .store import Store
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 request``, ``2 requests``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass
@@ -44,11 +50,17 @@ class RunSummary:
     in_batches: int = 0       # pending but waiting in Batch API jobs (not asked live)
     batch: object = None      # batch_mode.BatchReport of a --batch-api invocation
     commits: dict = field(default_factory=dict)   # answers committed, transactions, longest wait (ms)
+    answered: int = 0         # requests of the run with an answer stored now
     shared_with: dict = field(default_factory=dict)   # other runs holding reused answers: name -> requests
 
     def line(self) -> str:
-        s = (f"{self.name}: {self.questions} questions ({self.answers} answers) in {self.requests} requests: "
-             f"asked {self.asked}, reused {self.reused}, failed {self.failed}")
+        rotations = f" ({self.answers} with rotations)" if self.answers != self.questions else ""
+        s = f"{self.name}: {plural(self.questions, 'question')}{rotations} in {plural(self.requests, 'request')}: "
+        if self.batch is not None:
+            s += (f"sent {self.batch.submitted}, answered {self.answered}"
+                  f"{' yet' if self.answered < self.requests else ''} (reused {self.reused}, failed {self.failed})")
+        else:
+            s += f"asked {self.asked}, reused {self.reused}, failed {self.failed}"
         if self.reused and self.shared_with:
             names = [f"{n} ({k})" for n, k in list(self.shared_with.items())[:3]]
             more = len(self.shared_with) - len(names)
@@ -99,6 +111,8 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
                         plan.built.requests, retry_failed=retry_failed, progress=progress)
             except BaseException as e:
                 record_stop(store, plan, invocation, e)
+                if isinstance(e, KeyboardInterrupt):      # Ctrl-C or SIGTERM: say what is kept, and where
+                    raise stopped_with_count(e, store, plan.name) from None
                 raise
             summary = summarise(store, plan, outcome, Path(out_dir), retry_failed)
             record_outcome(store, plan, summary, enh, inputs, spec, backend, invocation)
@@ -126,7 +140,8 @@ def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_f
         data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
         + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered,
         in_batches=outcome.in_batches, batch=outcome.batch, commits=outcome.commits,
-        shared_with=store.sharing_runs(plan.name) if n_requests - outcome.pending else {})
+        shared_with=store.sharing_runs(plan.name) if n_requests - outcome.pending else {},
+        answered=store.answered_count(plan.name))
 
 
 def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec,
@@ -146,6 +161,16 @@ def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: R
     record.update(ended=now_iso(), enhancements=enh.describe(), usage=usage, last_invocation=last)
     invocation.update(ended=record["ended"], outcome="finished", **last)
     summary.record = store.update_run(plan.name, lambda cur: with_invocation(cur, record, invocation))
+
+
+def stopped_with_count(e: KeyboardInterrupt, store: Store, name: str) -> Stopped:
+    """The stop, with how many of the run's requests have an answer saved in which store."""
+    try:
+        answered, requests = store.answered_count(name), store.request_count(name)
+    except Exception:  # noqa: BLE001 - a store that cannot be read still stops the run; say less
+        return Stopped(getattr(e, "signal", "Ctrl-C"), f"answers so far are saved in {store.path}")
+    return Stopped(getattr(e, "signal", "Ctrl-C"),
+                   f"{answered} of {plural(requests, 'request')} of run {name} have an answer saved in {store.path}")
 
 
 def record_stop(store: Store, plan: Plan, invocation: dict, e: BaseException) -> None:

@@ -311,6 +311,17 @@ class Store:
             self.db.execute("BEGIN")
             self.db.executemany(_insert("members", MEMBER_COLUMNS), [m.row(run) for m in members])
 
+    def answered_count(self, run: str) -> int:
+        """Requests of ``run`` with an answer (not an error) stored."""
+        q = ("SELECT COUNT(*) FROM (SELECT DISTINCT request_key FROM members WHERE run = ?) m "
+             "JOIN requests r ON r.key = m.request_key WHERE r.error_type IS NULL")
+        return self.db.execute(q, (run,)).fetchone()[0]
+
+    def request_count(self, run: str) -> int:
+        """Distinct requests of ``run`` (questions that could not be built left out)."""
+        q = "SELECT COUNT(DISTINCT request_key) FROM members WHERE run = ? AND request_key NOT LIKE 'data-error:%'"
+        return self.db.execute(q, (run,)).fetchone()[0]
+
     def sharing_runs(self, run: str) -> dict[str, int]:
         """Other runs holding requests of ``run``: name -> how many of its requests (most first)."""
         q = ("SELECT o.run, COUNT(DISTINCT o.request_key) FROM (SELECT DISTINCT request_key FROM members "

@@ -75,7 +75,7 @@ def test_installed_plugin_runs_through_mmad_eval_run(site, tmp_path):
     out = tmp_path / "out"
     r = _cli(site, "run", "--questions", str(QUESTIONS), "--model", "echo:v1", "--out", str(out), "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "16 questions (16 answers) in 16 requests: asked 16, reused 0, failed 0" in r.stdout
+    assert "16 questions in 16 requests: asked 16, reused 0, failed 0" in r.stdout
     with sqlite3.connect(out / "mmad-eval.sqlite") as db:
         record = json.loads(db.execute("SELECT record FROM runs WHERE name = 'echo:v1'").fetchone()[0])
         texts = {t for (t,) in db.execute("SELECT text FROM requests")}

@@ -41,6 +41,8 @@ def test_submit_poll_collect_equals_live_run_and_costs_half(dataset, tmp_path, l
     with FakeOpenAIServer() as srv:
         assert _run(dataset, out, srv, "--batch-api", "--batch-max-requests", "5") == 75
         assert len(srv.batches.ids()) == 4 and not srv.requests          # 5+5+5+1, nothing asked live
+        first = capsys.readouterr().out
+        assert f"sent {N}, answered 0 yet" in first and "answers)" not in first
         assert _run(dataset, out, srv, "--batch-api") == 75                # polled, nothing sent again
         assert len(srv.batches.ids()) == 4
         assert _bodies(b for _, _, b in srv.batches.submitted) == live[1]  # the bodies a live run sends
@@ -48,7 +50,8 @@ def test_submit_poll_collect_equals_live_run_and_costs_half(dataset, tmp_path, l
             srv.batches.start(b)
             srv.batches.complete(b)
         assert _run(dataset, out, srv, "--batch-api") == 0
-        assert "16 results stored (0 errors)" in capsys.readouterr().out
+        done = capsys.readouterr().out
+        assert "16 results stored (0 errors)" in done and f"sent 0, answered {N} (reused" in done
         assert _run(dataset, out, srv) == 0 and not srv.requests           # nothing left to ask live
     assert _answers(out) == live[0]
     assert sorted(_submitted_ids(srv)) == sorted(set(_submitted_ids(srv))) and len(_submitted_ids(srv)) == N

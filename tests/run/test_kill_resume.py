@@ -75,3 +75,24 @@ def test_sigkill_then_resume_equals_uninterrupted(dataset, tmp_path):
     assert a == b and len(a) == 16 and all(v[0] for v in b.values())
     text = (out / "mmad-eval.sqlite").read_bytes()
     assert b"test-key-not-secret" not in text
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
+@pytest.mark.parametrize("sig, how, code", [(signal.SIGTERM, "SIGTERM", 143), (signal.SIGINT, "Ctrl-C", 130)])
+def test_sigterm_and_ctrl_c_stop_and_say_how_many_answers_are_saved_where(dataset, tmp_path, sig, how, code):
+    env = {**os.environ, "OPENAI_API_KEY": "test-key-not-secret"}
+    with FakeOpenAIServer(latency_s=0.3) as srv:
+        out = tmp_path / "stopped"
+        proc = subprocess.Popen(_cmd(dataset, out, srv.base_url), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while _stored_ok(out / "mmad-eval.sqlite") < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    stored = _stored_ok(out / "mmad-eval.sqlite")
+    assert 2 <= stored < 16
+    assert err.strip() == (f"stopped ({how}); {stored} of 16 requests of run openai:fake-vlm have an answer saved "
+                           f"in {out / 'mmad-eval.sqlite'}; rerun the same command to resume")
+    assert "Traceback" not in err
