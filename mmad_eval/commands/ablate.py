@@ -16,8 +16,10 @@ def main(args) -> int:
     from pathlib import Path
 
     from ..run.ablation import run_ablation
-    from .run import backend_options, settings_from_args, slice_from_args
+    from .run import backend_options, recorded_knowledge_of, settings_from_args, slice_from_args
 
+    if args.knowledge == "":                            # --knowledge alone: the one the question file records
+        args.knowledge = str(recorded_knowledge_of(args))
     summaries = run_ablation(settings_from_args(args), Path(args.questions), Path(args.out), arms=args.arms,
                              name=args.name, data_root=args.data_root, slice=slice_from_args(args),
                              backend_options=backend_options(args), retry_failed=args.retry_failed,

@@ -95,7 +95,7 @@ def main(args) -> int:
 
     report = audit(qs)
     report["file"] = {"path": str(args.questions), "sha256": qs.sha256}
-    kn = _knowledge(args, root)
+    kn = _knowledge(args, qs, root)
     report["answerability"] = answerability(qs, root, kn)
     print(format_audit(report))
     print(format_answerability(report["answerability"]))
@@ -104,16 +104,17 @@ def main(args) -> int:
     return 0
 
 
-def _knowledge(args, root):
+def _knowledge(args, qs, root):
+    """--knowledge, else the one the question file records, else knowledge.json in the data root."""
     from pathlib import Path
 
+    from ..run.plan import recorded_knowledge
     from ..sources.knowledge import load_knowledge
 
     if args.knowledge:
         return load_knowledge(Path(args.knowledge))
-    if root is not None and (root / "knowledge.json").is_file():
-        return load_knowledge(root / "knowledge.json")
-    return None
+    found = recorded_knowledge(qs, Path(args.questions), root)
+    return load_knowledge(found) if found else None
 
 
 def _write_json(path, data) -> None:
@@ -124,13 +125,16 @@ def _write_json(path, data) -> None:
     write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
-def _paths(args):
+def _paths(args, qs):
+    """Errata file, review page, and the data root found as `run` finds it (--data-root, else recorded)."""
     from pathlib import Path
+
+    from ..run.plan import recorded_data_root
 
     q = Path(args.questions)
     out = Path(args.out) if args.out else q.with_name(q.name.rsplit(".", 1)[0] + ".errata.json")
     page = Path(args.html) if args.html else out.with_suffix(".html")
-    root = Path(args.data) if args.data else q.parent
+    root = Path(args.data) if args.data else recorded_data_root(qs, q)
     return out, page, root
 
 
@@ -144,7 +148,7 @@ def _label_audit(qs, args) -> int:
     from ..label_audit import CHECKS, audit_labels
     from ..label_audit.page import write_page
 
-    out, page, root = _paths(args)
+    out, page, root = _paths(args, qs)
     if not root.is_dir():
         raise ConfigError("data root is not a folder", culprit=str(root))
     if args.decisions:

@@ -78,7 +78,7 @@ def main(args) -> int:
         log_path = Path(args.rephrase_log) if args.rephrase_log else out.with_suffix(".rephrase.jsonl")
         stats = rephrase_with_model(qs, assistant_backend(args.rephrase, max_tokens=512), log_path=log_path)
         print(f"rephrase: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
-    record_data_root(qs, source.root, out)
+    record_data_root(qs, source.root, out, args.knowledge or source.knowledge_path)
     sha = write_jsonl(qs, out) if fmt == "jsonl" else write_mmad_json(qs, out, with_provenance=not args.plain)
     counts = result.type_counts()
     print(f"{len(qs.entries)} images, {len(qs)} questions -> {out} ({fmt}, sha256 {sha[:16]})")
@@ -122,12 +122,17 @@ def dataset_folder(path, layout: str):
         return found[0]
 
 
-def record_data_root(qs, root, out) -> None:
-    """Write into each entry where its images are, relative to the question file (``data_root``), so
-    `mmad-eval run --questions OUT` finds them wherever the two are moved together."""
+def record_data_root(qs, root, out, knowledge=None) -> None:
+    """Write into each entry where its images are (``data_root``) and which knowledge file made it
+    (``knowledge``), relative to the question file, so `run`, `audit` and `audit --labels` find them wherever
+    they are moved together."""
     import os
     from pathlib import Path
 
-    rel = Path(os.path.relpath(Path(root).resolve(), Path(out).resolve().parent)).as_posix()
+    def rel(p) -> str:
+        return Path(os.path.relpath(Path(p).resolve(), Path(out).resolve().parent)).as_posix()
+
     for entry in qs.entries.values():
-        entry.extra["data_root"] = rel
+        entry.extra["data_root"] = rel(root)
+        if knowledge:
+            entry.extra["knowledge"] = rel(knowledge)

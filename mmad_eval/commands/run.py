@@ -55,7 +55,9 @@ def add_arguments(p) -> None:
                         "letter from the backend's own probabilities (no parse failures)")
     g.add_argument("--reasoning-effort", help="sent to APIs that take it (e.g. low, medium, high)")
     g = p.add_argument_group("enhancements")
-    g.add_argument("--knowledge", help="knowledge file (ours or MMAD's domain_knowledge.json)")
+    g.add_argument("--knowledge", nargs="?", const="", metavar="FILE",
+                   help="knowledge file (ours or MMAD's domain_knowledge.json); without FILE: the one the question "
+                        "file records (generate writes it), else knowledge.json in the data root")
     g.add_argument("--expert", type=expert_kind, default="none", metavar="|".join(EXPERTS) + "|maps:DIR",
                    help="expert hint source; maps:DIR reads your detector's anomaly maps and scores")
     g.add_argument("--hint", choices=HINT_STYLES, default="boxes", help="how the expert hint is drawn")
@@ -239,11 +241,29 @@ def batch_options(args):
                         limits=BatchLimits(args.batch_max_requests, args.batch_max_bytes))
 
 
+def recorded_knowledge_of(args):
+    """The knowledge file the question file records, else knowledge.json in the data root (one clear error
+    when there is none)."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..run.plan import load_questions, recorded_knowledge
+
+    found = recorded_knowledge(load_questions(Path(args.questions)), Path(args.questions),
+                               Path(args.data_root) if args.data_root else None)
+    if found is None:
+        raise ConfigError("--knowledge without a file: the question file records no knowledge file and the data "
+                          "root has no knowledge.json; give the file", culprit=args.questions)
+    return found
+
+
 def main(args) -> int:
     from pathlib import Path
 
     from ..run.engine import run_evaluation
 
+    if args.knowledge == "":                            # --knowledge alone: found as audit finds it
+        args.knowledge = str(recorded_knowledge_of(args))
     errata = None
     if args.errata:
         from ..errata import resolve_errata

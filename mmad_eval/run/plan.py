@@ -95,6 +95,19 @@ def recorded_data_root(questions: QuestionSet, path: Path) -> Path:
     return folder
 
 
+def recorded_knowledge(questions: QuestionSet, path: Path, data_root: Path | None = None) -> Path | None:
+    """The knowledge file a question file records (``knowledge`` of its entries, relative to the file, as
+    `mmad-eval generate` writes it), else ``knowledge.json`` in the data root (``data_root``, or the one the
+    file records); None when neither exists. ``run --knowledge`` (no value) and ``audit`` use it."""
+    recorded = {e.extra.get("knowledge") for e in questions.entries.values()}
+    if len(recorded) == 1 and isinstance(next(iter(recorded)), str):
+        found = (Path(path).resolve().parent / next(iter(recorded))).resolve()
+        if found.is_file():
+            return found
+    beside = Path(data_root or recorded_data_root(questions, path)) / "knowledge.json"
+    return beside if beside.is_file() else None
+
+
 def load_questions(path: Path) -> QuestionSet:
     """MMAD's JSON, or our JSONL (``.jsonl``)."""
     path = Path(path)
