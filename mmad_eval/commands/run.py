@@ -260,7 +260,7 @@ def recorded_knowledge_of(args):
 def main(args) -> int:
     from pathlib import Path
 
-    from ..run.engine import run_evaluation
+    from ..run.engine import plural, run_evaluation
 
     if args.knowledge == "":                            # --knowledge alone: found as audit finds it
         args.knowledge = str(recorded_knowledge_of(args))
@@ -290,15 +290,17 @@ def main(args) -> int:
     enh = summary.record.get("enhancements") or {}
     if enh.get("queries_with_fewer_references"):
         shown = (settings.get("protocol") or {})
-        print(f"note: {enh['queries_with_fewer_references']} query images have fewer than {shown.get('shots')} "
-              f"'{shown.get('references')}' reference images in the question file; they were shown the ones there "
-              "are")
+        n = enh["queries_with_fewer_references"]
+        print(f"note: {plural(n, 'query image')} {'has' if n == 1 else 'have'} fewer than {shown.get('shots', 1)} "
+              f"'{shown.get('references', 'random')}' reference images in the question file; "
+              f"{'it was' if n == 1 else 'they were'} shown the ones there are")
     if enh.get("missing_knowledge"):
         print(f"note: no domain knowledge for {', '.join(enh['missing_knowledge'])}")
     ray = (summary.record.get("last_invocation") or {}).get("ray")
     if ray:
-        print(f"ray: {len(ray['workers'])} workers started, {len(ray['retries'])} shards given again after a "
-              f"worker was lost")
+        again = (f", {plural(len(ray['retries']), 'shard')} given again after a worker was lost"
+                 if ray["retries"] else "")
+        print(f"ray: {plural(len(ray['workers']), 'worker')} started{again}")
     print(f"store: {Path(args.out) / 'mmad-eval.sqlite'}  ({summary.elapsed_s:.1f} s)")
     for note in summary.batch.notes if summary.batch else ():
         print(f"note: {note}")

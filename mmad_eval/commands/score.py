@@ -188,8 +188,10 @@ def print_scores(name: str, scores) -> None:
     if any(n.startswith("MMAD-compatible score") for n in scores.fixed.notes):
         print(format_table(scores.fixed, MMAD_FIXED.title))
     print(format_table(scores.strict, STRICT.title))
-    print(f"  parse failures {_fmt(x['parse_failure_rate'])}%, errors {_fmt(x['error_rate'])}%; rules "
-          + (", ".join(f"{k} {v}" for k, v in sorted(x["rules"].items())) or "none"))
+    from ..parse.cascade import rule_words
+
+    print(f"  parse failures {_fmt(x['parse_failure_rate'])}%, errors {_fmt(x['error_rate'])}%; read by "
+          + (", ".join(f"{rule_words(k)} {v}" for k, v in sorted(x["rules"].items())) or "none"))
     print("  accuracy by correct letter: " + ", ".join(f"{k} {_pct(v)}" for k, v in
                                                          x["accuracy_by_correct_letter"].items())
           + "; predicted: " + (", ".join(f"{k} {_pct(v)}%" for k, v in x["predicted_letter_share"].items()) or "-"))

@@ -36,6 +36,17 @@ INVALID = "invalid_letter"
 AMBIGUOUS = "ambiguous"
 RULES = ("explicit", "lone_letter", "leading_letter", "last_letter", "option_text", "judge", INVALID, AMBIGUOUS,
          UNPARSED)
+# What each rule (and the other outcomes a stored answer can have) means, in the words shown to users.
+RULE_WORDS = {"explicit": "stated answer", "lone_letter": "letter alone", "leading_letter": "leading letter",
+              "last_letter": "last letter", "option_text": "option text", "judge": "LLM judge",
+              INVALID: "letter not shown", AMBIGUOUS: "several letters", UNPARSED: "no letter",
+              "likelihood": "letter probabilities", "truncated": "cut by the token limit",
+              "error": "request failed", "none": "no reply"}
+
+
+def rule_words(rule: str | None) -> str:
+    """A parser rule id as users read it ("lone_letter" -> "letter alone"); unknown ids as they are."""
+    return RULE_WORDS.get(rule or "none", (rule or "none").replace("_", " "))
 
 # A letter token not glued to a Latin word, digit, hyphen, apostrophe or slash ("C-shaped", "A's", "B/C");
 # CJK text may touch it ("答案是B").

@@ -36,3 +36,16 @@ def test_draws_are_new_answers_recorded_with_the_run(dataset, tmp_path, capsys):
     assert letters["d0"] == letters["d0-again"] and letters["d0"] != letters["d1"]
     assert runs["d1"].record["settings"]["generation"]["draw"] == 1
     assert "draw" not in runs["d0"].record["settings"]["generation"]   # draw 0 keeps older keys and records
+
+
+def test_score_names_parser_rules_in_words_and_shows_no_python_reprs(dataset, tmp_path, capsys):
+    from mmad_eval.parse.cascade import RULES
+
+    out = tmp_path / "runs"
+    assert run(dataset, out) == 0 and run(dataset, out, "--name", "blind-ish", "--seed", "3") == 0
+    capsys.readouterr()
+    assert main(["score", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "read by letter alone" in text
+    assert not any(re.search(rf"\b{rule}\b", text) for rule in RULES if "_" in rule)
+    assert "None" not in text and "nan" not in text.split()
