@@ -17,7 +17,10 @@ a reference comparison also records its patch distance as the image score, so An
 """
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections import OrderedDict
 
 import numpy as np
 from PIL import Image
@@ -33,6 +36,9 @@ _ZONES_Y, _ZONES_X = ("top", "middle", "bottom"), ("left", "center", "right")
 _VERDICT = re.compile(r"verdict: likely (defective|normal)|mask of this image (is empty|marks a defect)")
 _WHERE = re.compile(r"\bin the ([a-z ]+?) of the image")
 _WORD = re.compile(r"[a-z]{4,}")
+_SHARED_MAX = 4096        # images whose patch features are kept for every compare backend of this process
+_SHARED: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()   # (settings, sha) ->
+_SHARED_LOCK = threading.Lock()
 _STOP = {"with", "that", "this", "from", "have", "there", "their", "which", "image", "object", "other",
          "some", "into", "than", "when", "where", "what", "does", "will", "more", "most", "only", "about"}
 
@@ -89,15 +95,26 @@ class CompareBackend(_Baseline):
 
     def __init__(self, model, generation, images, **options):
         super().__init__(model, generation, images, **options)
-        self._features: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # per image hash: computed once
+        self._settings = json.dumps(images.settings.as_dict(), sort_keys=True, default=str)
 
     def answer_options(self) -> dict:
         return {"threshold": THRESHOLD, "thumbnail": THUMB, "cell": CELL}
 
     def features(self, sha: str) -> tuple[np.ndarray, np.ndarray]:
-        if sha not in self._features:
-            self._features[sha] = patch_features(self.images.pil(sha))
-        return self._features[sha]
+        """An image's patch features, computed once per image (and image settings) in this process: the
+        ablation's arms and every question about the image share them."""
+        key = (self._settings, sha)
+        with _SHARED_LOCK:
+            hit = _SHARED.get(key)
+            if hit is not None:
+                _SHARED.move_to_end(key)
+                return hit
+        found = patch_features(self.images.pil(sha))
+        with _SHARED_LOCK:
+            _SHARED[key] = found
+            while len(_SHARED) > _SHARED_MAX:
+                _SHARED.popitem(last=False)
+        return found
 
     def comparison(self, request: Request) -> tuple[float, str] | None:
         """(largest query patch distance to the nearest reference patch, its zone) or None without references."""

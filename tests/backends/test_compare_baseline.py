@@ -96,3 +96,17 @@ def test_compare_is_a_registered_preset():
     spec = resolve_model("compare")
     assert spec.backend == "compare" and "reference" in spec.description
     assert backend_class("compare") is CompareBackend and CompareBackend.sees_images
+
+
+def test_features_are_computed_once_per_image_across_backends(images, monkeypatch):
+    import mmad_eval.backends.compare as compare
+
+    calls = []
+    real = compare.patch_features
+    monkeypatch.setattr(compare, "patch_features", lambda im: calls.append(1) or real(im))
+    monkeypatch.setattr(compare, "_SHARED", compare.OrderedDict())
+    reg = make_registry()
+    for qtype, opts in (("Anomaly Detection", AD), ("Defect Localization", DL)):
+        for _ in range(2):          # two questions, two backends (ablation arms) about the same two images
+            answer(reg, request(reg, qtype, opts, images["top_left"], refs=[images["ref"]]))
+    assert len(calls) == 2

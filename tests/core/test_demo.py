@@ -7,6 +7,8 @@ import pytest
 from mmad_eval.cli import main
 from mmad_eval.parse.stage import load_parsed_runs
 
+pytestmark = pytest.mark.timeout(900)   # the whole demo twice: minutes on a loaded 2-core machine
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
@@ -22,7 +24,7 @@ def test_demo_runs_baselines_and_ablation_and_writes_a_report(demo, capsys):
     out = capsys.readouterr().out
     runs = {r.name: r for r in load_parsed_runs(tmp / "runs")}
     assert set(runs) == {"random", "expert", "random@likelihood",
-                         *(f"blind@{a}" for a in ("none", "+references", "+knowledge", "+expert", "all"))}
+                         *(f"compare@{a}" for a in ("none", "+references", "+knowledge", "+expert", "all"))}
     # the printed table has one row per run with 7 subtask columns, Average, strict and AD's AUROC
     rows = [line for line in out.splitlines() if line.split() and line.split()[0] in runs]
     assert len(rows) == len(runs) and all(len(r.split()) == 11 for r in rows)
@@ -36,10 +38,23 @@ def test_demo_runs_baselines_and_ablation_and_writes_a_report(demo, capsys):
     expert_ad = [a for a in runs["expert"].answers if a.type == "Anomaly Detection"]
     assert sum(a.correct for a in expert_ad) / len(expert_ad) > 0.7
     # ablation arms carry their settings; the hint arm really showed a hint image
-    hint_roles = {p.get("role") for c in runs["blind@+expert"].prompts.values() for m in c for p in m["parts"]}
+    hint_roles = {p.get("role") for c in runs["compare@+expert"].prompts.values() for m in c for p in m["parts"]}
     assert "hint" in hint_roles
+    # the arms differ, each where its help applies: references and the hint on AD and DL, knowledge elsewhere
+    def acc(run, subtask):
+        got = [a.correct for a in runs[run].answers if a.type == subtask]
+        return sum(got) / len(got)
+
+    for arm in ("+references", "+expert"):
+        assert acc(f"compare@{arm}", "Anomaly Detection") > acc("compare@none", "Anomaly Detection") + 0.1
+        assert acc(f"compare@{arm}", "Defect Localization") > acc("compare@none", "Defect Localization") + 0.1
+    assert acc("compare@+knowledge", "Object Classification") > acc("compare@none", "Object Classification") + 0.2
+    assert acc("compare@+knowledge", "Anomaly Detection") == acc("compare@none", "Anomaly Detection")
+    # one line per run says what it is
+    for name in runs:
+        assert re.search(rf"^  {re.escape(name)}: \S", out, re.M), name
     html = (tmp / "demo.html").read_text()
-    assert 'id="ablations"' in html and "blind@+knowledge" in html
+    assert 'id="ablations"' in html and "compare@+knowledge" in html
     assert str(tmp) not in html                       # no local absolute path leaks into the report
     # the expert's ROC (dashed: a detector) next to the models' on one chart, with its AUROC
     det = html[html.index('<section id="detector">'):html.index('<section id="calibration">')]
