@@ -128,8 +128,13 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
 def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
     """Store the record (fingerprint withheld until the run ends; this invocation added to its log, which
     other processes sharing the run may be writing too), images, data errors and memberships."""
-    store.update_run(plan.name, lambda cur: with_invocation(cur, {**plan.record, "plan_fingerprint": None},
-                                                            invocation))
+    def change(cur: dict | None) -> dict:
+        # checked again inside the write transaction: another process may have started the same run name
+        # with other settings since make_plan read it (the later one is refused, nothing of it written)
+        Plan(plan.name, [], plan.built, plan.record, cur).check_compatible(store.dir)
+        return with_invocation(cur, {**plan.record, "plan_fingerprint": None}, invocation)
+
+    store.update_run(plan.name, change)
     store.put_images([(sha, path, data) for sha, (path, data) in plan.built.images.items()])
     for key, message in plan.built.data_errors.items():
         store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
