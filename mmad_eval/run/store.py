@@ -166,7 +166,7 @@ class Store:
         self.dir = Path(out_dir)
         self.read_only = read_only
         self.path = Path(file) if file else self.dir / DB_NAME
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()     # re-entrant: merge holds it around one outer transaction
         self.db = None
         # every SQLite failure, now or later, is one StoreError naming the file and what to do (store_db.py)
         self.db = open_read_only(self.path) if read_only else open_for_writing(self.dir, self.path)
@@ -307,8 +307,7 @@ class Store:
 
     # -- membership ------------------------------------------------------------------------------------
     def put_members(self, run: str, members: list[Member]) -> None:
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
+        with self._lock, self.db.transaction():
             self.db.executemany(_insert("members", MEMBER_COLUMNS), [m.row(run) for m in members])
 
     def members(self, run: str) -> list[Member]:
@@ -331,8 +330,7 @@ class Store:
 
     # -- images ----------------------------------------------------------------------------------------
     def put_images(self, rows: list[tuple[str, str | None, bytes | None]]) -> None:
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
+        with self._lock, self.db.transaction():
             self.db.executemany("INSERT OR IGNORE INTO images (sha, path, data) VALUES (?, ?, ?)", rows)
 
     def image(self, sha: str) -> tuple[str | None, bytes | None] | None:
@@ -404,8 +402,7 @@ class Store:
                 texts[row["key"]] = row["text"]
         have = self.requests_for(texts)
         stats["answer_conflicts"] += sum(1 for k, t in texts.items() if have[k]["text"] != t)
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
+        with self._lock, self.db.transaction():
             self.db.executemany(_insert("requests", REQUEST_COLUMNS), rows)
 
     def _merge_members(self, src: "Store", stats: dict) -> None:
@@ -421,8 +418,7 @@ class Store:
             elif old != new:
                 stats["member_conflicts"] += 1
         stats["members"] += len(rows)
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
+        with self._lock, self.db.transaction():
             self.db.executemany(_insert("members", MEMBER_COLUMNS), rows)
 
 
