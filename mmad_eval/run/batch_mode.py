@@ -21,6 +21,7 @@ from ..backends.openai_batch import (ENDED, BatchAPI, BatchAPIError, BatchLimits
 from ..errors import ConfigError
 from .batch_ledger import BatchLedger, Job
 from .executor import Outcome, StoreCachedBackend
+from .leases import Claims
 from .store import Store
 
 PREPARE_WINDOW = 64          # requests whose bodies (image encodes) are built together in threads
@@ -51,6 +52,7 @@ class BatchReport:
     stored_keys: set[str] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)
     in_failed_batches: dict[str, int] = field(default_factory=dict)   # key -> failed batches it was in, now
+    asked_live: int = 0                # not sent: another process was asking them live (claimed)
 
     def as_dict(self) -> dict:
         return {"submitted": self.submitted, "new_batches": self.new_batches, "stored": self.stored,
@@ -62,6 +64,8 @@ class BatchReport:
              f"{sum(j.state in ('preparing', 'uploaded', 'submitted') for j in self.jobs)} open batches")
         if self.returned:
             s += f"; {self.returned} never run (expired/cancelled), pending again"
+        if self.asked_live:
+            s += f"; {self.asked_live} not sent: another process was asking them live"
         return s
 
 
@@ -163,7 +167,7 @@ def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: d
 
 
 def submit(ledger: BatchLedger, store: Store, api: BatchAPI, run: str, backend, todo: list, limits: BatchLimits,
-           report: BatchReport) -> None:
+           report: BatchReport, claims: Claims | None = None) -> None:
     """Send ``(key, request)`` pairs as new batches, split by ``limits``."""
     chunk, metas = ChunkFile(limits), []
     with ThreadPoolExecutor(getattr(backend, "prepare_threads", 2), thread_name_prefix="mmad-batch") as pool:
@@ -180,19 +184,20 @@ def submit(ledger: BatchLedger, store: Store, api: BatchAPI, run: str, backend, 
                     report.stored_keys.add(key)
                     continue
                 if not chunk.fits(line):
-                    _send(ledger, api, run, chunk, metas, report)
+                    _send(ledger, api, run, chunk, metas, report, claims)
                     chunk, metas = ChunkFile(limits), []
                 chunk.add(key, line)
                 metas.append((key, req.content(), request_letters(req)))
     if metas:
-        _send(ledger, api, run, chunk, metas, report)
+        _send(ledger, api, run, chunk, metas, report, claims)
     else:
         chunk.close()
 
 
-def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas: list, report: BatchReport) -> None:
+def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas: list, report: BatchReport,
+          claims: Claims | None = None) -> None:
     try:
-        job = ledger.add_job(run, api.base_url, metas, chunk.n_bytes)       # 1. the intent, before any call
+        job = ledger.add_job(run, api.base_url, metas, chunk.n_bytes, claims)  # 1. the intent, before any call
         file_id = retrying(lambda: api.upload(job.filename, chunk.file))  # 2. a lost upload only orphans a file
         ledger.set_file(job.job, file_id)                                  # 3. before the batch exists
         ledger.set_batch(job.job, _create(api, ledger.job(job.job)))       # 4. at once
@@ -207,29 +212,32 @@ MAX_FAILED_BATCHES = 3      # a request returned by this many failed batches is 
 
 
 def run_batches(store: Store, run: str, backend, pending: list, options: BatchOptions = BatchOptions(),
-                sleep=time.sleep) -> BatchReport:
-    """Poll the run's batches, send what is pending, and (``wait``) repeat until none is open."""
+                sleep=time.sleep, retry_failed: bool = False) -> BatchReport:
+    """Poll the run's batches, send what is pending, and (``wait``) repeat until none is open. Requests are
+    claimed (run/leases.py) before they are written into a job: one that a live run on the same folder is
+    asking is not sent."""
     if not isinstance(backend, OpenAIBackend):
         raise ConfigError("--batch-api needs the openai backend in this process (an OpenAI-compatible Batch API)",
                           culprit=type(backend).__name__)
     ledger, report = BatchLedger(store), BatchReport()
     apis = ApiPool(lambda url: BatchAPI.for_backend(backend, url))
-    with ledger.exclusive():
-        _rounds(ledger, store, apis, run, backend, pending, options, report, sleep)
+    with ledger.exclusive(), Claims(store, since=time.time(), retry_failed=retry_failed, run=run) as claims:
+        _rounds(ledger, store, apis, run, backend, pending, options, report, sleep, claims)
     report.waiting = len(ledger.waiting_keys(run))
     report.jobs = ledger.jobs(run)
     return report
 
 
-def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep) -> None:
+def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep, claims) -> None:
     api = apis(backend.base_urls[0])
     while True:
         sync(ledger, store, apis, report, run)
         status, waiting = store.statuses(), ledger.waiting_keys()
         todo = [(k, r) for k, r in pending if k not in waiting and k not in report.stored_keys
                 and (status.get(k) != "ok") and report.in_failed_batches.get(k, 0) < MAX_FAILED_BATCHES]
+        todo = _claimed(claims, todo, report)
         if todo:
-            submit(ledger, store, api, run, backend, todo, options.limits, report)
+            submit(ledger, store, api, run, backend, todo, options.limits, report, claims)
         if not options.wait or not ledger.waiting_keys(run):
             break
         sleep(options.poll_s)
@@ -237,6 +245,16 @@ def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep) 
     if held:
         report.notes.append(f"{held} requests were in {MAX_FAILED_BATCHES} failed batches in this invocation: not "
                             "sent again until the next run")
+
+
+def _claimed(claims: Claims, todo: list, report: BatchReport) -> list:
+    """The pairs of ``todo`` this process could claim; those another live process is asking are left to it."""
+    got: set[str] = set()
+    for i in range(0, len(todo), 500):
+        keys, busy = claims.claim([k for k, _ in todo[i:i + 500]])
+        got.update(keys)
+        report.asked_live += busy
+    return [(k, r) for k, r in todo if k in got]
 
 
 class StoreBatchedBackend:
@@ -249,7 +267,7 @@ class StoreBatchedBackend:
     def answer(self, requests: dict, *, retry_failed: bool = False, progress: bool = False) -> Outcome:
         status = self.store.statuses()
         pending = StoreCachedBackend(self.backend, self.store).pending(requests, status, retry_failed)
-        report = run_batches(self.store, self.run, self.backend, pending, self.options)
+        report = run_batches(self.store, self.run, self.backend, pending, self.options, retry_failed=retry_failed)
         return Outcome(asked=report.submitted, failed=report.failed + report.not_sent, answered=report.sent_keys,
                        status=status, pending=len(pending), batch=report, stored_errors=0 if retry_failed else sum(
                            1 for k in requests if status.get(k) == "error"))

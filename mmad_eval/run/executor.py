@@ -58,8 +58,9 @@ class StoreCachedBackend:
 
     def answer(self, requests: dict[str, Request], *, retry_failed: bool = False, progress: bool = False,
                since: float | None = None) -> Outcome:
-        """Ask the backend what the store does not hold, no Batch API job waits for and no other process is
-        asking; commit each response as it arrives."""
+        """Ask the backend what the store does not hold, no Batch API job waits for (checked with every claim,
+        so a batch sent by another process meanwhile counts) and no other process is asking; commit each
+        response as it arrives."""
         status = self.store.statuses()
         pending = self.pending(requests, status, retry_failed)
         waiting = BatchLedger(self.store).waiting_keys()
@@ -81,6 +82,7 @@ class StoreCachedBackend:
                 bar.advance(resp)
 
             asked = self._ask(live, emit, claims, writer) if live else set()
+            outcome.in_batches += len(claims.in_batches - asked)   # sent in batches by another process meanwhile
         outcome.asked = len(asked)
         outcome.commits = writer.stats()
         outcome.pending = len(asked) + outcome.in_batches     # the rest came from the store (or another process)
@@ -104,7 +106,7 @@ class StoreCachedBackend:
                     finally:       # before anything reads the store (and on a stop: what was answered is kept)
                         writer.flush()
                 asked.update(items.taken)
-                keys = [k for k in claims.unfinished(keys) if k not in asked]
+                keys = [k for k in claims.unfinished(keys) if k not in asked and k not in claims.in_batches]
                 if keys and not items.taken:
                     await asyncio.sleep(POLL_S)
 

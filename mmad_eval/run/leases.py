@@ -4,8 +4,13 @@ A claim is a row in the store's ``leases`` table (request key, owner, pid, host,
 ``BEGIN IMMEDIATE`` transaction, so two processes never hold the same key. A process renews its claims while
 it lives (a heartbeat thread); a claim is taken over when it expired (its process stopped renewing it, e.g.
 killed on another machine) or when its process is gone from this machine. A stored answer voids its claim
-(claims are checked only for keys without one); a process removes its claims when it ends. So ``mmad-eval run`` started N times on one store splits the work, and a
-request is asked by one process at a time.
+(claims are checked only for keys without one); a process removes its claims when it ends. So ``mmad-eval run``
+started N times on one store splits the work, and a request is asked by one process at a time.
+
+The Batch API sender claims through the same rows (``run --batch-api``: it claims before it writes a job, and
+the job's rows replace its claims in one transaction), and a claim is never granted for a key waiting in an
+open Batch API job: a key is in exactly one place (a claim, an open batch, or a stored answer), whichever side
+of a live run and a batch sender on one folder reaches it first.
 """
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ import time
 import uuid
 from typing import Iterator
 
+OPEN_STATES = ("preparing", "uploaded", "submitted")      # batch job states whose requests wait (batch_ledger)
+WAITING_IN_BATCHES = ("SELECT r.key FROM batch_requests r JOIN batch_jobs j ON j.job = r.job WHERE r.outcome IS NULL"
+                      " AND j.state IN (?, ?, ?)")
 LEASE_TTL_S = 120.0         # a claim not renewed for this long may be taken over
 HEARTBEAT_S = 20.0          # how often a live process renews its claims
 CLAIM_BATCH = 64            # most keys claimed per transaction while a backend pulls requests
@@ -39,6 +47,7 @@ class Claims:
         self.pid, self.host = os.getpid(), socket.gethostname()
         self.owner = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.held: set[str] = set()
+        self.in_batches: set[str] = set()     # keys found waiting in open Batch API jobs (never claimed)
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -64,8 +73,11 @@ class Claims:
                 f"SELECT key, status, created FROM requests WHERE key IN ({marks})", keys)}
             leases = {k: (o, p, h, e) for k, o, p, h, e in store.db.execute(
                 f"SELECT key, owner, pid, host, expires FROM leases WHERE key IN ({marks})", keys)}
+            batched = {k for (k,) in store.db.execute(WAITING_IN_BATCHES + f" AND r.key IN ({marks})",
+                                                     (*OPEN_STATES, *keys))}
+            self.in_batches |= batched
             for k in keys:
-                if self._answered(answered.get(k)):
+                if self._answered(answered.get(k)) or k in batched:
                     continue
                 lease = leases.get(k)
                 if lease and lease[0] != self.owner and not self._expired(lease, now):
