@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
         if action == "status":
             a.add_argument("--wait", action="store_true", help="poll until every batch has ended")
             a.add_argument("--poll-s", type=float, default=60.0, help="seconds between polls (default 60)")
+            a.add_argument("--wait-max-s", type=float, default=25 * 3600.0,
+                           help="with --wait: stop waiting after this many seconds (default 90000 = 25 h)")
 
 
 def _api_key(args, jobs) -> str:
@@ -79,7 +81,8 @@ def main(args) -> int:
                 _cancel(ledger, apis, args.name)
             else:
                 sync(ledger, store, apis, report, args.name)
-                while args.wait and ledger.waiting_keys(args.name):
+                until = time.monotonic() + args.wait_max_s
+                while args.wait and ledger.waiting_keys(args.name) and time.monotonic() + args.poll_s <= until:
                     time.sleep(args.poll_s)
                     sync(ledger, store, apis, report, args.name)
                 _refresh_usage(store, ledger, {j.run for j in jobs})

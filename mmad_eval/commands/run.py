@@ -69,6 +69,9 @@ def add_arguments(p) -> None:
                         "poll them and store the answers; exit code 75 while batches are still running")
     g.add_argument("--wait", action="store_true", help="with --batch-api: poll until every batch has ended")
     g.add_argument("--poll-s", type=float, default=60.0, help="seconds between polls with --wait (default 60)")
+    g.add_argument("--wait-max-s", type=float, default=25 * 3600.0,
+                   help="with --wait: stop waiting after this many seconds (default 90000 = 25 h; open batches "
+                        "keep running, rerun to collect them)")
     g.add_argument("--batch-max-requests", type=int, default=50_000, help="requests per batch file (OpenAI: 50000)")
     g.add_argument("--batch-max-bytes", type=int, default=200 * 1024 * 1024,
                    help="bytes per batch file (OpenAI: 200 MB)")
@@ -224,9 +227,10 @@ def batch_options(args):
         return None
     if args.ray is not None:
         raise ConfigError("the Batch API answers on the provider's side: drop --ray", culprit="--batch-api")
-    if args.batch_max_requests < 1 or args.batch_max_bytes < 1 or args.poll_s <= 0:
-        raise ConfigError("batch limits and --poll-s must be positive", culprit="--batch-max-*/--poll-s")
-    return BatchOptions(wait=args.wait, poll_s=args.poll_s,
+    if args.batch_max_requests < 1 or args.batch_max_bytes < 1 or args.poll_s <= 0 or args.wait_max_s <= 0:
+        raise ConfigError("batch limits, --poll-s and --wait-max-s must be positive",
+                          culprit="--batch-max-*/--poll-s/--wait-max-s")
+    return BatchOptions(wait=args.wait, poll_s=args.poll_s, max_wait_s=args.wait_max_s,
                         limits=BatchLimits(args.batch_max_requests, args.batch_max_bytes))
 
 
@@ -277,7 +281,8 @@ def main(args) -> int:
         record_errata(Path(args.out), summary.record["name"], errata)
     if summary.batch and summary.batch.waiting:
         return 75            # EX_TEMPFAIL: batches still running, rerun later
-    return 1 if summary.failed or summary.unanswered else 0
+    held = summary.batch.held if summary.batch else 0      # returned unrun too often: not answered
+    return 1 if summary.failed or summary.unanswered or held else 0
 
 
 def record_errata(out, name: str, errata) -> None:

@@ -24,6 +24,7 @@ from .executor import Outcome, StoreCachedBackend
 from .leases import Claims
 from .store import Store
 
+MAX_WAIT_S = 25 * 3600.0     # default bound of --wait: the 24 h completion window and an hour to spare
 PREPARE_WINDOW = 64          # requests whose bodies (image encodes) are built together in threads
 
 
@@ -33,6 +34,7 @@ class BatchOptions:
 
     wait: bool = False                 # poll until every batch of the run has ended
     poll_s: float = 60.0
+    max_wait_s: float = MAX_WAIT_S     # ``wait`` ends after this long (batches left open: rerun to collect)
     limits: BatchLimits = BatchLimits()
 
 
@@ -51,7 +53,9 @@ class BatchReport:
     notes: list[str] = field(default_factory=list)
     stored_keys: set[str] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)
-    in_failed_batches: dict[str, int] = field(default_factory=dict)   # key -> failed batches it was in, now
+    in_failed_batches: dict[str, int] = field(default_factory=dict)   # key -> batches that returned it unrun
+    #                                    (failed, expired or cancelled) in this invocation
+    held: int = 0                      # returned unrun MAX_FAILED_BATCHES times: not sent again now
     asked_live: int = 0                # not sent: another process was asking them live (claimed)
 
     def as_dict(self) -> dict:
@@ -160,9 +164,9 @@ def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: d
     if batch.get("status") == "failed":
         note = "failed: " + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3])
         report.notes.append(f"batch {job.batch_id} {note} (its requests are pending again)")
-        for key, (_, _, outcome) in reqs.items():
-            if outcome is None:
-                report.in_failed_batches[key] = report.in_failed_batches.get(key, 0) + 1
+    for key, (_, _, outcome) in reqs.items():      # failed, expired or cancelled: counted toward the cap
+        if outcome is None:
+            report.in_failed_batches[key] = report.in_failed_batches.get(key, 0) + 1
     ledger.end(job.job, note=note)
 
 
@@ -208,7 +212,8 @@ def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas:
     report.new_batches += 1
 
 
-MAX_FAILED_BATCHES = 3      # a request returned by this many failed batches is not sent again in one invocation
+MAX_FAILED_BATCHES = 3      # a request returned unrun by this many batches (failed, expired, cancelled) is not
+#                             sent again in one invocation (so --wait never resends without end)
 
 
 def run_batches(store: Store, run: str, backend, pending: list, options: BatchOptions = BatchOptions(),
@@ -228,8 +233,10 @@ def run_batches(store: Store, run: str, backend, pending: list, options: BatchOp
     return report
 
 
-def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep, claims) -> None:
+def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep, claims,
+            clock=time.monotonic) -> None:
     api = apis(backend.base_urls[0])
+    start = clock()
     while True:
         sync(ledger, store, apis, report, run)
         status, waiting = store.statuses(), ledger.waiting_keys()
@@ -240,11 +247,16 @@ def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep, 
             submit(ledger, store, api, run, backend, todo, options.limits, report, claims)
         if not options.wait or not ledger.waiting_keys(run):
             break
+        if clock() - start + options.poll_s > options.max_wait_s:
+            report.notes.append(f"stopped waiting after {clock() - start:.0f} s (--wait-max-s {options.max_wait_s:g}); "
+                                "the open batches keep running: rerun, or `mmad-eval batch status OUT --wait`, "
+                                "to collect them")
+            break
         sleep(options.poll_s)
-    held = sum(1 for n in report.in_failed_batches.values() if n >= MAX_FAILED_BATCHES)
-    if held:
-        report.notes.append(f"{held} requests were in {MAX_FAILED_BATCHES} failed batches in this invocation: not "
-                            "sent again until the next run")
+    report.held = sum(1 for n in report.in_failed_batches.values() if n >= MAX_FAILED_BATCHES)
+    if report.held:
+        report.notes.append(f"{report.held} requests came back unrun from {MAX_FAILED_BATCHES} failed, expired or "
+                            "cancelled batches in this invocation: not sent again until the next run")
 
 
 def _claimed(claims: Claims, todo: list, report: BatchReport) -> list:

@@ -3,7 +3,7 @@
 A batch is created ``validating``; the test moves it on (:meth:`FakeBatches.start`, :meth:`complete`,
 :meth:`expire`, :meth:`fail`, :meth:`finish_cancel`), or with ``auto=True`` every retrieve moves it one step
 (validating -> in_progress -> finalizing -> completed; cancelling -> cancelled); ``auto="fail"``: every batch
-fails validation. Completed lines are answered
+fails validation; ``auto="expire"``: every batch expires unrun at its first retrieve. Completed lines are answered
 by the server's own responder (the same answer a live call gets); ``line_errors(custom_id, body) -> status
 code | None`` makes chosen lines fail into the error file. Output lines look like OpenAI's:
 ``{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}``; lines the window or a
@@ -154,6 +154,8 @@ class FakeBatches:
         nxt = {"validating": "in_progress", "in_progress": "finalizing", "cancelling": "cancelled"}
         if self.auto == "fail" and b["status"] == "validating":     # every batch fails validation
             self.fail(b["id"], message="model not found", code="model_not_found")
+        elif self.auto == "expire" and b["status"] not in ENDED:    # the window passes, nothing was run
+            self._finish(b["id"], "expired", answered=0)
         elif b["status"] == "finalizing":
             self._finish(b["id"], "completed", answered=None)
         elif b["status"] == "cancelling":
