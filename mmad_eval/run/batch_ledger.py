@@ -79,6 +79,18 @@ class BatchLedger:
         finally:
             os.close(fd)
 
+    def abandon_dead_uploads(self) -> int:
+        """Jobs left ``preparing`` by a sender that is gone (no process holds the batch lock) are abandoned:
+        no batch was ever created from them, so their requests may be asked again (by a live run too)."""
+        try:
+            with self.exclusive():
+                dead = [j.job for j in self.jobs(open_only=True) if j.state == "preparing"]
+                for job in dead:
+                    self.end(job, "abandoned", note="its sender stopped during the upload; no batch was made")
+        except ConfigError:        # a sender is at work: its jobs are alive
+            return 0
+        return len(dead)
+
     def _write(self, sql: str, args=()) -> None:
         with self.store._lock:
             self.db.execute(sql, args)

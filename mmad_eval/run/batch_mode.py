@@ -114,11 +114,18 @@ def sync(ledger: BatchLedger, store: Store, apis: ApiPool, report: BatchReport, 
 
 
 def recover_upload(ledger: BatchLedger, api: BatchAPI, job: Job, note: str) -> Job | None:
-    """A job killed around its upload: the file the provider received is recorded, or, when there is none,
-    the job is abandoned with ``note`` (None). Jobs past that step are returned as they are."""
+    """A job killed around its upload: the file the provider received is recorded, or, when there is none
+    or the server cannot list files, the job is abandoned with ``note`` (None). Abandoning a ``preparing``
+    job never bills twice: its batch was never created (that happens only after the file id is stored), and
+    an uploaded file alone is not billed. Jobs past that step are returned as they are."""
     if job.state != "preparing":
         return job
-    file_id = api.find_file(job.filename, job.created)
+    try:
+        file_id = api.find_file(job.filename, job.created)
+    except BatchAPIError as e:
+        ledger.end(job.job, "abandoned", note=f"{note}; the server cannot list files ({e}): any file it "
+                                              "received is left unused, no batch was made from it")
+        return None
     if file_id is None:
         ledger.end(job.job, "abandoned", note=note)
         return None

@@ -63,7 +63,10 @@ class StoreCachedBackend:
         response as it arrives."""
         status = self.store.statuses()
         pending = self.pending(requests, status, retry_failed)
-        waiting = BatchLedger(self.store).waiting_keys()
+        ledger = BatchLedger(self.store)
+        if ledger.jobs(open_only=True):
+            ledger.abandon_dead_uploads()
+        waiting = ledger.waiting_keys()
         live = {k: r for k, r in pending if k not in waiting}
         outcome = Outcome(status=status, stored_errors=0 if retry_failed else sum(
             1 for k in requests if status.get(k) == "error"), in_batches=len(pending) - len(live))

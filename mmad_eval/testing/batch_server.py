@@ -14,7 +14,8 @@ cancel left unanswered are error-file lines with ``response: null`` and ``error.
 step ends in ``_before``, after it acted and before it answers when it ends in ``_after``) until
 :meth:`release`; :meth:`reached` tells a test that a client is waiting there (to SIGKILL it at that point).
 ``release(step, drop=True)`` makes a ``_before`` request end without acting (as if it never arrived whole);
-:meth:`idle` waits until no files/batches request is being handled.
+:meth:`idle` waits until no files/batches request is being handled. ``can_list_files = False`` makes the file
+list a 404 (servers that cannot list files).
 Steps: ``upload_before``, ``upload_after``, ``create_before``, ``create_after``, ``content``.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ class FakeBatches:
         self.auto = auto
         self.line_errors = line_errors
         self.require_key: str | None = None     # set: any other key gets 401 on the files and batches routes
+        self.can_list_files = True              # False: GET /files answers 404 (a server without file listing)
         self.files: dict[str, dict] = {}
         self.data: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -197,6 +199,8 @@ class FakeBatches:
         if kind == "files":
             if method == "POST" and not rest:
                 return self._upload(headers, raw)
+            if method == "GET" and not rest and not self.can_list_files:
+                return _error(404, "no route")
             if method == "GET" and not rest:
                 items = [f for f in self.files.values() if f["purpose"] == query.get("purpose", f["purpose"])]
                 return _page(items, query)

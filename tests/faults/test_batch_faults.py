@@ -51,3 +51,45 @@ def test_wait_is_bounded(command, dataset, tmp_path):
         assert len(srv.batches.submitted) == 16
     if command == "run":
         assert "stopped waiting after" in proc.stdout
+
+
+def _killed_during_upload(srv, step, args) -> None:
+    srv.batches.hold(step)
+    proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "EMPTY"})
+    try:
+        assert srv.batches.reached(step, timeout=60), proc.communicate(timeout=5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        srv.batches.release(step, drop=step.endswith("_before"))
+    assert srv.batches.idle()
+
+
+@pytest.mark.parametrize("step,then", [("upload_before", "batch"), ("upload_after", "live")])
+def test_upload_killed_against_a_server_that_cannot_list_files(step, then, dataset, tmp_path):
+    """The job is left "preparing" and the server cannot say whether the file arrived: the job is abandoned
+    (no batch was ever made from it, a file alone is not billed) and its requests are asked once, in a new
+    batch or live. Before the fix every batch command failed and a live run skipped them forever."""
+    out = tmp_path / "out"
+    with FakeOpenAIServer() as srv:
+        srv.batches.can_list_files = False
+        _killed_during_upload(srv, step, _batch_args(dataset, out, srv.base_url))
+        assert srv.batches.ids() == []
+        if then == "batch":
+            again = cli(*_batch_args(dataset, out, srv.base_url))
+            assert again.returncode == 75, again.stdout + again.stderr
+            for b in srv.batches.ids():
+                srv.batches.complete(b)
+            assert cli(*_batch_args(dataset, out, srv.base_url)).returncode == 0
+        else:
+            live = cli(*run_args(dataset, out, srv.base_url))
+            assert live.returncode == 0 and "asked 16" in live.stdout, live.stdout + live.stderr
+        status = cli("batch", "status", out)
+        assert status.returncode == 0 and "abandoned" in status.stdout, status.stdout + status.stderr
+        sent = collections.Counter(cid for _, cid, _ in srv.batches.submitted)
+        live_asked = srv.count
+    assert (len(sent), live_asked) == ((16, 0) if then == "batch" else (0, 16))
+    assert set(sent.values()) <= {1}                                   # nothing submitted twice
+    with sqlite3.connect(out / "mmad-eval.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM requests WHERE status = 'ok'").fetchone()[0] == 16
