@@ -266,16 +266,20 @@ class OpenAIBackend(Backend):
         """One answer; asked again while the reply holds a refusal keyword (``refusal_tries`` in all)."""
         g = self.generation
         resp = await self._answer_once(poster, worker, key, request, body)
-        tries = 1
+        tries, earlier = 1, {"attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
         while resp.ok and g.refused(resp.text):
             if tries >= g.refusal_tries:
                 return Response(key=key, error_type="refusal", attempts=resp.attempts, latency_s=resp.latency_s,
+                                prompt_tokens=resp.prompt_tokens, completion_tokens=resp.completion_tokens,
                                 error_message=f"every one of {tries} replies held a refusal keyword; last: "
-                                              f"{resp.text[:200]!r}", extra={**resp.extra, "refusal_tries": tries})
+                                              f"{resp.text[:200]!r}",
+                                extra={**resp.extra, "refusal_tries": tries, "earlier": earlier})
+            for field in earlier:           # the refused reply was billed: kept with the one stored
+                earlier[field] += getattr(resp, field) or 0
             resp = await self._answer_once(poster, worker, key, request, body)
             tries += 1
         if tries > 1:
-            resp.extra["refusal_tries"] = tries
+            resp.extra.update(refusal_tries=tries, earlier=earlier)
         return resp
 
     async def _answer_once(self, poster: JSONPoster, worker: int, key: str, request: Request,

@@ -10,7 +10,7 @@ def add_arguments(p) -> None:
 
 
 def merge_stores(sources, out) -> dict:
-    """Union of requests by key, runs by name and their memberships (:meth:`Store.merge_from`); raises on
+    """Union of requests by key, runs by name and their memberships (:func:`mmad_eval.run.store_merge.merge_into`); raises on
     runs whose settings differ (the same check as a resume, :func:`mmad_eval.run.compat.incompatibilities`).
 
     All or nothing, in place: an existing target store is merged into under ONE write transaction of the store
@@ -48,13 +48,14 @@ def _merge_in_place(paths, out) -> dict:
 def _merge_all(paths, target) -> dict:
     from ..run.compat import incompatibilities
     from ..run.store import Store
+    from ..run.store_merge import merge_into
 
     stats = {"runs": 0, "requests_added": 0, "errors_replaced": 0, "answer_conflicts": 0, "members": 0,
              "member_conflicts": 0}
     for src_path in paths:
         with Store(src_path, read_only=True) as src:
             _refuse_open_batches(src)
-            for k, v in target.merge_from(src, incompatibilities).items():
+            for k, v in merge_into(target, src, incompatibilities).items():
                 stats[k] += v
     stats["runs"] = len(target.run_names())
     return stats

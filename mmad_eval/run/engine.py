@@ -166,8 +166,10 @@ def with_cost(usage: dict, price: dict, batch_price: dict | None = None, batch_u
 
 
 def _cost(usage: dict, price: dict) -> float:
-    return (usage.get("prompt_tokens") or 0) * price.get("input", 0) / 1e6 \
-        + (usage.get("completion_tokens") or 0) * price.get("output", 0) / 1e6
+    """What the tokens billed cost (those of replaced outcomes included, when the usage counts them)."""
+    prompt = usage.get("prompt_tokens_billed", usage.get("prompt_tokens")) or 0
+    completion = usage.get("completion_tokens_billed", usage.get("completion_tokens")) or 0
+    return prompt * price.get("input", 0) / 1e6 + completion * price.get("output", 0) / 1e6
 
 
 def with_overrides(settings: RunSettings, **protocol) -> RunSettings:

@@ -29,7 +29,8 @@ HEARTBEAT_S = 20.0          # how often a live process renews its claims
 CLAIM_BATCH = 64            # most keys claimed per transaction while a backend pulls requests
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -91,7 +92,7 @@ class Claims:
 
     def _expired(self, lease, now: float) -> bool:
         _, pid, host, expires = lease
-        return expires < now or (host == self.host and not _alive(pid))
+        return expires < now or (host == self.host and not process_alive(pid))
 
     def unfinished(self, keys: list[str]) -> list[str]:
         """The keys not stored yet (by this process or another)."""
@@ -110,6 +111,7 @@ class Claims:
 
     # -- lifetime --------------------------------------------------------------------------------------
     def __enter__(self) -> "Claims":
+        self.purge_stale()
         self._beat = threading.Thread(target=self._heartbeat, name="mmad-leases", daemon=True)
         self._beat.start()
         return self
@@ -121,8 +123,23 @@ class Claims:
         try:
             with self.store._lock:
                 self.store.db.execute("DELETE FROM leases WHERE owner = ?", (self.owner,))
+            self.purge_stale()
         except Exception:     # noqa: BLE001 - a failing store was reported already; leases expire anyway
             pass
+
+    def purge_stale(self) -> int:
+        """Delete the claims nobody can hold any more (processes killed before removing theirs): expired ones,
+        those of processes gone from this machine, and those of keys answered since. Returns how many."""
+        now = time.time()
+        try:
+            with self.store._lock, self.store.db.transaction(immediate=True):
+                rows = self.store.db.execute("SELECT key, owner, pid, host, expires FROM leases")
+                stale = [(k,) for k, *lease in rows if lease[0] != self.owner and self._expired(lease, now)]
+                self.store.db.executemany("DELETE FROM leases WHERE key = ?", stale)
+                self.store.db.execute("DELETE FROM leases WHERE key IN (SELECT key FROM requests WHERE status = 'ok')")
+        except Exception:     # noqa: BLE001 - housekeeping only; a failing store is reported by the run
+            return 0
+        return len(stale)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
