@@ -11,7 +11,7 @@ def add_arguments(p) -> None:
 
 def merge_stores(sources, out) -> dict:
     """Union of requests by key, runs by name and their memberships (:func:`..run.store_merge.merge_into`);
-    raises on runs whose settings differ (the same check as a resume, :func:`mmad_eval.run.compat.incompatibilities`).
+    raises on runs whose settings differ (the same check as a resume, :func:`..run.compat.incompatibilities`).
 
     All or nothing, in place: an existing target store is merged into under ONE write transaction of the store
     itself, so a run writing to it meanwhile waits for the merge (or the merge for its current commit) and
