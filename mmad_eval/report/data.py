@@ -129,7 +129,8 @@ def _flat(d: dict, prefix: str = "") -> dict[str, object]:
 def _usage(run: LoadedRun) -> tuple[int | None, int | None, float | None]:
     """Token usage (and cost, where a backend recorded one) from the run record, else from answer metadata."""
     u = run.record.get("usage") or {}
-    tin, tout = u.get("prompt_tokens"), u.get("completion_tokens")
+    tin = u.get("prompt_tokens_billed", u.get("prompt_tokens"))        # billed: replaced outcomes included
+    tout = u.get("completion_tokens_billed", u.get("completion_tokens"))
     cost = u.get("cost_usd", u.get("cost"))
     if not tin and not tout:
         seen, tin, tout = set(), 0, 0
