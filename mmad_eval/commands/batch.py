@@ -78,7 +78,7 @@ def main(args) -> int:
         report = BatchReport()
         with ledger.exclusive():
             if args.action == "cancel":
-                _cancel(ledger, apis, args.name)
+                _cancel(ledger, store, apis, args.name)
             else:
                 sync(ledger, store, apis, report, args.name)
                 until = time.monotonic() + args.wait_max_s
@@ -96,10 +96,11 @@ def main(args) -> int:
         return 75 if args.action == "status" and waiting else 0
 
 
-def _cancel(ledger, apis, run) -> None:
-    """Cancel every open job; one never submitted is abandoned (after checking the provider's lists)."""
-    from ..backends.openai_batch import ENDED
-    from ..run.batch_mode import recover_upload
+def _cancel(ledger, store, apis, run) -> None:
+    """Cancel every open job; one never submitted is abandoned (after checking the provider's lists); one whose
+    batch cannot be looked for (a server that cannot list batches) is given up (:func:`give_up_unknown`)."""
+    from ..backends.openai_batch import ENDED, BatchAPIError
+    from ..run.batch_mode import give_up_unknown, recover_upload
 
     for job in ledger.jobs(run, open_only=True):
         api = apis(job.base_url)
@@ -107,7 +108,11 @@ def _cancel(ledger, apis, run) -> None:
         if job is None:
             continue
         if job.state == "uploaded":
-            batch = api.find_batch(job.job, job.created)
+            try:
+                batch = api.find_batch(job.job, job.created)
+            except BatchAPIError as e:
+                give_up_unknown(ledger, store, job, f"the server cannot list batches: {e}")
+                continue
             if batch is None:
                 ledger.end(job.job, "abandoned", note="cancelled before submission")
                 continue

@@ -104,13 +104,37 @@ def sync(ledger: BatchLedger, store: Store, apis: ApiPool, report: BatchReport, 
         if job is None:
             continue
         if job.state == "uploaded":            # killed around the create: was the batch made?
-            batch = api.find_batch(job.job, job.created) or _create(api, job)
+            batch = _find_batch_or_stop(api, job) or _create(api, job)
             ledger.set_batch(job.job, batch)
             job = ledger.job(job.job)
         batch = api.retrieve(job.batch_id)
         ledger.set_status(job.job, batch)
         if batch.get("status") in ENDED:
             collect(ledger, store, api, ledger.job(job.job), batch, report)
+
+
+def _find_batch_or_stop(api: BatchAPI, job: Job) -> dict | None:
+    """The batch made for a job killed around its create, None when there is none; a server that cannot list
+    batches cannot say, so nothing is created again (it might be billed twice): the way forward is named."""
+    try:
+        return api.find_batch(job.job, job.created)
+    except BatchAPIError as e:
+        raise BatchAPIError(f"{e}; cannot tell whether the batch of job {job.job} ({job.n_requests} requests) was "
+                            "made before the process sending it stopped. Nothing is sent again: run `mmad-eval "
+                            "batch cancel OUT` to give it up (its requests are stored as errors, asked again only "
+                            "with --retry-failed)", kind="batch_api") from None
+
+
+def give_up_unknown(ledger: BatchLedger, store: Store, job: Job, why: str) -> None:
+    """A job whose batch may or may not exist: its unanswered requests are stored as ``batch_unknown``
+    errors (never sent again without --retry-failed, so never billed twice unasked) and the job abandoned."""
+    for key, (content, _, outcome) in ledger.requests(job.job).items():
+        if outcome is None:
+            store.put_response(Response(key=key, error_type="batch_unknown", attempts=0, error_message=(
+                f"sent in job {job.job}, whose batch may exist ({why}); check the provider's dashboard; "
+                "--retry-failed asks it again")), content)
+            ledger.mark(job.job, key, "error")
+    ledger.end(job.job, "abandoned", note=f"given up: {why}")
 
 
 def recover_upload(ledger: BatchLedger, api: BatchAPI, job: Job, note: str) -> Job | None:

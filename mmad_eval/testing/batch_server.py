@@ -15,7 +15,7 @@ step ends in ``_before``, after it acted and before it answers when it ends in `
 :meth:`release`; :meth:`reached` tells a test that a client is waiting there (to SIGKILL it at that point).
 ``release(step, drop=True)`` makes a ``_before`` request end without acting (as if it never arrived whole);
 :meth:`idle` waits until no files/batches request is being handled. ``can_list_files = False`` makes the file
-list a 404 (servers that cannot list files).
+list a 404 (servers that cannot list files), ``can_list_batches = False`` the batch list.
 Steps: ``upload_before``, ``upload_after``, ``create_before``, ``create_after``, ``content``.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ class FakeBatches:
         self.line_errors = line_errors
         self.require_key: str | None = None     # set: any other key gets 401 on the files and batches routes
         self.can_list_files = True              # False: GET /files answers 404 (a server without file listing)
+        self.can_list_batches = True            # False: GET /batches answers 404
         self.files: dict[str, dict] = {}
         self.data: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -213,6 +214,8 @@ class FakeBatches:
         else:
             if method == "POST" and not rest:
                 return self._create(raw)
+            if method == "GET" and not rest and not self.can_list_batches:
+                return _error(404, "no route")
             if method == "GET" and not rest:
                 with self._lock:
                     return _page(list(self.batches.values()), query)

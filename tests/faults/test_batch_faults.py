@@ -93,3 +93,28 @@ def test_upload_killed_against_a_server_that_cannot_list_files(step, then, datas
     assert set(sent.values()) <= {1}                                   # nothing submitted twice
     with sqlite3.connect(out / "mmad-eval.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM requests WHERE status = 'ok'").fetchone()[0] == 16
+
+
+@pytest.mark.parametrize("step", ["create_before", "create_after"])
+def test_create_killed_against_a_server_that_cannot_list_batches(step, dataset, tmp_path):
+    """Killed around the create on a server that cannot list batches: whether the batch exists cannot be
+    known, so nothing is created again; the line names `batch cancel`, which gives the job up (its requests
+    stored as errors), and only --retry-failed sends them again. Each request is sent at most once unasked."""
+    out = tmp_path / "out"
+    with FakeOpenAIServer() as srv:
+        srv.batches.can_list_batches = False
+        _killed_during_upload(srv, step, _batch_args(dataset, out, srv.base_url))
+        made = len(srv.batches.ids())
+        stuck = cli(*_batch_args(dataset, out, srv.base_url))
+        assert stuck.returncode == 2 and "batch cancel" in stuck.stderr, stuck.stdout + stuck.stderr
+        assert len(srv.batches.ids()) == made                            # nothing created again
+        cancel = cli("batch", "cancel", out)
+        assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+        after = cli(*_batch_args(dataset, out, srv.base_url))
+        assert after.returncode in (0, 1) and "16 earlier errors kept" in after.stdout, after.stdout + after.stderr
+        assert len(srv.batches.ids()) == made and srv.count == 0         # nothing sent again unasked
+        again = cli(*_batch_args(dataset, out, srv.base_url, "--retry-failed"))
+        assert again.returncode == 75, again.stdout + again.stderr
+        sent = collections.Counter(cid for _, cid, _ in srv.batches.submitted)
+    assert made == (1 if step == "create_after" else 0)
+    assert len(sent) == 16 and set(sent.values()) == {made + 1}
