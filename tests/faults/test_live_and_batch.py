@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -32,7 +33,14 @@ def _ok_count(db_path) -> int:
 @pytest.mark.parametrize("per_batch", [3, 50000])
 def test_live_run_and_batch_sender_never_ask_one_request_twice(per_batch, dataset, tmp_path):
     out = tmp_path / "out"
-    with FakeOpenAIServer(latency_s=1.0) as srv:
+    gate = threading.Event()            # the live run's later requests wait here until the batch is sent
+
+    def latency(index: int, body: dict) -> float:
+        if index >= 1:
+            gate.wait(120)
+        return 0.05
+
+    with FakeOpenAIServer(latency_s=latency) as srv:
         live = subprocess.Popen([sys.executable, "-m", "mmad_eval", *map(str, run_args(
             dataset, out, srv.base_url, "--concurrency", "1"))], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env={**os.environ, "OPENAI_API_KEY": "EMPTY"})
@@ -41,9 +49,12 @@ def test_live_run_and_batch_sender_never_ask_one_request_twice(per_batch, datase
             assert live.poll() is None, live.communicate()
             time.sleep(0.05)
         batch_args = [*run_args(dataset, out, srv.base_url), "--batch-api", "--batch-max-requests", per_batch]
-        sent = cli(*batch_args)
+        try:
+            sent = cli(*batch_args)
+            assert live.poll() is None                                    # the live run was still asking
+        finally:
+            gate.set()
         assert sent.returncode == 75, sent.stdout + sent.stderr          # batches waiting
-        assert live.poll() is None                                        # the live run was still asking
         for b in srv.batches.ids():
             srv.batches.complete(b)
         so, se = live.communicate(timeout=180)

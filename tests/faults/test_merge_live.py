@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -33,7 +34,14 @@ def test_merge_while_a_run_writes_keeps_both_sides(source, dataset, tmp_path):
     with FakeOpenAIServer() as fast:
         extra = ("--shard", "1/2") if source == "other shard" else ("--name", "second")
         assert cli(*run_args(dataset, src, fast.base_url, *extra)).returncode == 0
-    with FakeOpenAIServer(latency_s=1.0) as slow:
+    gate = threading.Event()            # the run's later requests wait here until the merge is done
+
+    def latency(index: int, body: dict) -> float:
+        if index >= 1:
+            gate.wait(120)
+        return 0.05
+
+    with FakeOpenAIServer(latency_s=latency) as slow:
         proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", *map(str, run_args(
             dataset, out, slow.base_url, "--shard", "0/2", "--concurrency", "1"))], stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "EMPTY"})
@@ -41,9 +49,12 @@ def test_merge_while_a_run_writes_keeps_both_sides(source, dataset, tmp_path):
         while _ok_count(out / "mmad-eval.sqlite") < 1 and time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.05)
-        merged = cli("merge", src, "--out", out)
+        try:
+            merged = cli("merge", src, "--out", out)
+            assert proc.poll() is None                    # the run was still asking after the merge
+        finally:
+            gate.set()
         assert merged.returncode == 0, merged.stderr
-        assert proc.poll() is None                        # the run was still asking after the merge
         so, se = proc.communicate(timeout=180)
         assert proc.returncode == 0, se
         own = _asked(so)
