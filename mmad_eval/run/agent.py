@@ -143,3 +143,14 @@ class AgentLoop:
                 "turn_limit_endings": sum(1 for s in summaries if s["turn_limit"]),
                 "prompt_tokens": sum(s["prompt_tokens"] for s in summaries),
                 "completion_tokens": sum(s["completion_tokens"] for s in summaries)}
+
+
+def earlier_turns_usage(store: Store, run: str) -> dict:
+    """Requests and tokens of the turns before each conversation's last (its members point at the last turn
+    only, so the store's usage leaves them out); zeros for a run without agent conversations."""
+    finals = store.requests_for({m.request_key for m in store.members(run)})
+    earlier = {k for row in finals.values() if row.get("extra")
+               for k in (json.loads(row["extra"]).get("agent") or {}).get("turn_keys", [])[:-1]}
+    rows = store.requests_for(earlier).values()
+    return {"requests": len(rows), "prompt_tokens": sum(r.get("prompt_tokens") or 0 for r in rows),
+            "completion_tokens": sum(r.get("completion_tokens") or 0 for r in rows)}

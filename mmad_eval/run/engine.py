@@ -18,7 +18,7 @@ from ..enhance.pipeline import Enhancements
 from ..enhance.tools import InspectionTools
 from ..errors import ConfigError
 from ..settings import RunSettings
-from .agent import AgentLoop
+from .agent import AgentLoop, earlier_turns_usage
 from .batch_ledger import BatchLedger
 from .batch_mode import BatchOptions, StoreBatchedBackend
 from .executor import Outcome, StoreCachedBackend
@@ -174,7 +174,12 @@ def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: R
     other processes sharing the run may be adding to) and store it."""
     enh.merge_previous(plan.previous)
     record = plan.record
-    usage = with_cost(store.usage(plan.name), spec.price, spec.batch_price, BatchLedger(store).usage(plan.name))
+    usage = store.usage(plan.name)
+    if plan.record["settings"].get("agent"):          # the turns before each conversation's answer count too
+        earlier = earlier_turns_usage(store, plan.name)
+        usage = {**usage, "agent_earlier_turns": earlier["requests"],
+                 **{k: usage[k] + earlier[k] for k in ("prompt_tokens", "completion_tokens")}}
+    usage = with_cost(usage, spec.price, spec.batch_price, BatchLedger(store).usage(plan.name))
     last = {"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
             "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
             "image_encode_cpu_s": round(inputs.registry.encode_cpu_s, 4),

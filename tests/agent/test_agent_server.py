@@ -135,3 +135,16 @@ def test_killed_mid_trajectory_resumes_at_the_last_completed_turn(synth_question
     got = {a.qid: a.parsed for a in load_parsed_run(out, "openai:fake-vlm").answers}
     want = {a.qid: a.parsed for a in load_parsed_run(ref, "openai:fake-vlm").answers}
     assert got == want and _agents(out) .keys() == _agents(ref).keys()
+
+
+def test_usage_and_cost_count_every_turn(synth_questions, tmp_path):
+    """The run record's tokens (and so its cost) add the tool-calling turns to the answering ones."""
+    with FakeOpenAIServer(responder=zoom_then_answer) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 0
+        bodies = srv.requests
+    usage = load_parsed_run(tmp_path, "openai:fake-vlm").record["usage"]
+    n = len([b for b in bodies if _tool_turns(b) == 0])
+    assert usage["agent_earlier_turns"] == n and usage["requests"] == n
+    agents = _agents(tmp_path).values()
+    assert usage["prompt_tokens"] == sum(a["prompt_tokens"] for a in agents) > 0
+    assert usage["completion_tokens"] == sum(a["completion_tokens"] for a in agents) == 2 * n
