@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..run.loaded import LoadedRun
+from ..score.ad_scores import detection_report
 from ..score.agent import AgentSummary, agent_summary, direct_vs_agent
 from ..score.compare import Comparison
 
@@ -18,6 +19,12 @@ class AgentCard:
     summary: AgentSummary
     direct: str | None = None                 # the run answering directly, when the report has one
     comparison: Comparison | None = None      # agent - direct, strict score, paired
+    auroc: tuple[float | None, float | None] = (None, None)   # Anomaly Detection AUROC: direct, agent
+
+
+def _auroc(records) -> float | None:
+    rep = detection_report(records, n_boot=0)
+    return rep.overall.auroc if rep is not None and rep.overall is not None else None
 
 
 def _without_agent(record: dict) -> dict:
@@ -35,5 +42,6 @@ def agent_cards(runs: list[LoadedRun], n_boot: int = 1000) -> list[AgentCard]:
                        and _without_agent(d.record) == _without_agent(run.record)), None)
         cards.append(AgentCard(run.name, agent.get("tools", []), agent.get("max_turns", 0), summary,
                                direct.name if direct else None,
-                               direct_vs_agent(direct.answers, run.answers, n_boot) if direct else None))
+                               direct_vs_agent(direct.answers, run.answers, n_boot) if direct else None,
+                               (_auroc(direct.answers) if direct else None, _auroc(run.answers))))
     return cards

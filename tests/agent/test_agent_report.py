@@ -56,6 +56,8 @@ def test_agent_section_compares_with_the_direct_run(report):
     assert float(agent[0]) > float(direct[0]) and float(agent[2]) > float(direct[2])
     assert diff[1] == "+0.0" and agent[1] == direct[1]
     assert '<a href="#agent">Agent</a>' in text
+    direct_auc, agent_auc = re.search(r"image-level AUROC: direct ([0-9.]+), agent ([0-9.]+)", section).groups()
+    assert float(agent_auc) > float(direct_auc)             # the blind prior always says Yes: AUROC 50
 
 
 def test_trajectories_are_shown_turn_by_turn_in_chromium(report, tmp_path):
