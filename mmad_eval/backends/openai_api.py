@@ -25,6 +25,7 @@ from typing import Sequence
 from ..errors import BackendStopped, ConfigError, MmadError
 from ..redact import redact_url, register_secret
 from ..prompt.message import Request
+from ..prompt.tools import tool_specs
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
 from .http_json import HTTPStatusError, JSONPoster
@@ -50,6 +51,7 @@ class OpenAIBackend(Backend):
     ahead of the ones in flight; default = concurrency)."""
 
     kind = "openai"
+    supports_tools = True    # agent mode: tools sent as OpenAI function specs, tool_calls read from replies
     lazy_items = True        # generate() takes requests one by one as it sends them (see run/leases.py)
 
     def __init__(self, model, generation, images, **options):
@@ -122,6 +124,9 @@ class OpenAIBackend(Backend):
             p["top_logprobs"] = self.top_logprobs
         if g.reasoning_effort:
             p["reasoning_effort"] = g.reasoning_effort
+        if request.tools:                                     # agent mode: the inspection tools it may call
+            p["tools"] = [{"type": "function", "function": spec} for spec in tool_specs(request.tools)]
+            p["tool_choice"] = "auto"
         if self.extra_body:
             p.update(self.extra_body)
         return p

@@ -57,6 +57,12 @@ def add_arguments(p) -> None:
                    help="expert hint source; maps:DIR reads your detector's anomaly maps and scores")
     g.add_argument("--hint", choices=HINT_STYLES, default="boxes", help="how the expert hint is drawn")
     g.add_argument("--embedder", default="builtin", help="image embedding for --templates retrieved")
+    g = p.add_argument_group("agent mode: the model calls inspection tools before it answers (docs/agent.md)")
+    g.add_argument("--agent", type=agent_tools, metavar="TOOLS",
+                   help="tools the model may call, comma-separated, e.g. tools=zoom,detector,references,compare")
+    g.add_argument("--max-turns", type=int, help="replies per question at most (default 5); the last is the answer")
+    g.add_argument("--agent-detector", type=expert_kind, metavar="builtin|oracle|maps:DIR",
+                   help="the expert behind the detector tool (default builtin)")
     g = p.add_argument_group("backend transport (not part of answer keys)")
     g.add_argument("--concurrency", type=int, help="requests in flight (API backends)")
     g.add_argument("--base-url", action="append", help="server URL; repeat for round robin over replicas")
@@ -111,6 +117,32 @@ def expert_kind(value: str) -> str:
             raise argparse.ArgumentTypeError(f"maps folder not found: {folder}")
         return value
     raise argparse.ArgumentTypeError(f"choose one of {', '.join(EXPERTS)} or maps:DIR")
+
+
+def agent_tools(value: str) -> tuple[str, ...]:
+    """--agent: ``tools=zoom,detector`` or ``zoom,detector``."""
+    import argparse
+
+    from ..settings import AGENT_TOOLS
+
+    names = tuple(t.strip() for t in value.removeprefix("tools=").split(",") if t.strip())
+    unknown = [t for t in names if t not in AGENT_TOOLS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose tools from {', '.join(AGENT_TOOLS)} (comma-separated)")
+    return names
+
+
+def agent_settings(args):
+    """AgentSettings from --agent, --max-turns and --agent-detector (off without --agent)."""
+    from ..errors import ConfigError
+    from ..settings import AgentSettings
+
+    if not getattr(args, "agent", None):
+        if getattr(args, "max_turns", None) is not None or getattr(args, "agent_detector", None):
+            raise ConfigError("--max-turns and --agent-detector need --agent", culprit="--max-turns")
+        return AgentSettings()
+    return AgentSettings(tools=args.agent, max_turns=args.max_turns or 5,
+                         detector=args.agent_detector or "builtin")
 
 
 def backend_options(args) -> dict:
@@ -182,7 +214,7 @@ def settings_from_args(args):
         images=ImageSettings(**sections["images"]), protocol=ProtocolSettings(**sections["protocol"]),
         enhancements=EnhancementSettings(knowledge=args.knowledge, expert=args.expert, hint=args.hint,
                                          embedder=args.embedder),
-        preset=preset.name, overrides=tuple(overrides))
+        preset=preset.name, overrides=tuple(overrides), agent=agent_settings(args))
 
 
 def slice_from_args(args):

@@ -38,6 +38,7 @@ class Outcome:
     in_batches: int = 0             # pending but waiting in Batch API jobs: never asked live meanwhile
     batch: object = None            # batch_mode.BatchReport when sent through the Batch API
     commits: dict = field(default_factory=dict)   # AnswerWriter.stats(): answers per transaction, longest wait
+    agent: dict = field(default_factory=dict)     # agent mode: conversations, turns, tool calls (run/agent.py)
 
     @property
     def unanswered(self) -> int:

@@ -320,6 +320,16 @@ class Store:
                 out[row[0]] = dict(zip(REQUEST_COLUMNS, row))
         return out
 
+    def annotate(self, details: dict[str, dict]) -> None:
+        """Merge ``{key: {name: value}}`` into stored answers' details (``extra``) in one transaction (agent mode
+        adds each final answer's trajectory summary); keys not stored are left out."""
+        with self._lock, self.db.transaction():
+            for key, add in details.items():
+                row = self.db.execute("SELECT extra FROM requests WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    extra = {**json.loads(row[0] or "{}"), **add}
+                    self.db.execute("UPDATE requests SET extra = ? WHERE key = ?", (json.dumps(extra), key))
+
     # -- membership ------------------------------------------------------------------------------------
     def put_members(self, run: str, members: list[Member]) -> None:
         with self._lock, self.db.transaction():
