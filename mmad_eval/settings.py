@@ -26,6 +26,9 @@ REFERENCE_LETTERS = ("last", "first", "list")
 REFERENCE_SCOPES = ("segment", "reply")
 OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
 ANSWER_MODES = ("generate", "likelihood")
+# image perturbations of robustness runs (prompt/perturb.py): kind -> (lowest, highest) allowed value
+PERTURBATIONS = {"blur": (0.0, 50.0), "motion": (0.0, 100.0), "lowlight": (0.05, 10.0), "noise": (0.0, 128.0),
+                 "jpeg": (1.0, 100.0)}
 
 
 def _check(obj, **choices) -> None:
@@ -55,6 +58,34 @@ def _compact(obj, optional: tuple[str, ...]) -> dict:
         if f.name in optional and getattr(obj, f.name) == f.default:
             del d[f.name]
     return d
+
+
+def parse_perturbations(spec: str) -> list[tuple[str, float]]:
+    """``"blur=2,jpeg=30"`` -> ``[("blur", 2.0), ("jpeg", 30.0)]`` (in order); ConfigError naming the bad part."""
+    out = []
+    for part in (p.strip() for p in (spec or "").split(",")):
+        if not part:
+            continue
+        kind, sep, value = part.partition("=")
+        kind = kind.strip()
+        if kind not in PERTURBATIONS or not sep:
+            raise ConfigError(f"a perturbation is KIND=VALUE with KIND one of {', '.join(PERTURBATIONS)}",
+                              culprit=part)
+        try:
+            v = float(value)
+        except ValueError:
+            raise ConfigError(f"{kind} needs a number", culprit=part) from None
+        lo, hi = PERTURBATIONS[kind]
+        if not lo <= v <= hi or (kind == "jpeg" and v != int(v)):
+            raise ConfigError(f"{kind} must be {'a whole number ' if kind == 'jpeg' else ''}from {lo:g} to {hi:g}",
+                              culprit=part)
+        out.append((kind, v))
+    return out
+
+
+def canonical_perturbations(spec: str) -> str:
+    """The recorded form of a perturbation list: ``"blur=2,jpeg=30"`` (numbers without trailing zeros)."""
+    return ",".join(f"{k}={v:g}" for k, v in parse_perturbations(spec))
 
 
 @dataclass(frozen=True)
@@ -167,14 +198,19 @@ class ProtocolSettings:
     reference_letter: str = "last"       # how MMAD's reference letter is read (see the class docstring)
     reference_scope: str = "segment"
     closest_option: bool = False
+    perturb: str = ""                    # image perturbations of a robustness run, e.g. "blur=2,jpeg=30"
+    perturb_seed: int = 0                # seeds the random ones (noise, motion angle) with each image's hash
+    perturb_references: bool = False     # perturb the normal reference images too (else the query only)
 
     def __post_init__(self):
         _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS,
                reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES)
         _check_range(self, "shots", 0)
+        object.__setattr__(self, "perturb", canonical_perturbations(self.perturb))
 
     def as_dict(self) -> dict:
-        return _compact(self, ("reference_letter", "reference_scope", "closest_option"))
+        return _compact(self, ("reference_letter", "reference_scope", "closest_option", "perturb", "perturb_seed",
+                               "perturb_references"))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
 from ..score.calibration import Calibration
 from ..score.table import ScoreTable
+from .robustness_section import robustness_rows
 from .browser import browser_blob
 from .published import PublishedRow, published_rows
 from .scoring import Breakdown, PackageScoring, PairRow, Scoring
@@ -78,6 +79,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
+    robustness: list = field(default_factory=list)   # robustness_section.RobustnessRow per perturbed run
 
 
 @dataclass
@@ -285,4 +287,5 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         comparisons=comparisons(runs, scoring) if len(runs) > 1 else [],
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
-        errata=errata_section(runs, models, errata, scoring) if errata is not None else None)
+        errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
+        robustness=robustness_rows(runs))

@@ -18,6 +18,7 @@ from ..errors import ConfigError, DataError
 from ..paths import safe_join
 from ..prompt.images import ImageRegistry
 from ..prompt.message import Request
+from ..prompt.perturb import perturbed_png
 from ..prompt.render import ImageSlot, PromptTemplate
 from ..questions.jsonl_io import load_jsonl
 from ..questions.mmad_io import load_mmad_json
@@ -59,6 +60,7 @@ class BuiltRequests:
     images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)
     questions: int = 0
     reference_paths: dict[str, Path] = field(default_factory=dict)  # reference image key -> resolved path
+    perturbed: dict[str, str] = field(default_factory=dict)   # source image hash -> its perturbed image's hash
 
 
 @dataclass
@@ -136,18 +138,33 @@ def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
     store.put_members(plan.name, plan.built.members)
 
 
+def _add_image(registry: ImageRegistry, path: Path, rel: str, built: BuiltRequests, perturb) -> str:
+    """Register one image file (its hash); with ``perturb`` (protocol settings of a robustness run) its
+    perturbed pixels instead, as PNG bytes of their own hash (kept in the store for the report)."""
+    sha = registry.add_file(path)
+    if perturb is None:
+        built.images.setdefault(sha, (rel, None))
+        return sha
+    done = built.perturbed.get(sha)
+    if done is None:
+        png = perturbed_png(registry.source_bytes(sha), perturb.perturb, perturb.perturb_seed, sha)
+        done = built.perturbed[sha] = registry.add_bytes(png)
+        built.images.setdefault(done, (None, png))
+    return done
+
+
 def _entry_images(entry, enh, registry: ImageRegistry, root: Path, built: BuiltRequests):
     """Slots for the entry's reference, query and hint images, plus knowledge and hint text."""
+    protocol = enh.protocol
+    query_perturb = protocol if protocol.perturb else None
+    ref_perturb = query_perturb if protocol.perturb_references else None
     refs = []
     for rel in enh.references(entry):
         path = built.reference_paths.get(rel)
         if path is None:   # reference images are shared by many queries: resolve each once
             path = built.reference_paths[rel] = safe_join(root, rel, what="template image")
-        sha = registry.add_file(path)
-        built.images.setdefault(sha, (rel, None))
-        refs.append(ImageSlot(sha, "template", rel))
-    sha = registry.add_file(safe_join(root, entry.key, what="query image"))
-    built.images.setdefault(sha, (entry.key, None))
+        refs.append(ImageSlot(_add_image(registry, path, rel, built, ref_perturb), "template", rel))
+    sha = _add_image(registry, safe_join(root, entry.key, what="query image"), entry.key, built, query_perturb)
     query = ImageSlot(sha, "query", entry.key)
     knowledge = enh.knowledge_text(entry)
     hint_png, hint_text = enh.hint(entry)
