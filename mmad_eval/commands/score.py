@@ -173,6 +173,8 @@ def _print_beyond_letters(scores) -> None:
     if scores.outside_topk:
         print(f"  {scores.outside_topk} answers had shown letters outside the returned top-k (probability 0 "
               "there; a larger top_logprobs backend option narrows this)")
+    if scores.none_option is not None:
+        print("  " + scores.none_option.line())
     cut = scores.strict.extra["rules"].get("truncated", 0)
     if cut:
         print(f"  {cut} replies were cut by the token limit before their answer: raise --max-tokens")

@@ -10,6 +10,7 @@ from ..questions.model import SUBTASKS
 from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
 from ..score.calibration import Calibration
+from ..score.none_option import none_option_report
 from ..score.table import ScoreTable
 from .robustness_section import robustness_rows
 from .browser import browser_blob
@@ -80,6 +81,7 @@ class ReportData:
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
     robustness: list = field(default_factory=list)   # robustness_section.RobustnessRow per perturbed run
+    none_options: list = field(default_factory=list)  # (run name, NoneOptionReport) of runs offering a none option
 
 
 @dataclass
@@ -288,4 +290,5 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
         errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
-        robustness=robustness_rows(runs))
+        robustness=robustness_rows(runs),
+        none_options=[(r.name, rep) for r in runs for rep in [none_option_report(r.answers)] if rep is not None])
