@@ -26,6 +26,7 @@ REFERENCE_LETTERS = ("last", "first", "list")
 REFERENCE_SCOPES = ("segment", "reply")
 OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
 ANSWER_MODES = ("generate", "likelihood")
+ANSWER_FORMATS = ("options", "open")     # multiple choice (MMAD), or open-ended text judged later (mmad-eval judge)
 # image perturbations of robustness runs (prompt/perturb.py): kind -> (lowest, highest) allowed value
 PERTURBATIONS = {"blur": (0.0, 50.0), "motion": (0.0, 100.0), "lowlight": (0.05, 10.0), "noise": (0.0, 128.0),
                  "jpeg": (1.0, 100.0)}
@@ -201,16 +202,20 @@ class ProtocolSettings:
     perturb: str = ""                    # image perturbations of a robustness run, e.g. "blur=2,jpeg=30"
     perturb_seed: int = 0                # seeds the random ones (noise, motion angle) with each image's hash
     perturb_references: bool = False     # perturb the normal reference images too (else the query only)
+    answer_format: str = "options"       # "open": the question without options, a free-text answer (judged)
 
     def __post_init__(self):
         _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS,
-               reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES)
+               reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES, answer_format=ANSWER_FORMATS)
         _check_range(self, "shots", 0)
         object.__setattr__(self, "perturb", canonical_perturbations(self.perturb))
+        if self.answer_format == "open" and (self.question_mode != "independent" or self.circular):
+            raise ConfigError("open answers are asked one question per request, without option rotations: use "
+                              "--question-mode independent and no --circular", culprit="--answer-format open")
 
     def as_dict(self) -> dict:
         return _compact(self, ("reference_letter", "reference_scope", "closest_option", "perturb", "perturb_seed",
-                               "perturb_references"))
+                               "perturb_references", "answer_format"))
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,9 @@ class RunSettings:
     overrides: tuple[str, ...] = ()                               # preset settings replaced by explicit flags
 
     def __post_init__(self):
+        if self.protocol.answer_format == "open" and self.generation.answer_mode != "generate":
+            raise ConfigError("open answers are generated text: drop --answer-mode likelihood",
+                              culprit="--answer-format open")
         if self.generation.answer_mode == "likelihood" and self.protocol.question_mode != "independent":
             raise ConfigError("likelihood answers need one question per request: use --question-mode "
                               "independent", culprit="--answer-mode likelihood")

@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
     g.add_argument("--option-order", choices=OPTION_ORDERS)
     g.add_argument("--option-seed", type=int, help="seed of the option shuffle (with the question id; default 0)")
     g.add_argument("--circular", action="store_true", default=None, help="ask every rotation of the options")
+    g.add_argument("--answer-format", choices=("options", "open"),
+                   help="options: multiple choice (MMAD, default); open: the question without options, answered in "
+                        "a sentence and graded by `mmad-eval judge` (prompt mmad_open unless --prompt is given)")
     g.add_argument("--perturb", action="append", metavar="KIND=VALUE[,...]",
                    help="robustness: perturb the query image, e.g. blur=2, motion=9, lowlight=2, noise=8, jpeg=30 "
                         "(comma-separated, applied in order; `ablate --perturb A --perturb B` runs one arm each)")
@@ -149,7 +152,7 @@ def backend_options(args) -> dict:
 FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "references"), "shots": ("protocol", "shots"),
          "question_mode": ("protocol", "question_mode"), "option_order": ("protocol", "option_order"),
          "option_seed": ("protocol", "option_seed"), "circular": ("protocol", "circular"),
-         "perturb": ("protocol", "perturb"), "perturb_seed": ("protocol", "perturb_seed"),
+         "answer_format": ("protocol", "answer_format"), "perturb": ("protocol", "perturb"), "perturb_seed": ("protocol", "perturb_seed"),
          "perturb_references": ("protocol", "perturb_references"),
          "max_side": ("images", "max_side"), "resize": ("images", "resize"), "image_format": ("images", "format"),
          "jpeg_quality": ("images", "jpeg_quality"), "detail": ("images", "detail"),
@@ -174,6 +177,8 @@ def settings_from_args(args):
     for section in sections:
         sections[section].update(getattr(preset, section))
     fixed = preset.settings()
+    if getattr(args, "answer_format", None) == "open" and args.prompt is None:
+        sections["protocol"]["prompt"] = "mmad_open"        # the question without options (prompts/mmad_open.j2)
     overrides = []
     for flag, (section, name) in FLAGS.items():
         value = getattr(args, flag, None)

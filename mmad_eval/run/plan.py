@@ -182,14 +182,14 @@ def _member(shown, key: str, position: int, n_prompt: int) -> Member:
                   n_prompt, q.text)
 
 
-def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str) -> Request:
+def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str, open_answer: bool = False) -> Request:
     refs, query, knowledge, hint, hint_text = images
     messages = template.render(query=query, references=refs, knowledge=knowledge, hint_image=hint,
                                hint_text=hint_text, questions=prompt_questions(unit), mode=mode)
     metas = [{"qid": s.question.qid, "image": s.question.image, "index": s.question.index,
               "type": s.question.type, "options": s.options} for _, s in unit.answers]
     meta = {"questions": metas, **({k: metas[0][k] for k in ("image", "type", "options")}
-                                   if len(metas) == 1 else {})}
+                                   if len(metas) == 1 else {}), **({"answer_format": "open"} if open_answer else {})}
     return Request(messages=messages, qids=tuple(m["qid"] for m in metas),
                    options=tuple(tuple(m["options"]) for m in metas), meta=meta)
 
@@ -211,7 +211,7 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
                     built.members.append(_member(s, "data-error:" + digest, pos, len(unit.prompt)))
             continue
         for unit in units:
-            req = _unit_request(unit, template, images, protocol.question_mode)
+            req = _unit_request(unit, template, images, protocol.question_mode, protocol.answer_format == "open")
             key = req.key(identity)
             built.requests.setdefault(key, req)
             built.members += [_member(s, key, pos, len(unit.prompt)) for pos, s in unit.answers]
