@@ -10,6 +10,7 @@ the scale; any other reply is an invalid grading, counted and left out of the me
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -56,11 +57,16 @@ class Rubric:
         return cls(str(data.get("name") or path.stem), dims, (lo, hi), hashlib.sha256(raw).hexdigest())
 
 
-def judge_request(rubric: Rubric, record: AnswerRecord) -> Request:
-    """The judge's request for one open answer (text only: the judge does not see the image)."""
+@functools.lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(PROMPT_DIR)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    text = env.get_template(TEMPLATE).render(
+    return env.get_template(TEMPLATE)
+
+
+def judge_request(rubric: Rubric, record: AnswerRecord) -> Request:
+    """The judge's request for one open answer (text only: the judge does not see the image)."""
+    text = _template().render(
         question=record.question, reference=record.options.get(record.answer, ""), answer=record.reply or "",
         dimensions=[{"name": n, "description": d} for n, d in rubric.dimensions], scale_min=rubric.scale[0],
         scale_max=rubric.scale[1])
