@@ -27,6 +27,10 @@ REFERENCE_SCOPES = ("segment", "reply")
 OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
 ANSWER_MODES = ("generate", "likelihood")
 AGENT_TOOLS = ("zoom", "detector", "references", "compare")   # tools an agent run may offer (enhance/tools.py)
+ANSWER_FORMATS = ("options", "open")     # multiple choice (MMAD), or open-ended text judged later (mmad-eval judge)
+# image perturbations of robustness runs (prompt/perturb.py): kind -> (lowest, highest) allowed value
+PERTURBATIONS = {"blur": (0.0, 50.0), "motion": (0.0, 100.0), "lowlight": (0.05, 10.0), "noise": (0.0, 128.0),
+                 "jpeg": (1.0, 100.0)}
 
 
 def _check(obj, **choices) -> None:
@@ -56,6 +60,34 @@ def _compact(obj, optional: tuple[str, ...]) -> dict:
         if f.name in optional and getattr(obj, f.name) == f.default:
             del d[f.name]
     return d
+
+
+def parse_perturbations(spec: str) -> list[tuple[str, float]]:
+    """``"blur=2,jpeg=30"`` -> ``[("blur", 2.0), ("jpeg", 30.0)]`` (in order); ConfigError naming the bad part."""
+    out = []
+    for part in (p.strip() for p in (spec or "").split(",")):
+        if not part:
+            continue
+        kind, sep, value = part.partition("=")
+        kind = kind.strip()
+        if kind not in PERTURBATIONS or not sep:
+            raise ConfigError(f"a perturbation is KIND=VALUE with KIND one of {', '.join(PERTURBATIONS)}",
+                              culprit=part)
+        try:
+            v = float(value)
+        except ValueError:
+            raise ConfigError(f"{kind} needs a number", culprit=part) from None
+        lo, hi = PERTURBATIONS[kind]
+        if not lo <= v <= hi or (kind == "jpeg" and v != int(v)):
+            raise ConfigError(f"{kind} must be {'a whole number ' if kind == 'jpeg' else ''}from {lo:g} to {hi:g}",
+                              culprit=part)
+        out.append((kind, v))
+    return out
+
+
+def canonical_perturbations(spec: str) -> str:
+    """The recorded form of a perturbation list: ``"blur=2,jpeg=30"`` (numbers without trailing zeros)."""
+    return ",".join(f"{k}={v:g}" for k, v in parse_perturbations(spec))
 
 
 @dataclass(frozen=True)
@@ -168,14 +200,23 @@ class ProtocolSettings:
     reference_letter: str = "last"       # how MMAD's reference letter is read (see the class docstring)
     reference_scope: str = "segment"
     closest_option: bool = False
+    perturb: str = ""                    # image perturbations of a robustness run, e.g. "blur=2,jpeg=30"
+    perturb_seed: int = 0                # seeds the random ones (noise, motion angle) with each image's hash
+    perturb_references: bool = False     # perturb the normal reference images too (else the query only)
+    answer_format: str = "options"       # "open": the question without options, a free-text answer (judged)
 
     def __post_init__(self):
         _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS,
-               reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES)
+               reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES, answer_format=ANSWER_FORMATS)
         _check_range(self, "shots", 0)
+        object.__setattr__(self, "perturb", canonical_perturbations(self.perturb))
+        if self.answer_format == "open" and (self.question_mode != "independent" or self.circular):
+            raise ConfigError("open answers are asked one question per request, without option rotations: use "
+                              "--question-mode independent and no --circular", culprit="--answer-format open")
 
     def as_dict(self) -> dict:
-        return _compact(self, ("reference_letter", "reference_scope", "closest_option"))
+        return _compact(self, ("reference_letter", "reference_scope", "closest_option", "perturb", "perturb_seed",
+                               "perturb_references", "answer_format"))
 
 
 @dataclass(frozen=True)
@@ -239,6 +280,9 @@ class RunSettings:
     agent: AgentSettings = field(default_factory=AgentSettings)   # agent mode (off unless tools are offered)
 
     def __post_init__(self):
+        if self.protocol.answer_format == "open" and self.generation.answer_mode != "generate":
+            raise ConfigError("open answers are generated text: drop --answer-mode likelihood",
+                              culprit="--answer-format open")
         if self.generation.answer_mode == "likelihood" and self.protocol.question_mode != "independent":
             raise ConfigError("likelihood answers need one question per request: use --question-mode "
                               "independent", culprit="--answer-mode likelihood")

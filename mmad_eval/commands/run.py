@@ -31,6 +31,15 @@ def add_arguments(p) -> None:
     g.add_argument("--option-order", choices=OPTION_ORDERS)
     g.add_argument("--option-seed", type=int, help="seed of the option shuffle (with the question id; default 0)")
     g.add_argument("--circular", action="store_true", default=None, help="ask every rotation of the options")
+    g.add_argument("--answer-format", choices=("options", "open"),
+                   help="options: multiple choice (MMAD, default); open: the question without options, answered in "
+                        "a sentence and graded by `mmad-eval judge` (prompt mmad_open unless --prompt is given)")
+    g.add_argument("--perturb", action="append", metavar="KIND=VALUE[,...]",
+                   help="robustness: perturb the query image, e.g. blur=2, motion=9, lowlight=2, noise=8, jpeg=30 "
+                        "(comma-separated, applied in order; `ablate --perturb A --perturb B` runs one arm each)")
+    g.add_argument("--perturb-seed", type=int, help="seed of the random perturbations (noise, motion angle; default 0)")
+    g.add_argument("--perturb-references", action="store_true", default=None,
+                   help="perturb the normal reference images too (default: the query image only)")
     g = p.add_argument_group("images")
     g.add_argument("--max-side", type=int, help="the resize box (MMAD's API scripts: 512)")
     g.add_argument("--resize", choices=RESIZES, help="shrink (default: shrink to fit --max-side), fit-area (up or "
@@ -178,6 +187,8 @@ def backend_options(args) -> dict:
 FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "references"), "shots": ("protocol", "shots"),
          "question_mode": ("protocol", "question_mode"), "option_order": ("protocol", "option_order"),
          "option_seed": ("protocol", "option_seed"), "circular": ("protocol", "circular"),
+         "answer_format": ("protocol", "answer_format"), "perturb": ("protocol", "perturb"), "perturb_seed": ("protocol", "perturb_seed"),
+         "perturb_references": ("protocol", "perturb_references"),
          "max_side": ("images", "max_side"), "resize": ("images", "resize"), "image_format": ("images", "format"),
          "jpeg_quality": ("images", "jpeg_quality"), "detail": ("images", "detail"),
          "temperature": ("generation", "temperature"), "max_tokens": ("generation", "max_tokens"),
@@ -201,11 +212,15 @@ def settings_from_args(args):
     for section in sections:
         sections[section].update(getattr(preset, section))
     fixed = preset.settings()
+    if getattr(args, "answer_format", None) == "open" and args.prompt is None:
+        sections["protocol"]["prompt"] = "mmad_open"        # the question without options (prompts/mmad_open.j2)
     overrides = []
     for flag, (section, name) in FLAGS.items():
         value = getattr(args, flag, None)
         if value is None:
             continue
+        if flag == "perturb":                       # repeated --perturb: one list, applied in order
+            value = ",".join(value)
         if f"{section}.{name}" in fixed and fixed[f"{section}.{name}"] != value:
             overrides.append(f"{section}.{name}")
         sections[section][name] = value

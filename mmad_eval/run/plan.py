@@ -19,6 +19,7 @@ from ..paths import safe_join
 from ..prompt.images import ImageRegistry
 from ..imageio import open_image
 from ..prompt.message import Request, TextPart
+from ..prompt.perturb import perturbed_png
 from ..prompt.tools import agent_instruction
 from ..prompt.render import ImageSlot, PromptTemplate
 from ..questions.jsonl_io import load_jsonl
@@ -61,6 +62,7 @@ class BuiltRequests:
     images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)
     questions: int = 0
     reference_paths: dict[str, Path] = field(default_factory=dict)  # reference image key -> resolved path
+    perturbed: dict[str, str] = field(default_factory=dict)   # source image hash -> its perturbed image's hash
 
 
 @dataclass
@@ -143,18 +145,33 @@ def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
     store.put_members(plan.name, plan.built.members)
 
 
+def _add_image(registry: ImageRegistry, path: Path, rel: str, built: BuiltRequests, perturb) -> str:
+    """Register one image file (its hash); with ``perturb`` (protocol settings of a robustness run) its
+    perturbed pixels instead, as PNG bytes of their own hash (kept in the store for the report)."""
+    sha = registry.add_file(path)
+    if perturb is None:
+        built.images.setdefault(sha, (rel, None))
+        return sha
+    done = built.perturbed.get(sha)
+    if done is None:
+        png = perturbed_png(registry.source_bytes(sha), perturb.perturb, perturb.perturb_seed, sha)
+        done = built.perturbed[sha] = registry.add_bytes(png)
+        built.images.setdefault(done, (None, png))
+    return done
+
+
 def _entry_images(entry, enh, registry: ImageRegistry, root: Path, built: BuiltRequests):
     """Slots for the entry's reference, query and hint images, plus knowledge and hint text."""
+    protocol = enh.protocol
+    query_perturb = protocol if protocol.perturb else None
+    ref_perturb = query_perturb if protocol.perturb_references else None
     refs = []
     for rel in enh.references(entry):
         path = built.reference_paths.get(rel)
         if path is None:   # reference images are shared by many queries: resolve each once
             path = built.reference_paths[rel] = safe_join(root, rel, what="template image")
-        sha = registry.add_file(path)
-        built.images.setdefault(sha, (rel, None))
-        refs.append(ImageSlot(sha, "template", rel))
-    sha = registry.add_file(safe_join(root, entry.key, what="query image"))
-    built.images.setdefault(sha, (entry.key, None))
+        refs.append(ImageSlot(_add_image(registry, path, rel, built, ref_perturb), "template", rel))
+    sha = _add_image(registry, safe_join(root, entry.key, what="query image"), entry.key, built, query_perturb)
     query = ImageSlot(sha, "query", entry.key)
     knowledge = enh.knowledge_text(entry)
     hint_png, hint_text = enh.hint(entry)
@@ -173,7 +190,7 @@ def _member(shown, key: str, position: int, n_prompt: int) -> Member:
 
 
 def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str, agent_text: str = "",
-                  tools: tuple[str, ...] = ()) -> Request:
+                  tools: tuple[str, ...] = (), open_answer: bool = False) -> Request:
     refs, query, knowledge, hint, hint_text = images
     messages = template.render(query=query, references=refs, knowledge=knowledge, hint_image=hint,
                                hint_text=hint_text, questions=prompt_questions(unit), mode=mode)
@@ -183,7 +200,7 @@ def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str, agen
     metas = [{"qid": s.question.qid, "image": s.question.image, "index": s.question.index,
               "type": s.question.type, "options": s.options} for _, s in unit.answers]
     meta = {"questions": metas, **({k: metas[0][k] for k in ("image", "type", "options")}
-                                   if len(metas) == 1 else {})}
+                                   if len(metas) == 1 else {}), **({"answer_format": "open"} if open_answer else {})}
     return Request(messages=messages, qids=tuple(m["qid"] for m in metas),
                    options=tuple(tuple(m["options"]) for m in metas), meta=meta, tools=tuple(tools))
 
@@ -217,7 +234,7 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
             continue
         for unit in units:
             req = _unit_request(unit, template, images, protocol.question_mode, agent_text,
-                                agent.tools if agent_text else ())
+                                agent.tools if agent_text else (), protocol.answer_format == "open")
             key = req.key(identity)
             built.requests.setdefault(key, req)
             built.members += [_member(s, key, pos, len(unit.prompt)) for pos, s in unit.answers]
