@@ -81,7 +81,7 @@ def test_sigkill_then_resume_equals_uninterrupted(dataset, tmp_path):
 @pytest.mark.parametrize("sig, how, code", [(signal.SIGTERM, "SIGTERM", 143), (signal.SIGINT, "Ctrl-C", 130)])
 def test_sigterm_and_ctrl_c_stop_and_say_how_many_answers_are_saved_where(dataset, tmp_path, sig, how, code):
     env = {**os.environ, "OPENAI_API_KEY": "test-key-not-secret"}
-    with FakeOpenAIServer(latency_s=0.3) as srv:
+    with FakeOpenAIServer(latency_s=1.0) as srv:      # 16 requests, 2 in flight: about 8 s to stop it in
         out = tmp_path / "stopped"
         proc = subprocess.Popen(_cmd(dataset, out, srv.base_url), env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

@@ -29,7 +29,7 @@ def _broken_entry(dataset):
 
 def test_cumulative_lists_questions_one_to_i_and_keeps_last(dataset, tmp_path):
     Spy.seen = []
-    run_evaluation(settings(question_mode="cumulative"), dataset, tmp_path / "o", slice=Slice(limit=5),
+    run_evaluation(settings(question_mode="cumulative"), dataset, tmp_path / "o", slice=Slice(limit=5, sample="first"),
                    backend_factory=Spy)
     third = next(r for r in Spy.seen if r.qids[0].endswith("broken/000.png#2"))
     assert len(third.messages) == 1 and third.messages[0].role == "user"

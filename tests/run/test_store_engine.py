@@ -138,7 +138,7 @@ def test_request_meta_and_letters(dataset, tmp_path):
             seen.extend(r for _, r in items)
             await super().generate(items, emit)
 
-    run_evaluation(settings(), dataset, tmp_path / "out", slice=Slice(limit=2), backend_factory=Spy)
+    run_evaluation(settings(), dataset, tmp_path / "out", slice=Slice(limit=2, sample="first"), backend_factory=Spy)
     req = seen[1]
     assert req.meta["type"] == "Object Classification" and req.meta["image"].endswith("good/000.png")
     assert req.meta["options"]["C"] == "Bottle" and req.options == (("A", "B", "C", "D"),)
