@@ -17,6 +17,7 @@ import time
 from typing import Sequence
 
 from ..errors import MissingExtraError, MmadError
+from ..prompt.conversations import get_conversation
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_vllm
@@ -56,7 +57,7 @@ class VLLMBackend(Backend):
 
     def answer_options(self) -> dict:
         out = {k: self.options[k] for k in ("dtype", "mm_processor_kwargs", "quantization", "revision",
-                                            "chat_template") if self.options.get(k) is not None}
+                                            "chat_template", "conversation") if self.options.get(k) is not None}
         if self.sampling_kwargs:
             out["sampling_kwargs"] = self.sampling_kwargs
         return out
@@ -104,6 +105,9 @@ class VLLMBackend(Backend):
             kw["temperature"] = g.temperature
         if g.top_p is not None:
             kw["top_p"] = g.top_p
+        for name in ("top_k", "repetition_penalty"):
+            if getattr(g, name) is not None:
+                kw[name] = getattr(g, name)
         if want_logprobs:
             kw["logprobs"] = self.top_logprobs
         kw.update(self.sampling_kwargs)
@@ -134,7 +138,9 @@ class VLLMBackend(Backend):
 
     def _chat(self, llm, params, conversations):
         kw = {"use_tqdm": False}
-        if self.options.get("chat_template"):
+        if self.options.get("conversation"):
+            kw["chat_template"] = get_conversation(self.options["conversation"]).template()
+        elif self.options.get("chat_template"):
             kw["chat_template"] = self.options["chat_template"]
         return llm.chat(conversations, sampling_params=params, **kw)
 

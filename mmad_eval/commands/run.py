@@ -16,8 +16,9 @@ def add_arguments(p) -> None:
                                        "(default: the question file's folder)")
     g = p.add_argument_group("protocol (defaults: the --protocol preset's, else ours)")
     g.add_argument("--protocol", default=OWN_PRESET, metavar="NAME",
-                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, qwen2.5-vl, internvl, "
-                        "llava, gemini) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
+                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, gemini, qwen2.5-vl, "
+                        "internvl, llava, minicpm-v, internlm-xcomposer, qwen-vl-chat, cambrian, sphinx, "
+                        "anomalygpt) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
                         "override it and the run records which")
     g.add_argument("--prompt", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
