@@ -80,6 +80,10 @@ def add_arguments(p) -> None:
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
     g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")
+    g.add_argument("--subset", help="a paper's named subset (triad, no-visa; see `mmad-eval protocols --subsets`), "
+                                    "recorded with the run and shown in reports")
+    g.add_argument("--subset-file", help="only the image keys or question ids (key#index) listed in this file "
+                                         "(lines or a JSON list); recorded by name and SHA-256")
     g = p.add_argument_group("Ray: data parallel over a cluster (pip install 'mmad-eval[ray]')")
     g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="answer on Ray workers; ADDRESS of a running cluster (e.g. ray://head:10001), "
@@ -186,7 +190,14 @@ def settings_from_args(args):
 def slice_from_args(args):
     from ..run.slices import Slice, parse_shard
 
-    return Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
+    from ..errors import ConfigError
+    from ..run.subsets import named_subset, subset_from_file
+
+    if getattr(args, "subset", None) and getattr(args, "subset_file", None):
+        raise ConfigError("choose --subset or --subset-file, not both", culprit="--subset-file")
+    subset = (named_subset(args.subset) if getattr(args, "subset", None)
+              else subset_from_file(args.subset_file) if getattr(args, "subset_file", None) else None)
+    return Slice(subset=subset, limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
                  categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
 
 
