@@ -43,9 +43,9 @@ class Subset:
 
 
 SUBSETS = {s.name: s for s in (
-    Subset("triad", "Triad's MMAD evaluation: without VisA (its training data) and without MVTec-LOCO "
+    Subset("triad", "Triad's MMAD evaluation: without VisA and without MVTec-LOCO "
                     "juice_bottle", exclude_datasets=("VisA",), exclude_categories=("MVTec-LOCO/juice_bottle",)),
-    Subset("no-visa", "MMAD without VisA (models trained on VisA)", exclude_datasets=("VisA",)),
+    Subset("no-visa", "MMAD without VisA", exclude_datasets=("VisA",)),
 )}
 
 
