@@ -123,9 +123,10 @@ class OpenAIBackend(Backend):
             p["seed"] = g.seed
         if g.top_p is not None:
             p["top_p"] = g.top_p
-        for name in ("top_k", "repetition_penalty"):   # vLLM/SGLang sampling extensions, sent only when set
-            if getattr(g, name) is not None:
-                p[name] = getattr(g, name)
+        if g.top_k is not None:              # vLLM/SGLang sampling extensions, sent only when set
+            p["top_k"] = g.top_k or -1       # our 0 = no cut, their -1
+        if g.repetition_penalty is not None:
+            p["repetition_penalty"] = g.repetition_penalty
         if self.conversation:   # vLLM's chat_template request field: the script's conversation on the server
             p["chat_template"] = self.conversation
         if g.letter_probs and request_letters(request):

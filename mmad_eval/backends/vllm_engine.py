@@ -105,9 +105,10 @@ class VLLMBackend(Backend):
             kw["temperature"] = g.temperature
         if g.top_p is not None:
             kw["top_p"] = g.top_p
-        for name in ("top_k", "repetition_penalty"):
-            if getattr(g, name) is not None:
-                kw[name] = getattr(g, name)
+        if g.top_k is not None:
+            kw["top_k"] = g.top_k or -1        # our 0 = no cut, vLLM's -1
+        if g.repetition_penalty is not None:
+            kw["repetition_penalty"] = g.repetition_penalty
         if want_logprobs:
             kw["logprobs"] = self.top_logprobs
         kw.update(self.sampling_kwargs)

@@ -160,7 +160,7 @@ def test_an_openai_compatible_server_gets_the_conversation_and_sampling(data):
     from mmad_eval.commands.run import backend_options
 
     for preset, want in (("llava", {"top_k": 50}), ("internlm-xcomposer", {"repetition_penalty": 1.005}),
-                         ("gpt4o", {})):
+                         ("qwen-vl-chat", {"top_k": -1}), ("gpt4o", {})):   # our top_k 0 (no cut) is their -1
         by_image, registry, settings, args = requests_for(preset, data)
         be = OpenAIBackend("m", settings.generation, registry, base_url="http://127.0.0.1:9/v1", **backend_options(args))
         body = be.payload(by_image[QUERY_PNG][0])
