@@ -262,6 +262,10 @@ def main(args) -> int:
     if settings.get("preset"):
         over = settings.get("overrides") or []
         print(f"protocol preset {settings['preset']}" + (f"; overridden by flags: {', '.join(over)}" if over else ""))
+    known = (summary.record.get("questions") or {}).get("known_as")
+    subset = ((summary.record.get("slice") or {}).get("subset") or {}).get("name")
+    if known or subset:
+        print("questions: " + " · ".join(x for x in (known, subset and f"subset {subset}") if x))
     if summary.batch and summary.batch.jobs:
         from ..run.batch_mode import job_table
 

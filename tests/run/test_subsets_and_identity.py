@@ -69,10 +69,10 @@ def _record(out: Path) -> dict:
     return store.run_record(name)
 
 
-def test_triad_leaves_out_visa_and_juice_bottle_and_the_report_says_so(tmp_path):
+def test_triad_leaves_out_visa_and_juice_bottle_and_the_report_says_so(tmp_path, capsys):
     questions = _write(tmp_path / "data", KEYS)
     rc, bodies = _run(questions, tmp_path / "out", "--subset", "triad")
-    assert rc == 0
+    assert rc == 0 and "questions: subset triad" in capsys.readouterr().out
     assert len(bodies) == 3                      # DS-MVTec (2 questions) + breakfast_box (1)
     assert _answered(tmp_path) == ["DS-MVTec/bottle/image/crack/000.png"] * 2 + [
         "MVTec-LOCO/breakfast_box/test/good/003.png"]
