@@ -172,10 +172,11 @@ PRESETS: dict[str, ProtocolPreset] = {p.name: p for p in (
         images={"resize": "shrink", "max_side": None, "format": "png"},
         generation={"temperature": 0.7, "top_p": 0.8, "top_k": 100, "repetition_penalty": 1.05, "max_tokens": 2048},
         assumptions=(_REMOTE.format(model="MiniCPM-V-2.6 (openbmb/MiniCPM-V-2_6)"),
-                     "model.chat joins the images and the text with newlines and slices each image itself "
-                     "(max_slice_nums 9); vLLM's MiniCPM-V placeholders are joined the same way",
-                     "decoding is model.chat's default sampling (remote code, read from its modeling file), "
-                     "unseeded in the script; ours is seeded (--seed)", _RAW_LETTER)),
+                     "model.chat joins the images and the text with newlines and slices each image itself; "
+                     "vLLM's MiniCPM-V support joins its image placeholders and the text with newlines too",
+                     "decoding is model.chat's default sampling (remote code, modeling_minicpmv.py; not re-read "
+                     "for this preset: check it against your copy), unseeded in the script; ours is seeded (--seed)",
+                     _RAW_LETTER)),
     ProtocolPreset(
         "internlm-xcomposer", "evaluation/examples/Transformers/internlm_xcomposer_query.py",
         "InternLM-XComposer2-VL script: one string with <ImageHere> places, no system prompt, images squeezed "

@@ -102,7 +102,7 @@ PUBLISHED_ROWS: tuple[PublishedRow, ...] = (
          "74.92, the CSV 74.31", CV2),
     _row("internlm-xcomposer2-vl-7b", "InternLM-XComposer2-VL-7B", 1, 61.73, "internlm-xcomposer",
          "internlm/internlm-xcomposer2-vl-7b", "server", PLUGIN,
-         "the script's autocast half precision and the model's own 490-px vis_processor"),
+         "the script's autocast half precision and the model's own vis_processor"),
     _row("llava-next-interleave-qwen-7b-dpo", "llava-next-interleave-qwen-7b-dpo", 1, 59.32, "llava",
          "llava-hf/llava-interleave-qwen-7b-dpo-hf", "hf", "", _LLAVA_REPO, UNSEEDED,
          "the script ran LLaVA-NeXT's code; which --conv-mode was passed is not recorded (llava_v1 by default, "
