@@ -177,8 +177,9 @@ class HFBackend(Backend):
     def inputs(self, conversations: list) -> dict:
         """Tokenised, padded batch (left padding) with pixel tensors, on the model's device."""
         kw = {}
-        if self.options.get("conversation"):
+        if self.options.get("conversation"):    # the script's conversation, images as the processor's token
             kw["chat_template"] = get_conversation(self.options["conversation"]).template()
+            kw["image_placeholder"] = getattr(self.processor, "image_token", None) or "<image>"
         elif self.options.get("chat_template"):
             kw["chat_template"] = self.options["chat_template"]
         enc = self.processor.apply_chat_template(conversations, tokenize=True, return_dict=True, return_tensors="pt",

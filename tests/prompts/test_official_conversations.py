@@ -99,20 +99,22 @@ def test_a_checkpoint_whose_processor_tiles_is_refused(tiny):
 INTERNVL2_SYSTEM = "你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, 是一个有用无害的人工智能助手。"
 
 
-@pytest.mark.parametrize("key, conv", [(QUERY_PNG, CONV_DEFECT), (QUERY_JPG, CONV_GOOD)])
-def test_internvl_conversation_is_model_chats_prompt(tiny, data, key, conv):
-    """internvl_query.py's model.chat: internlm2-chat/Hermes-2 (MPT separators), each <image> replaced in place
-    (by <img><IMG_CONTEXT>...</img>; transformers' processor expands one <IMG_CONTEXT> the same way)."""
+@pytest.mark.parametrize("key, conv, placeholder", [(QUERY_PNG, CONV_DEFECT, None), (QUERY_JPG, CONV_GOOD, None),
+                                                    (QUERY_PNG, CONV_DEFECT, "<IMG_CONTEXT>")])
+def test_internvl_conversation_is_model_chats_prompt(tiny, data, key, conv, placeholder):
+    """internvl_query.py's model.chat: internlm2-chat/Hermes-2 (MPT separators) around the script's string, each
+    <image> in place (model.chat and vLLM expand '<image>'; the hf backend passes InternVL-hf's <IMG_CONTEXT>)."""
     by_image, registry, _, _ = requests_for("internvl", data)
     tok = tf.AutoProcessor.from_pretrained(tiny).tokenizer
     template = get_conversation(PRESETS["internvl"].backend_options["conversation"]).template()
+    extra = {"image_placeholder": placeholder} if placeholder else {}
     for request, (messages, _) in zip(by_image[key], expected("internvl", conv, key, data)):
         (_, parts), = messages
         query = _script_text(parts)
         want = ("<|im_start|>system\n" + INTERNVL2_SYSTEM + "<|im_end|>" + "<|im_start|>user\n" + query
-                + "<|im_end|>" + "<|im_start|>assistant\n").replace("<image>", "<IMG_CONTEXT>")
+                + "<|im_end|>" + "<|im_start|>assistant\n").replace("<image>", placeholder or "<image>")
         got = tok.apply_chat_template(to_hf(request, registry), chat_template=template, tokenize=False,
-                                      add_generation_prompt=True)
+                                      add_generation_prompt=True, **extra)
         assert got == want
 
 
