@@ -17,7 +17,7 @@ import time
 from typing import Sequence
 
 from ..errors import MissingExtraError, MmadError
-from ..prompt.conversations import get_conversation
+from ..prompt.conversations import check_architecture, get_conversation
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_vllm
@@ -95,6 +95,12 @@ class VLLMBackend(Backend):
         if self._llm is None:
             if self.limit_mm_per_prompt is None:
                 self.limit_mm_per_prompt = {"image": max(1, max_images)}
+            if self.options.get("conversation"):
+                import transformers
+
+                config = transformers.AutoConfig.from_pretrained(
+                    self.model, trust_remote_code=bool(self.options.get("trust_remote_code")))
+                check_architecture(self.options["conversation"], config, self.model)
             self._llm = self._vllm().LLM(model=self.model, **self.engine_kwargs())
         return self._llm
 

@@ -15,6 +15,7 @@ from .render import PROMPT_DIR
 class Conversation:
     name: str
     processors: tuple[str, ...]   # transformers processor classes whose image handling matches the script's
+    architectures: tuple[str, ...]   # config architectures of the covered checkpoints (engines without a processor)
     covers: str                   # the checkpoints it reproduces, for the refusal line
 
     def template(self) -> str:
@@ -22,10 +23,10 @@ class Conversation:
 
 
 CONVERSATIONS = {c.name: c for c in (
-    Conversation("llava_v1", ("LlavaProcessor",),
+    Conversation("llava_v1", ("LlavaProcessor",), ("LlavaForConditionalGeneration", "LlavaLlamaForCausalLM"),
                  "LLaVA-1.5 checkpoints (one resized, centre-cropped 336-px image per <image>, as the script's "
                  "CLIP preprocess gives; v1.6/NeXT/OneVision processors tile instead)"),
-    Conversation("internvl2_chat", ("InternVLProcessor",),
+    Conversation("internvl2_chat", ("InternVLProcessor",), ("InternVLChatModel", "InternVLForConditionalGeneration"),
                  "InternVL checkpoints in transformers' InternVL format (one 448-px tile per image)"),
 )}
 
@@ -41,6 +42,17 @@ def check_processor(name: str, processor, model: str) -> None:
     conv = get_conversation(name)
     kind = type(processor).__name__
     if kind not in conv.processors:
-        raise ConfigError(f"the {name} conversation covers {conv.covers}; this checkpoint's processor is {kind}, "
-                          "so its images would differ from the script's: use the preset with a covered checkpoint",
-                          culprit=model)
+        _refuse(conv, f"processor is {kind}", model)
+
+
+def check_architecture(name: str, config, model: str) -> None:
+    """The same check from a checkpoint's config (``architectures``), for engines that load their own processor."""
+    conv = get_conversation(name)
+    found = tuple(getattr(config, "architectures", None) or ())
+    if not set(found) & set(conv.architectures):
+        _refuse(conv, f"architecture is {', '.join(found) or 'not stated'}", model)
+
+
+def _refuse(conv: Conversation, what: str, model: str) -> None:
+    raise ConfigError(f"the {conv.name} conversation covers {conv.covers}; this checkpoint's {what}, so its images "
+                      "would differ from the script's: use the preset with a covered checkpoint", culprit=model)

@@ -8,7 +8,7 @@ import pytest
 import official_scripts as ref
 from test_official_presets import CONV_DEFECT, CONV_GOOD, QUERY_JPG, QUERY_PNG, data, expected, requests_for  # noqa: F401
 from mmad_eval.errors import ConfigError
-from mmad_eval.prompt.conversations import check_processor, get_conversation
+from mmad_eval.prompt.conversations import check_architecture, check_processor, get_conversation
 from mmad_eval.run.protocol_presets import PRESETS
 from mmad_eval.settings import GenerationSettings
 
@@ -91,6 +91,13 @@ def test_a_checkpoint_whose_processor_tiles_is_refused(tiny):
                                 vision_feature_select_strategy="default")
     with pytest.raises(ConfigError, match="LLaVA-1.5 checkpoints.*LlavaNextProcessor"):
         check_processor("llava_v1", nxt, "llava-hf/llava-v1.6-mistral-7b-hf")
+    for config, ok in ((tf.LlavaConfig(), True), (tf.LlavaNextConfig(), False), (tf.LlavaOnevisionConfig(), False)):
+        config.architectures = [type(config).__name__.replace("Config", "ForConditionalGeneration")]
+        if ok:
+            check_architecture("llava_v1", config, "m")      # what the vllm backend checks before loading
+        else:
+            with pytest.raises(ConfigError, match=r"LLaVA-1.5 checkpoints.*architecture is Llava(Next|Onevision)"):
+                check_architecture("llava_v1", config, "m")
     be = HFBackend(tiny, GenerationSettings(), None, device="cpu", conversation="internvl2_chat")
     with pytest.raises(ConfigError, match="processor is LlavaProcessor"):
         be.load()
