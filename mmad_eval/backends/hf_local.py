@@ -11,8 +11,8 @@ import time
 from typing import Sequence
 
 from ..errors import ConfigError, MissingExtraError, MmadError
-from ..prompt.message import Request
 from ..prompt.conversations import check_processor, get_conversation
+from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import letter_logprobs, request_letters, to_hf
 from .likelihood import letter_token_ids, pooled_logprobs
