@@ -26,6 +26,7 @@ REFERENCE_LETTERS = ("last", "first", "list")
 REFERENCE_SCOPES = ("segment", "reply")
 OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
 ANSWER_MODES = ("generate", "likelihood")
+AGENT_TOOLS = ("zoom", "detector", "references", "compare")   # tools an agent run may offer (enhance/tools.py)
 
 
 def _check(obj, **choices) -> None:
@@ -96,7 +97,7 @@ class GenerationSettings:
 
     def as_dict(self) -> dict:
         d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort",
-                                 "top_k", "repetition_penalty"))
+                            "top_k", "repetition_penalty"))
         if "refusal_keywords" in d:
             d["refusal_keywords"] = list(d["refusal_keywords"])
         return d
@@ -197,6 +198,42 @@ class EnhancementSettings:
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    """Agent mode: the model may call inspection tools over several turns before it answers.
+
+    ``tools`` is the set offered (in :data:`AGENT_TOOLS` order); ``max_turns`` bounds the model's replies per
+    question (the last one is the answer, or no answer if it still calls tools); ``detector`` is the expert
+    behind the ``detector`` tool (an expert kind or maps:DIR); ``zoom_side`` is the longer side of a zoomed
+    crop in pixels. Off (no tools) by default: then nothing of it is recorded.
+    """
+
+    tools: tuple[str, ...] = ()
+    max_turns: int = 5
+    detector: str = "builtin"
+    zoom_side: int = 448
+
+    def __post_init__(self):
+        tools = tuple(dict.fromkeys(self.tools))
+        for t in tools:
+            if t not in AGENT_TOOLS:
+                raise ConfigError(f"unknown agent tool {t!r}; choose from {', '.join(AGENT_TOOLS)}",
+                                  culprit="AgentSettings.tools")
+        object.__setattr__(self, "tools", tuple(t for t in AGENT_TOOLS if t in tools))
+        _check_range(self, "max_turns", 1, 50)
+        _check_range(self, "zoom_side", 16, 4096)
+        if not (self.detector.startswith(MAPS_PREFIX) and len(self.detector) > len(MAPS_PREFIX)):
+            _check(self, detector=EXPERT_KINDS)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.tools)
+
+    def as_dict(self) -> dict:
+        return {"tools": list(self.tools), "max_turns": self.max_turns, "detector": self.detector,
+                "zoom_side": self.zoom_side}
+
+
+@dataclass(frozen=True)
 class RunSettings:
     model: str                                                    # preset name or backend:model
     generation: GenerationSettings = field(default_factory=GenerationSettings)
@@ -205,11 +242,16 @@ class RunSettings:
     enhancements: EnhancementSettings = field(default_factory=EnhancementSettings)
     preset: str = OWN_PRESET                                      # the protocol preset (`mmad-eval protocols`)
     overrides: tuple[str, ...] = ()                               # preset settings replaced by explicit flags
+    agent: AgentSettings = field(default_factory=AgentSettings)   # agent mode (off unless tools are offered)
 
     def __post_init__(self):
         if self.generation.answer_mode == "likelihood" and self.protocol.question_mode != "independent":
             raise ConfigError("likelihood answers need one question per request: use --question-mode "
                               "independent", culprit="--answer-mode likelihood")
+        if self.agent.enabled and (self.generation.answer_mode != "generate"
+                                   or self.protocol.question_mode != "independent"):
+            raise ConfigError("agent mode answers one question per conversation with generated text: use "
+                              "--question-mode independent and --answer-mode generate", culprit="--agent")
 
     def as_dict(self) -> dict:
         d = {"model": self.model, "generation": self.generation.as_dict(), "images": self.images.as_dict(),
@@ -217,4 +259,6 @@ class RunSettings:
         if self.preset != OWN_PRESET or self.overrides:
             d["preset"] = self.preset
             d["overrides"] = list(self.overrides)
+        if self.agent.enabled:
+            d["agent"] = self.agent.as_dict()
         return d

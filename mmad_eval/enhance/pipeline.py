@@ -46,6 +46,10 @@ class Enhancements:
             self.fewer_references.add(entry.key)
         return refs
 
+    def retriever(self):
+        """The retrieval index over the question set's normal images (built on first use)."""
+        return self._retriever()
+
     def _retriever(self):
         if self._retrieval is None:
             from .retrieval import RetrievalIndex  # built lazily: embeds each category's normal pool once

@@ -11,6 +11,7 @@ from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
 from ..score.calibration import Calibration
 from ..score.table import ScoreTable
+from .agent_section import agent_cards
 from .browser import browser_blob
 from .published import PublishedRow, published_rows
 from .scoring import Breakdown, PackageScoring, PairRow, Scoring
@@ -79,6 +80,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
+    agents: list = field(default_factory=list)   # agent_section.AgentCard per agent-mode run
 
 
 @dataclass
@@ -140,7 +142,8 @@ def _flat(d: dict, prefix: str = "") -> dict[str, object]:
 def _usage(run: LoadedRun) -> tuple[int | None, int | None, float | None]:
     """Token usage (and cost, where a backend recorded one) from the run record, else from answer metadata."""
     u = run.record.get("usage") or {}
-    tin, tout = u.get("prompt_tokens"), u.get("completion_tokens")
+    tin = u.get("prompt_tokens_billed", u.get("prompt_tokens"))        # billed: replaced outcomes included
+    tout = u.get("completion_tokens_billed", u.get("completion_tokens"))
     cost = u.get("cost_usd", u.get("cost"))
     if not tin and not tout:
         seen, tin, tout = set(), 0, 0
@@ -297,4 +300,5 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         comparisons=comparisons(runs, scoring) if len(runs) > 1 else [],
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
-        errata=errata_section(runs, models, errata, scoring) if errata is not None else None)
+        errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
+        agents=agent_cards(runs))
