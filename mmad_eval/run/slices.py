@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..errors import ConfigError
 from ..questions.model import SUBTASK_SHORT, SUBTASKS, TYPES, ImageEntry, Question, QuestionSet, subtask_of
+from .subsets import Subset, check_subset
 
 _SHORT_TO_SUBTASK = {v.lower(): k for k, v in SUBTASK_SHORT.items()}
 SAMPLES = ("stratified", "first")
@@ -25,6 +26,7 @@ class Slice:
     datasets: tuple[str, ...] = ()           # first key component, e.g. DS-MVTec
     categories: tuple[str, ...] = ()         # second key component, e.g. bottle
     shard: tuple[int, int] | None = None     # (i, N), 0 <= i < N: images whose key hash % N == i
+    subset: Subset | None = None             # a paper's named subset or a subset file
     sample: str = "stratified"               # how a limit picks: "stratified" (seeded) or "first" (file order)
     sample_seed: int = 0                     # seed of the stratified sample
 
@@ -35,7 +37,10 @@ class Slice:
             raise ConfigError("--limit must be at least 1", culprit=str(self.limit))
 
     def as_dict(self) -> dict:
-        d = asdict(self)
+        d = asdict(replace(self, subset=None))
+        del d["subset"]
+        if self.subset is not None:
+            d["subset"] = self.subset.describe()
         if self.limit is None:               # without a limit nothing is sampled (older records stay the same)
             del d["sample"], d["sample_seed"]
         return d
@@ -122,6 +127,8 @@ def stratified_sample(candidates: list[tuple[ImageEntry, Question]], n: int, see
 def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Question]]]:
     """(entry, selected questions) pairs in file order; entries with nothing selected are left out."""
     types = _type_filter(sl.subtasks)
+    if sl.subset is not None:
+        check_subset(sl.subset, qs)
     datasets, categories = set(sl.datasets), set(sl.categories)
     out: list[tuple[ImageEntry, list[Question]]] = []
     for entry in qs.entries.values():
@@ -133,7 +140,8 @@ def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Quest
             continue
         if sl.shard and shard_of(entry.key, sl.shard[1]) != sl.shard[0]:
             continue
-        selected = [q for q in entry.questions if types is None or q.type in types]
+        selected = [q for q in entry.questions if (types is None or q.type in types)
+                    and (sl.subset is None or sl.subset.keeps(q))]
         if selected:
             out.append((entry, selected))
     if sl.limit is None:
