@@ -121,7 +121,7 @@ def test_worker_killed_mid_run_is_replaced_and_nothing_is_stored_twice(tmp_path)
             kill_orphans(proc.pid)
         assert proc.returncode == 0, stderr
         asked = [json.dumps(b["messages"], sort_keys=True) for b in srv.requests]
-    assert "1 shards given again" in stdout or "2 shards given again" in stdout, stdout
+    assert "1 shard given again" in stdout or "2 shards given again" in stdout, stdout
     got = answers(out)
     assert len(got) == 60 and all(v[0] for v in got.values())  # every question answered
     assert len(set(asked)) == 60                                # ... and every distinct request reached the server
@@ -167,7 +167,7 @@ def test_ctrl_c_cancels_the_workers_and_keeps_what_was_committed(tmp_path):
         finally:
             kill_orphans(proc.pid)
         assert proc.returncode == 130, stderr
-        assert "answers so far are saved" in stderr and "Traceback" not in stderr
+        assert "stopped (Ctrl-C); " in stderr and "have an answer saved in" in stderr and "Traceback" not in stderr
         kept = stored_ok(out / "mmad-eval.sqlite")
         time.sleep(0.5)
         sent = srv.count

@@ -18,7 +18,7 @@ def test_short_reference_lists_and_missing_knowledge_are_recorded_and_survive_re
             "--out", str(tmp_path / "out"), "--templates", "similar", "--shots", "2", "--knowledge", str(knowledge)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "1 query images have fewer than 2 'similar' reference images" in out
+    assert "1 query image has fewer than 2 'similar' reference images" in out
     assert "no domain knowledge for VisA/candle" in out
     enh = load_parsed_run(tmp_path / "out").record["enhancements"]
     assert enh["queries_with_fewer_references"] == 1 and enh["missing_knowledge"] == ["VisA/candle"]
