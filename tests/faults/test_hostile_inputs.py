@@ -3,6 +3,7 @@ handled, never a traceback or "a bug in mmad-eval"."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -74,3 +75,101 @@ def test_lone_surrogate_in_question_text_names_file_and_entry(tmp_path):
             _no_bug(proc)
             line = one_error_line(proc)
             assert str(culprit) in line and where in line and "lone surrogate" in line, line
+
+
+# ---- item 9: human rating files are checked against their sheet ----------------------------------------
+
+def _sheet(dataset, tmp_path, n=8, seed=1) -> dict:
+    """Write a rating sheet from the CLI; its identity as the page carries it (what its download holds) and
+    the questions it shows."""
+    page = tmp_path / "sheet.html"
+    assert cli("audit", dataset, "--sheet", n, "--seed", seed, "--out", page).returncode == 0
+    text = page.read_text(encoding="utf-8")
+    meta = json.loads(text.split("var SHEET = ", 1)[1].split(";function", 1)[0].split(";\n", 1)[0])
+    return {**meta, "shown": re.findall(r'data-qid="([^"]+)"', text)}
+
+
+def _shown(sheet: dict) -> list[str]:
+    return sheet["shown"]
+
+
+def _answers(sheet: dict, picks: dict, rater="ann", **over) -> dict:
+    """An answers file as the sheet's download button writes it (rating_sheet.py's sheetAnswers)."""
+    out = {"format": sheet["format"], "sheet": sheet["id"], "questions_sha256": sheet["sha256"],
+           "seed": sheet.get("seed"), "strata": sheet.get("strata"), "sample": sheet.get("sample"), "rater": rater,
+           "answers": [{"qid": q, "choice": picks.get(q), "unanswerable": False} for q in _shown(sheet)]}
+    return {**out, **over}
+
+
+def _human(dataset, tmp_path, *files):
+    proc = cli("audit", dataset, "--human", *files, "--json", tmp_path / "human.json")
+    _no_bug(proc)
+    return proc
+
+
+def test_a_file_of_only_its_right_answers_does_not_score_100(dataset, tmp_path):
+    from mmad_eval.questions.jsonl_io import load_questions
+
+    sheet = _sheet(dataset, tmp_path)
+    truth = {q.qid: q.answer for q in load_questions(dataset).questions()}
+    # the rater got the first half right and the rest wrong; the file keeps only the right ones
+    half = _shown(sheet)[: len(_shown(sheet)) // 2]
+    kept = _answers(sheet, {q: truth[q] for q in half})
+    kept["answers"] = [a for a in kept["answers"] if a["qid"] in half]
+    f = tmp_path / "kept.json"
+    f.write_text(json.dumps(kept))
+    assert _human(dataset, tmp_path, f).returncode == 0
+    rep = json.loads((tmp_path / "human.json").read_text())
+    row = rep["raters"][0]
+    assert sum(c["n"] for c in row["subtasks"].values()) == len(_shown(sheet))      # the sheet's questions
+    assert sum(c["correct"] for c in row["subtasks"].values()) == len(half)
+    assert row["unanswered"] == len(_shown(sheet)) - len(half)
+    # the sample trimmed to the right answers too: not the sheet's draw
+    trimmed = dict(kept, sample=half)
+    f.write_text(json.dumps(trimmed))
+    line = one_error_line(_human(dataset, tmp_path, f))
+    assert str(f) in line and "not its own draw" in line
+    # an answer to a question of the set that was not on the sheet
+    other = next(q for q in truth if q not in _shown(sheet))
+    f.write_text(json.dumps(dict(kept, answers=kept["answers"] + [{"qid": other, "choice": truth[other]}])))
+    line = one_error_line(_human(dataset, tmp_path, f))
+    assert str(f) in line and "not on the sheet" in line and other in line
+
+
+def test_an_answers_file_without_the_sheets_identity_is_refused(dataset, tmp_path):
+    sheet = _sheet(dataset, tmp_path)
+    for drop, expect in (("questions_sha256", "questions_sha256"), ("sample", "sheet's questions")):
+        data = _answers(sheet, {})
+        del data[drop]
+        if drop == "sample":
+            del data["sheet"]
+        f = tmp_path / f"no-{drop}.json"
+        f.write_text(json.dumps(data))
+        line = one_error_line(_human(dataset, tmp_path, f))
+        assert str(f) in line and expect in line
+
+
+def test_the_same_answers_twice_are_refused_naming_both_files(dataset, tmp_path):
+    sheet = _sheet(dataset, tmp_path)
+    a = tmp_path / "ann.json"
+    a.write_text(json.dumps(_answers(sheet, {q: "A" for q in _shown(sheet)})))
+    copy = tmp_path / "copy" / "ann.json"
+    copy.parent.mkdir()
+    copy.write_text(json.dumps(_answers(sheet, {q: "A" for q in _shown(sheet)}), indent=2))   # other bytes
+    for files in ((a, a), (a, copy)):
+        line = one_error_line(_human(dataset, tmp_path, *files))
+        assert str(files[0]) in line and str(files[1]) in line and "given twice" in line
+    bob = tmp_path / "bob.json"
+    bob.write_text(json.dumps(_answers(sheet, {q: "A" for q in _shown(sheet)}, rater="bob")))
+    assert _human(dataset, tmp_path, a, bob).returncode == 0          # two raters who agree: both count
+
+
+@pytest.mark.parametrize("qid", [["a", "b"], {"x": 1}, None, 3])
+def test_an_unhashable_or_missing_qid_is_one_line(dataset, tmp_path, qid):
+    sheet = _sheet(dataset, tmp_path)
+    data = _answers(sheet, {})
+    data["answers"][1]["qid"] = qid
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(data))
+    line = one_error_line(_human(dataset, tmp_path, f))
+    assert f"{f}: answers[1]" in line and "qid" in line
