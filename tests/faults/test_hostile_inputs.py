@@ -173,3 +173,54 @@ def test_an_unhashable_or_missing_qid_is_one_line(dataset, tmp_path, qid):
     f.write_text(json.dumps(data))
     line = one_error_line(_human(dataset, tmp_path, f))
     assert f"{f}: answers[1]" in line and "qid" in line
+
+
+# ---- item 10: errata patterns are checked when read and matched in linear time ------------------------
+
+def _scored_run(dataset, tmp_path, option_text: str) -> Path:
+    """A run whose questions' right option reads ``option_text`` (the text errata patterns match)."""
+    data = json.loads(dataset.read_text())
+    for v in data.values():
+        for q in v["conversation"]:
+            q["Options"][q["Answer"]] = option_text
+    (tmp_path / "set").mkdir(exist_ok=True)
+    for item in dataset.parent.iterdir():
+        if item.is_dir() and not (tmp_path / "set" / item.name).exists():
+            shutil.copytree(item, tmp_path / "set" / item.name)
+    qfile = tmp_path / "set" / "mmad.json"
+    qfile.write_text(json.dumps(data))
+    runs = tmp_path / "runs"
+    assert cli("run", "--questions", qfile, "--model", "random", "--out", runs, "--quiet").returncode == 0
+    return runs
+
+
+def _errata(tmp_path, pattern, name="errata.json") -> Path:
+    f = tmp_path / name
+    f.write_text(json.dumps({"format": "mmad-eval-errata/1", "errata": [
+        {"id": "ok", "check": "reported", "status": "reported", "source": "https://example.org/1",
+         "target": {"image_glob": "*", "answer_pattern": "no such text"}, "fix": {"action": "exclude"}},
+        {"id": "hostile", "check": "reported", "status": "reported", "source": "https://example.org/2",
+         "target": {"image_glob": "*", "answer_pattern": pattern}, "fix": {"action": "exclude"}}]}))
+    return f
+
+
+@pytest.mark.parametrize("pattern, words", [("(unclosed", "not a regular expression"),
+                                            ("(a)\\1", "backreferences"), (["a"], "must be text")])
+def test_an_invalid_errata_pattern_names_file_and_entry(dataset, tmp_path, pattern, words):
+    runs = _scored_run(dataset, tmp_path, "Yes.")
+    f = _errata(tmp_path, pattern)
+    proc = cli("score", runs, "--errata", f)
+    _no_bug(proc)
+    line = one_error_line(proc)
+    assert f"{f}: errata[1] (hostile)" in line and "answer_pattern" in line and words in line
+
+
+def test_a_catastrophic_errata_pattern_does_not_hang_score(dataset, tmp_path):
+    runs = _scored_run(dataset, tmp_path, "a" * 40 + "!")
+    for pattern, excluded in (("(a+)+$", False), ("(a|a)*!", True)):
+        proc = cli("score", runs, "--errata", _errata(tmp_path, pattern), "--json", tmp_path / "s.json",
+                   timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        _no_bug(proc)
+        text = (tmp_path / "s.json").read_text()
+        assert ('"hostile"' in text) is excluded, text[:2000]
