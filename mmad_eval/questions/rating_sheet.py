@@ -16,9 +16,10 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from ..errors import DataError
+from ..imageio import load_image
+from ..paths import safe_join
 from .model import SUBTASKS, QuestionSet
 
 FORMAT = "mmad-eval-ratings/1"
@@ -64,14 +65,9 @@ def _equal(by, subtasks, n) -> dict:
 
 
 def image_uri(path: Path, max_side: int | None) -> str:
-    try:
-        img = Image.open(path)
-        img.load()
-    except FileNotFoundError:
-        raise DataError("image file not found", culprit=str(path)) from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read image: {e}", culprit=str(path)) from None
-    img = img.convert("RGB")
+    """The image as a JPEG data URL, shrunk to ``max_side``; a missing, broken or too large image (over the
+    pixel limit: never decoded) is one DataError naming the file."""
+    img = load_image(path, mode="RGB")
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.BICUBIC)
     buf = io.BytesIO()
@@ -124,8 +120,9 @@ def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max
         entry = qs.entries[q.image]
         figs = []
         if entry.random_templates:
-            figs.append(("Normal reference", image_uri(root / entry.random_templates[0], max_side)))
-        figs.append(("Query image", image_uri(root / q.image, max_side)))
+            figs.append(("Normal reference", image_uri(safe_join(root, entry.random_templates[0],
+                                                                 what="template path"), max_side)))
+        figs.append(("Query image", image_uri(safe_join(root, q.image, what="image path"), max_side)))
         opts = "".join(f'<label><input type="radio" name="q{i}" value="{e(L)}"> {e(L)}. {e(t)}</label>'
                        for L, t in q.options.items())
         imgs = "".join(f'<figure><img src="{src}" alt="{e(cap)}"><figcaption>{e(cap)}</figcaption></figure>'

@@ -224,3 +224,91 @@ def test_a_catastrophic_errata_pattern_does_not_hang_score(dataset, tmp_path):
         _no_bug(proc)
         text = (tmp_path / "s.json").read_text()
         assert ('"hostile"' in text) is excluded, text[:2000]
+
+
+# ---- item 13: huge images and odd anomaly maps ----------------------------------------------------------
+
+def _huge_png(path: Path, side: int = 30000) -> Path:
+    """A complete, valid 1-bit PNG of side x side pixels (900 million for 30000), about 110 KB on disk."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z = zlib.compressobj(9)
+    rows = b"\0" * (1 + (side + 7) // 8) * 1000
+    idat = b"".join(z.compress(rows) for _ in range(side // 1000)) + z.flush()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def huge_png(tmp_path_factory) -> Path:
+    return _huge_png(tmp_path_factory.mktemp("huge") / "huge.png")
+
+
+def _copy_set(dataset, tmp_path) -> Path:
+    shutil.copytree(dataset.parent, tmp_path / "set")
+    return tmp_path / "set" / "mmad.json"
+
+
+def test_a_huge_image_in_a_rating_sheet_is_one_line(dataset, tmp_path, huge_png):
+    qfile = _copy_set(dataset, tmp_path)
+    key = next(iter(json.loads(qfile.read_text())))
+    shutil.copy(huge_png, qfile.parent / key)
+    proc = cli("audit", qfile, "--sheet", 16, "--out", tmp_path / "sheet.html")
+    _no_bug(proc)
+    line = one_error_line(proc)
+    assert str(qfile.parent / key) in line and "pixel" in line
+    assert not (tmp_path / "sheet.html").exists()
+
+
+def _maps_folder(qfile: Path, tmp_path: Path, huge_png: Path) -> tuple[Path, dict[str, str]]:
+    """A maps folder whose first five maps are bad: a 30000 x 30000 PNG, then .npy files of a structured,
+    string and complex dtype and of shape 1 x 50; the rest are good. Returns it and {key: expected words}."""
+    import numpy as np
+
+    keys = list(json.loads(qfile.read_text()))
+    maps = tmp_path / "maps"
+    (maps / "maps").mkdir(parents=True)
+    (maps / "scores.csv").write_text("image,score\n" + "".join(f"{k},0.7\n" for k in keys))
+    bad = [np.zeros(4, dtype=[("a", "f4")]), np.array([["x", "y"], ["z", "w"]]), np.ones((4, 4), complex),
+           np.ones((1, 50), np.float32)]
+    words = ["pixel", "real numbers", "real numbers", "real numbers", "got shape (1, 50)"]
+    expect = {}
+    for i, key in enumerate(keys):
+        stem = maps / "maps" / Path(key).with_suffix("")
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        if i == 0:
+            shutil.copy(huge_png, stem.with_suffix(".png"))
+            expect[key] = (stem.with_suffix(".png"), words[0])
+        elif i <= len(bad):
+            np.save(stem.with_suffix(".npy"), bad[i - 1])
+            expect[key] = (stem.with_suffix(".npy"), words[i])
+        else:
+            np.save(stem.with_suffix(".npy"), np.ones((8, 8), np.float32))
+    return maps, expect
+
+
+@pytest.mark.parametrize("how", ["detector", "expert"])
+def test_bad_anomaly_maps_fail_their_questions_naming_the_map(dataset, tmp_path, huge_png, how):
+    import sqlite3
+
+    qfile = _copy_set(dataset, tmp_path)
+    maps, expect = _maps_folder(qfile, tmp_path, huge_png)
+    model = ["--model", f"detector:{maps}"] if how == "detector" else ["--model", "random", "--expert", f"maps:{maps}"]
+    proc = cli("run", "--questions", qfile, *model, "--out", tmp_path / "runs", "--quiet")
+    _no_bug(proc)
+    if how == "expert":       # the hint is drawn while the plan builds requests: those questions are not built
+        assert proc.returncode == 0 and "13 questions could not be built" in proc.stdout, proc.stdout + proc.stderr
+        assert any(f"{path}: " in proc.stdout and words in proc.stdout for path, words in expect.values()), \
+            proc.stdout
+        return
+    assert proc.returncode == 1 and "failed 8" in proc.stdout, proc.stdout + proc.stderr       # the run went on
+    with sqlite3.connect(tmp_path / "runs" / "mmad-eval.sqlite") as db:
+        errors = [e for (e,) in db.execute("SELECT error_message FROM requests WHERE status = 'error'")]
+    for path, words in expect.values():
+        assert any(str(path.relative_to(tmp_path)) in e and words in e for e in errors), (path, errors)
