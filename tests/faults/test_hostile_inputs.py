@@ -312,3 +312,110 @@ def test_bad_anomaly_maps_fail_their_questions_naming_the_map(dataset, tmp_path,
         errors = [e for (e,) in db.execute("SELECT error_message FROM requests WHERE status = 'error'")]
     for path, words in expect.values():
         assert any(str(path.relative_to(tmp_path)) in e and words in e for e in errors), (path, errors)
+
+
+# ---- item 12: only what decodes is sent, and nothing the model should not see -------------------------
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _broken_zlib_png(path: Path, cut: int = 2) -> None:
+    """An 8-bit RGB PNG whose chunks are all whole with correct CRCs, but whose image data stream is cut in
+    the middle and continued with bytes that are not deflate data."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    w, h = Image.open(path).size
+    raw = b"".join(b"\0" + bytes(range(3 * w)) for _ in range(h))
+    stream = zlib.compress(raw, 9)
+    stream = stream[: len(stream) // cut] + b"\xff" * 40
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + _chunk(b"IDAT", stream) + _chunk(b"IEND", b""))
+    with pytest.raises(Exception):                 # what Pillow makes of it: it does not decode
+        Image.open(path).load()
+
+
+def _sent_images(srv) -> list[bytes]:
+    import base64
+
+    from mmad_eval.testing.openai_server import image_urls
+
+    return [base64.b64decode(u.split(",", 1)[1]) for body in srv.requests for u in image_urls(body)]
+
+
+def test_a_png_with_a_broken_zlib_stream_is_never_sent(dataset, tmp_path):
+    from fault_helpers import run_args
+
+    from mmad_eval.run.load import load_run
+    from mmad_eval.testing.openai_server import FakeOpenAIServer
+
+    qfile = _copy_set(dataset, tmp_path)
+    keys = list(json.loads(qfile.read_text()))
+    broken = [keys[0], keys[4]]
+    for cut, key in enumerate(broken, 2):
+        _broken_zlib_png(qfile.parent / key, cut)
+    bad_bytes = {(qfile.parent / k).read_bytes() for k in broken}
+    out = tmp_path / "out"
+    with FakeOpenAIServer() as srv:
+        proc = cli(*run_args(qfile, out, srv.base_url))
+        sent = _sent_images(srv)
+    _no_bug(proc)
+    assert sent and not bad_bytes & set(sent)
+    answers = load_run(out).answers
+    for key in broken:
+        errs = [a.error for a in answers if a.image == key]
+        assert errs and all(e and key in e and "corrupt or unreadable image: " in e for e in errs), errs
+    assert all(a.reply for a in answers if a.image not in broken)          # the others were answered
+
+
+def _with_secrets(path: Path, kind: str) -> None:
+    """The image with text the model should not read: PNG text chunk and trailing bytes, or a JPEG with a
+    comment, EXIF text and trailing bytes."""
+    import io
+
+    from PIL import Image
+
+    im = Image.open(path).convert("RGB")
+    buf = io.BytesIO()
+    if kind == "png":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Comment", "SECRET-PNG-TEXT the answer is A")
+        im.save(buf, "PNG", pnginfo=info)
+    else:
+        exif = Image.Exif()
+        exif[0x010E] = "SECRET-EXIF-TEXT the answer is B"         # ImageDescription
+        im.save(buf, "JPEG", quality=95, exif=exif.tobytes(), comment=b"SECRET-JPEG-COMMENT")
+    path.write_bytes(buf.getvalue() + b"SECRET-TRAILING-BYTES")
+
+
+@pytest.mark.parametrize("image_format", ["source", "png"])
+def test_metadata_and_trailing_bytes_are_not_sent(dataset, tmp_path, image_format):
+    from fault_helpers import run_args
+
+    from PIL import Image
+
+    from mmad_eval.testing.openai_server import FakeOpenAIServer
+
+    qfile = _copy_set(dataset, tmp_path)
+    keys = list(json.loads(qfile.read_text()))
+    _with_secrets(qfile.parent / keys[0], "png")
+    _with_secrets(qfile.parent / keys[3], "jpeg")
+    pixels = {k: Image.open(qfile.parent / k).convert("RGB").tobytes() for k in (keys[0], keys[3])}
+    with FakeOpenAIServer() as srv:
+        proc = cli(*run_args(qfile, tmp_path / "out", srv.base_url, "--image-format", image_format))
+        sent = _sent_images(srv)
+    _no_bug(proc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sent and not [s for s in sent if b"SECRET" in s]
+    import io
+
+    decoded = {Image.open(io.BytesIO(s)).convert("RGB").tobytes() for s in sent}
+    assert set(pixels.values()) <= decoded            # the same pixels were sent, only the extras left out
