@@ -264,6 +264,9 @@ def test_a_huge_image_in_a_rating_sheet_is_one_line(dataset, tmp_path, huge_png)
     line = one_error_line(proc)
     assert str(qfile.parent / key) in line and "pixel" in line
     assert not (tmp_path / "sheet.html").exists()
+    proc = cli("audit", qfile, "--labels", "--out", tmp_path / "errata.json")         # the label audit too
+    _no_bug(proc)
+    assert proc.returncode == 0 and "1 unreadable image" in proc.stdout, proc.stdout + proc.stderr
 
 
 def _maps_folder(qfile: Path, tmp_path: Path, huge_png: Path) -> tuple[Path, dict[str, str]]:
