@@ -392,8 +392,10 @@ class ImageRegistry:
         give again (text, EXIF and other chunks and bytes after its end left out); else None. Its chunks are
         checked (CRCs, complete file) and its image data inflated once per content (must give exactly the
         header's rows), so a corrupt file fails here, naming the file, and is never sent."""
-        if not self._as_is_format() or len(data) < 24 or \
-                resized(int.from_bytes(data[16:20], "big") or 1, int.from_bytes(data[20:24], "big") or 1, self.settings):
+        if not self._as_is_format() or data[:8] != PNG_SIGNATURE or len(data) < 33:
+            return None
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if not (width and height) or resized(width, height, self.settings):
             return None                         # (a resized image is decoded anyway: no need to check it here)
         sent = png_to_send(data, culprit=self.culprit(sha), inflate=sha not in self._inflated)
         if sent is not None:
