@@ -66,6 +66,9 @@ def load_ratings(path: Path, qs: QuestionSet) -> dict:
     return {"rater": rater, "file": str(path), "answers": answers, "sha256": hashlib.sha256(raw).hexdigest()}
 
 
+_SHEET_ID = re.compile(r"[0-9a-f]{1,64}-n(\d{1,9})-seed(-?\d{1,19})")   # rating_sheet.render_sheet's id
+
+
 def _sample(data: dict, qs: QuestionSet, known: dict, where: str) -> list[str]:
     """The questions of the sheet the answers were given on: its ``sample`` (checked against its draw when
     the file says how it was drawn), or, for files of older sheets, the draw its ``sheet`` id names."""
@@ -73,7 +76,7 @@ def _sample(data: dict, qs: QuestionSet, known: dict, where: str) -> list[str]:
 
     sample, seed, strata = data.get("sample"), data.get("seed"), data.get("strata")
     if sample is None:
-        m = re.fullmatch(r"[0-9a-f]{1,64}-n(\d{1,9})-seed(-?\d{1,19})", str(data.get("sheet") or ""))
+        m = _SHEET_ID.fullmatch(str(data.get("sheet") or ""))
         if m is None:
             raise DataError("the answer file does not name its sheet's questions (no 'sample', no sheet id): it "
                             "was not downloaded from a rating sheet", culprit=where)
@@ -90,11 +93,14 @@ def _sample(data: dict, qs: QuestionSet, known: dict, where: str) -> list[str]:
     if unknown is not None:
         raise DataError(f"the sheet's sample names a question not in the question file: {quote(unknown)}",
                         culprit=where)
-    if isinstance(seed, int) and not isinstance(seed, bool) and strata in ("proportional", "equal"):
-        if {q.qid for q in draw(qs, len(sample), seed, strata)} != set(sample):
-            raise DataError(f"the sheet's sample is not its own draw ({len(sample)} questions, seed {seed}, "
-                            f"{strata}): the file was edited or pieced together from several sheets",
-                            culprit=where)
+    if not isinstance(seed, int) or isinstance(seed, bool) or strata not in ("proportional", "equal"):
+        raise DataError(f"the answer file does not say how its sheet's sample was drawn (seed {quote(seed)}, "
+                        f"strata {quote(strata)}): it was not downloaded from a rating sheet", culprit=where)
+    m = _SHEET_ID.fullmatch(str(data.get("sheet") or ""))
+    if (m and (int(m.group(1)), int(m.group(2))) != (len(sample), seed)) or \
+            {q.qid for q in draw(qs, len(sample), seed, strata)} != set(sample):
+        raise DataError(f"the sheet's sample is not its own draw ({len(sample)} questions, seed {seed}, "
+                        f"{strata}): the file was edited or pieced together from several sheets", culprit=where)
     return sample
 
 

@@ -124,11 +124,14 @@ def test_a_file_of_only_its_right_answers_does_not_score_100(dataset, tmp_path):
     assert sum(c["n"] for c in row["subtasks"].values()) == len(_shown(sheet))      # the sheet's questions
     assert sum(c["correct"] for c in row["subtasks"].values()) == len(half)
     assert row["unanswered"] == len(_shown(sheet)) - len(half)
-    # the sample trimmed to the right answers too: not the sheet's draw
+    # the sample trimmed to the right answers too: not the sheet's draw; without saying how it was drawn
     trimmed = dict(kept, sample=half)
     f.write_text(json.dumps(trimmed))
     line = one_error_line(_human(dataset, tmp_path, f))
     assert str(f) in line and "not its own draw" in line
+    f.write_text(json.dumps({k: v for k, v in trimmed.items() if k not in ("seed", "strata", "sheet")}))
+    line = one_error_line(_human(dataset, tmp_path, f))
+    assert str(f) in line and "how its sheet's sample was drawn" in line
     # an answer to a question of the set that was not on the sheet
     other = next(q for q in truth if q not in _shown(sheet))
     f.write_text(json.dumps(dict(kept, answers=kept["answers"] + [{"qid": other, "choice": truth[other]}])))
