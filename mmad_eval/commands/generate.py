@@ -82,9 +82,9 @@ def main(args) -> int:
     sha = write_jsonl(qs, out) if fmt == "jsonl" else write_mmad_json(qs, out, with_provenance=not args.plain)
     counts = result.type_counts()
     print(f"{len(qs.entries)} images, {len(qs)} questions -> {out} ({fmt}, sha256 {sha[:16]})")
-    root, folder = Path(source.root).resolve(), out.resolve().parent
-    if root != folder and folder not in root.parents:   # run confines a recorded root to the file's folder
-        print(f"note: the images are outside the question file's folder: run it with --data-root {root}")
+    note = data_root_note(source.root, out)
+    if note:
+        print(note)
     for qtype, n in sorted(counts.items()):
         print(f"  {qtype:<22} {n}")
     for (qtype, reason), n in sorted(result.skip_summary().items()):
@@ -123,6 +123,17 @@ def dataset_folder(path, layout: str):
             raise e from None
         print(f"source: using the dataset folder {found[0]}")
         return found[0]
+
+
+def data_root_note(root, out) -> str | None:
+    """The note for a question file written outside its images' folder tree: `run` confines a recorded data
+    root to the file's own folder, so such a file needs --data-root."""
+    from pathlib import Path
+
+    root, folder = Path(root).resolve(), Path(out).resolve().parent
+    if root != folder and folder not in root.parents:
+        return f"note: the images are outside the question file's folder: run it with --data-root {root}"
+    return None
 
 
 def record_data_root(qs, root, out) -> None:
