@@ -27,7 +27,7 @@ from ..redact import redact_url, register_secret
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
-from .http_json import HTTPStatusError, JSONPoster
+from .http_json import DEFAULT_MAX_REPLY_BYTES, HTTPStatusError, JSONPoster, ReplyTooLarge
 from .openai_replies import (completion_response, error_code, is_openai_host, redact_key, retry_after_s,
                              status_error_kind)
 
@@ -43,7 +43,8 @@ _IMAGE_MARK_JSON = json.dumps(_IMAGE_MARK).encode()
 
 class OpenAIBackend(Backend):
     """Options: ``base_url`` (str or list, round-robin), ``api_key`` (else env OPENAI_API_KEY; never recorded),
-    ``concurrency`` (16), ``timeout`` (s, 120), ``max_attempts`` (6), ``backoff_s`` (1.0), ``backoff_max_s``
+    ``concurrency`` (16), ``timeout`` (s, 120: the deadline of each attempt, connect to last byte),
+    ``max_reply_bytes`` (16 MiB: a longer reply is cut off, a ``reply_too_large`` error), ``max_attempts`` (6), ``backoff_s`` (1.0), ``backoff_max_s``
     (60), ``max_retry_after_s`` (300), ``token_field`` (``max_completion_tokens`` or ``max_tokens``),
     ``top_logprobs`` (20), ``extra_body`` (dict sent as-is, e.g. vLLM's ``top_k``), ``prepare_threads``
     (threads that encode images ahead of sending; default min(4, CPUs)), ``lookahead`` (requests prepared
@@ -68,6 +69,9 @@ class OpenAIBackend(Backend):
         self._api_key = key
         self.concurrency = int(options.get("concurrency", 16))
         self.timeout = float(options.get("timeout", 120.0))
+        self.max_reply_bytes = int(options.get("max_reply_bytes", DEFAULT_MAX_REPLY_BYTES))
+        if self.timeout <= 0 or self.max_reply_bytes < 1:
+            raise ConfigError("timeout and max_reply_bytes must be positive", culprit="backend options")
         self.max_attempts = max(1, int(options.get("max_attempts", 6)))
         self.backoff_s = float(options.get("backoff_s", 1.0))
         self.backoff_max_s = float(options.get("backoff_max_s", 60.0))
@@ -98,6 +102,7 @@ class OpenAIBackend(Backend):
         d = dict(self.identity())
         d["transport"] = {"base_urls": [redact_url(u) for u in self.base_urls],
                           "concurrency": self.concurrency, "timeout_s": self.timeout,
+                          "max_reply_bytes": self.max_reply_bytes,
                           "max_attempts": self.max_attempts, "token_field": self.token_field,
                           "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs,
                           "prepare_threads": self.prepare_threads, "lookahead": self.lookahead}
@@ -179,7 +184,7 @@ class OpenAIBackend(Backend):
         gc.set_threshold(*GC_THRESHOLDS)
         try:   # clients are made in a thread (SSL set-up takes ~20 ms each) while the first images encode
             poster = await asyncio.to_thread(JSONPoster, self.base_urls, self._api_key, self.timeout,
-                                             self.concurrency)
+                                             self.concurrency, self.max_reply_bytes)
             tasks += [asyncio.ensure_future(work(w)) for w in range(n_workers)]
             await asyncio.gather(*tasks)
             if self._fatal is not None:
@@ -315,13 +320,14 @@ class OpenAIBackend(Backend):
         base = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
         return base * random.uniform(0.5, 1.0)
 
-    @staticmethod
-    def _classify(e: Exception) -> tuple[str, str, bool, float | None]:
+    def _classify(self, e: Exception) -> tuple[str, str, bool, float | None]:
         """(error_type, message, retryable, retry-after seconds) for a failed attempt."""
         import httpx
 
-        if isinstance(e, httpx.TimeoutException):
-            return "timeout", "request timed out", True, None
+        if isinstance(e, (httpx.TimeoutException, TimeoutError)):
+            return "timeout", f"no complete reply within timeout={self.timeout:g} s", True, None
+        if isinstance(e, ReplyTooLarge):     # asked again, it would be as long (and billed again)
+            return "reply_too_large", str(e), False, None
         if isinstance(e, httpx.TransportError):
             return "connection", f"connection error: {type(e).__name__}: {e}", True, None
         if isinstance(e, HTTPStatusError):
