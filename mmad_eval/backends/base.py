@@ -12,7 +12,7 @@ from ..prompt.message import Request
 
 # Response.extra keys written to the store (the rest, e.g. endpoints and timings, are transport details)
 STORED_EXTRA = ("finish_reason", "reasoning_tokens", "outside_topk", "letter_position", "abstain", "score",
-                "threshold", "verdict", "location", "score_source")
+                "threshold", "verdict", "location", "score_source", "odd_usage")
 
 
 @dataclass

@@ -246,7 +246,8 @@ class OpenAIBackend(Backend):
         body = self._prepare(key, request, None if failed else [w.result() for w in waits])
         if not isinstance(body, Response):
             body = await self._answer(poster, worker, key, request, body)
-        if body.error_type in FATAL_KINDS:
+        if body.error_type in FATAL_KINDS or body.extra.get("no_logprobs") and self.generation.answer_mode == \
+                "likelihood":
             self._stop_on(body)
         else:
             emit(body)
@@ -255,16 +256,22 @@ class OpenAIBackend(Backend):
             #                          at most this worker's one request)
 
     def _stop_on(self, resp: Response) -> None:
-        """Remember the first auth/permission/unknown-model failure: nothing more is sent, the run stops
-        with one line (the request is not stored, so the rerun after the fix asks it)."""
+        """Remember the first auth/permission/unknown-model failure (or, answering by likelihood, the first
+        reply without log-probabilities): nothing more is sent, the run stops with one line naming the
+        server (the request is not stored, so the rerun after the fix asks it)."""
         if self._fatal is not None:
             return
-        if resp.error_type == "auth":
+        what = resp.error_message
+        if resp.ok:      # a likelihood run's reply without log-probabilities
+            what = "this server does not return log-probabilities, which --answer-mode likelihood needs"
+            fix = "use --answer-mode generate, or a server that returns logprobs (e.g. vllm serve)"
+        elif resp.error_type == "auth":
             fix = f"check the API key in the environment variable {self.key_variable}"
         else:
             fix = f"check the model name {self.model!r} (or --base-url) for this server"
-        self._fatal = BackendStopped(f"{resp.error_message}; stopped after the first such reply, nothing more "
-                                     f"was sent: {fix}", culprit=redact_url(self.base_urls[0]))
+        url = resp.extra.get("endpoint") or self.base_urls[0]
+        self._fatal = BackendStopped(f"{what}; stopped after the first such reply, nothing more was sent: {fix}",
+                                     culprit=redact_url(url))
 
     async def _answer(self, poster: JSONPoster, worker: int, key: str, request: Request,
                       body: bytes) -> Response:

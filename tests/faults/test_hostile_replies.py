@@ -3,6 +3,7 @@ odd reply fields (usage, choices) never end a run nor store the wrong answer, an
 first reply without log-probabilities. Real server, real CLI processes."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -66,12 +67,14 @@ def test_a_trickled_reply_ends_at_the_request_deadline(dataset, tmp_path, attemp
     assert kinds.count("timeout") == 4 and kinds.count(None) == 12
 
 
-@pytest.mark.parametrize("usage, stored", [
-    ({"prompt_tokens": "many", "completion_tokens": 3}, (None, 3)),
-    ({"prompt_tokens": 2 ** 70, "completion_tokens": 12.5}, ((1 << 63) - 1, None)),
-    (["not", "a", "dict"], (None, None)),
+@pytest.mark.parametrize("usage, stored, flagged", [
+    ({"prompt_tokens": "many", "completion_tokens": 3}, (None, 3), ["prompt_tokens"]),
+    ({"prompt_tokens": 2 ** 70, "completion_tokens": 12.5}, ((1 << 32) - 1, None),
+     ["prompt_tokens", "completion_tokens"]),
+    (["not", "a", "dict"], (None, None), ["usage"]),
 ])
-def test_odd_usage_never_ends_the_run_nor_turns_a_good_answer_into_an_error(dataset, tmp_path, usage, stored):
+def test_odd_usage_never_ends_the_run_nor_turns_a_good_answer_into_an_error(dataset, tmp_path, usage, stored,
+                                                                             flagged):
     out = tmp_path / "out"
     with FakeOpenAIServer(faults=_on_location_questions(Fault("odd_usage", usage=usage))) as srv:
         proc = cli(*run_args(dataset, out, srv.base_url))
@@ -82,6 +85,9 @@ def test_odd_usage_never_ends_the_run_nor_turns_a_good_answer_into_an_error(data
     rows = _rows(out)
     assert all(r[0] == "ok" and r[2] for r in rows)
     assert sum(1 for r in rows if (r[3], r[4]) == stored) == 4
+    with sqlite3.connect(out / "mmad-eval.sqlite") as db:
+        extras = [json.loads(e) for (e,) in db.execute("SELECT extra FROM requests WHERE extra LIKE '%odd_usage%'")]
+    assert [e["odd_usage"] for e in extras] == [flagged] * 4
     assert cli("score", out, "--bootstrap", "0").returncode == 0
 
 
