@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from ..errors import BackendStopped, ConfigError, MmadError
-from ..redact import redact_url, register_secret
+from ..redact import redact_mapping, redact_url, register_secret
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
@@ -81,6 +81,7 @@ class OpenAIBackend(Backend):
             raise ConfigError(f"token_field must be one of {TOKEN_FIELDS}", culprit=str(self.token_field))
         self.top_logprobs = int(options.get("top_logprobs", 20))
         self.extra_body = dict(options.get("extra_body") or {})
+        redact_mapping(self.extra_body)      # its secrets registered: kept out of every message too
         if self.concurrency < 1:
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
         self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
@@ -91,7 +92,9 @@ class OpenAIBackend(Backend):
 
     # -- recorded settings ---------------------------------------------------------------------------
     def answer_options(self) -> dict:
-        return {"extra_body": self.extra_body} if self.extra_body else {}
+        """``extra_body`` as recorded (and hashed into request keys): values under secret-looking names (an
+        ``api_key`` a gateway wants in the body) replaced by a mark; they do not change answers."""
+        return {"extra_body": redact_mapping(self.extra_body)} if self.extra_body else {}
 
     def worker_options(self) -> dict:
         """The key this process read from OPENAI_API_KEY goes with the options (a Ray worker on another node
