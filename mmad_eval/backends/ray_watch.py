@@ -30,6 +30,16 @@ def process_start(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]
 
 
+def _node_id() -> str | None:
+    """This process's Ray node id (None outside a connected Ray process)."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    except Exception:   # noqa: BLE001 - not known: the host name decides alone
+        return None
+
+
 def _parent(pid: int) -> int | None:
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
@@ -45,14 +55,16 @@ class DriverWatch:
     pid: int
     start: str | None
     session_dir: str | None = None
+    node_id: str | None = None          # the driver's Ray node: a worker on the same node sees its process
 
     @classmethod
     def of_this_process(cls, session_dir: str | None = None) -> "DriverWatch":
-        return cls(socket.gethostname(), os.getpid(), process_start(os.getpid()), session_dir)
+        return cls(socket.gethostname(), os.getpid(), process_start(os.getpid()), session_dir, _node_id())
 
     def visible(self) -> bool:
-        """Whether this process can see the driver's (same machine, ``/proc`` readable)."""
-        return socket.gethostname() == self.host and self.start is not None and Path("/proc/self/stat").exists()
+        """Whether this process can see the driver's (same Ray node and machine, ``/proc`` readable)."""
+        same = socket.gethostname() == self.host and (self.node_id is None or _node_id() == self.node_id)
+        return same and self.start is not None and Path("/proc/self/stat").exists()
 
     def alive(self) -> bool:
         return not self.visible() or process_start(self.pid) == self.start
