@@ -232,7 +232,7 @@ def batch_options(args):
 
 def main(args) -> int:
     if args.ray == "local" and not args.batch_api:    # a local Ray instance that dies ends the run with one line
-        from .supervise import run_supervised
+        from ..run.supervise import run_supervised
 
         return run_supervised(lambda: evaluate(args))
     return evaluate(args)
