@@ -294,6 +294,14 @@ def batch_options(args):
 
 
 def main(args) -> int:
+    if args.ray == "local" and not args.batch_api:    # a local Ray instance that dies ends the run with one line
+        from ..run.supervise import run_supervised
+
+        return run_supervised(lambda: evaluate(args))
+    return evaluate(args)
+
+
+def evaluate(args) -> int:
     from pathlib import Path
 
     from ..run.engine import run_evaluation

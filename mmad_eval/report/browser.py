@@ -15,7 +15,7 @@ import json
 
 from ..questions.model import SUBTASKS
 from ..run.loaded import LoadedRun
-from .scrub import scrub_text
+from .scrub import display_text, scrub_text
 from .thumbs import Thumbnails
 
 
@@ -77,8 +77,8 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
                 q[4] = strings(f"{a.answer}. {a.options.get(a.answer, '')}")
             slot[0] &= int(a.correct)
             slot[1].append([a.rotation, prompt_of(m, run, a.request_key), a.answer, a.parsed or "",
-                            strings(rule_label(a)), strings(a.reply),
-                            strings(scrub_text(a.error)) if a.error else -1,
+                            strings(rule_label(a)), strings(display_text(a.reply)),
+                            strings(display_text(scrub_text(a.error))) if a.error else -1,
                             strings(json.dumps(a.options, ensure_ascii=False))])
     for q in questions.values():
         for slot in q[5]:
