@@ -167,6 +167,7 @@ class ProtocolSettings:
     reference_letter: str = "last"       # how MMAD's reference letter is read (see the class docstring)
     reference_scope: str = "segment"
     closest_option: bool = False
+    grounding_prompt: str = "grounding"  # template for Defect Grounding questions (boxes, not letters)
 
     def __post_init__(self):
         _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS,
@@ -174,7 +175,7 @@ class ProtocolSettings:
         _check_range(self, "shots", 0)
 
     def as_dict(self) -> dict:
-        return _compact(self, ("reference_letter", "reference_scope", "closest_option"))
+        return _compact(self, ("reference_letter", "reference_scope", "closest_option", "grounding_prompt"))
 
 
 @dataclass(frozen=True)

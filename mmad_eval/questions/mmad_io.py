@@ -8,6 +8,7 @@ from pathlib import Path
 from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
+from .grounding import GROUNDING, check_grounding
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 _ENTRY_FIELDS = ("conversation", "similar_templates", "random_templates", "mask_path", "image_path")
@@ -51,12 +52,14 @@ def _question(key: str, index: int, q: dict, where: str) -> Question:
     if not isinstance(q, dict) or any(f not in q for f in _Q_FIELDS):
         raise DataError(f"question needs fields {', '.join(_Q_FIELDS)}", culprit=where)
     options = q["Options"]
-    if not isinstance(options, dict) or not options or any(k not in set(LETTERS) for k in options):
+    if q["type"] == GROUNDING:      # boxes, not a letter: no options, the truth as JSON (questions/grounding.py)
+        check_grounding(options, q["Answer"], where)
+    elif not isinstance(options, dict) or not options or any(k not in set(LETTERS) for k in options):
         raise DataError(f"options must be keyed by letters A-E, got {quote(list(options))}", culprit=where)
-    if not isinstance(q["Answer"], str) or q["Answer"] not in options:
+    if q["type"] != GROUNDING and (not isinstance(q["Answer"], str) or q["Answer"] not in options):
         raise DataError(f"answer {quote(q['Answer'])} is not one of the options {quote(list(options))}",
                         culprit=where)
-    if not isinstance(q["type"], str) or q["type"] not in TYPES:
+    if not isinstance(q["type"], str) or q["type"] not in (*TYPES, GROUNDING):
         raise DataError(f"unknown question type {quote(q['type'])}", culprit=where)
     if not isinstance(q["Question"], str) or not q["Question"].strip():
         raise DataError(f"'Question' must be non-empty text, got {quote(q['Question'])}", culprit=where)
