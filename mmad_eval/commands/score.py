@@ -35,7 +35,7 @@ def _runs(args):
     if args.answers:
         from ..score.mmad_answers import load_mmad_answers
 
-        return [(Path(args.answers).stem, load_mmad_answers(Path(args.answers)))], Path(args.answers).parent
+        return [(Path(args.answers).stem, load_mmad_answers(Path(args.answers)), None)], Path(args.answers).parent
     if not args.out_dir:
         raise ConfigError("give an output directory or --answers FILE")
     from ..parse.stage import load_parsed_runs
@@ -50,7 +50,7 @@ def _runs(args):
     if not runs:
         raise ConfigError("the store holds no runs yet; run `mmad-eval run --out "
                           f"{args.out_dir} ...` first", culprit=str(args.out_dir))
-    return [(r.name, r.answers) for r in runs], Path(args.out_dir)
+    return [(r.name, r.answers, r) for r in runs], Path(args.out_dir)
 
 
 def _per_run(path: str, name: str, several: bool) -> Path:
@@ -135,13 +135,18 @@ def main(args) -> int:
 
         errata = resolve_errata(args.errata)
     out = {}
-    for name, answers in runs:
+    for name, answers, run in runs:
+        if not answers and run is not None and run.grounding:      # a run of grounding questions only
+            out[name] = {"grounding": print_grounding(name, run, args)}
+            continue
         judge_note = apply_judge(answers, args.judge, base / "judge_cache.json") if args.judge else None
         scores = score_run(answers, n_boot=max(args.bootstrap, 0), seed=args.seed, by_category=args.by == "category")
         if judge_note:
             scores.strict.notes.append(judge_note)
         print_scores(name, scores)
         out[name] = scores.as_dict()
+        if run is not None and run.grounding:
+            out[name]["grounding"] = print_grounding(None, run, args)
         if errata is not None:
             from ..score.with_errata import errata_summary
 
@@ -155,6 +160,19 @@ def main(args) -> int:
     if args.json:
         write_text(args.json, json.dumps(out, indent=1, default=str))
     return 0
+
+
+def print_grounding(name: str | None, run, args) -> dict:
+    """Score and print a run's Defect Grounding answers (apart from the letter tables); their JSON form."""
+    from ..score.grounding import format_grounding, score_grounding
+
+    root = run.record.get("data_root")
+    scores = score_grounding(run.grounding, Path(root) if root else None, n_boot=max(args.bootstrap, 0),
+                             seed=args.seed)
+    if name is not None:
+        print(f"== {name}: {len(run.grounding)} grounding questions")
+    print(format_grounding(scores) + "\n")
+    return scores.as_dict()
 
 
 def _pct(v, digits: int = 1) -> str:

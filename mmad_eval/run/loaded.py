@@ -17,6 +17,8 @@ class LoadedRun:
                                        # filled by the parse stage (mmad_eval.parse.stage.parse_run)
     prompts: dict[str, list] = field(default_factory=dict)   # request key -> Request.content()
     image_loader: Callable[[str], bytes | None] | None = None  # sha256 -> bytes (data files or stored hints)
+    grounding: list[AnswerRecord] = field(default_factory=list)  # Defect Grounding answers (boxes, not
+                                       # letters): moved out of ``answers`` by the parse stage, scored apart
 
     def image_bytes(self, sha: str) -> bytes | None:
         return self.image_loader(sha) if self.image_loader else None
