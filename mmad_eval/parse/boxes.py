@@ -7,7 +7,8 @@ Tried in order; the first rule that finds a box wins (``rule`` names it):
 2. ``json``: the reply's JSON (in a code fence or bare; the longest ``[...]``/``{...}`` that parses): a box
    ``[x1, y1, x2, y2]``, a list of boxes, or objects with ``bbox_2d``/``bbox``/``box``/``boxes`` keys,
    nested at any depth;
-3. ``prose``: every ``[a, b, c, d]`` or ``(a, b, c, d)`` group of four numbers in the text.
+3. ``prose``: every ``[a, b, c, d]`` or ``(a, b, c, d)`` group of four numbers in the text (also taken
+   when it finds more boxes than the JSON rule: a box in brackets and another in parentheses).
 
 An explicit empty list (``[]``) with no box anywhere reads as "no defect" (``rule`` ``empty``: zero boxes,
 scored like any other wrong answer on a defective image). Nothing readable is a parse failure (None),
@@ -90,9 +91,9 @@ def parse_boxes(reply: str | None) -> tuple[list[Box] | None, str]:
     if qwen:
         return qwen, "qwen-tokens"
     parsed = _from_json(text)
-    if parsed and parsed[0]:
-        return parsed[0], "json"
     prose = [_ordered(m.groups()) for m in _FOUR.finditer(text)]
+    if parsed and parsed[0] and len(parsed[0]) >= len(prose):
+        return parsed[0], "json"
     if prose:
         return prose, "prose"
     if parsed is not None and parsed[1]:

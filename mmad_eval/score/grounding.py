@@ -182,10 +182,10 @@ def format_grounding(scores: GroundingScores) -> str:
     cols = ["mIoU", *[f"Acc@{t}" for t in THRESHOLDS], "pixel IoU"]
     head = "Defect Grounding (boxes; scored apart, not in the 7-subtask average)"
     lines = [head, " " * 8 + "".join(f"{c:>16}" for c in cols)]
-    lines.append(f"{'score':<8}" + "".join(f"{'-' if s.get(c) is None else format(s[c], ".2f"):>16}" for c in cols))
+    lines.append(f"{'score':<8}" + "".join(f"{'-' if s.get(c) is None else format(s[c], '.2f'):>16}" for c in cols))
     if scores.ci:
         lines.append(f"{'95% CI':<8}" + "".join(
-            f"{'[%.1f, %.1f]' % scores.ci[c] if c in scores.ci else "-":>16}" for c in cols))
+            f"{'[%.1f, %.1f]' % scores.ci[c] if c in scores.ci else '-':>16}" for c in cols))
     lines.append(f"  {s['images']} images; parse failures {s['parse failures']:.2f}%, errors {s['errors']:.2f}% "
                  "(both score 0)")
     lines += [f"  note: {n}" for n in scores.notes]
