@@ -12,6 +12,8 @@ from ..score.ad_scores import DetectionReport
 from ..score.calibration import Calibration
 from ..score.table import ScoreTable
 from .browser import browser_blob
+from .charts import colour
+from .grounding import GroundingReport, grounding_report
 from .published import PublishedRow, published_rows
 from .scoring import Breakdown, PackageScoring, PairRow, Scoring
 from .scrub import display_path, scrub
@@ -78,6 +80,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
+    grounding: GroundingReport | None = None                  # Defect Grounding scores (scored apart)
 
 
 @dataclass
@@ -267,7 +270,9 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
     models = [model_data(r, scoring) for r in runs]
     by_name = {m.name: m for m in models}
     thumbnails = Thumbnails(thumbs or ThumbSettings())
-    blob = browser_blob(runs, thumbnails if images else None)
+    grounding = grounding_report(runs)
+    blob = browser_blob(runs, thumbnails if images else None, grounding)
+    blob["colours"] = [colour(i) for i in range(len(runs))]
     thumbnails.build()
     notes = _notes(models)
     if thumbnails.size < thumbnails.settings.size:
@@ -285,4 +290,5 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         comparisons=comparisons(runs, scoring) if len(runs) > 1 else [],
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
-        errata=errata_section(runs, models, errata, scoring) if errata is not None else None)
+        errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
+        grounding=grounding)
