@@ -75,7 +75,8 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("what to ask")
     g.add_argument("--retry-failed", action="store_true", help="ask again the requests that failed before")
     g.add_argument("--limit", type=int, help="only the first N selected questions")
-    g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection'")
+    g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection' (DG: Defect "
+                   "Grounding)")
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
     g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")

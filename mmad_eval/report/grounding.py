@@ -58,4 +58,6 @@ def truth_payload(image: GroundedImage) -> dict:
 
 
 def answer_text(image: GroundedImage) -> str:
-    return f"{GROUNDING}: {len(image.truth.boxes)} box(es), asked in {image.truth.format}"
+    """The browser's "correct answer": the true boxes in pixels (the asked format named)."""
+    boxes = ", ".join("[" + ", ".join(f"{v:g}" for v in b) + "]" for b in image.truth.boxes)
+    return f"{GROUNDING} (asked in {image.truth.format}); true boxes in pixels: {boxes}"

@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
+from ..questions.grounding import GROUNDING, GROUNDING_SHORT
 from ..questions.model import SUBTASK_SHORT, SUBTASKS, TYPES, ImageEntry, Question, QuestionSet
 
 _SHORT_TO_SUBTASK = {v.lower(): k for k, v in SUBTASK_SHORT.items()}
@@ -48,14 +49,16 @@ def _type_filter(names: tuple[str, ...]) -> set[str] | None:
     for name in names:
         low = name.strip().lower()
         subtask = _SHORT_TO_SUBTASK.get(low) or next((s for s in SUBTASKS if s.lower() == low), None)
-        if subtask == "Object Analysis":
+        if low in (GROUNDING_SHORT.lower(), GROUNDING.lower()):
+            types.add(GROUNDING)
+        elif subtask == "Object Analysis":
             types.update({"Object Structure", "Object Details"})
         elif subtask:
             types.add(subtask)
         else:
             t = next((t for t in TYPES if t.lower() == low), None)
             if t is None:
-                raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())} "
+                raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())}, DG "
                                   "or a full subtask/type name", culprit=name)
             types.add(t)
     return types

@@ -12,22 +12,8 @@ from mmad_eval.parse.stage import load_parsed_runs
 from mmad_eval.questions.grounding import GROUNDING, GroundingTruth
 from mmad_eval.questions.mmad_io import load_mmad_json
 from mmad_eval.score.grounding import score_grounding
+from grounding_helpers import generate as _generate
 from mmad_eval.testing.openai_server import FakeOpenAIServer, box_responder, image_urls
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grounding")
-    assert main(["synth", str(root / "data"), "--categories", "bottle,carpet", "--train", "6", "--test-good", "2",
-                 "--per-defect", "2", "--size", "96"]) == 0
-    return root
-
-
-def _generate(root, name, *extra):
-    out = root / name
-    if not out.exists():
-        assert main(["generate", str(root / "data"), "--out", str(out), "--workers", "1", *extra]) == 0
-    return out
 
 
 def test_generate_appends_one_grounding_question_per_defective_image(synth):
