@@ -136,8 +136,9 @@ def main(args) -> int:
         errata = resolve_errata(args.errata)
     out = {}
     for name, answers, run in runs:
-        if not answers and run is not None and run.grounding:      # a run of grounding questions only
-            out[name] = {"grounding": print_grounding(name, run, args)}
+        if not answers and run is not None and (run.grounding or run.other_types):   # no MMAD-type question
+            print(f"== {name}")
+            out[name] = print_apart(run, args)
             continue
         judge_note = apply_judge(answers, args.judge, base / "judge_cache.json") if args.judge else None
         scores = score_run(answers, n_boot=max(args.bootstrap, 0), seed=args.seed, by_category=args.by == "category")
@@ -145,8 +146,8 @@ def main(args) -> int:
             scores.strict.notes.append(judge_note)
         print_scores(name, scores)
         out[name] = scores.as_dict()
-        if run is not None and run.grounding:
-            out[name]["grounding"] = print_grounding(None, run, args)
+        if run is not None:
+            out[name].update(print_apart(run, args))
         if errata is not None:
             from ..score.with_errata import errata_summary
 
@@ -162,17 +163,25 @@ def main(args) -> int:
     return 0
 
 
-def print_grounding(name: str | None, run, args) -> dict:
-    """Score and print a run's Defect Grounding answers (apart from the letter tables); their JSON form."""
+def print_apart(run, args) -> dict:
+    """Score and print what is scored apart from the MMAD tables: Defect Grounding answers, and letter
+    questions of other types (RobustMAD's robustness categories); their JSON forms."""
+    from ..score.by_type import format_by_type, score_by_type
     from ..score.grounding import format_grounding, score_grounding
 
-    root = run.record.get("data_root")
-    scores = score_grounding(run.grounding, Path(root) if root else None, n_boot=max(args.bootstrap, 0),
-                             seed=args.seed)
-    if name is not None:
-        print(f"== {name}: {len(run.grounding)} grounding questions")
-    print(format_grounding(scores) + "\n")
-    return scores.as_dict()
+    out = {}
+    if run.grounding:
+        root = run.record.get("data_root")
+        scores = score_grounding(run.grounding, Path(root) if root else None, n_boot=max(args.bootstrap, 0),
+                                 seed=args.seed)
+        print(format_grounding(scores) + "\n")
+        out["grounding"] = scores.as_dict()
+    if run.other_types:
+        scores = score_by_type(run.other_types, n_boot=max(args.bootstrap, 0), seed=args.seed)
+        print(format_by_type(scores, "Per question type, outside MMAD's subtasks (strict accuracy, scored apart)")
+              + "\n")
+        out["by_type"] = scores.as_dict()
+    return out
 
 
 def _pct(v, digits: int = 1) -> str:

@@ -11,6 +11,7 @@ from typing import Iterable
 
 from ..answers import AnswerRecord
 from ..questions.grounding import GROUNDING
+from ..questions.model import TYPES
 from ..run.load import load_run, load_runs
 from ..run.loaded import LoadedRun
 from . import PARSER_VERSION
@@ -107,13 +108,16 @@ def drop_images_as_the_script_does(answers: list[AnswerRecord]) -> None:
 
 def parse_run(run: LoadedRun) -> LoadedRun:
     """Parse a loaded run's answers; the record notes which parser version read them. Defect Grounding
-    answers move to ``run.grounding`` (their boxes read by :mod:`.boxes`): letter scores never see them."""
+    answers move to ``run.grounding`` (their boxes read by :mod:`.boxes`) and letter answers of types outside
+    MMAD's (RobustMAD's categories) to ``run.other_types``: the MMAD letter scores never see either."""
     run.grounding += [a for a in run.answers if a.type == GROUNDING]
-    run.answers = [a for a in run.answers if a.type != GROUNDING]
+    run.other_types += [a for a in run.answers if a.type not in TYPES and a.type != GROUNDING]
+    run.answers = [a for a in run.answers if a.type in TYPES]
     parse_grounding(run.grounding)
     settings = run.record.get("settings") or {}
-    parse_answers(run.answers, settings.get("protocol"),
-                  (settings.get("generation") or {}).get("answer_mode", "generate"))
+    for answers in (run.answers, run.other_types):
+        parse_answers(answers, settings.get("protocol"),
+                      (settings.get("generation") or {}).get("answer_mode", "generate"))
     run.record = {**run.record, "parser_version": PARSER_VERSION}
     return run
 

@@ -1,4 +1,5 @@
-"""Read and write MMAD's ``mmad.json`` exactly (key order, field names, option order)."""
+"""Read and write MMAD's ``mmad.json`` exactly (key order, field names, option order); RobustMAD's files are
+read too (:mod:`.robustmad_io`)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
 from .grounding import GROUNDING, check_grounding
+from .robustmad_io import is_robustmad, robustmad_set
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 _ENTRY_FIELDS = ("conversation", "similar_templates", "random_templates", "mask_path", "image_path")
@@ -19,6 +21,8 @@ def load_mmad_json(path: Path) -> QuestionSet:
     path = Path(path)
     raw = read_input(path, "question file")
     data = parse_json(raw, str(path))
+    if is_robustmad(data):          # RobustMAD's {"images": [...]} files run unchanged
+        return robustmad_set(data, hashlib.sha256(raw).hexdigest(), str(path))
     if not isinstance(data, dict):
         raise DataError("expected a JSON object keyed by query image path", culprit=str(path))
     entries = {key: _entry(key, value, path) for key, value in data.items()}

@@ -45,7 +45,7 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None, grounding=Non
     prompts: list = []
     prompt_ids: dict[tuple[int, str], int] = {}
     questions: dict[str, list] = {}
-    subtask_ix = {s: i for i, s in enumerate(SUBTASKS)}
+    subtask_ix = {s: i for i, s in enumerate([*SUBTASKS, GROUNDING])}   # other types get indices after these
 
     def prompt_of(m: int, run: LoadedRun, key: str) -> int:
         content = run.prompts.get(key)
@@ -68,10 +68,10 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None, grounding=Non
         return pid
 
     for m, run in enumerate(runs):
-        for a in run.answers:
+        for a in [*run.answers, *run.other_types]:
             q = questions.get(a.qid)
             if q is None:
-                st = subtask_ix.get(a.subtask, -1)
+                st = subtask_ix.setdefault(a.subtask, len(subtask_ix))
                 q = questions[a.qid] = [a.qid, datasets(a.dataset), categories(a.category), st, -1,
                                         [None] * len(runs)]
             slot = q[5][m]
@@ -91,7 +91,7 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None, grounding=Non
             if slot:
                 slot[1].sort(key=lambda r: r[0])
     return {"strings": strings.items, "prompts": prompts, "models": [r.name for r in runs],
-            "subtasks": [*SUBTASKS, GROUNDING], "datasets": datasets.items, "categories": categories.items,
+            "subtasks": list(subtask_ix), "datasets": datasets.items, "categories": categories.items,
             "questions": list(questions.values())}
 
 

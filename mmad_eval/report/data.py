@@ -9,6 +9,7 @@ from .. import __version__
 from ..questions.model import SUBTASKS
 from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
+from ..score.by_type import score_by_type
 from ..score.calibration import Calibration
 from ..score.table import ScoreTable
 from .browser import browser_blob
@@ -81,6 +82,7 @@ class ReportData:
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
     grounding: GroundingReport | None = None                  # Defect Grounding scores (scored apart)
+    other_types: list[tuple[str, dict]] = field(default_factory=list)  # (run, per-type rows): other letter types
 
 
 @dataclass
@@ -291,4 +293,5 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
         errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
-        grounding=grounding)
+        grounding=grounding,
+        other_types=[(r.name, score_by_type(r.other_types).rows) for r in runs if r.other_types])
