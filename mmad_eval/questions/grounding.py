@@ -152,3 +152,19 @@ def check_grounding(options, answer, where: str) -> None:
     if not isinstance(answer, str):
         raise DataError(f"a {GROUNDING} answer must be JSON text, got {quote(answer)}", culprit=where)
     GroundingTruth.from_json(answer, where)
+
+
+def without_grounding(qs):
+    """(a copy of the set without its grounding questions, how many were left out): for the letter-only
+    tools (audits, rating sheets). Indices stay as in the file; entries left empty are dropped."""
+    from dataclasses import replace
+
+    from .model import QuestionSet
+
+    entries, removed = {}, 0
+    for key, entry in qs.entries.items():
+        kept = [q for q in entry.questions if q.type != GROUNDING]
+        removed += len(entry.questions) - len(kept)
+        if kept:
+            entries[key] = replace(entry, questions=kept)
+    return QuestionSet(entries=entries, sha256=qs.sha256, source=qs.source), removed
