@@ -42,7 +42,9 @@ def shard_of(key: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
 
 
-def _type_filter(names: tuple[str, ...]) -> set[str] | None:
+def _type_filter(names: tuple[str, ...], other_types: tuple[str, ...] = ()) -> set[str] | None:
+    """The question types ``names`` select; ``other_types``: the set's types outside MMAD's (e.g. RobustMAD's
+    robustness categories), selectable by their full name."""
     if not names:
         return None
     types: set[str] = set()
@@ -56,7 +58,7 @@ def _type_filter(names: tuple[str, ...]) -> set[str] | None:
         elif subtask:
             types.add(subtask)
         else:
-            t = next((t for t in TYPES if t.lower() == low), None)
+            t = next((t for t in (*TYPES, *other_types) if t.lower() == low), None)
             if t is None:
                 raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())}, DG "
                                   "or a full subtask/type name", culprit=name)
@@ -66,7 +68,8 @@ def _type_filter(names: tuple[str, ...]) -> set[str] | None:
 
 def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Question]]]:
     """(entry, selected questions) pairs in file order; entries with nothing selected are left out."""
-    types = _type_filter(sl.subtasks)
+    others = tuple(sorted({q.type for q in qs.questions()} - set(TYPES) - {GROUNDING})) if sl.subtasks else ()
+    types = _type_filter(sl.subtasks, others)
     datasets, categories = set(sl.datasets), set(sl.categories)
     out: list[tuple[ImageEntry, list[Question]]] = []
     remaining = sl.limit

@@ -61,6 +61,7 @@ def test_run_with_baselines_and_score_per_category(synth, tmp_path, capsys):
     raw = json.loads(path.read_text())["images"]
     for run in load_parsed_runs(out):
         assert not run.answers and len(run.other_types) == 4 * len(raw)
+        assert all(a.error is None for a in run.other_types)
         rows = scores[run.name]["by_type"]
         for j, cat in enumerate(CATEGORIES):       # hand count: right when the model's letter is the answer
             truth = [r["questions"][j]["answer"] for r in raw]
@@ -80,3 +81,15 @@ def test_run_with_baselines_and_score_per_category(synth, tmp_path, capsys):
     content = next(iter(run.prompts.values()))
     roles = [p["role"] for m in content for p in m["parts"] if "image" in p]
     assert roles == ["template", "query"]
+
+
+def test_subtasks_selects_a_robustness_category(synth, tmp_path):
+    path = robustmad_file(synth / "data", tmp_path / "RobustMAD_MCQ.json", n_images=4)
+    out = tmp_path / "runs"
+    assert main(["run", "--questions", str(path), "--model", "random", "--out", str(out), "--quiet", "--shots", "0",
+                 "--data-root", str(synth / "data"), "--subtasks", CATEGORIES[2].lower()]) == 0
+    run = load_parsed_runs(out)[0]
+    assert {a.type for a in run.other_types} == {CATEGORIES[2]} and len(run.other_types) == 4
+    assert all(a.error is None for a in run.other_types)
+    content = next(iter(run.prompts.values()))
+    assert [p["role"] for m in content for p in m["parts"] if "image" in p] == ["query"]
