@@ -94,3 +94,37 @@ def test_letter_scores_unchanged_by_grounding_questions(synth, capsys):
     assert "grounding" in tables["both"] and "grounding" not in tables["letters"]
     for key in ("mmad", "mmad_fixed", "strict", "overkill_miss", "detection"):
         assert tables["both"][key] == tables["letters"][key]
+
+
+def test_detector_maps_answer_from_their_maps(synth, tmp_path):
+    """``--model detector:DIR``: maps equal to the masks give the true boxes; maps of the masks shifted right by
+    a quarter of the box width score lower (hand check: one box shifted by dx has IoU (w - dx) / (w + dx))."""
+    import numpy as np
+
+    from mmad_eval.enhance.expert.maps import write_maps
+    from mmad_eval.sources.imagecheck import read_mask
+
+    q = _generate(synth, "only.jsonl", "--tasks", "grounding")
+    data = synth / "data"
+    qs = [json.loads(line) for line in q.read_text().splitlines()]
+    masks = {r["image"]: read_mask(data / r["mask_path"]) for r in qs}
+    exact, shifted = tmp_path / "exact", tmp_path / "shifted"
+    write_maps(exact, [(k, 0.9, m.astype(np.float32)) for k, m in masks.items()], threshold=0.5)
+    write_maps(shifted, [(k, 0.9, np.roll(m, 4, axis=1).astype(np.float32)) for k, m in masks.items()],
+               threshold=0.5)
+    out = tmp_path / "runs"
+    for d in (exact, shifted):
+        assert main(["run", "--questions", str(q), "--model", f"detector:{d}", "--out", str(out), "--quiet",
+                     "--name", d.name]) == 0
+    runs = {r.name: r for r in load_parsed_runs(out)}
+    s_exact = score_grounding(runs["exact"].grounding, data, n_boot=0)
+    s_shift = score_grounding(runs["shifted"].grounding, data, n_boot=0)
+    assert s_exact.summary["mIoU"] == pytest.approx(100.0)
+    checked = 0
+    for g in s_shift.images:        # single-box images away from the right edge: the formula holds
+        t, p = g.truth.boxes, g.pred
+        if len(t) == 1 and len(p) == 1 and t[0][2] + 4 <= g.truth.size[0] and t[0][2] - t[0][0] > 4:
+            w = t[0][2] - t[0][0]
+            assert g.miou == pytest.approx((w - 4) / (w + 4))
+            checked += 1
+    assert checked >= 3 and s_shift.summary["mIoU"] < s_exact.summary["mIoU"]
