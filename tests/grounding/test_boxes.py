@@ -121,3 +121,14 @@ def test_parser_reads(reply, boxes, rule):
 @pytest.mark.parametrize("reply", ["", None, "no defect visible", "[1, 2, 3]", "{'a': 1}", "B"])
 def test_parser_failures(reply):
     assert parse_boxes(reply) == (None, "unparsed")
+
+
+@settings(derandomize=True, max_examples=100)
+@given(st.lists(st.tuples(*[st.integers(0, 4000)] * 4), min_size=1, max_size=6),
+       st.sampled_from(["{}", "```json\n{}\n```", "Here you go: {} done.", '{{"boxes": {}}}']))
+def test_parser_reads_back_any_written_json(raw, wrapper):
+    boxes = [(min(a, c), min(b, d), max(a, c), max(b, d)) for a, b, c, d in raw]
+    import json
+
+    got, rule = parse_boxes(wrapper.format(json.dumps([list(b) for b in boxes])))
+    assert rule == "json" and got == [tuple(float(v) for v in b) for b in boxes]

@@ -128,3 +128,18 @@ def test_detector_maps_answer_from_their_maps(synth, tmp_path):
             assert g.miou == pytest.approx((w - 4) / (w + 4))
             checked += 1
     assert checked >= 3 and s_shift.summary["mIoU"] < s_exact.summary["mIoU"]
+
+
+def test_grounding_is_asked_alone_in_several_question_modes(synth, tmp_path):
+    both = _generate(synth, "both_px.json", "--tasks", "mmad", "grounding")
+    out = tmp_path / "runs"
+    assert main(["run", "--questions", str(both), "--model", "expert:oracle", "--out", str(out), "--quiet",
+                 "--question-mode", "per-image"]) == 0
+    run = load_parsed_runs(out)[0]
+    n_grounding = sum(q.type == GROUNDING for e in load_mmad_json(both).entries.values() for q in e.questions)
+    assert len(run.grounding) == n_grounding
+    assert len({a.request_key for a in run.grounding}) == n_grounding                 # one request each
+    assert not {a.request_key for a in run.grounding} & {a.request_key for a in run.answers}
+    assert score_grounding(run.grounding, run.record["data_root"], n_boot=0).summary["mIoU"] == pytest.approx(100)
+    prompts = [run.prompts[a.request_key] for a in run.answers]
+    assert not any("bounding box" in json.dumps(p) for p in prompts)             # never in a letter prompt
