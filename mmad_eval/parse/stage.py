@@ -80,15 +80,13 @@ def parse_answers(answers: Iterable[AnswerRecord], protocol: dict | None = None,
 
 
 def parse_grounding(answers: Iterable[AnswerRecord]) -> None:
-    """Fill ``meta["boxes"]`` (the reply's boxes, in the asked format) and ``rule`` of grounding answers;
-    ``parsed`` holds the boxes as JSON, None when unreadable."""
+    """Fill ``parsed`` (the reply's boxes in the asked format, as JSON; None when unreadable) and ``rule`` of
+    grounding answers."""
     for rec in answers:
         if rec.error is not None or rec.reply is None:
             continue
         boxes, rec.rule = parse_boxes(rec.reply)
         rec.parsed = None if boxes is None else json.dumps([list(b) for b in boxes])
-        if boxes is not None:
-            rec.meta["boxes"] = [list(b) for b in boxes]
 
 
 def drop_images_as_the_script_does(answers: list[AnswerRecord]) -> None:

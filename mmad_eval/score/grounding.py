@@ -17,6 +17,7 @@ A failed request or an unreadable reply scores 0 on every measure (never dropped
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -130,10 +131,10 @@ class _Masks:
 
 def score_image(rec: AnswerRecord, masks: _Masks) -> GroundedImage:
     truth = GroundingTruth.from_json(rec.answer, rec.qid)
-    status = "error" if rec.error is not None else ("ok" if "boxes" in rec.meta else "unparsed")
+    status = "error" if rec.error is not None else ("ok" if rec.parsed is not None else "unparsed")
     if status != "ok":
         return GroundedImage(rec.qid, rec.image, truth, None, 0.0, 0.0, status)
-    pred = [clip(from_format(b, truth.format, truth.size), truth.size) for b in rec.meta["boxes"]]
+    pred = [clip(from_format(b, truth.format, truth.size), truth.size) for b in json.loads(rec.parsed)]
     mask = masks.get(rec.image, truth.mask, truth.size)
     pix = pixel_iou(pred, mask) if mask is not None else None
     return GroundedImage(rec.qid, rec.image, truth, pred, image_miou(pred, list(truth.boxes)), pix, status)

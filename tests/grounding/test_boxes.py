@@ -132,3 +132,31 @@ def test_parser_reads_back_any_written_json(raw, wrapper):
 
     got, rule = parse_boxes(wrapper.format(json.dumps([list(b) for b in boxes])))
     assert rule == "json" and got == [tuple(float(v) for v in b) for b in boxes]
+
+
+def test_run_level_scores_hand_computed(tmp_path):
+    """Three images: an exact box, a box overlapping 1/3, a failed request; norm1000 replies converted."""
+    import json
+
+    from PIL import Image
+
+    from mmad_eval.answers import AnswerRecord
+    from mmad_eval.questions.grounding import GROUNDING, GroundingTruth
+    from mmad_eval.score.grounding import score_grounding
+
+    mask = np.zeros((100, 200), np.uint8)
+    mask[0:10, 0:10] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    truth = GroundingTruth("norm1000", (200, 100), ((0.0, 0.0, 10.0, 10.0),), "m.png").to_json()
+
+    def rec(i, parsed, error=None):
+        return AnswerRecord(image=f"D/c/test/x/{i}.png", index=0, type=GROUNDING, options={}, answer=truth,
+                            reply=None if error else "r", error=error, parsed=parsed)
+    records = [rec(0, json.dumps([[0, 0, 50, 100]])),             # (0, 0, 10, 10) in pixels: IoU 1
+               rec(1, json.dumps([[25, 0, 75, 100]])),            # (5, 0, 15, 10): IoU 1/3
+               rec(2, None, error="server_error: 500")]
+    s = score_grounding(records, tmp_path, n_boot=0)
+    assert s.summary["mIoU"] == pytest.approx(100 * (1 + 1 / 3) / 3)
+    assert s.summary["Acc@0.1"] == pytest.approx(200 / 3) and s.summary["Acc@0.5"] == pytest.approx(100 / 3)
+    assert s.summary["pixel IoU"] == pytest.approx(100 * (1 + 50 / 150) / 3)
+    assert s.summary["errors"] == pytest.approx(100 / 3) and s.summary["parse failures"] == 0
