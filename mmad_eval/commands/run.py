@@ -21,6 +21,8 @@ def add_arguments(p) -> None:
                         "override it and the run records which")
     g.add_argument("--prompt", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
+    g.add_argument("--grounding-prompt", help="template of Defect Grounding questions (default grounding: "
+                   "prompts/grounding.j2; docs/grounding.md)")
     g.add_argument("--templates", dest="references", choices=REFERENCE_SOURCES,
                    help="normal reference images to show (MMAD's table: random)")
     g.add_argument("--shots", type=int, help="number of normal reference images (0 = none; default 1)")
@@ -141,7 +143,8 @@ def backend_options(args) -> dict:
 
 
 # command-line flag -> (settings section, field)
-FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "references"), "shots": ("protocol", "shots"),
+FLAGS = {"prompt": ("protocol", "prompt"), "grounding_prompt": ("protocol", "grounding_prompt"),
+         "references": ("protocol", "references"), "shots": ("protocol", "shots"),
          "question_mode": ("protocol", "question_mode"), "option_order": ("protocol", "option_order"),
          "option_seed": ("protocol", "option_seed"), "circular": ("protocol", "circular"),
          "max_side": ("images", "max_side"), "resize": ("images", "resize"), "image_format": ("images", "format"),

@@ -143,3 +143,29 @@ def test_grounding_is_asked_alone_in_several_question_modes(synth, tmp_path):
     assert score_grounding(run.grounding, run.record["data_root"], n_boot=0).summary["mIoU"] == pytest.approx(100)
     prompts = [run.prompts[a.request_key] for a in run.answers]
     assert not any("bounding box" in json.dumps(p) for p in prompts)             # never in a letter prompt
+
+
+def test_grounding_prompt_is_recorded_and_guards_resume(synth, tmp_path, capsys):
+    import shutil
+
+    from mmad_eval.prompt.render import PROMPT_DIR
+
+    q = _generate(synth, "only.jsonl", "--tasks", "grounding")
+    mine = tmp_path / "prompts"
+    shutil.copytree(PROMPT_DIR, mine)
+    (mine / "boxes.j2").write_text((mine / "grounding.j2").read_text().replace("give its bounding box",
+                                                                                  "draw a tight box"))
+    out = tmp_path / "runs"
+    args = ["run", "--questions", str(q), "--model", "expert:oracle", "--out", str(out), "--quiet", "--limit", "2",
+            "--prompt-dir", str(mine)]
+    assert main(args) == 0
+    run = load_parsed_runs(out)[0]
+    assert run.record["grounding_prompt"]["name"] == "grounding"
+    assert main([*args, "--grounding-prompt", "boxes", "--name", "other"]) == 0
+    other = {r.name: r for r in load_parsed_runs(out)}["other"]
+    assert other.record["settings"]["protocol"]["grounding_prompt"] == "boxes"
+    assert all("draw a tight box" in json.dumps(p) for p in other.prompts.values())
+    (mine / "grounding.j2").write_text((mine / "grounding.j2").read_text() + "\nBe precise.\n")
+    capsys.readouterr()
+    assert main(args) != 0                      # same run name, another grounding template: refused
+    assert "grounding_prompt.sha256" in capsys.readouterr().err
