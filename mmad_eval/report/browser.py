@@ -62,6 +62,7 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None, grounding=Non
                     elif "image" in p:
                         iid = thumbs.ref(p["image"], run.image_bytes) if thumbs is not None else -1
                         parts.append([iid, strings(p.get("role", "image"))])
+                parts += [strings(text) for text in agent_texts(msg)]
                 msgs.append([strings(msg.get("role", "user")), parts])
             pid = prompt_ids[(m, key)] = len(prompts)
             prompts.append(msgs)
@@ -114,6 +115,15 @@ def _grounding_cards(runs, grounding, questions, strings, prompt_of, datasets, c
             slot[1].append([a.rotation, prompt_of(m, run, a.request_key), "", "", strings(a.rule),
                             strings(a.reply), strings(scrub_text(a.error)) if a.error else -1, strings("{}"),
                             browser_extra(image)])
+
+
+def agent_texts(msg: dict) -> list[str]:
+    """Agent mode's turns as text in the browser: an assistant's tool calls, the tools a request offered."""
+    out = [f"calls {c.get('name')}({c.get('arguments')})" for c in msg.get("tool_calls") or []
+           if isinstance(c, dict)]
+    if msg.get("tools"):
+        out.append("tools offered: " + ", ".join(map(str, msg["tools"])))
+    return out
 
 
 def rule_label(a) -> str | None:
