@@ -167,4 +167,4 @@ def without_grounding(qs):
         removed += len(entry.questions) - len(kept)
         if kept:
             entries[key] = replace(entry, questions=kept)
-    return QuestionSet(entries=entries, sha256=qs.sha256, source=qs.source), removed
+    return QuestionSet(entries=entries, sha256=qs.sha256, source=qs.source, git_blob=qs.git_blob), removed

@@ -10,6 +10,7 @@ from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
 from .grounding import GROUNDING, check_grounding
+from .identity import git_blob_sha1
 from .robustmad_io import is_robustmad, robustmad_set
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
@@ -22,11 +23,14 @@ def load_mmad_json(path: Path) -> QuestionSet:
     raw = read_input(path, "question file")
     data = parse_json(raw, str(path))
     if is_robustmad(data):          # RobustMAD's {"images": [...]} files run unchanged
-        return robustmad_set(data, hashlib.sha256(raw).hexdigest(), str(path))
+        qs = robustmad_set(data, hashlib.sha256(raw).hexdigest(), str(path))
+        qs.git_blob = git_blob_sha1(raw)
+        return qs
     if not isinstance(data, dict):
         raise DataError("expected a JSON object keyed by query image path", culprit=str(path))
     entries = {key: _entry(key, value, path) for key, value in data.items()}
-    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path),
+                       git_blob=git_blob_sha1(raw))
 
 
 def _entry(key: str, value: dict, path: Path) -> ImageEntry:

@@ -50,6 +50,7 @@ class ModelData:
     live_cost: float | None = None              # what it would have cost live (runs answered through batches)
     detection: DetectionReport | None = None    # Anomaly Detection as a detector (AUROC, AUPR, F1-max, ROC)
     calibration: Calibration | None = None      # ECE, reliability, coverage (answers with a confidence)
+    question_set: str = ""                      # which questions: known MMAD revision or hash, subset
 
 
 @dataclass
@@ -123,6 +124,16 @@ def errata_section(runs: list[LoadedRun], models: list[ModelData], errata, scori
     return ErrataSection(reference=errata_reference(errata), rows=rows, entries=entries, notes=notes)
 
 
+def question_set_line(record: dict) -> str:
+    """Which questions a run scored, in a few words: the known MMAD revision (or the file's SHA-256 prefix)
+    and the named subset, if any."""
+    q = record.get("questions") or {}
+    what = q.get("known_as") or (f"{q.get('file') or 'questions'} (sha256 {q['sha256'][:12]})" if q.get("sha256")
+                                 else "")
+    subset = ((record.get("slice") or {}).get("subset") or {}).get("name")
+    return what + (f" · subset {subset}" if subset else "")
+
+
 def _settings(record: dict) -> dict:
     s = record.get("settings")
     return s if isinstance(s, dict) else {}
@@ -177,6 +188,7 @@ def model_data(run: LoadedRun, scoring: Scoring) -> ModelData:
         circular=((x.get("circular") or {}).get("accuracy") or {}).get("All"),
         live_cost=(run.record.get("usage") or {}).get("live_cost_usd"),
         detection=scoring.detection(run.answers), calibration=scoring.calibration(run.answers),
+        question_set=question_set_line(run.record),
     )
 
 
