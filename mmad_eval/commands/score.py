@@ -35,7 +35,7 @@ def _runs(args):
     if args.answers:
         from ..score.mmad_answers import load_mmad_answers
 
-        return [(Path(args.answers).stem, load_mmad_answers(Path(args.answers)))], Path(args.answers).parent
+        return [(Path(args.answers).stem, load_mmad_answers(Path(args.answers)), None)], Path(args.answers).parent
     if not args.out_dir:
         raise ConfigError("give an output directory or --answers FILE")
     from ..parse.stage import load_parsed_runs
@@ -58,7 +58,7 @@ def _runs(args):
     if not runs:
         raise ConfigError("the store holds no runs yet; run `mmad-eval run --out "
                           f"{args.out_dir} ...` first", culprit=str(args.out_dir))
-    return [(r.name, r.answers) for r in runs], Path(args.out_dir)
+    return [(r.name, r.answers, r) for r in runs], Path(args.out_dir)
 
 
 def _per_run(path: str, name: str, several: bool) -> Path:
@@ -143,13 +143,19 @@ def main(args) -> int:
 
         errata = resolve_errata(args.errata)
     out = {}
-    for name, answers in runs:
+    for name, answers, run in runs:
+        if not answers and run is not None and (run.grounding or run.other_types):   # no MMAD-type question
+            print(f"== {name}")
+            out[name] = print_apart(run, args)
+            continue
         judge_note = apply_judge(answers, args.judge, base / "judge_cache.json") if args.judge else None
         scores = score_run(answers, n_boot=max(args.bootstrap, 0), seed=args.seed, by_category=args.by == "category")
         if judge_note:
             scores.strict.notes.append(judge_note)
         print_scores(name, scores)
         out[name] = scores.as_dict()
+        if run is not None:
+            out[name].update(print_apart(run, args))
         if errata is not None:
             from ..score.with_errata import errata_summary
 
@@ -163,6 +169,27 @@ def main(args) -> int:
     if args.json:
         write_text(args.json, json.dumps(out, indent=1, default=str))
     return 0
+
+
+def print_apart(run, args) -> dict:
+    """Score and print what is scored apart from the MMAD tables: Defect Grounding answers, and letter
+    questions of other types (RobustMAD's robustness categories); their JSON forms."""
+    from ..score.by_type import format_by_type, score_by_type
+    from ..score.grounding import format_grounding, score_grounding
+
+    out = {}
+    if run.grounding:
+        root = run.record.get("data_root")
+        scores = score_grounding(run.grounding, Path(root) if root else None, n_boot=max(args.bootstrap, 0),
+                                 seed=args.seed)
+        print(format_grounding(scores) + "\n")
+        out["grounding"] = scores.as_dict()
+    if run.other_types:
+        scores = score_by_type(run.other_types, n_boot=max(args.bootstrap, 0), seed=args.seed)
+        print(format_by_type(scores, "Per question type, outside MMAD's subtasks (strict accuracy, scored apart)")
+              + "\n")
+        out["by_type"] = scores.as_dict()
+    return out
 
 
 def _pct(v, digits: int = 1) -> str:

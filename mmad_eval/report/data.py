@@ -9,12 +9,15 @@ from .. import __version__
 from ..questions.model import SUBTASKS
 from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
+from ..score.by_type import score_by_type
 from ..score.calibration import Calibration
 from ..score.none_option import none_option_report
 from ..score.table import ScoreTable
 from .agent_section import agent_cards
 from .robustness_section import robustness_rows
 from .browser import browser_blob
+from .charts import colour
+from .grounding import GroundingReport, grounding_report
 from .published import PublishedRow, published_rows
 from .scoring import Breakdown, PackageScoring, PairRow, Scoring
 from .scrub import display_path, scrub
@@ -82,6 +85,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
+    grounding: GroundingReport | None = None                  # Defect Grounding scores (scored apart)
+    other_types: list[tuple[str, dict]] = field(default_factory=list)  # (run, per-type rows): other letter types
     agents: list = field(default_factory=list)   # agent_section.AgentCard per agent-mode run
     robustness: list = field(default_factory=list)   # robustness_section.RobustnessRow per perturbed run
     none_options: list = field(default_factory=list)  # (run name, NoneOptionReport) of runs offering a none option
@@ -305,7 +310,9 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
     models = [model_data(r, scoring) for r in runs]
     by_name = {m.name: m for m in models}
     thumbnails = Thumbnails(thumbs or ThumbSettings())
-    blob = browser_blob(runs, thumbnails if images else None)
+    grounding = grounding_report(runs)
+    blob = browser_blob(runs, thumbnails if images else None, grounding)
+    blob["colours"] = [colour(i) for i in range(len(runs))]
     thumbnails.build()
     notes = _notes(models)
     if thumbnails.size < thumbnails.settings.size:
@@ -324,6 +331,8 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
         errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
+        grounding=grounding,
+        other_types=[(r.name, score_by_type(r.other_types).rows) for r in runs if r.other_types],
         agents=agent_cards(runs),
         robustness=robustness_rows(runs),
         none_options=[(r.name, rep) for r in runs for rep in [none_option_report(r.answers)] if rep is not None],

@@ -11,6 +11,7 @@ from ..questions.model import SUBTASK_SHORT, SUBTASKS
 from . import charts, detection_charts
 from .browser import script_json
 from .data import ReportData
+from .grounding import COLUMNS as GROUNDING_COLUMNS
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -102,6 +103,7 @@ def render(data: ReportData) -> str:
         css=(_TEMPLATES / "report.css").read_text(encoding="utf-8"),
         js=(_TEMPLATES / "browser.js").read_text(encoding="utf-8"),
         **detection_context(data),
+        grounding_cols=list(GROUNDING_COLUMNS), model_index={n: i for i, n in enumerate(names)},
     )
     return _env().get_template("report.html.j2").render(**ctx)
 

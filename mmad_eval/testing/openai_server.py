@@ -101,6 +101,34 @@ def default_responder(body: dict) -> str:
     return hashed_letter(body)
 
 
+_PIXELS = re.compile(r"\((\d+) x (\d+) pixels")
+BOX_STYLES = ("json", "qwen", "bbox_2d", "prose", "garbage")
+
+
+def box_responder(style_of: Callable[[dict], str], box: tuple[float, float, float, float] = (0.25, 0.25, 0.5, 0.5)):
+    """A responder for Defect Grounding prompts (letter prompts get :func:`hashed_letter`): one box at ``box``
+    (fractions of the image: x1, y1, x2, y2), written in the pixel or 0-1000 frame the question states and in
+    the style ``style_of(request body)`` returns, one of :data:`BOX_STYLES` ("garbage": no box at all)."""
+    def respond(body: dict) -> str:
+        text = prompt_text(body)
+        if "bounding box" not in text:
+            return hashed_letter(body)
+        m = _PIXELS.search(text)
+        w, h = (int(m.group(1)), int(m.group(2))) if m else (1000, 1000)
+        x1, y1, x2, y2 = (round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
+        style = style_of(body)
+        if style == "qwen":
+            return f"<|object_ref_start|>defect<|object_ref_end|><|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>"
+        if style == "bbox_2d":
+            return "```json\n" + json.dumps([{"bbox_2d": [x1, y1, x2, y2], "label": "defect"}]) + "\n```"
+        if style == "prose":
+            return f"The scratch spans the box ({x1}, {y1}, {x2}, {y2}) on the surface."
+        if style == "garbage":
+            return "I cannot tell where the defect is."
+        return json.dumps([[x1, y1, x2, y2]])
+    return respond
+
+
 class FakeOpenAIServer:
     """Threaded local server; use as a context manager or call :meth:`start` / :meth:`close`."""
 
