@@ -113,7 +113,8 @@ def _grounding_cards(runs, grounding, questions, strings, prompt_of, datasets, c
                 slot = q[5][m] = [1, []]
             slot[0] &= int(image.miou >= 0.5)
             slot[1].append([a.rotation, prompt_of(m, run, a.request_key), "", "", strings(a.rule),
-                            strings(a.reply), strings(scrub_text(a.error)) if a.error else -1, strings("{}"),
+                            strings(display_text(a.reply)),
+                            strings(display_text(scrub_text(a.error))) if a.error else -1, strings("{}"),
                             browser_extra(image)])
 
 
