@@ -1,0 +1,66 @@
+"""One line per run for people: what the model or baseline is, the protocol preset, the answer mode, the help it
+got and which questions it was asked, all read from the run record."""
+from __future__ import annotations
+
+import re
+
+from ..settings import OWN_PRESET
+
+
+def backend_summary(kind: str) -> str | None:
+    """What a backend is, in a few words: the class's ``summary`` if it has one, else the first sentence of its
+    docstring (None for a docstring that lists options, or an unknown or unloadable backend)."""
+    from ..backends.registry import backend_class
+
+    try:
+        cls = backend_class(kind)
+    except Exception:       # a missing extra or a broken plugin: the report still describes the run
+        return None
+    text = getattr(cls, "summary", None) or (cls.__doc__ or "").strip()
+    first = re.split(r"(?<=[a-z)])\.\s", " ".join(text.split()), maxsplit=1)[0].rstrip(".")
+    first = re.sub(r"\s*\(.*\)$", "", first)        # a trailing aside: "(model = detector kind: ...)"
+    return None if not first or first.startswith("Options") else first.replace("``", "")
+
+
+def _model(record: dict) -> str:
+    spec = record.get("model_spec") or {}
+    kind, model = spec.get("backend"), spec.get("model") or (record.get("settings") or {}).get("model")
+    if not kind:
+        return str(model or record.get("name") or "unknown model")
+    what = backend_summary(kind)
+    who = kind if model in (None, kind) else f"{kind} {model}" if kind in ("expert", "detector") else model
+    return f"{who} ({what})" if what else f"{who} via the {kind} backend"
+
+
+def _help(record: dict) -> str:
+    s = record.get("settings") or {}
+    p, e = s.get("protocol") or {}, s.get("enhancements") or {}
+    shots = p.get("shots")
+    parts = ["no reference image" if p.get("references") == "none" or not shots
+             else f"{shots} reference image{'s' if shots != 1 else ''}"]
+    if e.get("knowledge"):
+        parts.append("domain knowledge")
+    if e.get("expert") not in (None, "none"):
+        parts.append(f"expert hints ({e['expert']})")
+    return " + ".join(parts)
+
+
+def _sample(record: dict) -> str:
+    q, sl = record.get("questions") or {}, record.get("slice") or {}
+    count, selected = q.get("count"), q.get("selected")
+    chosen = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in sl.items()
+              if v not in (None, [], {}, "", False)]
+    if selected is None or count is None:
+        return q.get("file") or "questions unknown"
+    head = f"all {count:,} questions" if selected == count else f"{selected:,} of {count:,} questions"
+    return head + (f" ({'; '.join(chosen)})" if chosen else "") + (f" of {q['file']}" if q.get("file") else "")
+
+
+def describe_run(record: dict) -> str:
+    """e.g. ``random (Chance level: ...) · preset mmad-eval · answers generated · 1 reference image · all 743
+    questions of questions.json``."""
+    s = record.get("settings") or {}
+    mode = (s.get("generation") or {}).get("answer_mode") or "generate"
+    answers = "answers generated" if mode == "generate" else f"answers by {mode}"
+    return " · ".join([_model(record), f"preset {s.get('preset') or OWN_PRESET}", answers, _help(record),
+                       _sample(record)])
