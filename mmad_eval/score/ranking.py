@@ -84,8 +84,8 @@ class Standing:
 
     @property
     def separated(self) -> bool:
-        """Behind the leader with a paired 95 % CI that excludes 0."""
-        return self.diff_ci is not None and (self.diff_ci[0] > 0 or self.diff_ci[1] < 0)
+        """Behind the leader (leader - this > 0) with a paired 95 % CI of that difference above 0."""
+        return self.diff_ci is not None and (self.diff_to_leader or 0) > 0 and self.diff_ci[0] > 0
 
 
 @dataclass

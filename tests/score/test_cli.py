@@ -104,3 +104,21 @@ def test_compare_refuses_runs_from_different_question_sets(tmp_path, capsys):
                  "--option-order", "shuffle", "--quiet"]) == 0
     assert main(["compare", str(out), "--a", "a", "--b", "shuffled", "--bootstrap", "20", "--json", str(js)]) == 0
     assert json.loads(js.read_text())["shared"] == 10
+
+
+def test_compare_header_describes_each_run_and_names_no_winner_in_a_tie(out_dir, capsys):
+    assert main(["compare", str(out_dir), "--a", "r1", "--b", "r2", "--bootstrap", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "  A = r1: random (Chance level" in text and "  B = r2: random (Chance level" in text
+    assert "preset mmad-eval · answers generated · 1 reference image · all 10 questions of mmad.json" in text
+    assert "verdict: r2 is not separated from r1 on the strict Average (+0.00 points" in text
+
+
+def test_score_ranks_by_the_strict_score_with_summary_py_beside_it(out_dir, capsys):
+    assert main(["score", str(out_dir), "--bootstrap", "30"]) == 0
+    text = capsys.readouterr().out
+    assert text.index("Strict (fixed denominator)") < text.index("MMAD-compatible (what MMAD's summary.py prints)")
+    block = text[text.index("== ranking by the strict score"):]
+    assert "  1 r1 " in block and "  2 r2 " in block and "not separated" in block
+    assert "MMAD-compatible (summary.py)" in block
+    assert "No run is separated: r1 has the highest strict score" in block
