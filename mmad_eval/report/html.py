@@ -104,7 +104,8 @@ def small_cell(pct: float | None, n: int | None) -> Markup:
     if pct is None or not n or n >= SMALL_CELL:
         return Markup("")
     lo, hi = wilson(pct / 100 * n, n)
-    return Markup(f'<small class="n">n={n} · {100 * lo:.0f}–{100 * hi:.0f}</small>')
+    return Markup(f'<small class="n" title="{n} questions; 95% Wilson interval">n={n}<br>{100 * lo:.0f}–{100 * hi:.0f}'
+                  '</small>')
 
 
 def render(data: ReportData) -> str:
