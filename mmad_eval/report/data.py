@@ -276,9 +276,17 @@ def _delta(a: float | None, b: float | None) -> float | None:
     return a - b if a is not None and b is not None else None
 
 
+def _shown_notes(m: ModelData) -> list[str]:
+    """A model's score notes, less what the summary already says: the strict rule (its note paragraph), the
+    dropped answers (its line beside the run) and our fixed variant's number (not shown in the report)."""
+    notes = [*m.compatible.notes, *m.strict.notes]
+    return list(dict.fromkeys(n for n in notes if not n.startswith(("strict: unparsed", "MMAD-compatible score "))
+                              and not (m.compatible_gap and "had no letter A-E" in n)))
+
+
 def _notes(models: list[ModelData]) -> list[str]:
     """The score tables' notes; one said of every model is shown once, without a model name."""
-    per = [list(dict.fromkeys((*m.compatible.notes, *m.strict.notes))) for m in models]
+    per = [_shown_notes(m) for m in models]
     common = set.intersection(*(set(p) for p in per)) if len(per) > 1 else set()
     out = [n for n in per[0] if n in common] if per else []
     return out + [f"{m.name}: {n}" for m, p in zip(models, per) for n in p if n not in common]
