@@ -98,12 +98,13 @@ def own_images(tmp_path_factory):
     root, questions = prepare_data(tmp / "cache", 0, "carpet", quiet=True)
     for model in ("random", "expert:oracle"):
         run_evaluation(RunSettings(model=model), questions, tmp / "out", data_root=root)
-    data = assemble(load_parsed_runs(tmp / "out"), scoring=PackageScoring(n_boot=300), images=False)
-    return data, render(data)
+    runs = load_parsed_runs(tmp / "out")
+    data = assemble(runs, scoring=PackageScoring(n_boot=300), images=False)
+    return data, render(data), runs
 
 
 def test_own_images_headline_goes_by_the_strict_score(own_images, tmp_path):
-    data, page = own_images
+    data, page, _ = own_images
     got = walk(page, tmp_path)
     by = {m.name: m for m in data.models}
     best = max(data.models, key=lambda m: m.strict.overall["Average"])
@@ -119,7 +120,7 @@ def test_own_images_headline_goes_by_the_strict_score(own_images, tmp_path):
 
 
 def test_the_expert_abstains_instead_of_failing_to_parse(own_images, tmp_path):
-    data, page = own_images
+    data, page, _ = own_images
     ex = next(m for m in data.models if m.name == "expert:oracle")
     assert ex.abstained > 0 and ex.parse_failure == 0.0
     got = walk(page, tmp_path)
@@ -161,3 +162,19 @@ def test_twenty_runs_get_distinct_colours_a_dot_plot_and_tables_that_fit(tmp_pat
     assert got["dotplot"] == 1 and got["radar"] == 0
     assert got["wide"] == []
     assert_one_number_per_cell(got)
+
+
+def test_the_demo_summary_in_the_terminal_goes_by_the_strict_score(own_images):
+    from mmad_eval.commands.demo import summary_table
+
+    data, _, runs = own_images
+    text = summary_table(runs).splitlines()
+    by = {m.name: m for m in data.models}
+    rows = {line.split()[0]: line.split()[1:] for line in text if line.split() and line.split()[0] in by}
+    for name, cells in rows.items():    # 7 strict subtask columns, strict Average, summary.py's Average, AUROC
+        m = by[name]
+        assert float(cells[2]) == round(m.strict.overall["Defect Localization"], 1)
+        assert float(cells[7]) == round(m.strict.overall["Average"], 1)
+        assert float(cells[8]) == round(m.compatible.overall["Average"], 1)
+    assert data.headline in text
+    assert any(line.startswith("note (expert:oracle): summary.py's rule dropped") for line in text)
