@@ -154,8 +154,7 @@ def main(args) -> int:
         if args.csv:
             write_accuracy_csv(scores.compatible, _per_run(args.csv, name, several), overkill_miss(answers, MMAD))
     if several:
-        ranking = print_ranking(entrants, max(args.bootstrap, 1), args.seed)
-        out["ranking"] = asdict(ranking)
+        print_ranking(entrants, max(args.bootstrap, 1), args.seed)
     if args.json:
         write_text(args.json, json.dumps(out, indent=1, default=str))
     return 0

@@ -105,9 +105,11 @@ class Ranking:
         return self.leader if len(self.ranked) > 1 and not self.not_separated else None
 
 
-def _why_not(e: Entrant, group: QuestionSet, missing: int) -> str | None:
+def _why_not(e: Entrant, group: QuestionSet | None, missing: int) -> str | None:
     if missing:
         return f"run incomplete: {missing} of {e.question_set.selected} questions not answered yet"
+    if group is None:
+        return "no complete run"
     if e.question_set.sha256 != group.sha256:
         return f"another question file ({e.question_set.file or 'unknown'})"
     if e.question_set.selection != group.selection:
@@ -135,7 +137,7 @@ def rank_runs(entrants: Sequence[Entrant], scorer: Scorer = STRICT, n_boot: int 
     out = Ranking(question_set=group)
     ranked, rest = [], []
     for e in entrants:
-        why = "no question answered" if group is None else _why_not(e, group, unanswered(e.answers))
+        why = _why_not(e, group, unanswered(e.answers))
         avg = e.strict.overall.get("Average")
         (rest if why or avg is None else ranked).append((e, Standing(e.name, avg, not_ranked=why)))
     if avg_missing := [s for e, s in rest if s.not_ranked is None]:
@@ -166,7 +168,7 @@ def headline(r: Ranking) -> str:
     """One sentence: the single best run by the strict score, or that none is separated (plain text)."""
     ranked = r.ranked
     if not ranked:
-        return "No run is ranked: none answered a whole question set."
+        return "No run is ranked: none has answered every question of its question set yet."
     lead = ranked[0]
     if len(ranked) == 1:
         return f"Only one run is ranked: {lead.name}, strict score {_pct(lead.strict)}."

@@ -177,3 +177,12 @@ def test_ranking_invariants(accuracies, seed):
     assert set(r.not_separated) == {s.name for s in r.ranked[1:] if not s.separated}
     reversed_r = rank_runs(ents[::-1], n_boot=60, seed=seed)
     assert sorted(s.strict for s in reversed_r.ranked) == sorted(values)
+
+
+def test_nothing_is_ranked_while_every_run_is_unfinished():
+    qs = questions(4)
+    r = rank_runs([entrant("a", run(qs, expert, missing={(qs[0][0], 0)}))], n_boot=20)
+    assert r.leader is None and r.ranked == [] and r.standings[0].not_ranked.startswith("run incomplete: 1 of")
+    assert headline(r) == "No run is ranked: none has answered every question of its question set yet."
+    one = rank_runs([entrant("a", run(qs, expert))], n_boot=20)
+    assert one.winner is None and headline(one).startswith("Only one run is ranked: a, strict score ")
