@@ -122,3 +122,10 @@ def test_score_ranks_by_the_strict_score_with_summary_py_beside_it(out_dir, caps
     assert "  1 r1 " in block and "  2 r2 " in block and "not separated" in block
     assert "MMAD-compatible (summary.py)" in block
     assert "No run is separated: r1 has the highest strict score" in block
+
+
+def test_report_prints_its_headline(out_dir, tmp_path, capsys):
+    assert main(["report", str(out_dir), "--out", str(tmp_path / "r.html"), "--no-images"]) == 0
+    out = capsys.readouterr().out
+    assert "No run is separated: r1 has the highest strict score" in out and "not separated from r2" in out
+    assert 'id="headline">No run is separated: r1' in (tmp_path / "r.html").read_text()
