@@ -22,14 +22,24 @@ def backend_summary(kind: str) -> str | None:
     return None if not first or first.startswith("Options") else first.replace("``", "")
 
 
+def preset_description(spec: dict) -> str | None:
+    """The description of the model preset the run used (``backends/presets.toml``), None when it used none."""
+    from ..backends.registry import load_presets
+
+    preset = load_presets().get(spec.get("name") or "")
+    if preset is None or (preset.backend, preset.model) != (spec.get("backend"), spec.get("model")):
+        return None
+    return preset.description.rstrip(".") or None
+
+
 def _model(record: dict) -> str:
     spec = record.get("model_spec") or {}
     kind, model = spec.get("backend"), spec.get("model") or (record.get("settings") or {}).get("model")
     if not kind:
         return str(model or record.get("name") or "unknown model")
-    what = backend_summary(kind)
-    who = kind if model in (None, kind) else f"{kind} {model}" if kind in ("expert", "detector") else model
-    return f"{who} ({what})" if what else f"{who} via the {kind} backend"
+    who = spec.get("name") or (kind if model in (None, kind) else f"{kind}:{model}")
+    what = preset_description(spec) or backend_summary(kind)
+    return f"{who}: {what}" if what else f"{model} via the {kind} backend"
 
 
 def _help(record: dict) -> str:
@@ -57,10 +67,10 @@ def _sample(record: dict) -> str:
 
 
 def describe_run(record: dict) -> str:
-    """e.g. ``random (Chance level: ...) · preset mmad-eval · answers generated · 1 reference image · all 743
-    questions of questions.json``."""
+    """e.g. ``random: Seeded random choice among the shown options (chance level) · protocol mmad-eval · answers
+    generated · 1 reference image · all 743 questions of questions.json``."""
     s = record.get("settings") or {}
     mode = (s.get("generation") or {}).get("answer_mode") or "generate"
     answers = "answers generated" if mode == "generate" else f"answers by {mode}"
-    return " · ".join([_model(record), f"preset {s.get('preset') or OWN_PRESET}", answers, _help(record),
+    return " · ".join([_model(record), f"protocol {s.get('preset') or OWN_PRESET}", answers, _help(record),
                        _sample(record)])

@@ -126,7 +126,7 @@ def test_the_expert_abstains_instead_of_failing_to_parse(own_images, tmp_path):
     got = walk(page, tmp_path)
     row = next(r for r in got["rows"] if r["name"] == "expert:oracle")
     assert row["cells"][-3].startswith(str(ex.abstained)) and row["cells"][-2] == "0.0%"
-    assert "expert oracle (The expert detector on its own) · preset mmad-eval" in page
+    assert "expert:oracle: The expert detector on its own · protocol mmad-eval" in page
 
 
 def test_every_cell_agrees_and_tables_fit_on_the_synthetic_report(report_html, tmp_path):

@@ -109,8 +109,8 @@ def test_compare_refuses_runs_from_different_question_sets(tmp_path, capsys):
 def test_compare_header_describes_each_run_and_names_no_winner_in_a_tie(out_dir, capsys):
     assert main(["compare", str(out_dir), "--a", "r1", "--b", "r2", "--bootstrap", "50"]) == 0
     text = capsys.readouterr().out
-    assert "  A = r1: random (Chance level" in text and "  B = r2: random (Chance level" in text
-    assert "preset mmad-eval · answers generated · 1 reference image · all 10 questions of mmad.json" in text
+    assert "  A = r1: random: Seeded random choice" in text and "  B = r2: random: Seeded random choice" in text
+    assert "protocol mmad-eval · answers generated · 1 reference image · all 10 questions of mmad.json" in text
     assert "verdict: r2 is not separated from r1 on the strict Average (+0.00 points" in text
 
 
