@@ -118,7 +118,7 @@ def render(data: ReportData) -> str:
         radar = charts.radar_chart([short[c] for c in SUBTASKS], [(n, {short[k]: v for k, v in s.items()})
                                                                   for n, s in series])
     ctx = dict(
-        d=data, cols=cols, subtasks=list(SUBTASKS), short=short, by_name={m.name: m for m in data.models},
+        d=data, cols=cols, subtasks=list(SUBTASKS), short=short,
         bar=charts.subtask_chart(cols, series), radar=radar,
         swatches=charts.swatches(names), legend=charts.legend(), diff_legend=charts.legend(
             "div", -10, 10, "difference, points"), colour=charts.colour,

@@ -76,6 +76,7 @@ class Entrant:
 class Standing:
     name: str
     strict: float | None                # strict Average, percent
+    index: int = 0                      # the entrant's position in the input (runs may share a name)
     rank: int | None = None             # 1 = highest strict Average; None = not ranked
     not_ranked: str | None = None       # why it is not ranked
     diff_to_leader: float | None = None         # leader - this run, points (paired, same questions)
@@ -136,10 +137,10 @@ def rank_runs(entrants: Sequence[Entrant], scorer: Scorer = STRICT, n_boot: int 
     group = ranking_group(entrants)
     out = Ranking(question_set=group)
     ranked, rest = [], []
-    for e in entrants:
+    for i, e in enumerate(entrants):
         why = _why_not(e, group, unanswered(e.answers))
         avg = e.strict.overall.get("Average")
-        (rest if why or avg is None else ranked).append((e, Standing(e.name, avg, not_ranked=why)))
+        (rest if why or avg is None else ranked).append((e, Standing(e.name, avg, i, not_ranked=why)))
     if avg_missing := [s for e, s in rest if s.not_ranked is None]:
         for s in avg_missing:
             s.not_ranked = "no strict score"

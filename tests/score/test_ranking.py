@@ -169,6 +169,8 @@ def test_ranking_invariants(accuracies, seed):
     values = [s.strict for s in r.ranked]
     assert values == sorted(values, reverse=True) and r.leader == r.ranked[0].name
     assert [s.rank for s in r.ranked] == list(range(1, len(ents) + 1))
+    assert sorted(s.index for s in r.standings) == list(range(len(ents)))
+    assert all(ents[s.index].name == s.name for s in r.standings)
     if r.winner:
         assert all(s.separated and s.strict < r.ranked[0].strict for s in r.ranked[1:])
         assert headline(r).startswith(f"Best strict score: {r.winner} ")
