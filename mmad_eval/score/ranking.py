@@ -141,9 +141,8 @@ def rank_runs(entrants: Sequence[Entrant], scorer: Scorer = STRICT, n_boot: int 
         why = _why_not(e, group, unanswered(e.answers))
         avg = e.strict.overall.get("Average")
         (rest if why or avg is None else ranked).append((e, Standing(e.name, avg, i, not_ranked=why)))
-    if avg_missing := [s for e, s in rest if s.not_ranked is None]:
-        for s in avg_missing:
-            s.not_ranked = "no strict score"
+    for _, s in rest:
+        s.not_ranked = s.not_ranked or "no strict score"
     ranked.sort(key=lambda es: -es[1].strict)
     for i, (e, s) in enumerate(ranked):
         s.rank = i + 1
