@@ -13,7 +13,10 @@ from ..score.ad_scores import DetectionReport
 from ..score.calibration import Calibration
 from ..score.ranking import (Entrant, QuestionSet, Ranking, headline, is_known_mmad_revision, question_set,
                              unanswered)
+from ..score.none_option import none_option_report
 from ..score.table import ScoreTable
+from .agent_section import agent_cards
+from .robustness_section import robustness_rows
 from .browser import browser_blob
 from .published import PublishedRow, published_rows
 from .scoring import Breakdown, PackageScoring, PairRow, Scoring
@@ -92,6 +95,10 @@ class ReportData:
     ranking: Ranking | None = None
     headline: str = ""                  # the summary's first sentence (strict score; a leader only if separated)
     published_comparable: bool = False  # the ranked runs answered a known mmad.json revision, whole
+    agents: list = field(default_factory=list)   # agent_section.AgentCard per agent-mode run
+    robustness: list = field(default_factory=list)   # robustness_section.RobustnessRow per perturbed run
+    none_options: list = field(default_factory=list)  # (run name, NoneOptionReport) of runs offering a none option
+    judged: list = field(default_factory=list)        # `mmad-eval judge` results of open-answer runs (dicts)
 
 
 @dataclass
@@ -143,7 +150,8 @@ def _flat(d: dict, prefix: str = "") -> dict[str, object]:
 def _usage(run: LoadedRun) -> tuple[int | None, int | None, float | None]:
     """Token usage (and cost, where a backend recorded one) from the run record, else from answer metadata."""
     u = run.record.get("usage") or {}
-    tin, tout = u.get("prompt_tokens"), u.get("completion_tokens")
+    tin = u.get("prompt_tokens_billed", u.get("prompt_tokens"))        # billed: replaced outcomes included
+    tout = u.get("completion_tokens_billed", u.get("completion_tokens"))
     cost = u.get("cost_usd", u.get("cost"))
     if not tin and not tout:
         seen, tin, tout = set(), 0, 0
@@ -292,11 +300,29 @@ def _notes(models: list[ModelData]) -> list[str]:
     return out + [f"{m.name}: {n}" for m, p in zip(models, per) for n in p if n not in common]
 
 
+def split_open_runs(runs: list[LoadedRun]) -> tuple[list[LoadedRun], list[dict]]:
+    """(the multiple-choice runs, the judge's results of the open-answer runs): free text has no letter for
+    the tables; an open run not judged yet is listed with a note."""
+    from ..inputfile import parse_json, read_input
+    from ..run.judging import judged_path
+
+    choice, judged = [], []
+    for r in runs:
+        if ((r.record.get("settings") or {}).get("protocol") or {}).get("answer_format") != "open":
+            choice.append(r)
+            continue
+        path = judged_path(r.run_dir, r.name)
+        result = parse_json(read_input(path, what="judged results"), str(path)) if path.is_file() else None
+        judged.append(result or {"run": r.name, "table": None})
+    return choice, judged
+
+
 def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool = False,
              scoring: Scoring | None = None, thumbs: ThumbSettings | None = None,
              images: bool = True, errata=None) -> ReportData:
     """Build the report data for ``runs`` (in the order given)."""
     scoring = scoring or PackageScoring()
+    runs, judged = split_open_runs(runs)
     models = [model_data(r, scoring, i) for i, r in enumerate(runs)]
     ranking = scoring.ranking([Entrant(m.name, r.answers, m.question_set, m.strict) for r, m in zip(runs, models)])
     by_name = {m.name: m for m in models}
@@ -320,4 +346,8 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
         errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
+        agents=agent_cards(runs),
+        robustness=robustness_rows(runs),
+        none_options=[(r.name, rep) for r in runs for rep in [none_option_report(r.answers)] if rep is not None],
+        judged=judged,
         ranking=ranking, headline=headline(ranking), published_comparable=is_known_mmad_revision(ranking.question_set))
