@@ -24,6 +24,7 @@ from typing import Sequence
 
 from ..errors import BackendStopped, ConfigError, MmadError
 from ..redact import redact_url, register_secret
+from ..prompt.conversations import get_conversation
 from ..prompt.message import Request
 from ..prompt.tools import tool_specs
 from .base import Backend, Emit, Response
@@ -79,6 +80,8 @@ class OpenAIBackend(Backend):
             raise ConfigError(f"token_field must be one of {TOKEN_FIELDS}", culprit=str(self.token_field))
         self.top_logprobs = int(options.get("top_logprobs", 20))
         self.extra_body = dict(options.get("extra_body") or {})
+        self.conversation = (get_conversation(options["conversation"]).template()
+                             if options.get("conversation") else None)
         if self.concurrency < 1:
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
         self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
@@ -89,7 +92,10 @@ class OpenAIBackend(Backend):
 
     # -- recorded settings ---------------------------------------------------------------------------
     def answer_options(self) -> dict:
-        return {"extra_body": self.extra_body} if self.extra_body else {}
+        out = {"extra_body": self.extra_body} if self.extra_body else {}
+        if self.options.get("conversation"):
+            out["conversation"] = self.options["conversation"]
+        return out
 
     def worker_options(self) -> dict:
         """The key this process read from OPENAI_API_KEY goes with the options (a Ray worker on another node
@@ -119,6 +125,12 @@ class OpenAIBackend(Backend):
             p["seed"] = g.seed
         if g.top_p is not None:
             p["top_p"] = g.top_p
+        if g.top_k is not None:              # vLLM/SGLang sampling extensions, sent only when set
+            p["top_k"] = g.top_k or -1       # our 0 = no cut, their -1
+        if g.repetition_penalty is not None:
+            p["repetition_penalty"] = g.repetition_penalty
+        if self.conversation:   # vLLM's chat_template request field: the script's conversation on the server
+            p["chat_template"] = self.conversation
         if g.letter_probs and request_letters(request):
             p["logprobs"] = True
             p["top_logprobs"] = self.top_logprobs

@@ -16,8 +16,9 @@ def add_arguments(p) -> None:
                                        "(default: the question file's folder)")
     g = p.add_argument_group("protocol (defaults: the --protocol preset's, else ours)")
     g.add_argument("--protocol", default=OWN_PRESET, metavar="NAME",
-                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, qwen2.5-vl, internvl, "
-                        "llava, gemini) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
+                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, gemini, qwen2.5-vl, "
+                        "internvl, llava, minicpm-v, internlm-xcomposer, qwen-vl-chat, cambrian, sphinx, "
+                        "anomalygpt) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
                         "override it and the run records which")
     g.add_argument("--prompt", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
@@ -97,6 +98,10 @@ def add_arguments(p) -> None:
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
     g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")
+    g.add_argument("--subset", help="a paper's named subset (triad, no-visa; see `mmad-eval protocols --subsets`), "
+                                    "recorded with the run and shown in reports")
+    g.add_argument("--subset-file", help="only the image keys or question ids (key#index) listed in this file "
+                                         "(lines or a JSON list); recorded by name and SHA-256")
     g = p.add_argument_group("Ray: data parallel over a cluster (pip install 'mmad-eval[ray]')")
     g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="answer on Ray workers; ADDRESS of a running cluster (e.g. ray://head:10001), "
@@ -235,7 +240,14 @@ def settings_from_args(args):
 def slice_from_args(args):
     from ..run.slices import Slice, parse_shard
 
-    return Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
+    from ..errors import ConfigError
+    from ..run.subsets import named_subset, subset_from_file
+
+    if getattr(args, "subset", None) and getattr(args, "subset_file", None):
+        raise ConfigError("choose --subset or --subset-file, not both", culprit="--subset-file")
+    subset = (named_subset(args.subset) if getattr(args, "subset", None)
+              else subset_from_file(args.subset_file) if getattr(args, "subset_file", None) else None)
+    return Slice(subset=subset, limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
                  categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
 
 
@@ -301,6 +313,10 @@ def main(args) -> int:
     if settings.get("preset"):
         over = settings.get("overrides") or []
         print(f"protocol preset {settings['preset']}" + (f"; overridden by flags: {', '.join(over)}" if over else ""))
+    known = (summary.record.get("questions") or {}).get("known_as")
+    subset = ((summary.record.get("slice") or {}).get("subset") or {}).get("name")
+    if known or subset:
+        print("questions: " + " · ".join(x for x in (known, subset and f"subset {subset}") if x))
     if summary.batch and summary.batch.jobs:
         from ..run.batch_mode import job_table
 

@@ -56,6 +56,7 @@ class ModelData:
     abstain_rate: float | None = None           # percent of answers
     compatible_gap: str | None = None           # why summary.py's number differs from the strict one
     question_set: QuestionSet | None = None
+    question_file: str = ""                     # which questions: known MMAD revision or hash, subset
 
 
 @dataclass
@@ -132,6 +133,16 @@ def errata_section(runs: list[LoadedRun], models: list[ModelData], errata, scori
     return ErrataSection(reference=errata_reference(errata), rows=rows, entries=entries, notes=notes)
 
 
+def question_set_line(record: dict) -> str:
+    """Which questions a run scored, in a few words: the known MMAD revision (or the file's SHA-256 prefix)
+    and the named subset, if any."""
+    q = record.get("questions") or {}
+    what = q.get("known_as") or (f"{q.get('file') or 'questions'} (sha256 {q['sha256'][:12]})" if q.get("sha256")
+                                 else "")
+    subset = ((record.get("slice") or {}).get("subset") or {}).get("name")
+    return what + (f" · subset {subset}" if subset else "")
+
+
 def _settings(record: dict) -> dict:
     s = record.get("settings")
     return s if isinstance(s, dict) else {}
@@ -189,6 +200,7 @@ def model_data(run: LoadedRun, scoring: Scoring, index: int = 0) -> ModelData:
         description=describe_run(run.record), index=index, abstained=x.get("abstained", 0),
         abstain_rate=x.get("abstain_rate"), compatible_gap=scoring.gap(run.answers, compatible, strict),
         question_set=question_set(run.record, run.answers),
+        question_file=question_set_line(run.record),
     )
 
 

@@ -91,11 +91,19 @@ class Plan:
 
 def recorded_data_root(questions: QuestionSet, path: Path) -> Path:
     """The images' folder a question file records (``data_root`` of its entries, relative to the file, as
-    `mmad-eval generate` writes it); else the file's own folder (MMAD's mmad.json sits in the data root)."""
+    `mmad-eval generate` writes it); else the file's own folder (MMAD's mmad.json sits in the data root).
+    A recorded folder must be the file's own folder or one inside it: a file naming ``/`` or ``../..`` would
+    otherwise send any image on the machine to an API. Elsewhere, the user says so with ``--data-root``."""
     roots = {e.extra.get("data_root") for e in questions.entries.values()}
     folder = Path(path).resolve().parent
     if len(roots) == 1 and isinstance(next(iter(roots)), str):
-        return (folder / next(iter(roots))).resolve()
+        recorded = next(iter(roots))
+        root = (folder / recorded).resolve()
+        if root != folder and folder not in root.parents:
+            raise DataError(f"the question file records its images at {recorded!r} ({root}), outside the "
+                            f"question file's folder {folder}; if that is right, say so with --data-root {root}",
+                            culprit=str(path))
+        return root
     return folder
 
 

@@ -7,7 +7,7 @@
   strict Averages on the same questions (the same image resample for both, :func:`.compare.compare_runs`)
   excludes 0; the headline names a single best run only when it is separated from every other ranked run.
 * Published MMAD rows are comparable only when the question file is a known ``mmad.json`` revision
-  (:func:`is_known_mmad_revision`).
+  (:func:`is_known_mmad_revision`, by the file's hash).
 """
 from __future__ import annotations
 
@@ -16,15 +16,12 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..answers import AnswerRecord
+from ..questions.identity import known_question_set
 from ..questions.model import LETTERS
 from .compare import compare_runs
 from .mmad import in_answers_file
 from .scorers import STRICT, Scorer
 from .table import ScoreTable
-
-# sha256 of the MMAD question files (mmad.json revisions) whose published results our runs may sit beside
-KNOWN_MMAD_REVISIONS: dict[str, str] = {}
-
 
 @dataclass(frozen=True)
 class QuestionSet:
@@ -32,6 +29,7 @@ class QuestionSet:
 
     file: str | None
     sha256: str | None                  # of the question file, as the run record holds it
+    git_blob: str | None                # git's blob id of the file, where recorded
     count: int | None                   # questions in the file
     selected: int                       # questions this run was asked (its selection)
     selection: str                      # digest of the selected question ids
@@ -46,8 +44,10 @@ class QuestionSet:
 
 
 def is_known_mmad_revision(qs: QuestionSet | None) -> bool:
-    """Is this the whole of a known ``mmad.json`` revision (so MMAD's published rows are comparable)?"""
-    return qs is not None and qs.whole_file and qs.sha256 in KNOWN_MMAD_REVISIONS
+    """Is this the whole of a known ``mmad.json`` revision (so MMAD's published rows are comparable)? Revisions
+    are recognised by :func:`mmad_eval.questions.identity.known_question_set` (SHA-256 or git blob id)."""
+    return (qs is not None and qs.whole_file and (qs.sha256 or qs.git_blob) is not None
+            and known_question_set(qs.sha256, qs.git_blob) is not None)
 
 
 def question_set(record: dict, answers: Sequence[AnswerRecord]) -> QuestionSet:
@@ -55,8 +55,8 @@ def question_set(record: dict, answers: Sequence[AnswerRecord]) -> QuestionSet:
     q = record.get("questions") or {}
     qids = sorted({a.qid for a in answers if a.rotation == 0})
     digest = hashlib.sha256("\n".join(qids).encode()).hexdigest()
-    return QuestionSet(file=q.get("file"), sha256=q.get("sha256"), count=q.get("count"), selected=len(qids),
-                       selection=digest)
+    return QuestionSet(file=q.get("file"), sha256=q.get("sha256"), git_blob=q.get("git_blob"), count=q.get("count"),
+                       selected=len(qids), selection=digest)
 
 
 def unanswered(answers: Sequence[AnswerRecord]) -> int:

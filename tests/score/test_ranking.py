@@ -150,10 +150,13 @@ def test_the_parse_stage_marks_abstentions():
 
 
 def test_known_mmad_revision_is_one_pluggable_check(monkeypatch):
+    from mmad_eval.questions import identity
+
     qs = questions()
     whole = entrant("a", run(qs, expert), sha="1" * 64)
     assert not rk.is_known_mmad_revision(whole.question_set)
-    monkeypatch.setitem(rk.KNOWN_MMAD_REVISIONS, "1" * 64, "mmad.json (test revision)")
+    monkeypatch.setattr(identity, "KNOWN_FILES", identity.KNOWN_FILES + (
+        identity.KnownQuestionFile("mmad.json (test revision)", "1" * 64, None, "test"),))
     assert rk.is_known_mmad_revision(whole.question_set)
     part = entrant("b", run(qs[:5], expert), sha="1" * 64, count=len(qs))
     assert not rk.is_known_mmad_revision(part.question_set)          # a part of the file is another set
