@@ -55,15 +55,22 @@ def _help(record: dict) -> str:
     return " + ".join(parts)
 
 
+def _value(v) -> str:
+    if isinstance(v, dict):
+        return str(v.get("name") or ", ".join(f"{k}={x}" for k, x in v.items()))
+    return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
 def _sample(record: dict) -> str:
     q, sl = record.get("questions") or {}, record.get("slice") or {}
     count, selected = q.get("count"), q.get("selected")
-    chosen = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in sl.items()
-              if v not in (None, [], {}, "", False)]
+    chosen = [f"{k} {_value(v)}" for k, v in sl.items() if v not in (None, [], {}, "", False)]
+    source = q.get("known_as") or (f"{q.get('file') or 'questions'} (sha256 {q['sha256'][:12]})" if q.get("sha256")
+                                   else q.get("file"))
     if selected is None or count is None:
-        return q.get("file") or "questions unknown"
+        return source or "questions unknown"
     head = f"all {count:,} questions" if selected == count else f"{selected:,} of {count:,} questions"
-    return head + (f" ({'; '.join(chosen)})" if chosen else "") + (f" of {q['file']}" if q.get("file") else "")
+    return head + (f" ({'; '.join(chosen)})" if chosen else "") + (f" of {source}" if source else "")
 
 
 def describe_run(record: dict) -> str:

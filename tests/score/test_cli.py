@@ -110,7 +110,7 @@ def test_compare_header_describes_each_run_and_names_no_winner_in_a_tie(out_dir,
     assert main(["compare", str(out_dir), "--a", "r1", "--b", "r2", "--bootstrap", "50"]) == 0
     text = capsys.readouterr().out
     assert "  A = r1: random: Seeded random choice" in text and "  B = r2: random: Seeded random choice" in text
-    assert "protocol mmad-eval · answers generated · 1 reference image · all 10 questions of mmad.json" in text
+    assert "protocol mmad-eval · answers generated · 1 reference image · all 10 questions of mmad.json (sha256 " in text
     assert "verdict: r2 is not separated from r1 on the strict Average (+0.00 points" in text
 
 
