@@ -22,6 +22,7 @@ from .reasoning import parse_reasoned
 from .reference import reference_letters, reference_parse
 
 NO_NUMBERED_LINE = "no-numbered-line"    # the rule of a numbered reply without this question's line
+ABSTAINED = "abstained"                  # the rule of an answer the backend declined by design
 SCRIPT_DROPS = "mmad_absent"             # meta key: the official script would not write this answer to its file
 
 
@@ -70,6 +71,7 @@ def parse_answers(answers: Iterable[AnswerRecord], protocol: dict | None = None,
         if answer_mode == "likelihood":
             rec.parsed, rec.rule = choose_letter(rec.meta.get("letter_logprobs"), rec.options)
             rec.reference_parsed = rec.parsed          # the answer is a letter: MMAD's scorer gets it too
+            _mark_abstention(rec)
             continue
         segment = rec.meta["segment"] if "segment" in rec.meta else rec.reply
         position, n_prompt = rec.meta.get("prompt_position", (0, 1))
@@ -78,6 +80,7 @@ def parse_answers(answers: Iterable[AnswerRecord], protocol: dict | None = None,
             rec.rule = NO_NUMBERED_LINE
             continue
         rec.parsed, rec.rule = parse_reasoned(segment, rec.options, rec.meta.get("finish_reason"), parse_reply)
+        _mark_abstention(rec)
     if rule.letter_rule == "list":
         drop_images_as_the_script_does(answers)
 
@@ -90,6 +93,13 @@ def parse_grounding(answers: Iterable[AnswerRecord]) -> None:
             continue
         boxes, rec.rule = parse_boxes(rec.reply)
         rec.parsed = None if boxes is None else json.dumps([list(b) for b in boxes])
+
+
+def _mark_abstention(rec: AnswerRecord) -> None:
+    """An answer the backend declined (``meta["abstain"]``) and no rule read is an abstention, not a parse
+    failure: its rule says so."""
+    if rec.abstained:
+        rec.rule = ABSTAINED
 
 
 def drop_images_as_the_script_does(answers: list[AnswerRecord]) -> None:
