@@ -1,0 +1,95 @@
+"""Merging stores: an answer always beats an error for the same request, nothing is lost or doubled, and
+merging two stores gives what asking the union once would have stored (issue 25)."""
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings, strategies as st
+
+from mmad_eval.backends.base import Response
+from mmad_eval.run.store import Member, Store
+
+YN = {"A": "Yes", "B": "No"}
+NO_DIFFS = lambda have, new: []          # noqa: E731  (settings check: every run is compatible here)
+
+
+def _put(store: Store, key: str, outcome: str | None, run: str = "r", qid: str | None = None, tokens: int = 1):
+    """Store ``outcome`` for ``key``: a reply text, or None for a failed request; and a member pointing to it."""
+    resp = (Response(key=key, text=outcome, prompt_tokens=tokens, completion_tokens=1) if outcome is not None
+            else Response(key=key, error_type="timeout", error_message="slow", attempts=3))
+    store.put_response(resp, "[]")
+    qid = qid or f"{key}#0"
+    store.put_members(run, [Member(qid, 0, qid.split("#")[0], 0, "Anomaly Detection", YN, "A", key)])
+
+
+def _state(store: Store) -> tuple[dict, dict]:
+    rows = store.requests_for(store.statuses())
+    return ({k: (r["status"], r["text"]) for k, r in rows.items()},
+            {m.qid: m.request_key for m in store.members("r")})
+
+
+def test_an_answer_replaces_an_error_for_the_same_request_in_either_direction(tmp_path):
+    for error_side in ("target", "source"):
+        a, b = Store(tmp_path / f"{error_side}-a"), Store(tmp_path / f"{error_side}-b")
+        a.put_run("r", {"started": "2026-01-02", "ended": "2026-01-03"})
+        b.put_run("r", {"started": "2026-01-01", "ended": "2026-01-05"})
+        _put(a, "k", None if error_side == "target" else "A")
+        _put(b, "k", "A" if error_side == "target" else None)
+        _put(b, "only-b", "B")
+        stats = a.merge_from(b, NO_DIFFS)
+        requests, members = _state(a)
+        assert requests == {"k": ("ok", "A"), "only-b": ("ok", "B")}
+        assert members == {"k#0": "k", "only-b#0": "only-b"}
+        assert stats["errors_replaced"] == (error_side == "target") and stats["requests_added"] == 1
+        rec = a.run_record("r")
+        assert (rec["started"], rec["ended"]) == ("2026-01-01", "2026-01-05")
+        assert a.usage("r")["ok"] == 2 and a.usage("r")["error"] == 0
+        a.close(), b.close()
+
+
+def test_a_member_pointing_to_a_failed_request_is_repointed_to_an_answered_one(tmp_path):
+    a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
+    a.put_run("r", {}), b.put_run("r", {})
+    _put(a, "k-old", None, qid="img#0")
+    _put(b, "k-new", "B", qid="img#0")
+    _put(a, "k2-a", "A", qid="img#1")
+    _put(b, "k2-b", "B", qid="img#1")            # both answered: the first (target's) stays, counted
+    stats = a.merge_from(b, NO_DIFFS)
+    assert _state(a)[1] == {"img#0": "k-new", "img#1": "k2-a"}
+    assert stats["member_conflicts"] == 1
+    _put(b, "k-x", "C", qid="img#2")
+    b2 = Store(tmp_path / "c")
+    b2.put_run("r", {})
+    _put(b2, "k-x", "D", qid="img#2")            # two different answers to one key: first kept, counted
+    assert a.merge_from(b, NO_DIFFS)["requests_added"] == 1
+    assert a.merge_from(b2, NO_DIFFS)["answer_conflicts"] == 1
+    assert _state(a)[0]["k-x"] == ("ok", "C")
+    for s in (a, b, b2):
+        s.close()
+
+
+OUTCOME = st.one_of(st.none(), st.sampled_from(["A", "B"]))
+
+
+@settings(max_examples=25)
+@given(st.dictionaries(st.sampled_from([f"k{i}" for i in range(6)]), st.tuples(OUTCOME, OUTCOME), min_size=1))
+def test_merging_two_stores_equals_asking_the_union_once(plan):
+    """plan: key -> (outcome in store a, outcome in store b); absent = that store never asked. Reply texts
+    agree across stores (deterministic decoding); a failure in one store is an answer in the union if the
+    other answered."""
+    with tempfile.TemporaryDirectory() as d:
+        a, b, union = Store(Path(d, "a")), Store(Path(d, "b")), Store(Path(d, "u"))
+        for s in (a, b, union):
+            s.put_run("r", {})
+        for i, (key, (in_a, in_b)) in enumerate(sorted(plan.items())):
+            text = "AB"[i % 2]
+            if i % 3 != 1:
+                _put(a, key, text if in_a else None)
+            if i % 3 != 0:
+                _put(b, key, text if in_b else None)
+            answered = (i % 3 != 1 and in_a) or (i % 3 != 0 and in_b)
+            _put(union, key, text if answered else None)
+        a.merge_from(b, NO_DIFFS)
+        assert _state(a) == _state(union)
+        assert a.usage("r") == union.usage("r")
+        for s in (a, b, union):
+            s.close()
