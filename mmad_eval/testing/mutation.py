@@ -146,15 +146,22 @@ def _pick(mutants: list[Mutant], sample: int, seed: int) -> list[Mutant]:
                   key=lambda m: (m.lineno, m.node_index, m.variant))
 
 
-def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dict[str, str]) -> dict:
-    """Run one file's (sampled) mutants within ``budget`` seconds; returns its tally and survivors."""
+def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dict[str, str],
+                clean_runs: dict) -> dict:
+    """Run one file's (sampled) mutants within ``budget`` seconds; returns its tally and survivors.
+    ``clean_runs`` caches, per test list, the seconds a run without a mutant took (None: it failed)."""
     tests, source = tests_for(rel), (ROOT / rel).read_text()
-    start = time.monotonic()
-    if run_tests(sandbox.dir, tests, args.timeout or 600) != "passed":
-        print(f"{rel}: its tests fail without any mutant ({' '.join(tests)}); skipped", flush=True)
-        return {"file": rel, "killed": 0, "total": 0, "survivors": [], "not_run": 0, "broken": True}
-    timeout = args.timeout or max(30.0, 4 * (time.monotonic() - start))
     picked = _pick(mutants_of(rel, source), args.sample, args.seed)
+    start = time.monotonic()
+    if budget <= 0 or not picked:
+        return {"file": rel, "killed": 0, "total": 0, "survivors": [], "not_run": len(picked)}
+    if tuple(tests) not in clean_runs:
+        ok = run_tests(sandbox.dir, tests, args.timeout or 600) == "passed"
+        clean_runs[tuple(tests)] = time.monotonic() - start if ok else None
+    if clean_runs[tuple(tests)] is None:
+        print(f"{rel}: its tests fail without any mutant ({' '.join(tests)}); skipped", flush=True)
+        return {"file": rel, "killed": 0, "total": 0, "survivors": [], "not_run": len(picked), "broken": True}
+    timeout = args.timeout or max(30.0, 4 * clean_runs[tuple(tests)])
     tally = {"file": rel, "killed": 0, "timeouts": 0, "equivalent": 0, "not_run": 0, "survivors": []}
     try:
         for mutant in picked:
@@ -205,12 +212,14 @@ def main(argv: list[str] | None = None) -> int:
             picked = _pick(mutants_of(rel, (ROOT / rel).read_text()), args.sample, args.seed)
             print(f"{rel}: {len(picked)} mutants; tests: {' '.join(tests_for(rel))}")
         return 0
-    equivalent, sandbox, tallies = load_equivalent(), Sandbox(), []
+    equivalent, sandbox, tallies, clean_runs = load_equivalent(), Sandbox(), [], {}
     deadline = time.monotonic() + args.budget
     try:
         for i, rel in enumerate(files):
             share = (deadline - time.monotonic()) / (len(files) - i)
-            tallies.append(mutate_file(sandbox, rel, args, share, equivalent))
+            tallies.append(mutate_file(sandbox, rel, args, share, equivalent, clean_runs))
+            t = tallies[-1]
+            print(f"{rel}: killed {t['killed']} / {t['total']}, not run {t['not_run']}", flush=True)
     finally:
         sandbox.close()
     _report(tallies)
