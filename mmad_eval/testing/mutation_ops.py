@@ -90,7 +90,8 @@ def variants(node: ast.AST) -> list[str]:
         out = []
         if isinstance(node.func, ast.Name) and node.func.id in _NAME_SWAPS:
             out.append(f"{node.func.id} -> {_NAME_SWAPS[node.func.id]}")
-        if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
+        if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]) \
+                and ast.dump(node.args[0]) != ast.dump(node.args[1]):           # f(x, x): nothing to swap
             out.append("swap arguments")
         return out
     return []
