@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{rel}: {len(picked)} mutants; tests: {' '.join(tests_for(rel))}")
         return 0
     equivalent, sandbox, tallies, clean_runs = load_equivalent(), Sandbox(), [], {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))      # a stopped run still removes its sandbox
     deadline = time.monotonic() + args.budget
     try:
         for i, rel in enumerate(files):
