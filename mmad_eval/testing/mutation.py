@@ -59,7 +59,7 @@ def source_files(spec: str) -> list[str]:
     return out
 
 
-def tests_for(source: str) -> list[str]:
+def mapped_tests(source: str) -> list[str]:
     """The test files that guard one source file: its area's, plus tests/mutation_kills/test_<area>*.py."""
     for area, (sources, tests) in AREAS.items():
         if any(source == s or source.startswith(s.rstrip("/") + "/") for s in sources):
@@ -150,7 +150,7 @@ def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dic
                 clean_runs: dict) -> dict:
     """Run one file's (sampled) mutants within ``budget`` seconds; returns its tally and survivors.
     ``clean_runs`` caches, per test list, the seconds a run without a mutant took (None: it failed)."""
-    tests, source = tests_for(rel), (ROOT / rel).read_text()
+    tests, source = mapped_tests(rel), (ROOT / rel).read_text()
     picked = _pick(mutants_of(rel, source), args.sample, args.seed)
     start = time.monotonic()
     if budget <= 0 or not picked:
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for rel in files:
             picked = _pick(mutants_of(rel, (ROOT / rel).read_text()), args.sample, args.seed)
-            print(f"{rel}: {len(picked)} mutants; tests: {' '.join(tests_for(rel))}")
+            print(f"{rel}: {len(picked)} mutants; tests: {' '.join(mapped_tests(rel))}")
         return 0
     equivalent, sandbox, tallies, clean_runs = load_equivalent(), Sandbox(), [], {}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))      # a stopped run still removes its sandbox
