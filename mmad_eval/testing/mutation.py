@@ -103,6 +103,7 @@ class Sandbox:
 def _child(sandbox: Path, tests: list[str]) -> None:
     """In the forked child: import the sandbox's package, run the tests, exit with pytest's code."""
     os.setpgid(0, 0)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -155,9 +156,10 @@ def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dic
     start = time.monotonic()
     if budget <= 0 or not picked:
         return {"file": rel, "killed": 0, "total": 0, "survivors": [], "not_run": len(picked)}
-    if tuple(tests) not in clean_runs:
+    if tuple(tests) not in clean_runs:      # once per test list; not counted in this file's share
         ok = run_tests(sandbox.dir, tests, args.timeout or 600) == "passed"
         clean_runs[tuple(tests)] = time.monotonic() - start if ok else None
+        start = time.monotonic()
     if clean_runs[tuple(tests)] is None:
         print(f"{rel}: its tests fail without any mutant ({' '.join(tests)}); skipped", flush=True)
         return {"file": rel, "killed": 0, "total": 0, "survivors": [], "not_run": len(picked), "broken": True}
@@ -214,10 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     equivalent, sandbox, tallies, clean_runs = load_equivalent(), Sandbox(), [], {}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))      # a stopped run still removes its sandbox
+    counts = [len(_pick(mutants_of(rel, (ROOT / rel).read_text()), args.sample, args.seed)) for rel in files]
     deadline = time.monotonic() + args.budget
     try:
-        for i, rel in enumerate(files):
-            share = (deadline - time.monotonic()) / (len(files) - i)
+        for i, rel in enumerate(files):        # each file's share of what is left, by its number of mutants
+            share = (deadline - time.monotonic()) * counts[i] / max(1, sum(counts[i:]))
             tallies.append(mutate_file(sandbox, rel, args, share, equivalent, clean_runs))
             t = tallies[-1]
             print(f"{rel}: killed {t['killed']} / {t['total']}, not run {t['not_run']}", flush=True)

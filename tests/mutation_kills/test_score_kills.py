@@ -175,3 +175,12 @@ def test_reliability_bins_and_coverage():
     assert rel.ece == pytest.approx((2 * 0.4 + 0.45 + 0) / 4)
     curve = coverage_curve([0.9, 0.2, 0.8, 0.1], [True, False, True, False], steps=2)
     assert curve == [(1.0, 0.5), (0.5, 1.0)]
+
+
+def test_calibration_uses_ten_bins_by_default():
+    # 0.52 and 0.58 share the bin [0.5, 0.6) of ten: ECE |0.5 - 0.55| = 0.05 (eleven bins would split them)
+    recs = [q(f"A/c/bad/{i}.png", "Defect Classification", "A", p) for i, p in enumerate("AB")]
+    recs[0].reply, recs[1].reply = "A Confidence: 52%", "B Confidence: 58%"
+    cal = calibration(recs)
+    assert cal.ece == pytest.approx(0.05) and len(cal.reliability.counts) == 10
+    assert cal.source == "verbalised confidence"
