@@ -184,3 +184,15 @@ def test_calibration_uses_ten_bins_by_default():
     cal = calibration(recs)
     assert cal.ece == pytest.approx(0.05) and len(cal.reliability.counts) == 10
     assert cal.source == "verbalised confidence"
+
+
+def test_detection_text_says_when_the_auroc_is_only_a_balanced_accuracy():
+    from mmad_eval.score.ad_scores import format_detection
+    hard = [ad("D/c/bad/1.png", "A", "A"), ad("D/c/good/1.png", "B", "A"), ad("D/c/good/2.png", "B", None, "?")]
+    text = format_detection(detection_report(hard, n_boot=0))
+    assert "a one-point ROC; AUROC = balanced accuracy" in text and "1 unanswered images scored 0.5" in text
+    # 1 defect at 1.0; normals at 1.0 and 0.5: pairs won 0.5 + 1 of 2 -> AUROC 75.0
+    assert "AUROC 75.0" in text and "(1 defective, 2 normal)" in text
+    confident = [ad("D/c/bad/1.png", "A", "A", "A Confidence: 90%"), ad("D/c/good/1.png", "B", "B", "B Confidence: 90%")]
+    text = format_detection(detection_report(confident, n_boot=0), by_category=True)
+    assert "one-point ROC" not in text and "unanswered" not in text and "D/c" in text
