@@ -177,7 +177,7 @@ def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dic
             outcome = run_tests(sandbox.dir, tests, timeout)
             if outcome == "passed":
                 tally["survivors"].append(mutant)
-                print(f"SURVIVED {rel}:{mutant.lineno}  {mutant.operator}  |  {mutant.line}", flush=True)
+                print(f"SURVIVED {rel}:{mutant.lineno}  {mutant.key.split(' | ')[-1]}  |  {mutant.line}", flush=True)
             else:
                 tally["killed"] += 1
                 tally["timeouts"] += outcome == "timeout"

@@ -10,6 +10,7 @@ list of equivalent mutants survives edits that only move lines.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from dataclasses import dataclass
 
 _COMPARE_FLIPS = {ast.Lt: (ast.LtE, ast.GtE), ast.LtE: (ast.Lt, ast.Gt), ast.Gt: (ast.GtE, ast.LtE),
@@ -32,11 +33,12 @@ class Mutant:
     lineno: int
     line: str           # the original line's text, stripped
     operator: str       # e.g. "< -> >="
+    occurrence: int = 1  # the n-th mutant with this operator on this line (left to right, outer first)
 
     @property
     def key(self) -> str:
-        """Stable name (no line number): path | original line | operator."""
-        return f"{self.path} | {self.line} | {self.operator}"
+        """Stable name (no line number): path | original line | operator [#n for the n-th on the line]."""
+        return f"{self.path} | {self.line} | {self.operator}" + (f" #{self.occurrence}" if self.occurrence > 1 else "")
 
 
 def _skipped_nodes(tree: ast.AST) -> set[int]:
@@ -137,12 +139,13 @@ def mutants_of(path: str, source: str) -> list[Mutant]:
     """Every mutant the operators offer for one module's source."""
     tree = ast.parse(source)
     lines = source.splitlines()
-    out = []
+    out, seen = [], Counter()
     for index, node in enumerate(_candidates(tree)):
         for variant, description in enumerate(variants(node)):
             lineno = getattr(node, "lineno", 0)
+            seen[lineno, description] += 1
             out.append(Mutant(path, index, variant, lineno, lines[lineno - 1].strip() if lineno else "",
-                              description))
+                              description, seen[lineno, description]))
     return out
 
 
