@@ -13,8 +13,10 @@ equivalent mutants, left out of the score. See docs/testing.md.
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import os
+import py_compile
 import random
 import shutil
 import signal
@@ -86,15 +88,19 @@ class Sandbox:
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="mmad-mutation-"))
         shutil.copytree(ROOT / "mmad_eval", self.dir / "mmad_eval", ignore=shutil.ignore_patterns("__pycache__"))
+        compileall.compile_dir(self.dir / "mmad_eval", quiet=2)     # children import from .pyc, not source
         for entry in ROOT.iterdir():
             if entry.name not in ("mmad_eval", ".git", ".venv"):
                 (self.dir / entry.name).symlink_to(entry)
 
-    def write(self, rel: str, text: str) -> None:
+    def write(self, rel: str, text: str, compile_it: bool = False) -> None:
+        """Put ``text`` in place of ``rel``; its stale .pyc goes (a mutant is compiled by the child that runs it)."""
         target = self.dir / rel
         target.write_text(text)
         cached = Path(importlib.util.cache_from_source(str(target)))
         cached.unlink(missing_ok=True)
+        if compile_it:
+            py_compile.compile(str(target), quiet=2)
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -182,7 +188,7 @@ def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dic
                 tally["killed"] += 1
                 tally["timeouts"] += outcome == "timeout"
     finally:
-        sandbox.write(rel, source)
+        sandbox.write(rel, source, compile_it=True)
     tally["total"] = tally["killed"] + len(tally["survivors"])
     return tally
 
