@@ -108,3 +108,25 @@ def test_errata_comparison_shows_both_numbers_and_the_signed_difference():
     assert "strict Average: official 75.00, with errata 100.00" in text
     assert data["strict"]["with_errata"]["Average"] == pytest.approx(100)
     assert data["notes"] == [{"id": "n1", "message": "blurry", "source": "x"}]
+
+
+def test_circular_accuracy_and_letter_position_bias():
+    from mmad_eval.score.strict import circular_accuracy, letter_bias, strict_score
+
+    def dc(i, answer, parsed, rotation=0, qtype="Defect Classification"):
+        return AnswerRecord(image=f"D/c/bad/{i}.png", index=0, type=qtype, options={"A": "x", "B": "y"},
+                            answer=answer, reply=parsed, parsed=parsed, reference_parsed=parsed, rotation=rotation)
+    recs = [dc(1, "A", "A"), dc(1, "B", "B", 1), dc(2, "A", "A"), dc(2, "B", "A", 1),
+            dc(3, "B", "B", qtype="Object Structure"), dc(3, "A", "A", 1, qtype="Object Structure")]
+    circ = circular_accuracy(recs)
+    # question 1 right in both rotations, 2 wrong in one, 3 (Object Analysis) right in both
+    assert circ["accuracy"] == {"Defect Classification": 50.0, "All": pytest.approx(200 / 3), "Object Analysis": 100.0}
+    assert circ["questions"]["All"] == 3 and circ["rotations_per_question"] == {2: 3}
+    assert circular_accuracy([dc(1, "A", "A")]) is None
+    t = strict_score(recs)
+    assert t.extra["circular"]["accuracy"]["All"] == pytest.approx(200 / 3)
+    assert t.extra["questions"] == 3                       # the table counts rotation 0 only
+    bias = letter_bias([dc(1, "A", "A"), dc(2, "A", "B"), dc(3, "B", "B"), dc(4, "C", None)])
+    assert bias["accuracy_by_correct_letter"] == {"A": 50.0, "B": 100.0, "C": 0.0}
+    assert bias["questions_by_correct_letter"] == {"A": 2, "B": 1, "C": 1}
+    assert bias["predicted_letter_share"] == {"A": 25.0, "B": 50.0, "unparsed": 25.0}
