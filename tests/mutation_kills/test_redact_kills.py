@@ -70,3 +70,18 @@ def test_redaction_never_leaves_a_four_character_piece_of_a_registered_key(prefi
         registry = getattr(redact_module, "_SECRETS", None)
         if registry is not None:
             registry.discard(key)
+
+
+def test_url_redaction_keeps_the_mark_readable_and_survives_unparsable_urls():
+    url = redact_url("https://host/v1?api_key=secret1&token=&model=m")
+    assert url == f"https://host/v1?api_key={MARK}&token={MARK}&model=m"
+    broken = redact_url("http://[::1/v1?token=abc")           # not a URL urlsplit accepts: still redacted
+    assert "abc" not in broken and MARK in broken
+    assert redact_url("https://host/v1") == "https://host/v1"
+
+
+@pytest.mark.parametrize("key", ["abcd1234", "Zq9-w8e7", "k9!k9!k9"])
+def test_an_eight_character_key_is_redacted_by_its_echoed_ends(key):
+    register_secret(key)
+    out = redact(f"Incorrect API key provided: {key[:4]}**{key[-4:]} and {key}.")
+    assert not leaked(key, "Incorrect API key provided: ** and .", out) and out.count(MARK) == 2
