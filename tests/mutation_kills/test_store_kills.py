@@ -93,3 +93,52 @@ def test_merging_two_stores_equals_asking_the_union_once(plan):
         assert a.usage("r") == union.usage("r")
         for s in (a, b, union):
             s.close()
+
+
+def test_usage_tokens_and_reasoning_tokens_count_each_request_once(tmp_path):
+    with Store(tmp_path) as s:
+        s.put_response(Response(key="k1", text="A", prompt_tokens=10, completion_tokens=4,
+                                extra={"reasoning_tokens": 3, "finish_reason": "stop"}), "[]")
+        s.put_response(Response(key="k2", error_type="timeout", error_message="slow"), "[]")
+        s.put_members("r", [Member(f"x#{i}", 0, "x", i, "Anomaly Detection", YN, "A", k)
+                            for i, k in enumerate(["k1", "k1", "k2"])])        # two questions share k1
+        assert s.usage("r") == {"answers": 3, "requests": 2, "ok": 1, "error": 1, "prompt_tokens": 10,
+                                "completion_tokens": 4, "reasoning_tokens": 3}
+        assert "reasoning_tokens" not in s.usage("other") and s.usage("other")["answers"] == 0
+
+
+def test_stored_rows_redact_errors_and_note_replaced_characters(tmp_path):
+    from mmad_eval.redact import register_secret
+    register_secret("AIzaSyStoreTestKey0123456789")
+    with Store(tmp_path) as s:
+        s.put_response(Response(key="e", error_type=None, error_message="bad key AIzaSyStoreTestKey0123456789"), None)
+        s.put_response(Response(key="u", text="A\ud800B"), [{"role": "user"}])
+        rows = s.requests_for(["e", "u"])
+    assert rows["e"]["status"] == "error" and rows["e"]["error_type"] == "error"
+    assert "AIzaSy" not in rows["e"]["error_message"] and rows["e"]["content"] is None
+    assert rows["u"]["status"] == "ok" and rows["u"]["text"] == "A\ufffdB"
+    assert rows["u"]["error_message"].startswith("replaced_characters: 1 characters")
+    assert rows["u"]["content"] == '[{"role": "user"}]'
+
+
+def test_runs_in_start_order_and_read_modify_write(tmp_path):
+    with Store(tmp_path) as s:
+        s.put_run("b", {"started": "2026-01-01"})
+        s.put_run("a", {"started": "2026-02-01"})
+        assert s.run_names() == ["b", "a"]
+        assert s.update_run("c", lambda rec: {"n": (rec or {}).get("n", 0) + 1}) == {"n": 1}
+        assert s.update_run("c", lambda rec: {"n": rec["n"] + 1}) == {"n": 2} and s.run_record("c") == {"n": 2}
+        assert s.run_record("zzz") is None
+
+
+def test_a_store_from_a_newer_release_is_refused_by_name(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    Store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "mmad-eval.sqlite") as db:
+        db.execute("PRAGMA user_version = 99")
+    for read_only in (False, True):
+        with pytest.raises(Exception, match="newer mmad-eval .*store schema 99"):
+            Store(tmp_path, read_only=read_only)
