@@ -130,3 +130,23 @@ def test_circular_accuracy_and_letter_position_bias():
     assert bias["accuracy_by_correct_letter"] == {"A": 50.0, "B": 100.0, "C": 0.0}
     assert bias["questions_by_correct_letter"] == {"A": 2, "B": 1, "C": 1}
     assert bias["predicted_letter_share"] == {"A": 25.0, "B": 50.0, "unparsed": 25.0}
+
+
+def test_a_note_whenever_any_cell_differs_even_with_equal_headlines():
+    from mmad_eval.score.mmad import differing_note
+    from mmad_eval.score.table import ScoreTable
+
+    def table(d1, d2):
+        rows = {"D1": {"Anomaly Detection": None, "Defect Classification": d1, "Average": d1},
+                "D2": {"Anomaly Detection": None, "Defect Classification": d2, "Average": d2}}
+        overall = {"Anomaly Detection": None, "Defect Classification": (d1 + d2) / 2, "Average": (d1 + d2) / 2}
+        return ScoreTable("t", rows=rows, overall=overall,
+                          counts={"D1": {"Defect Classification": 1, "AD normal": 0, "AD defective": 0},
+                                  "D2": {"Defect Classification": 1, "AD normal": 0, "AD defective": 0}})
+    for a in (table(40.0, 60.0), table(60.0, 40.0)):
+        note = differing_note(a, table(50.0, 50.0))
+        assert note is not None and note.startswith("MMAD-compatible score 50.00 (what summary.py prints) differs")
+    assert differing_note(table(50.0, 50.0), table(50.0, 50.0)) is None
+    shifted = table(50.0, 50.0)
+    shifted.overall["Average"] = 50.5
+    assert differing_note(shifted, table(50.0, 50.0)) is not None
