@@ -150,3 +150,44 @@ def test_a_note_whenever_any_cell_differs_even_with_equal_headlines():
     shifted = table(50.0, 50.0)
     shifted.overall["Average"] = 50.5
     assert differing_note(shifted, table(50.0, 50.0)) is not None
+
+
+def test_strict_notes_say_why_nothing_or_not_everything_counts():
+    from mmad_eval.score.strict import strict_score
+
+    failed = [ad("D/c/bad/1.png", "A", None, error="timeout: slow"), ad("D/c/bad/2.png", "A", None, error="timeout: x")]
+    notes = strict_score(failed).notes
+    assert notes[0].startswith("no answer parsed, every question counts wrong: every request failed (2 failed")
+    partial = [ad("D/c/bad/1.png", "A", "A"), ad("D/c/bad/2.png", "A", None, error="missing: not asked"),
+               ad("D/c/bad/3.png", "A", None, error="missing: not asked")]
+    t = strict_score(partial)
+    assert t.extra["missing"] == 2
+    assert t.notes[0] == "2 questions are not answered yet (run incomplete); they count wrong here"
+    complete = strict_score([ad("D/c/bad/1.png", "A", "A")])
+    assert len(complete.notes) == 1 and complete.notes[0].startswith("strict: unparsed replies")
+    assert "missing" not in complete.extra
+
+
+def test_a_new_scorer_gets_the_base_rule_of_correctness():
+    from mmad_eval.score.scorers import Scorer
+
+    class FirstLetter(Scorer):
+        name, title = "first", "First letter of the reply"
+
+        def row(self, r):
+            return r.dataset
+
+        def letter(self, r):
+            return (r.reply or "")[:1] or None
+
+        def table(self, records):
+            raise NotImplementedError
+
+    s = FirstLetter()
+    assert s.correct(ad("D/c/bad/1.png", "A", "A"))
+    assert not s.correct(ad("D/c/bad/1.png", "A", "B"))
+    assert not s.correct(ad("D/c/bad/1.png", "A", "A", error="timeout: x"))
+    assert not s.correct(AnswerRecord(image="D/c/bad/1.png", index=0, type="Anomaly Detection", options=YN,
+                                      answer="", reply=""))         # no letter never matches, not even ""
+    assert s.counted([1, 2]) == [True, True]
+    assert [r.rotation for r in s.records([ad("D/c/bad/1.png", "A", "A", rotation=r) for r in (0, 1)])] == [0]
