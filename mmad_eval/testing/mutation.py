@@ -146,11 +146,12 @@ def run_tests(sandbox: Path, tests: list[str], timeout: float) -> str:
     return "timeout"
 
 
-def _pick(mutants: list[Mutant], sample: int, seed: int) -> list[Mutant]:
-    if sample <= 0 or len(mutants) <= sample:
-        return mutants
-    return sorted(random.Random(f"{seed}:{mutants[0].path}").sample(mutants, sample),
-                  key=lambda m: (m.lineno, m.node_index, m.variant))
+def _pick(mutants: list[Mutant], sample: int, seed: int, only: list[str] = ()) -> list[Mutant]:
+    """The file's mutants to run: a seeded sample of ``sample`` (all when 0), then those matching ``only``."""
+    if 0 < sample < len(mutants):
+        mutants = sorted(random.Random(f"{seed}:{mutants[0].path}").sample(mutants, sample),
+                         key=lambda m: (m.lineno, m.node_index, m.variant))
+    return [m for m in mutants if not only or any(text in m.key for text in only)]
 
 
 def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dict[str, str],
@@ -158,7 +159,7 @@ def mutate_file(sandbox: Sandbox, rel: str, args, budget: float, equivalent: dic
     """Run one file's (sampled) mutants within ``budget`` seconds; returns its tally and survivors.
     ``clean_runs`` caches, per test list, the seconds a run without a mutant took (None: it failed)."""
     tests, source = mapped_tests(rel), (ROOT / rel).read_text()
-    picked = _pick(mutants_of(rel, source), args.sample, args.seed)
+    picked = _pick(mutants_of(rel, source), args.sample, args.seed, args.only)
     start = time.monotonic()
     if budget <= 0 or not picked:
         return {"file": rel, "killed": 0, "total": 0, "survivors": [], "not_run": len(picked)}
@@ -212,17 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=0, help="at most N mutants per file, chosen by --seed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=0, help="seconds per test run (default 4x the clean run)")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only mutants whose key contains TEXT (repeatable): recheck survivors after a fix")
     parser.add_argument("--list", action="store_true", help="list the mutants and their tests; run nothing")
     args = parser.parse_args(argv)
     files = [f for spec in (args.modules or list(AREAS)) for f in source_files(spec)]
     if args.list:
         for rel in files:
-            picked = _pick(mutants_of(rel, (ROOT / rel).read_text()), args.sample, args.seed)
+            picked = _pick(mutants_of(rel, (ROOT / rel).read_text()), args.sample, args.seed, args.only)
             print(f"{rel}: {len(picked)} mutants; tests: {' '.join(mapped_tests(rel))}")
         return 0
     equivalent, sandbox, tallies, clean_runs = load_equivalent(), Sandbox(), [], {}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))      # a stopped run still removes its sandbox
-    counts = [len(_pick(mutants_of(rel, (ROOT / rel).read_text()), args.sample, args.seed)) for rel in files]
+    counts = [len(_pick(mutants_of(rel, (ROOT / rel).read_text()), args.sample, args.seed, args.only)) for rel in files]
     deadline = time.monotonic() + args.budget
     try:
         for i, rel in enumerate(files):        # each file's share of what is left, by its number of mutants

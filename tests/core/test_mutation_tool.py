@@ -72,3 +72,13 @@ def test_the_equivalent_list_names_live_mutants_with_a_reason():
         path, line, operator = key.split(" | ")
         live = {m.key for m in mutants_of(path, (ROOT / path).read_text())}
         assert key in live, f"{key}: no such mutant any more (the line changed): remove or update it"
+
+
+def test_list_shows_each_files_mutants_and_tests(capsys):
+    from mmad_eval.testing.mutation import main
+
+    assert main(["atomic_write", "--sample", "3", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mmad_eval/atomic_write.py: 3 mutants; tests: tests/mutation_kills/test_atomic_write_kills.py")
+    assert main(["mmad_eval/atomic_write.py", "--only", "os.replace(old, path)", "--list"]) == 0
+    assert capsys.readouterr().out.startswith("mmad_eval/atomic_write.py: 1 mutants")
