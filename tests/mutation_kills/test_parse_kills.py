@@ -121,3 +121,14 @@ def test_parsed_answer_is_invariant_under_letter_relabelling(perm, pick, other, 
         return          # the article "A" in prose is read differently from other letters by design
     assert rule2 == rule
     assert (options[got] if got else None) == (relabelled_options[got2] if got2 else None)
+
+
+def test_letter_probabilities_stay_finite_for_far_apart_log_probabilities():
+    dist = letter_distribution({"A": 0.0, "B": -800.0, "C": -5.0}, {"A": "", "B": "", "C": ""})
+    assert dist["A"] == pytest.approx(1 / (1 + math.exp(-5))) and dist["B"] == 0.0
+    assert choose_letter({"A": -900.0, "B": -1000.0}, {"A": "", "B": ""}) == ("A", "likelihood")
+
+
+@pytest.mark.parametrize("reply", ["Option B or option C is correct.", "Option B and option C is correct"])
+def test_an_explicit_answer_joined_to_an_earlier_letter_is_a_hedge(reply):
+    assert parse_reply(reply, OPTS) == (None, "ambiguous")
