@@ -85,3 +85,10 @@ def test_an_eight_character_key_is_redacted_by_its_echoed_ends(key):
     register_secret(key)
     out = redact(f"Incorrect API key provided: {key[:4]}**{key[-4:]} and {key}.")
     assert not leaked(key, "Incorrect API key provided: ** and .", out) and out.count(MARK) == 2
+
+
+@pytest.mark.parametrize("key", ["q7w8e9", "k3y"])
+def test_a_word_holding_a_short_key_is_removed_whole(key):
+    register_secret(key)
+    assert redact(f"token {key}suffix end") == f"token {MARK} end"
+    assert redact(f"token pre{key} end") == f"token {MARK} end"

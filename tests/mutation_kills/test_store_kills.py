@@ -142,3 +142,16 @@ def test_a_store_from_a_newer_release_is_refused_by_name(tmp_path):
     for read_only in (False, True):
         with pytest.raises(Exception, match="newer mmad-eval .*store schema 99"):
             Store(tmp_path, read_only=read_only)
+
+
+def test_a_sqlite_file_that_is_no_store_is_one_clear_error(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from mmad_eval.errors import ConfigError
+
+    with sqlite3.connect(tmp_path / "mmad-eval.sqlite") as db:
+        db.execute("CREATE TABLE photos (name TEXT)")
+    with pytest.raises(ConfigError, match="not a readable mmad-eval store"):       # (score, report, merge source)
+        Store(tmp_path, read_only=True)
