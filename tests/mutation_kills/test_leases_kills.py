@@ -67,3 +67,39 @@ def test_claiming_items_claim_in_batches_and_count_busy_ones(tmp_path):
     assert mine.held == {"k2", "k5"}
     again = ClaimingItems(Claims(s, since=time.time(), retry_failed=False), keys, {k: k for k in keys}, batch=0)
     assert again.claim_all() == [] and again.busy == 4
+
+
+def test_a_live_process_of_another_user_keeps_its_claim(tmp_path, monkeypatch):
+    """kill(pid, 0) on another user's process fails with EPERM: it is alive. (This test runs as root, which
+    may signal any process, so that answer of the operating system is played here.)"""
+    import os
+
+    s = _store(tmp_path)
+    other_user = Claims(s, since=time.time(), retry_failed=False)
+    other_user.pid = 2 ** 22 + 7
+    assert other_user.claim(["k1"]) == (["k1"], 0)
+    real_kill = os.kill
+
+    def kill(pid, sig):
+        if pid == other_user.pid:
+            raise PermissionError(1, "Operation not permitted")
+        return real_kill(pid, sig)
+    monkeypatch.setattr(os, "kill", kill)
+    assert Claims(s, since=time.time(), retry_failed=False).claim(["k1"]) == ([], 1)
+
+
+def test_a_living_writer_renews_its_claims(tmp_path, monkeypatch):
+    import mmad_eval.run.leases as leases
+
+    monkeypatch.setattr(leases, "HEARTBEAT_S", 0.02)
+    s = _store(tmp_path)
+    with Claims(s, since=time.time(), retry_failed=False, ttl_s=30.0) as mine:
+        mine.claim(["k1"])
+        first = s.db.execute("SELECT expires FROM leases WHERE key = 'k1'").fetchone()[0]
+        deadline = time.time() + 20
+        while s.db.execute("SELECT expires FROM leases WHERE key = 'k1'").fetchone()[0] == first and time.time() < deadline:
+            time.sleep(0.02)
+        renewed = s.db.execute("SELECT expires FROM leases WHERE key = 'k1'").fetchone()[0]
+        assert renewed > first and renewed > time.time() + 20          # pushed forward by the ttl
+        assert Claims(s, since=time.time(), retry_failed=False).claim(["k1"]) == ([], 1)
+    assert s.db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0      # released at the end
