@@ -83,8 +83,18 @@ def test_giveaway_questions():
         return Question("D/c/bad/1.png", 0, qtype, text, options, answer)
     opts = {"A": "Crack", "B": "Scratch", "C": "Hole"}
     qs = [q("Which crack type of defect?", opts), q("Which defect type?", opts),
-          q("Crack or scratch defect?", opts), q("Is the crack defect here?", opts, qtype="Anomaly Detection"),
+          q("Crack or scratch defect?", opts), q("Crack?", opts), q("Is the crack defect here?", opts, qtype="Anomaly Detection"),
           q("Which crack?", {"A": "Crack", "B": "Hole"})]
     flags = giveaway_flags(QuestionSet({"D/c/bad/1.png": ImageEntry("D/c/bad/1.png", qs)}))
-    assert [f["evidence"]["question"] for f in flags] == ["Which crack type of defect?"]
+    assert [f["evidence"]["question"] for f in flags] == ["Which crack type of defect?", "Crack?"]
     assert flags[0]["evidence"]["shared_words"] == ["crack"]
+
+
+def test_the_audit_summary_records_its_thresholds(tmp_path):
+    from mmad_eval.label_audit import audit_labels
+    from mmad_eval.label_audit.masks import WORK_SIDE
+
+    qs = QuestionSet({"D/c/bad/1.png": _entry("D/c/bad/1.png")})
+    summary = audit_labels(qs, tmp_path, checks=("giveaway",)).summary
+    assert summary["thresholds"]["mask_side"] == WORK_SIDE == 128
+    assert summary["checks"] == ["giveaway"] and summary["images"] == 1 and summary["questions"] == 1

@@ -7,7 +7,7 @@ from mmad_eval.questions.generate.margins import DEFAULT, DESCRIPTION_KEYS, Marg
 
 @pytest.mark.parametrize("change", [
     {"size_steps": (0.01, 0.002, 0.04)}, {"size_steps": (0.0, 0.01, 0.04)}, {"size_steps": (0.002, 0.01, 1.0)},
-    {"size_steps": (0.002, 0.01)}, {"size_steps": (0.01, 0.01, 0.04)},
+    {"size_steps": (0.002, 0.01)}, {"size_steps": (0.01, 0.01, 0.04)}, {"size_steps": (0.002, 0.04, 0.04)},
     {"size_margin": 0.99}, {"elongation_margin": 0.5}, {"blob_margin": 0.9}, {"tone_margin": 0.0},
     {"elongated": 0.0}, {"round_max_elongation": -1.0}, {"lum_step": 0.0}, {"chroma_step": -2.0},
     {"round_fill": 1.0}, {"fill_margin": -0.01}, {"blob_share": 1.5}, {"grid_gap": 1.0}, {"zone_gap": -0.1},
