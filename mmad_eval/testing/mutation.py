@@ -44,7 +44,7 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
     "human_scores": (["mmad_eval/questions/human_scores.py"], ["tests/labels/test_errata.py",
                                                               "tests/questions/test_rating_sheet.py"]),
     "margins": (["mmad_eval/questions/generate/margins.py"], ["tests/questions/test_margins.py"]),
-    "label_audit": (["mmad_eval/label_audit"], ["tests/labels/test_label_checks.py",
+    "label_audit": (["mmad_eval/label_audit"], ["tests/labels/test_label_checks.py", "tests/labels/test_audit_cli.py",
                                                 "tests/labels/test_injected_synth.py"]),
     "atomic_write": (["mmad_eval/atomic_write.py"], ["tests/faults/test_atomic_write.py"]),
 }
