@@ -87,6 +87,7 @@ def test_score_run_puts_every_table_together():
                                   "outside_topk"}
     plain = score_run(recs, n_boot=0)
     assert plain.by_category is None and not plain.strict.ci and "by_category" not in plain.as_dict()
+    assert "ci" not in plain.strict.extra and "ci" not in plain.compatible.extra       # no bootstrap asked
 
 
 def test_errata_comparison_shows_both_numbers_and_the_signed_difference():
