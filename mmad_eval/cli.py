@@ -80,7 +80,8 @@ def describe_failure(e: BaseException) -> str:
     if isinstance(e, MmadError):
         text = str(e)
     elif isinstance(e, OSError):
-        where = f"{e.filename}: " if e.filename else ""
+        # a failed rename (os.replace(temporary, target)) names the user's file, not the temporary one
+        where = f"{e.filename2 or e.filename}: " if e.filename else ""
         what = {errno.ENOSPC: "no space left on the device", errno.EROFS: "the file system is read-only",
                 errno.EACCES: "permission denied", errno.EISDIR: "is a folder, expected a file",
                 errno.ENOTDIR: "is not a folder"}.get(e.errno, e.strerror or str(e))

@@ -26,6 +26,11 @@ REFERENCE_LETTERS = ("last", "first", "list")
 REFERENCE_SCOPES = ("segment", "reply")
 OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
 ANSWER_MODES = ("generate", "likelihood")
+AGENT_TOOLS = ("zoom", "detector", "references", "compare")   # tools an agent run may offer (enhance/tools.py)
+ANSWER_FORMATS = ("options", "open")     # multiple choice (MMAD), or open-ended text judged later (mmad-eval judge)
+# image perturbations of robustness runs (prompt/perturb.py): kind -> (lowest, highest) allowed value
+PERTURBATIONS = {"blur": (0.0, 50.0), "motion": (0.0, 100.0), "lowlight": (0.05, 10.0), "noise": (0.0, 128.0),
+                 "jpeg": (1.0, 100.0)}
 
 
 def _check(obj, **choices) -> None:
@@ -57,6 +62,34 @@ def _compact(obj, optional: tuple[str, ...]) -> dict:
     return d
 
 
+def parse_perturbations(spec: str) -> list[tuple[str, float]]:
+    """``"blur=2,jpeg=30"`` -> ``[("blur", 2.0), ("jpeg", 30.0)]`` (in order); ConfigError naming the bad part."""
+    out = []
+    for part in (p.strip() for p in (spec or "").split(",")):
+        if not part:
+            continue
+        kind, sep, value = part.partition("=")
+        kind = kind.strip()
+        if kind not in PERTURBATIONS or not sep:
+            raise ConfigError(f"a perturbation is KIND=VALUE with KIND one of {', '.join(PERTURBATIONS)}",
+                              culprit=part)
+        try:
+            v = float(value)
+        except ValueError:
+            raise ConfigError(f"{kind} needs a number", culprit=part) from None
+        lo, hi = PERTURBATIONS[kind]
+        if not lo <= v <= hi or (kind == "jpeg" and v != int(v)):
+            raise ConfigError(f"{kind} must be {'a whole number ' if kind == 'jpeg' else ''}from {lo:g} to {hi:g}",
+                              culprit=part)
+        out.append((kind, v))
+    return out
+
+
+def canonical_perturbations(spec: str) -> str:
+    """The recorded form of a perturbation list: ``"blur=2,jpeg=30"`` (numbers without trailing zeros)."""
+    return ",".join(f"{k}={v:g}" for k, v in parse_perturbations(spec))
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """Decoding settings, sent explicitly to every backend and recorded with the run.
@@ -76,12 +109,16 @@ class GenerationSettings:
     refusal_tries: int = 1
     answer_mode: str = "generate"     # "likelihood": the answer is the most probable shown option letter
     reasoning_effort: str | None = None   # sent to APIs that take it (o-series, gpt-5, reasoning servers)
+    top_k: int | None = None          # None: no top-k cut; an official script's sampler may keep transformers' 50
+    repetition_penalty: float | None = None   # None: 1.0 (none); some model scripts pass their own
 
     def __post_init__(self):
         _check_range(self, "temperature", 0, optional=True)
         _check_range(self, "max_tokens", 1)
         _check_range(self, "top_p", 0, 1, optional=True)
         _check_range(self, "refusal_tries", 1)
+        _check_range(self, "top_k", 0, optional=True)
+        _check_range(self, "repetition_penalty", 0, optional=True)
         _check(self, answer_mode=ANSWER_MODES)
         object.__setattr__(self, "refusal_keywords", tuple(self.refusal_keywords))
 
@@ -91,7 +128,8 @@ class GenerationSettings:
         return self.logprobs or self.answer_mode == "likelihood"
 
     def as_dict(self) -> dict:
-        d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort"))
+        d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort",
+                            "top_k", "repetition_penalty"))
         if "refusal_keywords" in d:
             d["refusal_keywords"] = list(d["refusal_keywords"])
         return d
@@ -167,14 +205,24 @@ class ProtocolSettings:
     reference_letter: str = "last"       # how MMAD's reference letter is read (see the class docstring)
     reference_scope: str = "segment"
     closest_option: bool = False
+    perturb: str = ""                    # image perturbations of a robustness run, e.g. "blur=2,jpeg=30"
+    perturb_seed: int = 0                # seeds the random ones (noise, motion angle) with each image's hash
+    perturb_references: bool = False     # perturb the normal reference images too (else the query only)
+    answer_format: str = "options"       # "open": the question without options, a free-text answer (judged)
+    reference_strip: bool = False        # strip the reply's outer whitespace before reading it (scripts that do)
 
     def __post_init__(self):
         _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS,
-               reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES)
+               reference_letter=REFERENCE_LETTERS, reference_scope=REFERENCE_SCOPES, answer_format=ANSWER_FORMATS)
         _check_range(self, "shots", 0)
+        object.__setattr__(self, "perturb", canonical_perturbations(self.perturb))
+        if self.answer_format == "open" and (self.question_mode != "independent" or self.circular):
+            raise ConfigError("open answers are asked one question per request, without option rotations: use "
+                              "--question-mode independent and no --circular", culprit="--answer-format open")
 
     def as_dict(self) -> dict:
-        return _compact(self, ("reference_letter", "reference_scope", "closest_option"))
+        return _compact(self, ("reference_letter", "reference_scope", "closest_option", "perturb", "perturb_seed",
+                               "perturb_references", "answer_format", "reference_strip"))
 
 
 @dataclass(frozen=True)
@@ -191,6 +239,42 @@ class EnhancementSettings:
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    """Agent mode: the model may call inspection tools over several turns before it answers.
+
+    ``tools`` is the set offered (in :data:`AGENT_TOOLS` order); ``max_turns`` bounds the model's replies per
+    question (the last one is the answer, or no answer if it still calls tools); ``detector`` is the expert
+    behind the ``detector`` tool (an expert kind or maps:DIR); ``zoom_side`` is the longer side of a zoomed
+    crop in pixels. Off (no tools) by default: then nothing of it is recorded.
+    """
+
+    tools: tuple[str, ...] = ()
+    max_turns: int = 5
+    detector: str = "builtin"
+    zoom_side: int = 448
+
+    def __post_init__(self):
+        tools = tuple(dict.fromkeys(self.tools))
+        for t in tools:
+            if t not in AGENT_TOOLS:
+                raise ConfigError(f"unknown agent tool {t!r}; choose from {', '.join(AGENT_TOOLS)}",
+                                  culprit="AgentSettings.tools")
+        object.__setattr__(self, "tools", tuple(t for t in AGENT_TOOLS if t in tools))
+        _check_range(self, "max_turns", 1, 50)
+        _check_range(self, "zoom_side", 16, 4096)
+        if not (self.detector.startswith(MAPS_PREFIX) and len(self.detector) > len(MAPS_PREFIX)):
+            _check(self, detector=EXPERT_KINDS)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.tools)
+
+    def as_dict(self) -> dict:
+        return {"tools": list(self.tools), "max_turns": self.max_turns, "detector": self.detector,
+                "zoom_side": self.zoom_side}
+
+
+@dataclass(frozen=True)
 class RunSettings:
     model: str                                                    # preset name or backend:model
     generation: GenerationSettings = field(default_factory=GenerationSettings)
@@ -199,11 +283,19 @@ class RunSettings:
     enhancements: EnhancementSettings = field(default_factory=EnhancementSettings)
     preset: str = OWN_PRESET                                      # the protocol preset (`mmad-eval protocols`)
     overrides: tuple[str, ...] = ()                               # preset settings replaced by explicit flags
+    agent: AgentSettings = field(default_factory=AgentSettings)   # agent mode (off unless tools are offered)
 
     def __post_init__(self):
+        if self.protocol.answer_format == "open" and self.generation.answer_mode != "generate":
+            raise ConfigError("open answers are generated text: drop --answer-mode likelihood",
+                              culprit="--answer-format open")
         if self.generation.answer_mode == "likelihood" and self.protocol.question_mode != "independent":
             raise ConfigError("likelihood answers need one question per request: use --question-mode "
                               "independent", culprit="--answer-mode likelihood")
+        if self.agent.enabled and (self.generation.answer_mode != "generate"
+                                   or self.protocol.question_mode != "independent"):
+            raise ConfigError("agent mode answers one question per conversation with generated text: use "
+                              "--question-mode independent and --answer-mode generate", culprit="--agent")
 
     def as_dict(self) -> dict:
         d = {"model": self.model, "generation": self.generation.as_dict(), "images": self.images.as_dict(),
@@ -211,4 +303,6 @@ class RunSettings:
         if self.preset != OWN_PRESET or self.overrides:
             d["preset"] = self.preset
             d["overrides"] = list(self.overrides)
+        if self.agent.enabled:
+            d["agent"] = self.agent.as_dict()
         return d

@@ -12,7 +12,8 @@ from ..prompt.message import Request
 
 # Response.extra keys written to the store (the rest, e.g. endpoints and timings, are transport details)
 STORED_EXTRA = ("finish_reason", "reasoning_tokens", "outside_topk", "letter_position", "abstain", "score",
-                "threshold", "verdict", "location", "score_source")
+                "threshold", "verdict", "location", "score_source", "tool_calls",
+                "earlier")     # attempts and tokens of replies asked again (a refusal) before this one: billed too
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Backend(ABC):
 
     ``generate`` receives every pending request at once so local engines can batch and API clients can
     keep many in flight; it must call ``emit`` once per request, as soon as that request is done.
+    A backend with ``supports_tools`` answers requests that offer tools (``Request.tools``, agent mode) with
+    text or with tool calls in ``Response.extra["tool_calls"]`` (a list of ``{"id", "name", "arguments"}``).
     A backend with ``lazy_items = True`` iterates ``items`` once, taking each request when it sends it (the
     engine then claims requests as they are taken, so several processes can share one run).
     """
@@ -54,6 +57,7 @@ class Backend(ABC):
     kind: str = "base"
     sees_images: bool = True
     lazy_items: bool = False
+    supports_tools: bool = False     # can answer requests that offer tools (agent mode) with tool calls
 
     def __init__(self, model: str, generation: GenerationSettings, images: ImageRegistry,
                  context: "RunContext | None" = None, **options):

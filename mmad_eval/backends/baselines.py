@@ -6,7 +6,8 @@ mode) they answer one line per question, ``"1. B"``, in the order of ``Request.q
 * ``random``: uniform over the request's option letters, seeded by ``GenerationSettings.seed`` and the
   request key (the same run answers the same; another seed answers differently).
 * ``blind``: never sees images. Rule: the option with the longest text (ties: the first shown), the classic
-  test-taker's prior; for MMAD's yes/no anomaly question this always answers "Yes".
+  test-taker's prior; for MMAD's yes/no anomaly question this always answers "Yes". Asked an open question
+  (``--answer-format open``), it answers with that option's text.
 * ``expert``: answers Anomaly Detection from the detector's verdict and Defect Localization from its 3x3
   location phrase; abstains elsewhere with an EMPTY ANSWER TEXT (``text=""``, ``extra["abstain"]=True``).
   An empty text is a stored answer that no parser can read, so strict scoring counts it as unparsed (wrong)
@@ -105,6 +106,8 @@ class BlindBackend(_Baseline):
 
     def answer(self, key: str, request: Request) -> Response:
         texts = option_texts(request)
+        if (request.meta or {}).get("answer_format") == "open" and texts:   # open answers: the option's text
+            return Response(key=key, text=max(texts.values(), key=len))
         answers = []
         for letters in _letters_per_question(request):
             shown = [x for x in letters if x in texts] or list(letters)

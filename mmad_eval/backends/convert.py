@@ -21,6 +21,9 @@ from ..prompt.message import ImagePart, Message, Request, TextPart
 def _convert(messages: Iterable[Message], image_part: Callable[[ImagePart], dict]) -> list[dict]:
     out = []
     for m in messages:
+        if m.tool_calls or m.role == "tool":
+            out.append(_tool_message(m))
+            continue
         if not m.images():
             out.append({"role": m.role, "content": m.text})
             continue
@@ -28,6 +31,16 @@ def _convert(messages: Iterable[Message], image_part: Callable[[ImagePart], dict
                    for p in m.parts if not (isinstance(p, TextPart) and p.text == "")]
         out.append({"role": m.role, "content": content})
     return out
+
+
+def _tool_message(m: Message) -> dict:
+    """An assistant message with its tool calls, or a tool's (text) result, in OpenAI's chat format (which the
+    chat templates of tool-calling models read too). Images a tool returns travel in a user message after it."""
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
+    return {"role": "assistant", "content": m.text or None,
+            "tool_calls": [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                           for c in m.tool_calls]}
 
 
 def to_openai(request: Request, images: ImageRegistry,

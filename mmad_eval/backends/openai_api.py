@@ -24,7 +24,9 @@ from typing import Sequence
 
 from ..errors import BackendStopped, ConfigError, MmadError
 from ..redact import redact_url, register_secret
+from ..prompt.conversations import get_conversation
 from ..prompt.message import Request
+from ..prompt.tools import tool_specs
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
 from .http_json import HTTPStatusError, JSONPoster
@@ -50,6 +52,7 @@ class OpenAIBackend(Backend):
     ahead of the ones in flight; default = concurrency)."""
 
     kind = "openai"
+    supports_tools = True    # agent mode: tools sent as OpenAI function specs, tool_calls read from replies
     lazy_items = True        # generate() takes requests one by one as it sends them (see run/leases.py)
 
     def __init__(self, model, generation, images, **options):
@@ -77,6 +80,8 @@ class OpenAIBackend(Backend):
             raise ConfigError(f"token_field must be one of {TOKEN_FIELDS}", culprit=str(self.token_field))
         self.top_logprobs = int(options.get("top_logprobs", 20))
         self.extra_body = dict(options.get("extra_body") or {})
+        self.conversation = (get_conversation(options["conversation"]).template()
+                             if options.get("conversation") else None)
         if self.concurrency < 1:
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
         self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
@@ -87,7 +92,10 @@ class OpenAIBackend(Backend):
 
     # -- recorded settings ---------------------------------------------------------------------------
     def answer_options(self) -> dict:
-        return {"extra_body": self.extra_body} if self.extra_body else {}
+        out = {"extra_body": self.extra_body} if self.extra_body else {}
+        if self.options.get("conversation"):
+            out["conversation"] = self.options["conversation"]
+        return out
 
     def worker_options(self) -> dict:
         """The key this process read from OPENAI_API_KEY goes with the options (a Ray worker on another node
@@ -117,11 +125,20 @@ class OpenAIBackend(Backend):
             p["seed"] = g.seed
         if g.top_p is not None:
             p["top_p"] = g.top_p
+        if g.top_k is not None:              # vLLM/SGLang sampling extensions, sent only when set
+            p["top_k"] = g.top_k or -1       # our 0 = no cut, their -1
+        if g.repetition_penalty is not None:
+            p["repetition_penalty"] = g.repetition_penalty
+        if self.conversation:   # vLLM's chat_template request field: the script's conversation on the server
+            p["chat_template"] = self.conversation
         if g.letter_probs and request_letters(request):
             p["logprobs"] = True
             p["top_logprobs"] = self.top_logprobs
         if g.reasoning_effort:
             p["reasoning_effort"] = g.reasoning_effort
+        if request.tools:                                     # agent mode: the inspection tools it may call
+            p["tools"] = [{"type": "function", "function": spec} for spec in tool_specs(request.tools)]
+            p["tool_choice"] = "auto"
         if self.extra_body:
             p.update(self.extra_body)
         return p
@@ -266,16 +283,20 @@ class OpenAIBackend(Backend):
         """One answer; asked again while the reply holds a refusal keyword (``refusal_tries`` in all)."""
         g = self.generation
         resp = await self._answer_once(poster, worker, key, request, body)
-        tries = 1
+        tries, earlier = 1, {"attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
         while resp.ok and g.refused(resp.text):
             if tries >= g.refusal_tries:
                 return Response(key=key, error_type="refusal", attempts=resp.attempts, latency_s=resp.latency_s,
+                                prompt_tokens=resp.prompt_tokens, completion_tokens=resp.completion_tokens,
                                 error_message=f"every one of {tries} replies held a refusal keyword; last: "
-                                              f"{resp.text[:200]!r}", extra={**resp.extra, "refusal_tries": tries})
+                                              f"{resp.text[:200]!r}",
+                                extra={**resp.extra, "refusal_tries": tries, "earlier": earlier})
+            for field in earlier:           # the refused reply was billed: kept with the one stored
+                earlier[field] += getattr(resp, field) or 0
             resp = await self._answer_once(poster, worker, key, request, body)
             tries += 1
         if tries > 1:
-            resp.extra["refusal_tries"] = tries
+            resp.extra.update(refusal_tries=tries, earlier=earlier)
         return resp
 
     async def _answer_once(self, poster: JSONPoster, worker: int, key: str, request: Request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import json
 import time
 from urllib.parse import parse_qsl, urlparse, urlsplit, urlunsplit
 
@@ -90,6 +91,11 @@ def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts
     r.extra["finish_reason"] = choice.get("finish_reason")
     refusal = msg.get("refusal")
     content = msg.get("content")
+    calls = tool_calls_of(msg)
+    if calls is not None and not refusal:            # agent mode: the model asks for tools (content optional)
+        r.text = content if isinstance(content, str) else ""
+        r.extra["tool_calls"] = calls
+        return r
     if refusal:
         r.error_type, r.error_message = "refusal", str(refusal)
     elif choice.get("finish_reason") == "content_filter":
@@ -107,6 +113,23 @@ def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts
         r.letter_logprobs, found = letter_logprobs_of(letters, choice)
         r.extra.update(found)
     return r
+
+
+def tool_calls_of(msg: dict) -> list[dict] | None:
+    """``message.tool_calls`` as ``[{"id", "name", "arguments"}]`` (arguments as the JSON text the model wrote;
+    a call of an odd shape is kept with what it has, so the agent loop can tell the model it was invalid);
+    None when the message calls no tool."""
+    calls = msg.get("tool_calls")
+    if not isinstance(calls, list) or not calls:
+        return None
+    out = []
+    for i, call in enumerate(calls):
+        call = call if isinstance(call, dict) else {}
+        fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+        args = fn.get("arguments")
+        out.append({"id": str(call.get("id") or f"call_{i}")[:200], "name": str(fn.get("name") or "")[:200],
+                    "arguments": args if isinstance(args, str) else json.dumps(args)})
+    return out
 
 
 def letter_logprobs_of(letters: tuple[str, ...], choice: dict) -> tuple[dict[str, float] | None, dict]:

@@ -39,6 +39,7 @@ BACKENDS: dict[str, str] = {
     "blind": "mmad_eval.backends.baselines:BlindBackend",
     "expert": "mmad_eval.backends.baselines:ExpertBackend",
     "detector": "mmad_eval.backends.baselines:DetectorBackend",   # detector:DIR, a folder of maps and scores
+    "scripted-agent": "mmad_eval.backends.scripted_agent:ScriptedAgentBackend",   # agent mode's offline baseline
 }
 # Optional third-party module each backend needs, and the extra that installs it.
 REQUIRES: dict[str, tuple[str, str]] = {"vllm": ("vllm", "vllm"), "hf": ("transformers", "hf")}

@@ -1,7 +1,9 @@
-"""Run the enhancement ablation matrix (none, +references, +knowledge, +expert, all) for one model."""
+"""Run the enhancement ablation matrix (none, +references, +knowledge, +expert, all) for one model, or with
+``--perturb`` the robustness grid (the clean run and one run per perturbation)."""
 from __future__ import annotations
 
-HELP = "Ablate training-free enhancements: none, +references, +knowledge, +expert, all (shared answer store)"
+HELP = ("Ablate training-free enhancements (none, +references, +knowledge, +expert, all), or with --perturb "
+        "run a robustness grid (clean + one arm per perturbation); one shared answer store")
 
 
 def add_arguments(p) -> None:
@@ -15,14 +17,18 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     from pathlib import Path
 
-    from ..run.ablation import run_ablation
+    from ..run.ablation import run_ablation, run_perturbations
     from .run import backend_options, settings_from_args, slice_from_args
 
-    summaries = run_ablation(settings_from_args(args), Path(args.questions), Path(args.out), arms=args.arms,
-                             name=args.name, data_root=args.data_root, slice=slice_from_args(args),
-                             backend_options=backend_options(args), retry_failed=args.retry_failed,
-                             prompt_dir=Path(args.prompt_dir) if args.prompt_dir else None,
-                             progress=not args.quiet)
+    common = dict(name=args.name, data_root=args.data_root, slice=slice_from_args(args),
+                  backend_options=backend_options(args), retry_failed=args.retry_failed,
+                  prompt_dir=Path(args.prompt_dir) if args.prompt_dir else None, progress=not args.quiet)
+    if args.perturb:
+        summaries = run_perturbations(settings_from_args(args), args.perturb, Path(args.questions), Path(args.out),
+                                      **common)
+    else:
+        summaries = run_ablation(settings_from_args(args), Path(args.questions), Path(args.out), arms=args.arms,
+                                 **common)
     for s in summaries:
         print(s.line())
     print(f"score: mmad-eval score {args.out}    report: mmad-eval report {args.out}")

@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
         if action == "status":
             a.add_argument("--wait", action="store_true", help="poll until every batch has ended")
             a.add_argument("--poll-s", type=float, default=60.0, help="seconds between polls (default 60)")
+            a.add_argument("--wait-max-s", type=float, default=25 * 3600.0,
+                           help="with --wait: stop waiting after this many seconds (default 90000 = 25 h)")
 
 
 def _api_key(args, jobs) -> str:
@@ -76,10 +78,11 @@ def main(args) -> int:
         report = BatchReport()
         with ledger.exclusive():
             if args.action == "cancel":
-                _cancel(ledger, apis, args.name)
+                _cancel(ledger, store, apis, args.name)
             else:
                 sync(ledger, store, apis, report, args.name)
-                while args.wait and ledger.waiting_keys(args.name):
+                until = time.monotonic() + args.wait_max_s
+                while args.wait and ledger.waiting_keys(args.name) and time.monotonic() + args.poll_s <= until:
                     time.sleep(args.poll_s)
                     sync(ledger, store, apis, report, args.name)
                 _refresh_usage(store, ledger, {j.run for j in jobs})
@@ -93,10 +96,11 @@ def main(args) -> int:
         return 75 if args.action == "status" and waiting else 0
 
 
-def _cancel(ledger, apis, run) -> None:
-    """Cancel every open job; one never submitted is abandoned (after checking the provider's lists)."""
-    from ..backends.openai_batch import ENDED
-    from ..run.batch_mode import recover_upload
+def _cancel(ledger, store, apis, run) -> None:
+    """Cancel every open job; one never submitted is abandoned (after checking the provider's lists); one whose
+    batch cannot be looked for (a server that cannot list batches) is given up (:func:`give_up_unknown`)."""
+    from ..backends.openai_batch import ENDED, BatchAPIError
+    from ..run.batch_mode import give_up_unknown, recover_upload
 
     for job in ledger.jobs(run, open_only=True):
         api = apis(job.base_url)
@@ -104,7 +108,11 @@ def _cancel(ledger, apis, run) -> None:
         if job is None:
             continue
         if job.state == "uploaded":
-            batch = api.find_batch(job.job, job.created)
+            try:
+                batch = api.find_batch(job.job, job.created)
+            except BatchAPIError as e:
+                give_up_unknown(ledger, store, job, f"the server cannot list batches: {e}")
+                continue
             if batch is None:
                 ledger.end(job.job, "abandoned", note="cancelled before submission")
                 continue

@@ -82,6 +82,9 @@ def main(args) -> int:
     sha = write_jsonl(qs, out) if fmt == "jsonl" else write_mmad_json(qs, out, with_provenance=not args.plain)
     counts = result.type_counts()
     print(f"{len(qs.entries)} images, {len(qs)} questions -> {out} ({fmt}, sha256 {sha[:16]})")
+    root, folder = Path(source.root).resolve(), out.resolve().parent
+    if root != folder and folder not in root.parents:   # run confines a recorded root to the file's folder
+        print(f"note: the images are outside the question file's folder: run it with --data-root {root}")
     for qtype, n in sorted(counts.items()):
         print(f"  {qtype:<22} {n}")
     for (qtype, reason), n in sorted(result.skip_summary().items()):

@@ -10,19 +10,19 @@ def add_arguments(p) -> None:
 
 
 def merge_stores(sources, out) -> dict:
-    """Union of requests by key, runs by name and their memberships (:meth:`Store.merge_from`); raises on
-    runs whose settings differ (the same check as a resume, :func:`mmad_eval.run.compat.incompatibilities`).
+    """Union of requests by key, runs by name and their memberships (:func:`..run.store_merge.merge_into`);
+    raises on runs whose settings differ (the same check as a resume, :func:`..run.compat.incompatibilities`).
 
-    All or nothing: the merge is built in a temporary copy of the target store, renamed into place only when
-    complete (a failure leaves the target as it was). Idempotent: merging the same sources again changes
-    nothing.
+    All or nothing, in place: an existing target store is merged into under ONE write transaction of the store
+    itself, so a run writing to it meanwhile waits for the merge (or the merge for its current commit) and
+    neither side's answers are lost; a failure rolls everything back. A new target is built in a temporary
+    file and linked into place only when complete (never over a store a run created meanwhile: that one is
+    then merged into in place). Idempotent: merging the same sources again changes nothing.
     """
     from pathlib import Path
 
-    from ..atomic_write import atomic_path
     from ..errors import ConfigError
-    from ..run.compat import incompatibilities
-    from ..run.store import DB_NAME, Store
+    from ..run.store import DB_NAME
 
     out = Path(out).resolve()
     paths = [Path(s).resolve() for s in sources]
@@ -31,21 +31,66 @@ def merge_stores(sources, out) -> dict:
             raise ConfigError("a source cannot also be the --out directory", culprit=str(p))
         if not (p / DB_NAME).is_file():
             raise ConfigError(f"no {DB_NAME} here", culprit=str(p))
-    stats = {"runs": 0, "requests_added": 0, "errors_replaced": 0, "answer_conflicts": 0, "members": 0,
-             "member_conflicts": 0}
     if out.exists() and not out.is_dir():
         raise ConfigError("is a file; --out must be a folder", culprit=str(out))
-    with atomic_path(out / DB_NAME) as tmp:
-        if (out / DB_NAME).is_file():
-            _copy_store(out, tmp)
+    stats = None if (out / DB_NAME).is_file() else _merge_into_new(paths, out)
+    return stats if stats is not None else _merge_in_place(paths, out)
+
+
+def _merge_in_place(paths, out) -> dict:
+    from ..run.store import Store
+
+    with Store(out) as target, target._lock, target.db.transaction(immediate=True):
+        stats = _merge_all(paths, target)
+    return stats
+
+
+def _merge_all(paths, target) -> dict:
+    from ..run.compat import incompatibilities
+    from ..run.store import Store
+    from ..run.store_merge import merge_into
+
+    stats = {"runs": 0, "requests_added": 0, "errors_replaced": 0, "answer_conflicts": 0, "members": 0,
+             "member_conflicts": 0}
+    for src_path in paths:
+        with Store(src_path, read_only=True) as src:
+            _refuse_open_batches(src)
+            for k, v in merge_into(target, src, incompatibilities).items():
+                stats[k] += v
+    stats["runs"] = len(target.run_names())
+    return stats
+
+
+def _merge_into_new(paths, out) -> dict | None:
+    """Build a new target in a temporary file and link it into place; None when a store appeared there
+    meanwhile (nothing linked: merge into that one in place). Errors name the target, not the temporary file."""
+    import contextlib
+    import os
+    import tempfile
+
+    from ..errors import ConfigError
+    from ..run.store import DB_NAME, Store
+
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{DB_NAME}.", suffix=".tmp", dir=out)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
         with Store(out, file=tmp) as target:
-            for src_path in paths:
-                with Store(src_path, read_only=True) as src:
-                    _refuse_open_batches(src)
-                    for k, v in target.merge_from(src, incompatibilities).items():
-                        stats[k] += v
-            stats["runs"] = len(target.run_names())
-            target.db.execute("PRAGMA journal_mode=DELETE")    # one self-contained file to rename
+            stats = _merge_all(paths, target)
+            target.db.execute("PRAGMA journal_mode=DELETE")    # one self-contained file to link
+        try:
+            os.link(tmp, out / DB_NAME)                        # never replaces a store created meanwhile
+        except FileExistsError:
+            return None
+    except ConfigError as e:
+        if e.culprit and tmp in e.culprit:
+            raise type(e)(str(e).split(": ", 1)[-1], culprit=str(out / DB_NAME)) from None
+        raise
+    finally:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
     return stats
 
 
@@ -65,16 +110,6 @@ def _refuse_open_batches(src) -> None:
                           "be sent again and billed twice. Collect them first (`mmad-eval run ... --batch-api "
                           "--wait` on this folder) or cancel them (`mmad-eval batch cancel`), then merge",
                           culprit=str(src.dir))
-
-
-def _copy_store(out, tmp) -> None:
-    """A consistent copy of the existing target store (its WAL included) into ``tmp``, at this release's
-    schema (an older target is migrated in the copy, never in place)."""
-    from ..run.store import Store
-
-    with Store(out, read_only=True) as have, Store(out, file=tmp) as copy:
-        have.db.db.backup(copy.db.db)      # (the GuardedDB's sqlite3 connections)
-    Store(out, file=tmp).close()
 
 
 def main(args) -> int:

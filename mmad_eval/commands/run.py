@@ -16,8 +16,9 @@ def add_arguments(p) -> None:
                                        "(default: the question file's folder)")
     g = p.add_argument_group("protocol (defaults: the --protocol preset's, else ours)")
     g.add_argument("--protocol", default=OWN_PRESET, metavar="NAME",
-                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, qwen2.5-vl, internvl, "
-                        "llava, gemini) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
+                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, gemini, qwen2.5-vl, "
+                        "internvl, llava, minicpm-v, internlm-xcomposer, qwen-vl-chat, cambrian, sphinx, "
+                        "anomalygpt) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
                         "override it and the run records which")
     g.add_argument("--prompt", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
@@ -31,6 +32,15 @@ def add_arguments(p) -> None:
     g.add_argument("--option-order", choices=OPTION_ORDERS)
     g.add_argument("--option-seed", type=int, help="seed of the option shuffle (with the question id; default 0)")
     g.add_argument("--circular", action="store_true", default=None, help="ask every rotation of the options")
+    g.add_argument("--answer-format", choices=("options", "open"),
+                   help="options: multiple choice (MMAD, default); open: the question without options, answered in "
+                        "a sentence and graded by `mmad-eval judge` (prompt mmad_open unless --prompt is given)")
+    g.add_argument("--perturb", action="append", metavar="KIND=VALUE[,...]",
+                   help="robustness: perturb the query image, e.g. blur=2, motion=9, lowlight=2, noise=8, jpeg=30 "
+                        "(comma-separated, applied in order; `ablate --perturb A --perturb B` runs one arm each)")
+    g.add_argument("--perturb-seed", type=int, help="seed of the random perturbations (noise, motion angle; default 0)")
+    g.add_argument("--perturb-references", action="store_true", default=None,
+                   help="perturb the normal reference images too (default: the query image only)")
     g = p.add_argument_group("images")
     g.add_argument("--max-side", type=int, help="the resize box (MMAD's API scripts: 512)")
     g.add_argument("--resize", choices=RESIZES, help="shrink (default: shrink to fit --max-side), fit-area (up or "
@@ -57,6 +67,12 @@ def add_arguments(p) -> None:
                    help="expert hint source; maps:DIR reads your detector's anomaly maps and scores")
     g.add_argument("--hint", choices=HINT_STYLES, default="boxes", help="how the expert hint is drawn")
     g.add_argument("--embedder", default="builtin", help="image embedding for --templates retrieved")
+    g = p.add_argument_group("agent mode: the model calls inspection tools before it answers (docs/agent.md)")
+    g.add_argument("--agent", type=agent_tools, metavar="TOOLS",
+                   help="tools the model may call, comma-separated, e.g. tools=zoom,detector,references,compare")
+    g.add_argument("--max-turns", type=int, help="replies per question at most (default 5); the last is the answer")
+    g.add_argument("--agent-detector", type=expert_kind, metavar="builtin|oracle|maps:DIR",
+                   help="the expert behind the detector tool (default builtin)")
     g = p.add_argument_group("backend transport (not part of answer keys)")
     g.add_argument("--concurrency", type=int, help="requests in flight (API backends)")
     g.add_argument("--base-url", action="append", help="server URL; repeat for round robin over replicas")
@@ -69,6 +85,9 @@ def add_arguments(p) -> None:
                         "poll them and store the answers; exit code 75 while batches are still running")
     g.add_argument("--wait", action="store_true", help="with --batch-api: poll until every batch has ended")
     g.add_argument("--poll-s", type=float, default=60.0, help="seconds between polls with --wait (default 60)")
+    g.add_argument("--wait-max-s", type=float, default=25 * 3600.0,
+                   help="with --wait: stop waiting after this many seconds (default 90000 = 25 h; open batches "
+                        "keep running, rerun to collect them)")
     g.add_argument("--batch-max-requests", type=int, default=50_000, help="requests per batch file (OpenAI: 50000)")
     g.add_argument("--batch-max-bytes", type=int, default=200 * 1024 * 1024,
                    help="bytes per batch file (OpenAI: 200 MB)")
@@ -79,6 +98,10 @@ def add_arguments(p) -> None:
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
     g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")
+    g.add_argument("--subset", help="a paper's named subset (triad, no-visa; see `mmad-eval protocols --subsets`), "
+                                    "recorded with the run and shown in reports")
+    g.add_argument("--subset-file", help="only the image keys or question ids (key#index) listed in this file "
+                                         "(lines or a JSON list); recorded by name and SHA-256")
     g = p.add_argument_group("Ray: data parallel over a cluster (pip install 'mmad-eval[ray]')")
     g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="answer on Ray workers; ADDRESS of a running cluster (e.g. ray://head:10001), "
@@ -108,6 +131,32 @@ def expert_kind(value: str) -> str:
             raise argparse.ArgumentTypeError(f"maps folder not found: {folder}")
         return value
     raise argparse.ArgumentTypeError(f"choose one of {', '.join(EXPERTS)} or maps:DIR")
+
+
+def agent_tools(value: str) -> tuple[str, ...]:
+    """--agent: ``tools=zoom,detector`` or ``zoom,detector``."""
+    import argparse
+
+    from ..settings import AGENT_TOOLS
+
+    names = tuple(t.strip() for t in value.removeprefix("tools=").split(",") if t.strip())
+    unknown = [t for t in names if t not in AGENT_TOOLS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose tools from {', '.join(AGENT_TOOLS)} (comma-separated)")
+    return names
+
+
+def agent_settings(args):
+    """AgentSettings from --agent, --max-turns and --agent-detector (off without --agent)."""
+    from ..errors import ConfigError
+    from ..settings import AgentSettings
+
+    if not getattr(args, "agent", None):
+        if getattr(args, "max_turns", None) is not None or getattr(args, "agent_detector", None):
+            raise ConfigError("--max-turns and --agent-detector need --agent", culprit="--max-turns")
+        return AgentSettings()
+    return AgentSettings(tools=args.agent, max_turns=args.max_turns or 5,
+                         detector=args.agent_detector or "builtin")
 
 
 def backend_options(args) -> dict:
@@ -143,6 +192,8 @@ def backend_options(args) -> dict:
 FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "references"), "shots": ("protocol", "shots"),
          "question_mode": ("protocol", "question_mode"), "option_order": ("protocol", "option_order"),
          "option_seed": ("protocol", "option_seed"), "circular": ("protocol", "circular"),
+         "answer_format": ("protocol", "answer_format"), "perturb": ("protocol", "perturb"), "perturb_seed": ("protocol", "perturb_seed"),
+         "perturb_references": ("protocol", "perturb_references"),
          "max_side": ("images", "max_side"), "resize": ("images", "resize"), "image_format": ("images", "format"),
          "jpeg_quality": ("images", "jpeg_quality"), "detail": ("images", "detail"),
          "temperature": ("generation", "temperature"), "max_tokens": ("generation", "max_tokens"),
@@ -166,11 +217,15 @@ def settings_from_args(args):
     for section in sections:
         sections[section].update(getattr(preset, section))
     fixed = preset.settings()
+    if getattr(args, "answer_format", None) == "open" and args.prompt is None:
+        sections["protocol"]["prompt"] = "mmad_open"        # the question without options (prompts/mmad_open.j2)
     overrides = []
     for flag, (section, name) in FLAGS.items():
         value = getattr(args, flag, None)
         if value is None:
             continue
+        if flag == "perturb":                       # repeated --perturb: one list, applied in order
+            value = ",".join(value)
         if f"{section}.{name}" in fixed and fixed[f"{section}.{name}"] != value:
             overrides.append(f"{section}.{name}")
         sections[section][name] = value
@@ -179,13 +234,20 @@ def settings_from_args(args):
         images=ImageSettings(**sections["images"]), protocol=ProtocolSettings(**sections["protocol"]),
         enhancements=EnhancementSettings(knowledge=args.knowledge, expert=args.expert, hint=args.hint,
                                          embedder=args.embedder),
-        preset=preset.name, overrides=tuple(overrides))
+        preset=preset.name, overrides=tuple(overrides), agent=agent_settings(args))
 
 
 def slice_from_args(args):
     from ..run.slices import Slice, parse_shard
 
-    return Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
+    from ..errors import ConfigError
+    from ..run.subsets import named_subset, subset_from_file
+
+    if getattr(args, "subset", None) and getattr(args, "subset_file", None):
+        raise ConfigError("choose --subset or --subset-file, not both", culprit="--subset-file")
+    subset = (named_subset(args.subset) if getattr(args, "subset", None)
+              else subset_from_file(args.subset_file) if getattr(args, "subset_file", None) else None)
+    return Slice(subset=subset, limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
                  categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
 
 
@@ -224,9 +286,10 @@ def batch_options(args):
         return None
     if args.ray is not None:
         raise ConfigError("the Batch API answers on the provider's side: drop --ray", culprit="--batch-api")
-    if args.batch_max_requests < 1 or args.batch_max_bytes < 1 or args.poll_s <= 0:
-        raise ConfigError("batch limits and --poll-s must be positive", culprit="--batch-max-*/--poll-s")
-    return BatchOptions(wait=args.wait, poll_s=args.poll_s,
+    if args.batch_max_requests < 1 or args.batch_max_bytes < 1 or args.poll_s <= 0 or args.wait_max_s <= 0:
+        raise ConfigError("batch limits, --poll-s and --wait-max-s must be positive",
+                          culprit="--batch-max-*/--poll-s/--wait-max-s")
+    return BatchOptions(wait=args.wait, poll_s=args.poll_s, max_wait_s=args.wait_max_s,
                         limits=BatchLimits(args.batch_max_requests, args.batch_max_bytes))
 
 
@@ -250,6 +313,10 @@ def main(args) -> int:
     if settings.get("preset"):
         over = settings.get("overrides") or []
         print(f"protocol preset {settings['preset']}" + (f"; overridden by flags: {', '.join(over)}" if over else ""))
+    known = (summary.record.get("questions") or {}).get("known_as")
+    subset = ((summary.record.get("slice") or {}).get("subset") or {}).get("name")
+    if known or subset:
+        print("questions: " + " · ".join(x for x in (known, subset and f"subset {subset}") if x))
     if summary.batch and summary.batch.jobs:
         from ..run.batch_mode import job_table
 
@@ -277,7 +344,8 @@ def main(args) -> int:
         record_errata(Path(args.out), summary.record["name"], errata)
     if summary.batch and summary.batch.waiting:
         return 75            # EX_TEMPFAIL: batches still running, rerun later
-    return 1 if summary.failed or summary.unanswered else 0
+    held = summary.batch.held if summary.batch else 0      # returned unrun too often: not answered
+    return 1 if summary.failed or summary.unanswered or held else 0
 
 
 def record_errata(out, name: str, errata) -> None:

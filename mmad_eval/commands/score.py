@@ -41,12 +41,20 @@ def _runs(args):
     from ..parse.stage import load_parsed_runs
 
     runs = load_parsed_runs(Path(args.out_dir))
+    open_runs = [r for r in runs if ((r.record.get("settings") or {}).get("protocol") or {}).get("answer_format")
+                 == "open"]
+    for r in open_runs:          # free text has no letter to score: the judge grades it
+        print(f"== {r.name}: {len(r.answers)} open answers (no options): grade them with `mmad-eval judge "
+              f"{args.out_dir} --judge MODEL`\n")
+    runs = [r for r in runs if r not in open_runs]
     if args.run:
         unknown = set(args.run) - {r.name for r in runs}
         if unknown:
             raise ConfigError(f"no such run; runs here: {', '.join(r.name for r in runs)}",
                               culprit=", ".join(sorted(unknown)))
         runs = [r for r in runs if r.name in args.run]
+    if not runs and open_runs and not args.run:
+        return [], Path(args.out_dir)
     if not runs:
         raise ConfigError("the store holds no runs yet; run `mmad-eval run --out "
                           f"{args.out_dir} ...` first", culprit=str(args.out_dir))
@@ -173,6 +181,8 @@ def _print_beyond_letters(scores) -> None:
     if scores.outside_topk:
         print(f"  {scores.outside_topk} answers had shown letters outside the returned top-k (probability 0 "
               "there; a larger top_logprobs backend option narrows this)")
+    if scores.none_option is not None:
+        print("  " + scores.none_option.line())
     cut = scores.strict.extra["rules"].get("truncated", 0)
     if cut:
         print(f"  {cut} replies were cut by the token limit before their answer: raise --max-tokens")

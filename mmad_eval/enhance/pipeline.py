@@ -46,6 +46,10 @@ class Enhancements:
             self.fewer_references.add(entry.key)
         return refs
 
+    def retriever(self):
+        """The retrieval index over the question set's normal images (built on first use)."""
+        return self._retriever()
+
     def _retriever(self):
         if self._retrieval is None:
             from .retrieval import RetrievalIndex  # built lazily: embeds each category's normal pool once
@@ -79,7 +83,8 @@ class Enhancements:
         if self._expert is None:
             from .expert.service import ExpertService
 
-            self._expert = ExpertService(self.data_root, self.questions, kind=self.settings.expert)
+            self._expert = ExpertService(self.data_root, self.questions, kind=self.settings.expert,
+                                         perturb=self._perturb())
         return self._expert
 
     def expert_of_kind(self, kind: str):
@@ -90,8 +95,13 @@ class Enhancements:
         if kind not in self._other_experts:
             from .expert.service import ExpertService
 
-            self._other_experts[kind] = ExpertService(self.data_root, self.questions, kind=kind)
+            self._other_experts[kind] = ExpertService(self.data_root, self.questions, kind=kind,
+                                                      perturb=self._perturb())
         return self._other_experts[kind]
+
+    def _perturb(self) -> tuple[str, int] | None:
+        """A robustness run's perturbations, so the built-in detector sees the query as the model does."""
+        return (self.protocol.perturb, self.protocol.perturb_seed) if self.protocol.perturb else None
 
     def hint(self, entry: ImageEntry) -> tuple[bytes | None, str | None]:
         """(hint image PNG bytes or None, hint text or None) for the query image."""

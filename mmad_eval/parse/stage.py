@@ -25,14 +25,15 @@ class ReferenceRule:
     """How MMAD's reference letter is read for a run: its protocol's ``reference_*`` settings (see
     :class:`mmad_eval.settings.ProtocolSettings`)."""
 
-    def __init__(self, letter_rule: str = "last", scope: str = "segment", closest: bool = False):
-        self.letter_rule, self.scope, self.closest = letter_rule, scope, closest
+    def __init__(self, letter_rule: str = "last", scope: str = "segment", closest: bool = False,
+                 strip: bool = False):
+        self.letter_rule, self.scope, self.closest, self.strip = letter_rule, scope, closest, strip
 
     @classmethod
     def of(cls, protocol: dict | None) -> "ReferenceRule":
         protocol = protocol or {}
         return cls(protocol.get("reference_letter", "last"), protocol.get("reference_scope", "segment"),
-                   bool(protocol.get("closest_option", False)))
+                   bool(protocol.get("closest_option", False)), bool(protocol.get("reference_strip", False)))
 
     def letter(self, reply: str | None, segment: str | None, position: int, n_prompt: int,
                options: dict[str, str], first_question: bool = False) -> str | None:
@@ -46,6 +47,8 @@ class ReferenceRule:
         text = reply if self.scope == "reply" else segment
         if text is None:
             return None
+        if self.strip:      # the script strips the decoded reply (difflib's closest option can change)
+            text = text.strip()
         return reference_parse(text, take=self.letter_rule, options=options if self.closest else None)
 
 

@@ -26,9 +26,23 @@ Part = Union[TextPart, ImagePart]
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A tool call a model made (agent mode): the id it gave, the tool's name, its arguments as JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+@dataclass(frozen=True)
 class Message:
-    role: str                     # "system", "user" or "assistant"
+    role: str                     # "system", "user", "assistant" or "tool" (a tool's result, agent mode)
     parts: tuple[Part, ...]
+    tool_calls: tuple[ToolCall, ...] = ()    # an assistant message's tool calls
+    tool_call_id: str = ""                   # the call a "tool" message answers
 
     @property
     def text(self) -> str:
@@ -46,12 +60,23 @@ class Request:
     qids: tuple[str, ...]                       # question ids this request answers
     options: tuple[tuple[str, ...], ...] = ()   # per qid: the option letters shown (for parsing/logprobs)
     meta: dict = field(default_factory=dict, compare=False, hash=False)  # e.g. question type for baselines
+    tools: tuple[str, ...] = ()                 # tools the model may call (agent mode; prompt/tools.py)
 
     def content(self) -> list:
-        """A JSON-able form of the messages (images as hashes): part of the request's cache key."""
-        return [{"role": m.role, "parts": [{"text": p.text} if isinstance(p, TextPart)
+        """A JSON-able form of the messages (images as hashes): part of the request's cache key. Tool calls,
+        tool results and the offered tools appear only when present, so other requests keep their keys."""
+        out = []
+        for m in self.messages:
+            d = {"role": m.role, "parts": [{"text": p.text} if isinstance(p, TextPart)
                                            else {"image": p.sha256, "role": p.role} for p in m.parts]}
-                for m in self.messages]
+            if m.tool_calls:
+                d["tool_calls"] = [c.as_dict() for c in m.tool_calls]
+            if m.tool_call_id:
+                d["tool_call_id"] = m.tool_call_id
+            out.append(d)
+        if self.tools:
+            out.append({"role": "tools", "parts": [], "tools": list(self.tools)})
+        return out
 
     @cached_property
     def content_json(self) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import DataError
 from .generate.contradict import contradicted, names_product, part_contradicted, same_product
 from .generate.margins import DEFAULT, Margins
+from .none_option import HIDDEN, none_letter, with_removed_option
 from .model import Question, QuestionSet
 
 _FIELDS = set(Margins.__dataclass_fields__)
@@ -325,15 +326,14 @@ def answerability(qs: QuestionSet, root: Path | None = None, knowledge=None, exa
             r = rules[rule]
             r["questions"] += 1
             try:
-                res = _check(q, entry, images, knowledge, margins)
+                res = _check(with_removed_option(q), entry, images, knowledge, margins)
             except DataError as e:
                 res = {"skipped": f"unreadable file: {e}"}
             if res is None or "skipped" in res:
                 unchecked[(res or {}).get("skipped") or _why_unchecked(q, images, knowledge)] += 1
                 continue
             r["checked"] += 1
-            second = len(res["defensible"]) > 1
-            wrong = q.answer not in res["defensible"]
+            second, wrong = _verdict(q, res["defensible"])
             r["second_defensible"] += second
             r["within_margin"] += bool(res["uncertain"])
             r["answer_not_defensible"] += wrong
@@ -344,6 +344,17 @@ def answerability(qs: QuestionSet, root: Path | None = None, knowledge=None, exa
     total = {k: sum(r[k] for r in rules.values())
              for k in ("questions", "checked", "second_defensible", "within_margin", "answer_not_defensible")}
     return {"rules": dict(sorted(rules.items())), "total": total, "unchecked": dict(unchecked)}
+
+
+def _verdict(q: Question, defensible: list) -> tuple[bool, bool]:
+    """(a second option is defensible, the answer is not). With a none option ("None of the listed
+    choices."): an unanswerable question is right when no listed option is defensible (its true one was
+    removed), and the none option never counts as a second defensible one."""
+    none = none_letter(q.options)
+    listed = [x for x in defensible if x not in (none, HIDDEN)]
+    if none is not None and q.answer == none:
+        return False, bool(listed)
+    return len(listed) > 1, q.answer not in listed
 
 
 def _why_unchecked(q: Question, images, knowledge) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
+from .identity import git_blob_sha1
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 
@@ -68,7 +69,8 @@ def load_jsonl(path: Path) -> QuestionSet:
                                         text=rec["question"], options=dict(rec["options"]), answer=rec["answer"],
                                         provenance=dict(rec.get("provenance") or {}),
                                         extra=dict(rec.get("extra") or {})))
-    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path),
+                       git_blob=git_blob_sha1(raw))
 
 
 def _duplicate(rec: dict, where: str, seen: dict) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
+from .identity import git_blob_sha1
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 _ENTRY_FIELDS = ("conversation", "similar_templates", "random_templates", "mask_path", "image_path")
@@ -21,7 +22,8 @@ def load_mmad_json(path: Path) -> QuestionSet:
     if not isinstance(data, dict):
         raise DataError("expected a JSON object keyed by query image path", culprit=str(path))
     entries = {key: _entry(key, value, path) for key, value in data.items()}
-    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path),
+                       git_blob=git_blob_sha1(raw))
 
 
 def _entry(key: str, value: dict, path: Path) -> ImageEntry:

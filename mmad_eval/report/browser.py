@@ -57,6 +57,7 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
                     elif "image" in p:
                         iid = thumbs.ref(p["image"], run.image_bytes) if thumbs is not None else -1
                         parts.append([iid, strings(p.get("role", "image"))])
+                parts += [strings(text) for text in agent_texts(msg)]
                 msgs.append([strings(msg.get("role", "user")), parts])
             pid = prompt_ids[(m, key)] = len(prompts)
             prompts.append(msgs)
@@ -86,6 +87,15 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
     return {"strings": strings.items, "prompts": prompts, "models": [r.name for r in runs],
             "subtasks": list(SUBTASKS), "datasets": datasets.items, "categories": categories.items,
             "questions": list(questions.values())}
+
+
+def agent_texts(msg: dict) -> list[str]:
+    """Agent mode's turns as text in the browser: an assistant's tool calls, the tools a request offered."""
+    out = [f"calls {c.get('name')}({c.get('arguments')})" for c in msg.get("tool_calls") or []
+           if isinstance(c, dict)]
+    if msg.get("tools"):
+        out.append("tools offered: " + ", ".join(map(str, msg["tools"])))
+    return out
 
 
 def rule_label(a) -> str | None:

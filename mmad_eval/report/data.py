@@ -10,7 +10,10 @@ from ..questions.model import SUBTASKS
 from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
 from ..score.calibration import Calibration
+from ..score.none_option import none_option_report
 from ..score.table import ScoreTable
+from .agent_section import agent_cards
+from .robustness_section import robustness_rows
 from .browser import browser_blob
 from .published import PublishedRow, published_rows
 from .scoring import Breakdown, PackageScoring, PairRow, Scoring
@@ -44,6 +47,7 @@ class ModelData:
     live_cost: float | None = None              # what it would have cost live (runs answered through batches)
     detection: DetectionReport | None = None    # Anomaly Detection as a detector (AUROC, AUPR, F1-max, ROC)
     calibration: Calibration | None = None      # ECE, reliability, coverage (answers with a confidence)
+    question_set: str = ""                      # which questions: known MMAD revision or hash, subset
 
 
 @dataclass
@@ -78,6 +82,10 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
+    agents: list = field(default_factory=list)   # agent_section.AgentCard per agent-mode run
+    robustness: list = field(default_factory=list)   # robustness_section.RobustnessRow per perturbed run
+    none_options: list = field(default_factory=list)  # (run name, NoneOptionReport) of runs offering a none option
+    judged: list = field(default_factory=list)        # `mmad-eval judge` results of open-answer runs (dicts)
 
 
 @dataclass
@@ -111,6 +119,16 @@ def errata_section(runs: list[LoadedRun], models: list[ModelData], errata, scori
     return ErrataSection(reference=errata_reference(errata), rows=rows, entries=entries, notes=notes)
 
 
+def question_set_line(record: dict) -> str:
+    """Which questions a run scored, in a few words: the known MMAD revision (or the file's SHA-256 prefix)
+    and the named subset, if any."""
+    q = record.get("questions") or {}
+    what = q.get("known_as") or (f"{q.get('file') or 'questions'} (sha256 {q['sha256'][:12]})" if q.get("sha256")
+                                 else "")
+    subset = ((record.get("slice") or {}).get("subset") or {}).get("name")
+    return what + (f" · subset {subset}" if subset else "")
+
+
 def _settings(record: dict) -> dict:
     s = record.get("settings")
     return s if isinstance(s, dict) else {}
@@ -129,7 +147,8 @@ def _flat(d: dict, prefix: str = "") -> dict[str, object]:
 def _usage(run: LoadedRun) -> tuple[int | None, int | None, float | None]:
     """Token usage (and cost, where a backend recorded one) from the run record, else from answer metadata."""
     u = run.record.get("usage") or {}
-    tin, tout = u.get("prompt_tokens"), u.get("completion_tokens")
+    tin = u.get("prompt_tokens_billed", u.get("prompt_tokens"))        # billed: replaced outcomes included
+    tout = u.get("completion_tokens_billed", u.get("completion_tokens"))
     cost = u.get("cost_usd", u.get("cost"))
     if not tin and not tout:
         seen, tin, tout = set(), 0, 0
@@ -164,6 +183,7 @@ def model_data(run: LoadedRun, scoring: Scoring) -> ModelData:
         circular=((x.get("circular") or {}).get("accuracy") or {}).get("All"),
         live_cost=(run.record.get("usage") or {}).get("live_cost_usd"),
         detection=scoring.detection(run.answers), calibration=scoring.calibration(run.answers),
+        question_set=question_set_line(run.record),
     )
 
 
@@ -259,11 +279,29 @@ def _notes(models: list[ModelData]) -> list[str]:
     return out + [f"{m.name}: {n}" for m, p in zip(models, per) for n in p if n not in common]
 
 
+def split_open_runs(runs: list[LoadedRun]) -> tuple[list[LoadedRun], list[dict]]:
+    """(the multiple-choice runs, the judge's results of the open-answer runs): free text has no letter for
+    the tables; an open run not judged yet is listed with a note."""
+    from ..inputfile import parse_json, read_input
+    from ..run.judging import judged_path
+
+    choice, judged = [], []
+    for r in runs:
+        if ((r.record.get("settings") or {}).get("protocol") or {}).get("answer_format") != "open":
+            choice.append(r)
+            continue
+        path = judged_path(r.run_dir, r.name)
+        result = parse_json(read_input(path, what="judged results"), str(path)) if path.is_file() else None
+        judged.append(result or {"run": r.name, "table": None})
+    return choice, judged
+
+
 def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool = False,
              scoring: Scoring | None = None, thumbs: ThumbSettings | None = None,
              images: bool = True, errata=None) -> ReportData:
     """Build the report data for ``runs`` (in the order given)."""
     scoring = scoring or PackageScoring()
+    runs, judged = split_open_runs(runs)
     models = [model_data(r, scoring) for r in runs]
     by_name = {m.name: m for m in models}
     thumbnails = Thumbnails(thumbs or ThumbSettings())
@@ -285,4 +323,8 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         comparisons=comparisons(runs, scoring) if len(runs) > 1 else [],
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
-        errata=errata_section(runs, models, errata, scoring) if errata is not None else None)
+        errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
+        agents=agent_cards(runs),
+        robustness=robustness_rows(runs),
+        none_options=[(r.name, rep) for r in runs for rep in [none_option_report(r.answers)] if rep is not None],
+        judged=judged)

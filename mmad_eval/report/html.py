@@ -54,7 +54,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=_fmt, signed=_signed, ci=_ci, p=_p, int=_int, si=_si, money=_money,
+    env.filters.update(auroc=lambda v: "–" if v is None else f"{100 * v:.1f}", fmt=_fmt, signed=_signed, ci=_ci, p=_p, int=_int, si=_si, money=_money,
                        seq=charts.seq_style, div=charts.div_style, hbar=charts.hbar,
                        pretty=lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False, default=str))
     return env

@@ -48,3 +48,29 @@ def run_ablation(base: RunSettings, questions_path: Path, out_dir: Path, *, arms
     label = name or base.model
     return [run(arm_settings(base, arm), questions_path, out_dir, name=f"{label}@{arm}", **run_kwargs)
             for arm in arms]
+
+
+CLEAN = "clean"
+
+
+def perturbation_arms(base: RunSettings, specs: list[str]) -> list[tuple[str, RunSettings]]:
+    """The robustness grid: the clean run, then one run per perturbation list (``"blur=2"``, ``"jpeg=30"``,
+    ...), each otherwise the base settings; arm names are the recorded (canonical) lists."""
+    arms = [(CLEAN, replace(base, protocol=replace(base.protocol, perturb="")))]
+    for spec in specs:
+        settings = replace(base, protocol=replace(base.protocol, perturb=spec))
+        if settings.protocol.perturb and settings.protocol.perturb not in [a for a, _ in arms]:
+            arms.append((settings.protocol.perturb, settings))
+    return arms
+
+
+def run_perturbations(base: RunSettings, specs: list[str], questions_path: Path, out_dir: Path, *,
+                      name: str | None = None, run=None, **run_kwargs) -> list:
+    """Run the clean arm and every perturbation arm (``<name>@clean``, ``<name>@blur=2``, ...) into one store,
+    so the report pairs each perturbed run with the clean one question by question."""
+    from .engine import run_evaluation
+
+    run = run or run_evaluation
+    label = name or base.model
+    return [run(settings, questions_path, out_dir, name=f"{label}@{arm}", **run_kwargs)
+            for arm, settings in perturbation_arms(base, specs)]

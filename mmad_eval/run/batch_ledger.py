@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
+from .leases import OPEN_STATES, WAITING_IN_BATCHES
 from .store import Store
 
-OPEN_STATES = ("preparing", "uploaded", "submitted")
 _JOB_COLS = ("job", "run", "state", "base_url", "file_id", "batch_id", "status", "counts", "n_requests",
              "n_bytes", "created", "updated", "note")
 
@@ -79,17 +79,33 @@ class BatchLedger:
         finally:
             os.close(fd)
 
+    def abandon_dead_uploads(self) -> int:
+        """Jobs left ``preparing`` by a sender that is gone (no process holds the batch lock) are abandoned:
+        no batch was ever created from them, so their requests may be asked again (by a live run too)."""
+        try:
+            with self.exclusive():
+                dead = [j.job for j in self.jobs(open_only=True) if j.state == "preparing"]
+                for job in dead:
+                    self.end(job, "abandoned", note="its sender stopped during the upload; no batch was made")
+        except ConfigError:        # a sender is at work: its jobs are alive
+            return 0
+        return len(dead)
+
     def _write(self, sql: str, args=()) -> None:
         with self.store._lock:
             self.db.execute(sql, args)
 
     # -- jobs ------------------------------------------------------------------------------------------
-    def add_job(self, run: str, base_url: str, requests: list[tuple[str, list, tuple]], n_bytes: int) -> Job:
-        """Record a new job and its requests ``(key, content, letters)`` in one transaction (before upload)."""
+    def add_job(self, run: str, base_url: str, requests: list[tuple[str, list, tuple]], n_bytes: int,
+                claims=None) -> Job:
+        """Record a new job and its requests ``(key, content, letters)`` in one transaction (before upload); the
+        job's rows replace ``claims``' leases on those keys (run/leases.py) in that same transaction."""
         now = time.time()
         job = uuid.uuid4().hex[:20]
-        with self.store._lock, self.db:
-            self.db.execute("BEGIN")
+        with self.store._lock, self.db.transaction(immediate=True):
+            if claims is not None:
+                self.db.executemany("DELETE FROM leases WHERE key = ? AND owner = ?",
+                                    [(k, claims.owner) for k, _, _ in requests])
             self.db.execute(f"INSERT INTO batch_jobs VALUES ({','.join('?' * len(_JOB_COLS))})",
                             (job, run, "preparing", base_url, None, None, None, "{}", len(requests), n_bytes,
                              now, now, None))
@@ -128,8 +144,7 @@ class BatchLedger:
 
     def end(self, job: str, state: str = "ended", note: str | None = None) -> None:
         """Close a job: requests without an outcome are returned (pending again)."""
-        with self.store._lock, self.db:
-            self.db.execute("BEGIN")
+        with self.store._lock, self.db.transaction():
             self.db.execute("UPDATE batch_requests SET outcome = 'returned' WHERE job = ? AND outcome IS NULL", (job,))
             self.db.execute("UPDATE batch_jobs SET state = ?, note = COALESCE(?, note), updated = ? WHERE job = ?",
                             (state, note, time.time(), job))
@@ -145,9 +160,7 @@ class BatchLedger:
 
     def waiting_keys(self, run: str | None = None) -> set[str]:
         """Keys held by open jobs and not answered yet (never to be sent again meanwhile)."""
-        q = ("SELECT r.key FROM batch_requests r JOIN batch_jobs j ON j.job = r.job WHERE r.outcome IS NULL AND "
-             f"j.state IN ({','.join('?' * len(OPEN_STATES))})")
-        args: list = list(OPEN_STATES)
+        q, args = WAITING_IN_BATCHES, list(OPEN_STATES)
         if run is not None:
             q += " AND j.run = ?"
             args.append(run)

@@ -21,8 +21,10 @@ from ..backends.openai_batch import (ENDED, BatchAPI, BatchAPIError, BatchLimits
 from ..errors import ConfigError
 from .batch_ledger import BatchLedger, Job
 from .executor import Outcome, StoreCachedBackend
+from .leases import Claims
 from .store import Store
 
+MAX_WAIT_S = 25 * 3600.0     # default bound of --wait: the 24 h completion window and an hour to spare
 PREPARE_WINDOW = 64          # requests whose bodies (image encodes) are built together in threads
 
 
@@ -32,6 +34,7 @@ class BatchOptions:
 
     wait: bool = False                 # poll until every batch of the run has ended
     poll_s: float = 60.0
+    max_wait_s: float = MAX_WAIT_S     # ``wait`` ends after this long (batches left open: rerun to collect)
     limits: BatchLimits = BatchLimits()
 
 
@@ -50,7 +53,10 @@ class BatchReport:
     notes: list[str] = field(default_factory=list)
     stored_keys: set[str] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)
-    in_failed_batches: dict[str, int] = field(default_factory=dict)   # key -> failed batches it was in, now
+    in_failed_batches: dict[str, int] = field(default_factory=dict)   # key -> batches that returned it unrun
+    #                                    (failed, expired or cancelled) in this invocation
+    held: int = 0                      # returned unrun MAX_FAILED_BATCHES times: not sent again now
+    asked_live: int = 0                # not sent: another process was asking them live (claimed)
 
     def as_dict(self) -> dict:
         return {"submitted": self.submitted, "new_batches": self.new_batches, "stored": self.stored,
@@ -62,6 +68,8 @@ class BatchReport:
              f"{sum(j.state in ('preparing', 'uploaded', 'submitted') for j in self.jobs)} open batches")
         if self.returned:
             s += f"; {self.returned} never run (expired/cancelled), pending again"
+        if self.asked_live:
+            s += f"; {self.asked_live} not sent: another process was asking them live"
         return s
 
 
@@ -96,7 +104,7 @@ def sync(ledger: BatchLedger, store: Store, apis: ApiPool, report: BatchReport, 
         if job is None:
             continue
         if job.state == "uploaded":            # killed around the create: was the batch made?
-            batch = api.find_batch(job.job, job.created) or _create(api, job)
+            batch = _find_batch_or_stop(api, job) or _create(api, job)
             ledger.set_batch(job.job, batch)
             job = ledger.job(job.job)
         batch = api.retrieve(job.batch_id)
@@ -105,12 +113,43 @@ def sync(ledger: BatchLedger, store: Store, apis: ApiPool, report: BatchReport, 
             collect(ledger, store, api, ledger.job(job.job), batch, report)
 
 
+def _find_batch_or_stop(api: BatchAPI, job: Job) -> dict | None:
+    """The batch made for a job killed around its create, None when there is none; a server that cannot list
+    batches cannot say, so nothing is created again (it might be billed twice): the way forward is named."""
+    try:
+        return api.find_batch(job.job, job.created)
+    except BatchAPIError as e:
+        raise BatchAPIError(f"{e}; cannot tell whether the batch of job {job.job} ({job.n_requests} requests) was "
+                            "made before the process sending it stopped. Nothing is sent again: run `mmad-eval "
+                            "batch cancel OUT` to give it up (its requests are stored as errors, asked again only "
+                            "with --retry-failed)", kind="batch_api") from None
+
+
+def give_up_unknown(ledger: BatchLedger, store: Store, job: Job, why: str) -> None:
+    """A job whose batch may or may not exist: its unanswered requests are stored as ``batch_unknown``
+    errors (never sent again without --retry-failed, so never billed twice unasked) and the job abandoned."""
+    for key, (content, _, outcome) in ledger.requests(job.job).items():
+        if outcome is None:
+            store.put_response(Response(key=key, error_type="batch_unknown", attempts=0, error_message=(
+                f"sent in job {job.job}, whose batch may exist ({why}); check the provider's dashboard; "
+                "--retry-failed asks it again")), content)
+            ledger.mark(job.job, key, "error")
+    ledger.end(job.job, "abandoned", note=f"given up: {why}")
+
+
 def recover_upload(ledger: BatchLedger, api: BatchAPI, job: Job, note: str) -> Job | None:
-    """A job killed around its upload: the file the provider received is recorded, or, when there is none,
-    the job is abandoned with ``note`` (None). Jobs past that step are returned as they are."""
+    """A job killed around its upload: the file the provider received is recorded, or, when there is none
+    or the server cannot list files, the job is abandoned with ``note`` (None). Abandoning a ``preparing``
+    job never bills twice: its batch was never created (that happens only after the file id is stored), and
+    an uploaded file alone is not billed. Jobs past that step are returned as they are."""
     if job.state != "preparing":
         return job
-    file_id = api.find_file(job.filename, job.created)
+    try:
+        file_id = api.find_file(job.filename, job.created)
+    except BatchAPIError as e:
+        ledger.end(job.job, "abandoned", note=f"{note}; the server cannot list files ({e}): any file it "
+                                              "received is left unused, no batch was made from it")
+        return None
     if file_id is None:
         ledger.end(job.job, "abandoned", note=note)
         return None
@@ -156,14 +195,14 @@ def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: d
     if batch.get("status") == "failed":
         note = "failed: " + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3])
         report.notes.append(f"batch {job.batch_id} {note} (its requests are pending again)")
-        for key, (_, _, outcome) in reqs.items():
-            if outcome is None:
-                report.in_failed_batches[key] = report.in_failed_batches.get(key, 0) + 1
+    for key, (_, _, outcome) in reqs.items():      # failed, expired or cancelled: counted toward the cap
+        if outcome is None:
+            report.in_failed_batches[key] = report.in_failed_batches.get(key, 0) + 1
     ledger.end(job.job, note=note)
 
 
 def submit(ledger: BatchLedger, store: Store, api: BatchAPI, run: str, backend, todo: list, limits: BatchLimits,
-           report: BatchReport) -> None:
+           report: BatchReport, claims: Claims | None = None) -> None:
     """Send ``(key, request)`` pairs as new batches, split by ``limits``."""
     chunk, metas = ChunkFile(limits), []
     with ThreadPoolExecutor(getattr(backend, "prepare_threads", 2), thread_name_prefix="mmad-batch") as pool:
@@ -180,19 +219,20 @@ def submit(ledger: BatchLedger, store: Store, api: BatchAPI, run: str, backend, 
                     report.stored_keys.add(key)
                     continue
                 if not chunk.fits(line):
-                    _send(ledger, api, run, chunk, metas, report)
+                    _send(ledger, api, run, chunk, metas, report, claims)
                     chunk, metas = ChunkFile(limits), []
                 chunk.add(key, line)
                 metas.append((key, req.content(), request_letters(req)))
     if metas:
-        _send(ledger, api, run, chunk, metas, report)
+        _send(ledger, api, run, chunk, metas, report, claims)
     else:
         chunk.close()
 
 
-def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas: list, report: BatchReport) -> None:
+def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas: list, report: BatchReport,
+          claims: Claims | None = None) -> None:
     try:
-        job = ledger.add_job(run, api.base_url, metas, chunk.n_bytes)       # 1. the intent, before any call
+        job = ledger.add_job(run, api.base_url, metas, chunk.n_bytes, claims)  # 1. the intent, before any call
         file_id = retrying(lambda: api.upload(job.filename, chunk.file))  # 2. a lost upload only orphans a file
         ledger.set_file(job.job, file_id)                                  # 3. before the batch exists
         ledger.set_batch(job.job, _create(api, ledger.job(job.job)))       # 4. at once
@@ -203,40 +243,61 @@ def _send(ledger: BatchLedger, api: BatchAPI, run: str, chunk: ChunkFile, metas:
     report.new_batches += 1
 
 
-MAX_FAILED_BATCHES = 3      # a request returned by this many failed batches is not sent again in one invocation
+MAX_FAILED_BATCHES = 3      # a request returned unrun by this many batches (failed, expired, cancelled) is not
+#                             sent again in one invocation (so --wait never resends without end)
 
 
 def run_batches(store: Store, run: str, backend, pending: list, options: BatchOptions = BatchOptions(),
-                sleep=time.sleep) -> BatchReport:
-    """Poll the run's batches, send what is pending, and (``wait``) repeat until none is open."""
+                sleep=time.sleep, retry_failed: bool = False) -> BatchReport:
+    """Poll the run's batches, send what is pending, and (``wait``) repeat until none is open. Requests are
+    claimed (run/leases.py) before they are written into a job: one that a live run on the same folder is
+    asking is not sent."""
     if not isinstance(backend, OpenAIBackend):
         raise ConfigError("--batch-api needs the openai backend in this process (an OpenAI-compatible Batch API)",
                           culprit=type(backend).__name__)
     ledger, report = BatchLedger(store), BatchReport()
     apis = ApiPool(lambda url: BatchAPI.for_backend(backend, url))
-    with ledger.exclusive():
-        _rounds(ledger, store, apis, run, backend, pending, options, report, sleep)
+    with ledger.exclusive(), Claims(store, since=time.time(), retry_failed=retry_failed, run=run) as claims:
+        _rounds(ledger, store, apis, run, backend, pending, options, report, sleep, claims)
     report.waiting = len(ledger.waiting_keys(run))
     report.jobs = ledger.jobs(run)
     return report
 
 
-def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep) -> None:
+def _rounds(ledger, store, apis, run, backend, pending, options, report, sleep, claims,
+            clock=time.monotonic) -> None:
     api = apis(backend.base_urls[0])
+    start = clock()
     while True:
         sync(ledger, store, apis, report, run)
         status, waiting = store.statuses(), ledger.waiting_keys()
         todo = [(k, r) for k, r in pending if k not in waiting and k not in report.stored_keys
                 and (status.get(k) != "ok") and report.in_failed_batches.get(k, 0) < MAX_FAILED_BATCHES]
+        todo = _claimed(claims, todo, report)
         if todo:
-            submit(ledger, store, api, run, backend, todo, options.limits, report)
+            submit(ledger, store, api, run, backend, todo, options.limits, report, claims)
         if not options.wait or not ledger.waiting_keys(run):
             break
+        if clock() - start + options.poll_s > options.max_wait_s:
+            report.notes.append(f"stopped waiting after {clock() - start:.0f} s (--wait-max-s {options.max_wait_s:g}); "
+                                "the open batches keep running: rerun, or `mmad-eval batch status OUT --wait`, "
+                                "to collect them")
+            break
         sleep(options.poll_s)
-    held = sum(1 for n in report.in_failed_batches.values() if n >= MAX_FAILED_BATCHES)
-    if held:
-        report.notes.append(f"{held} requests were in {MAX_FAILED_BATCHES} failed batches in this invocation: not "
-                            "sent again until the next run")
+    report.held = sum(1 for n in report.in_failed_batches.values() if n >= MAX_FAILED_BATCHES)
+    if report.held:
+        report.notes.append(f"{report.held} requests came back unrun from {MAX_FAILED_BATCHES} failed, expired or "
+                            "cancelled batches in this invocation: not sent again until the next run")
+
+
+def _claimed(claims: Claims, todo: list, report: BatchReport) -> list:
+    """The pairs of ``todo`` this process could claim; those another live process is asking are left to it."""
+    got: set[str] = set()
+    for i in range(0, len(todo), 500):
+        keys, busy = claims.claim([k for k, _ in todo[i:i + 500]])
+        got.update(keys)
+        report.asked_live += busy
+    return [(k, r) for k, r in todo if k in got]
 
 
 class StoreBatchedBackend:
@@ -249,7 +310,7 @@ class StoreBatchedBackend:
     def answer(self, requests: dict, *, retry_failed: bool = False, progress: bool = False) -> Outcome:
         status = self.store.statuses()
         pending = StoreCachedBackend(self.backend, self.store).pending(requests, status, retry_failed)
-        report = run_batches(self.store, self.run, self.backend, pending, self.options)
+        report = run_batches(self.store, self.run, self.backend, pending, self.options, retry_failed=retry_failed)
         return Outcome(asked=report.submitted, failed=report.failed + report.not_sent, answered=report.sent_keys,
                        status=status, pending=len(pending), batch=report, stored_errors=0 if retry_failed else sum(
                            1 for k in requests if status.get(k) == "error"))

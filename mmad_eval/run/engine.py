@@ -15,7 +15,10 @@ from typing import Callable
 from ..backends.base import Backend, RunContext
 from ..backends.registry import build_backend
 from ..enhance.pipeline import Enhancements
+from ..enhance.tools import InspectionTools
+from ..errors import ConfigError
 from ..settings import RunSettings
+from .agent import AgentLoop, earlier_turns_usage
 from .batch_ledger import BatchLedger
 from .batch_mode import BatchOptions, StoreBatchedBackend
 from .executor import Outcome, StoreCachedBackend
@@ -44,6 +47,7 @@ class RunSummary:
     in_batches: int = 0       # pending but waiting in Batch API jobs (not asked live)
     batch: object = None      # batch_mode.BatchReport of a --batch-api invocation
     commits: dict = field(default_factory=dict)   # answers committed, transactions, longest wait (ms)
+    agent: dict = field(default_factory=dict)     # agent mode: this invocation's conversations (run/agent.py)
 
     def line(self) -> str:
         s = (f"{self.name}: {self.questions} questions ({self.answers} answers) in {self.requests} requests: "
@@ -59,7 +63,21 @@ class RunSummary:
                   f"(`mmad-eval batch status {self.out_dir}`; `batch cancel` to ask them live)")
         if self.batch is not None:
             s += "\n" + self.batch.line()
+        if self.agent.get("conversations"):
+            s += "\n" + agent_line(self.agent)
         return s
+
+
+def agent_line(stats: dict) -> str:
+    """What the agent did in this invocation, in one line."""
+    n = stats["conversations"]
+    calls = ", ".join(f"{name} {k}" for name, k in sorted(stats["tool_calls"].items())) or "none"
+    line = (f"agent: {n} conversation{'s' * (n != 1)} rebuilt, {stats['turns']} turns, tool calls: {calls}")
+    if stats["invalid_tool_calls"]:
+        line += f"; {stats['invalid_tool_calls']} invalid calls answered with an error"
+    if stats["turn_limit_endings"]:
+        line += f"; {stats['turn_limit_endings']} ended by the turn limit ({stats['max_turns']})"
+    return line
 
 
 def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | None = None, data_root=None,
@@ -73,11 +91,19 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
     ``batch`` sends what is pending through the Batch API instead of asking it live (:mod:`.batch_mode`).
     """
     t0, started = time.perf_counter(), time.time()
+    if settings.agent.enabled and batch is not None:
+        raise ConfigError("agent mode asks turn by turn, which the Batch API cannot: drop --batch-api",
+                          culprit="--agent")
     inputs = RunInputs.read(settings, questions_path, data_root, prompt_dir)
     enh = Enhancements(settings.enhancements, settings.protocol, inputs.root, inputs.questions)
     context = RunContext(data_root=inputs.root, questions=inputs.questions, expert=enh.expert_of_kind)
     spec, backend = build_backend(settings.model, generation=settings.generation, images=inputs.registry,
                                   options=backend_options, context=context, cls=backend_factory)
+    if settings.agent.enabled and not getattr(backend, "supports_tools", False):
+        backend.close()
+        raise ConfigError(f"the {backend.kind} backend cannot call tools: agent mode needs an OpenAI-compatible "
+                          "server that returns tool calls (e.g. `vllm serve --enable-auto-tool-choice "
+                          "--tool-call-parser NAME`) or the built-in scripted-agent", culprit=settings.model)
     try:
         with Store(Path(out_dir)) as store:
             plan = make_plan(store, name or spec.name, settings, inputs, enh, backend, spec, slice, retry_failed)
@@ -85,7 +111,10 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
             invocation = invocation_entry()
             save_plan(store, plan, invocation)
             try:
-                if batch is None:
+                if settings.agent.enabled:
+                    outcome = answer_as_agent(store, plan, backend, settings, inputs, enh, retry_failed, progress,
+                                              started)
+                elif batch is None:
                     outcome = StoreCachedBackend(backend, store).answer(
                         plan.built.requests, retry_failed=retry_failed, progress=progress, since=started)
                 else:
@@ -100,6 +129,23 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
         backend.close()
     summary.elapsed_s = time.perf_counter() - t0
     return summary
+
+
+def answer_as_agent(store: Store, plan: Plan, backend: Backend, settings: RunSettings, inputs: RunInputs, enh,
+                    retry_failed: bool, progress: bool, started: float) -> Outcome:
+    """Agent mode: every conversation run turn by turn (:mod:`.agent`); the run's members then point at each
+    conversation's last turn, and the statistics go into the run record."""
+    agent = settings.agent
+    tools = InspectionTools(inputs.root, agent.tools, lambda: enh.expert_of_kind(agent.detector), enh.retriever,
+                            agent.zoom_side)
+    loop = AgentLoop(backend, store, tools, agent, inputs.questions, inputs.registry)
+    outcome, finals, stats = loop.answer(plan.built.requests, retry_failed=retry_failed, progress=progress,
+                                         since=started)
+    if finals:
+        store.put_members(plan.name, [replace(m, request_key=finals.get(m.request_key, m.request_key))
+                                      for m in plan.built.members])
+    outcome.agent = stats
+    return outcome
 
 
 def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_failed: bool) -> RunSummary:
@@ -119,7 +165,7 @@ def summarise(store: Store, plan: Plan, outcome: Outcome, out_dir: Path, retry_f
         reused=n_requests - outcome.pending, failed=outcome.failed, stored_errors=stored_errors,
         data_errors=len({m.qid for m in built.members if m.request_key in built.data_errors})
         + len(kept_data_errors), data_error_examples=sorted(examples)[:3], unanswered=outcome.unanswered,
-        in_batches=outcome.in_batches, batch=outcome.batch, commits=outcome.commits)
+        in_batches=outcome.in_batches, batch=outcome.batch, commits=outcome.commits, agent=outcome.agent)
 
 
 def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: RunInputs, spec,
@@ -128,13 +174,19 @@ def record_outcome(store: Store, plan: Plan, summary: RunSummary, enh, inputs: R
     other processes sharing the run may be adding to) and store it."""
     enh.merge_previous(plan.previous)
     record = plan.record
-    usage = with_cost(store.usage(plan.name), spec.price, spec.batch_price, BatchLedger(store).usage(plan.name))
+    usage = store.usage(plan.name)
+    if plan.record["settings"].get("agent"):          # the turns before each conversation's answer count too
+        earlier = earlier_turns_usage(store, plan.name)
+        usage = {**usage, "agent_earlier_turns": earlier.pop("requests"),
+                 **{k: usage.get(k, 0) + v for k, v in earlier.items()}}
+    usage = with_cost(usage, spec.price, spec.batch_price, BatchLedger(store).usage(plan.name))
     last = {"asked": summary.asked, "reused": summary.reused, "failed": summary.failed,
             "data_errors": summary.data_errors, "image_encodes": inputs.registry.encodes,
             "image_encode_cpu_s": round(inputs.registry.encode_cpu_s, 4),
             "image_encode_on_read_cpu_s": round(inputs.registry.encode_on_read_cpu_s, 4),
             "distinct_images": len(plan.built.images), **backend.execution_report(),
             **({"commits": summary.commits} if summary.commits else {}),
+            **({"agent": summary.agent} if summary.agent else {}),
             **({"batch": summary.batch.as_dict()} if summary.batch else {})}
     record.update(ended=now_iso(), enhancements=enh.describe(), usage=usage, last_invocation=last)
     invocation.update(ended=record["ended"], outcome="finished", **last)
@@ -166,8 +218,10 @@ def with_cost(usage: dict, price: dict, batch_price: dict | None = None, batch_u
 
 
 def _cost(usage: dict, price: dict) -> float:
-    return (usage.get("prompt_tokens") or 0) * price.get("input", 0) / 1e6 \
-        + (usage.get("completion_tokens") or 0) * price.get("output", 0) / 1e6
+    """What the tokens billed cost (those of replaced outcomes included, when the usage counts them)."""
+    prompt = usage.get("prompt_tokens_billed", usage.get("prompt_tokens")) or 0
+    completion = usage.get("completion_tokens_billed", usage.get("completion_tokens")) or 0
+    return prompt * price.get("input", 0) / 1e6 + completion * price.get("output", 0) / 1e6
 
 
 def with_overrides(settings: RunSettings, **protocol) -> RunSettings:

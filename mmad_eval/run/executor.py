@@ -38,6 +38,7 @@ class Outcome:
     in_batches: int = 0             # pending but waiting in Batch API jobs: never asked live meanwhile
     batch: object = None            # batch_mode.BatchReport when sent through the Batch API
     commits: dict = field(default_factory=dict)   # AnswerWriter.stats(): answers per transaction, longest wait
+    agent: dict = field(default_factory=dict)     # agent mode: conversations, turns, tool calls (run/agent.py)
 
     @property
     def unanswered(self) -> int:
@@ -58,11 +59,15 @@ class StoreCachedBackend:
 
     def answer(self, requests: dict[str, Request], *, retry_failed: bool = False, progress: bool = False,
                since: float | None = None) -> Outcome:
-        """Ask the backend what the store does not hold, no Batch API job waits for and no other process is
-        asking; commit each response as it arrives."""
+        """Ask the backend what the store does not hold, no Batch API job waits for (checked with every claim,
+        so a batch sent by another process meanwhile counts) and no other process is asking; commit each
+        response as it arrives."""
         status = self.store.statuses()
         pending = self.pending(requests, status, retry_failed)
-        waiting = BatchLedger(self.store).waiting_keys()
+        ledger = BatchLedger(self.store)
+        if ledger.jobs(open_only=True):
+            ledger.abandon_dead_uploads()
+        waiting = ledger.waiting_keys()
         live = {k: r for k, r in pending if k not in waiting}
         outcome = Outcome(status=status, stored_errors=0 if retry_failed else sum(
             1 for k in requests if status.get(k) == "error"), in_batches=len(pending) - len(live))
@@ -81,6 +86,7 @@ class StoreCachedBackend:
                 bar.advance(resp)
 
             asked = self._ask(live, emit, claims, writer) if live else set()
+            outcome.in_batches += len(claims.in_batches - asked)   # sent in batches by another process meanwhile
         outcome.asked = len(asked)
         outcome.commits = writer.stats()
         outcome.pending = len(asked) + outcome.in_batches     # the rest came from the store (or another process)
@@ -104,7 +110,7 @@ class StoreCachedBackend:
                     finally:       # before anything reads the store (and on a stop: what was answered is kept)
                         writer.flush()
                 asked.update(items.taken)
-                keys = [k for k in claims.unfinished(keys) if k not in asked]
+                keys = [k for k in claims.unfinished(keys) if k not in asked and k not in claims.in_batches]
                 if keys and not items.taken:
                     await asyncio.sleep(POLL_S)
 

@@ -4,8 +4,13 @@ A claim is a row in the store's ``leases`` table (request key, owner, pid, host,
 ``BEGIN IMMEDIATE`` transaction, so two processes never hold the same key. A process renews its claims while
 it lives (a heartbeat thread); a claim is taken over when it expired (its process stopped renewing it, e.g.
 killed on another machine) or when its process is gone from this machine. A stored answer voids its claim
-(claims are checked only for keys without one); a process removes its claims when it ends. So ``mmad-eval run`` started N times on one store splits the work, and a
-request is asked by one process at a time.
+(claims are checked only for keys without one); a process removes its claims when it ends. So ``mmad-eval run``
+started N times on one store splits the work, and a request is asked by one process at a time.
+
+The Batch API sender claims through the same rows (``run --batch-api``: it claims before it writes a job, and
+the job's rows replace its claims in one transaction), and a claim is never granted for a key waiting in an
+open Batch API job: a key is in exactly one place (a claim, an open batch, or a stored answer), whichever side
+of a live run and a batch sender on one folder reaches it first.
 """
 from __future__ import annotations
 
@@ -16,12 +21,16 @@ import time
 import uuid
 from typing import Iterator
 
+OPEN_STATES = ("preparing", "uploaded", "submitted")      # batch job states whose requests wait (batch_ledger)
+WAITING_IN_BATCHES = ("SELECT r.key FROM batch_requests r JOIN batch_jobs j ON j.job = r.job WHERE r.outcome IS NULL"
+                      " AND j.state IN (?, ?, ?)")
 LEASE_TTL_S = 120.0         # a claim not renewed for this long may be taken over
 HEARTBEAT_S = 20.0          # how often a live process renews its claims
 CLAIM_BATCH = 64            # most keys claimed per transaction while a backend pulls requests
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -39,6 +48,7 @@ class Claims:
         self.pid, self.host = os.getpid(), socket.gethostname()
         self.owner = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.held: set[str] = set()
+        self.in_batches: set[str] = set()     # keys found waiting in open Batch API jobs (never claimed)
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -64,8 +74,11 @@ class Claims:
                 f"SELECT key, status, created FROM requests WHERE key IN ({marks})", keys)}
             leases = {k: (o, p, h, e) for k, o, p, h, e in store.db.execute(
                 f"SELECT key, owner, pid, host, expires FROM leases WHERE key IN ({marks})", keys)}
+            batched = {k for (k,) in store.db.execute(WAITING_IN_BATCHES + f" AND r.key IN ({marks})",
+                                                     (*OPEN_STATES, *keys))}
+            self.in_batches |= batched
             for k in keys:
-                if self._answered(answered.get(k)):
+                if self._answered(answered.get(k)) or k in batched:
                     continue
                 lease = leases.get(k)
                 if lease and lease[0] != self.owner and not self._expired(lease, now):
@@ -79,7 +92,7 @@ class Claims:
 
     def _expired(self, lease, now: float) -> bool:
         _, pid, host, expires = lease
-        return expires < now or (host == self.host and not _alive(pid))
+        return expires < now or (host == self.host and not process_alive(pid))
 
     def unfinished(self, keys: list[str]) -> list[str]:
         """The keys not stored yet (by this process or another)."""
@@ -98,6 +111,7 @@ class Claims:
 
     # -- lifetime --------------------------------------------------------------------------------------
     def __enter__(self) -> "Claims":
+        self.purge_stale()
         self._beat = threading.Thread(target=self._heartbeat, name="mmad-leases", daemon=True)
         self._beat.start()
         return self
@@ -109,8 +123,23 @@ class Claims:
         try:
             with self.store._lock:
                 self.store.db.execute("DELETE FROM leases WHERE owner = ?", (self.owner,))
+            self.purge_stale()
         except Exception:     # noqa: BLE001 - a failing store was reported already; leases expire anyway
             pass
+
+    def purge_stale(self) -> int:
+        """Delete the claims nobody can hold any more (processes killed before removing theirs): expired ones,
+        those of processes gone from this machine, and those of keys answered since. Returns how many."""
+        now = time.time()
+        try:
+            with self.store._lock, self.store.db.transaction(immediate=True):
+                rows = self.store.db.execute("SELECT key, owner, pid, host, expires FROM leases")
+                stale = [(k,) for k, *lease in rows if lease[0] != self.owner and self._expired(lease, now)]
+                self.store.db.executemany("DELETE FROM leases WHERE key = ?", stale)
+                self.store.db.execute("DELETE FROM leases WHERE key IN (SELECT key FROM requests WHERE status = 'ok')")
+        except Exception:     # noqa: BLE001 - housekeeping only; a failing store is reported by the run
+            return 0
+        return len(stale)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):

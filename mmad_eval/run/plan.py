@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..backends.base import Response
 from ..errors import ConfigError, DataError
 from ..paths import safe_join
 from ..prompt.images import ImageRegistry
-from ..prompt.message import Request
+from ..imageio import open_image
+from ..prompt.message import Request, TextPart
+from ..prompt.perturb import perturbed_png
+from ..prompt.tools import agent_instruction
 from ..prompt.render import ImageSlot, PromptTemplate
 from ..questions.jsonl_io import load_jsonl
 from ..questions.mmad_io import load_mmad_json
@@ -59,6 +62,7 @@ class BuiltRequests:
     images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)
     questions: int = 0
     reference_paths: dict[str, Path] = field(default_factory=dict)  # reference image key -> resolved path
+    perturbed: dict[str, str] = field(default_factory=dict)   # source image hash -> its perturbed image's hash
 
 
 @dataclass
@@ -87,11 +91,19 @@ class Plan:
 
 def recorded_data_root(questions: QuestionSet, path: Path) -> Path:
     """The images' folder a question file records (``data_root`` of its entries, relative to the file, as
-    `mmad-eval generate` writes it); else the file's own folder (MMAD's mmad.json sits in the data root)."""
+    `mmad-eval generate` writes it); else the file's own folder (MMAD's mmad.json sits in the data root).
+    A recorded folder must be the file's own folder or one inside it: a file naming ``/`` or ``../..`` would
+    otherwise send any image on the machine to an API. Elsewhere, the user says so with ``--data-root``."""
     roots = {e.extra.get("data_root") for e in questions.entries.values()}
     folder = Path(path).resolve().parent
     if len(roots) == 1 and isinstance(next(iter(roots)), str):
-        return (folder / next(iter(roots))).resolve()
+        recorded = next(iter(roots))
+        root = (folder / recorded).resolve()
+        if root != folder and folder not in root.parents:
+            raise DataError(f"the question file records its images at {recorded!r} ({root}), outside the "
+                            f"question file's folder {folder}; if that is right, say so with --data-root {root}",
+                            culprit=str(path))
+        return root
     return folder
 
 
@@ -114,7 +126,7 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
         # nothing that shapes a request changed: rebuild only the images that still need asking
         to_build, skipped_keys, skipped_answers = needing_work(store, name, selection, retry_failed)
     built = build_requests(to_build, settings.protocol, inputs.template, enh, inputs.registry, inputs.root,
-                           identity)
+                           identity, settings.agent)
     record = build_run_record(name=name, settings=settings.as_dict(), model_spec=spec.as_dict(),
                           backend=backend.describe(), questions=inputs.questions,
                           question_count=sum(len(sel) for _, sel in selection), template=inputs.template,
@@ -128,26 +140,46 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
 def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
     """Store the record (fingerprint withheld until the run ends; this invocation added to its log, which
     other processes sharing the run may be writing too), images, data errors and memberships."""
-    store.update_run(plan.name, lambda cur: with_invocation(cur, {**plan.record, "plan_fingerprint": None},
-                                                            invocation))
+    def change(cur: dict | None) -> dict:
+        # checked again inside the write transaction: another process may have started the same run name
+        # with other settings since make_plan read it (the later one is refused, nothing of it written)
+        Plan(plan.name, [], plan.built, plan.record, cur).check_compatible(store.dir)
+        return with_invocation(cur, {**plan.record, "plan_fingerprint": None}, invocation)
+
+    store.update_run(plan.name, change)
     store.put_images([(sha, path, data) for sha, (path, data) in plan.built.images.items()])
     for key, message in plan.built.data_errors.items():
         store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
     store.put_members(plan.name, plan.built.members)
 
 
+def _add_image(registry: ImageRegistry, path: Path, rel: str, built: BuiltRequests, perturb) -> str:
+    """Register one image file (its hash); with ``perturb`` (protocol settings of a robustness run) its
+    perturbed pixels instead, as PNG bytes of their own hash (kept in the store for the report)."""
+    sha = registry.add_file(path)
+    if perturb is None:
+        built.images.setdefault(sha, (rel, None))
+        return sha
+    done = built.perturbed.get(sha)
+    if done is None:
+        png = perturbed_png(registry.source_bytes(sha), perturb.perturb, perturb.perturb_seed, sha)
+        done = built.perturbed[sha] = registry.add_bytes(png)
+        built.images.setdefault(done, (None, png))
+    return done
+
+
 def _entry_images(entry, enh, registry: ImageRegistry, root: Path, built: BuiltRequests):
     """Slots for the entry's reference, query and hint images, plus knowledge and hint text."""
+    protocol = enh.protocol
+    query_perturb = protocol if protocol.perturb else None
+    ref_perturb = query_perturb if protocol.perturb_references else None
     refs = []
     for rel in enh.references(entry):
         path = built.reference_paths.get(rel)
         if path is None:   # reference images are shared by many queries: resolve each once
             path = built.reference_paths[rel] = safe_join(root, rel, what="template image")
-        sha = registry.add_file(path)
-        built.images.setdefault(sha, (rel, None))
-        refs.append(ImageSlot(sha, "template", rel))
-    sha = registry.add_file(safe_join(root, entry.key, what="query image"))
-    built.images.setdefault(sha, (entry.key, None))
+        refs.append(ImageSlot(_add_image(registry, path, rel, built, ref_perturb), "template", rel))
+    sha = _add_image(registry, safe_join(root, entry.key, what="query image"), entry.key, built, query_perturb)
     query = ImageSlot(sha, "query", entry.key)
     knowledge = enh.knowledge_text(entry)
     hint_png, hint_text = enh.hint(entry)
@@ -165,27 +197,42 @@ def _member(shown, key: str, position: int, n_prompt: int) -> Member:
                   n_prompt, q.text)
 
 
-def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str) -> Request:
+def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str, agent_text: str = "",
+                  tools: tuple[str, ...] = (), open_answer: bool = False) -> Request:
     refs, query, knowledge, hint, hint_text = images
     messages = template.render(query=query, references=refs, knowledge=knowledge, hint_image=hint,
                                hint_text=hint_text, questions=prompt_questions(unit), mode=mode)
+    if agent_text:             # agent mode: the tools it may call, after the question (prompts/agent_tools.j2)
+        last = messages[-1]
+        messages = (*messages[:-1], replace(last, parts=(*last.parts, TextPart("\n" + agent_text))))
     metas = [{"qid": s.question.qid, "image": s.question.image, "index": s.question.index,
               "type": s.question.type, "options": s.options} for _, s in unit.answers]
     meta = {"questions": metas, **({k: metas[0][k] for k in ("image", "type", "options")}
-                                   if len(metas) == 1 else {})}
+                                   if len(metas) == 1 else {}), **({"answer_format": "open"} if open_answer else {})}
     return Request(messages=messages, qids=tuple(m["qid"] for m in metas),
-                   options=tuple(tuple(m["options"]) for m in metas), meta=meta)
+                   options=tuple(tuple(m["options"]) for m in metas), meta=meta, tools=tuple(tools))
+
+
+def _agent_text(agent, root: Path, entry, prompt_dir) -> str:
+    """The agent-mode instruction for one query image (it names the image's size in pixels)."""
+    if agent is None or not agent.enabled:
+        return ""
+    with open_image(safe_join(root, entry.key, what="query image"), what="query image") as im:
+        size = im.size
+    return agent_instruction(agent.tools, size, agent.max_turns, prompt_dir)
 
 
 def build_requests(selection, protocol, template: PromptTemplate, enh, registry: ImageRegistry, root: Path,
-                   identity: dict) -> BuiltRequests:
-    """Every request of the selection, keyed and deduplicated; unbuildable questions become data errors."""
+                   identity: dict, agent=None) -> BuiltRequests:
+    """Every request of the selection, keyed and deduplicated; unbuildable questions become data errors.
+    With ``agent`` (AgentSettings, tools offered), each request offers its tools and says how to call them."""
     built = BuiltRequests()
     for entry, selected in selection:
         built.questions += len(selected)
         units = plan_entry(entry, selected, protocol)
         try:
             images = _entry_images(entry, enh, registry, root, built)
+            agent_text = _agent_text(agent, root, entry, template.dir)
         except DataError as e:
             for unit in units:
                 for pos, s in unit.answers:
@@ -194,7 +241,8 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
                     built.members.append(_member(s, "data-error:" + digest, pos, len(unit.prompt)))
             continue
         for unit in units:
-            req = _unit_request(unit, template, images, protocol.question_mode)
+            req = _unit_request(unit, template, images, protocol.question_mode, agent_text,
+                                agent.tools if agent_text else (), protocol.answer_format == "open")
             key = req.key(identity)
             built.requests.setdefault(key, req)
             built.members += [_member(s, key, pos, len(unit.prompt)) for pos, s in unit.answers]

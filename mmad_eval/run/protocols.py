@@ -107,8 +107,9 @@ def plan_entry(entry: ImageEntry, selected: list[Question], protocol: ProtocolSe
 
 def prompt_questions(unit: Unit) -> list[dict]:
     """The template's ``questions`` variable: ``number`` in this prompt, ``position`` in the image's
-    conversation (1-based; MMAD's scripts label "Question {position}:"), text and shown options."""
-    return [{"number": i + 1, "position": s.question.index + 1, "text": s.question.text, "options": s.options}
+    conversation (1-based; MMAD's scripts label "Question {position}:"), type, text and shown options."""
+    return [{"number": i + 1, "position": s.question.index + 1, "type": s.question.type, "text": s.question.text,
+             "options": s.options}
             for i, s in enumerate(unit.prompt)]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 from datetime import datetime
@@ -41,6 +42,20 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
+def question_identity(questions, question_count: int) -> dict:
+    """The question file as recorded: name, hashes, counts and, for a known MMAD revision, its name."""
+    from ..questions.identity import known_question_set
+
+    out = {"file": Path(questions.source).name, "sha256": questions.sha256, "count": len(questions),
+           "images": len(questions.entries), "selected": question_count}
+    if questions.git_blob:
+        out["git_blob"] = questions.git_blob
+    known = known_question_set(questions.sha256, questions.git_blob or None)
+    if known:
+        out["known_as"] = known
+    return out
+
+
 def build_run_record(*, name: str, settings: dict, model_spec: dict, backend: dict, questions, question_count: int,
                  template, enhancements: dict, slice_: dict, data_root: str, previous: dict | None) -> dict:
     """A fresh record for this invocation; ``previous`` (same run name) keeps its first start time."""
@@ -49,9 +64,7 @@ def build_run_record(*, name: str, settings: dict, model_spec: dict, backend: di
         "settings": settings,
         "model_spec": model_spec,
         "backend": backend,
-        "questions": {"file": Path(questions.source).name, "sha256": questions.sha256,
-                      "count": len(questions), "images": len(questions.entries),
-                      "selected": question_count},
+        "questions": question_identity(questions, question_count),
         "prompt": {"name": template.name, "sha256": template.sha256},
         "enhancements": enhancements,
         "slice": slice_,
@@ -69,17 +82,30 @@ def build_run_record(*, name: str, settings: dict, model_spec: dict, backend: di
 
 def invocation_entry() -> dict:
     """This process's line in the run record's ``invocation_log`` (who ran when, what it did)."""
-    import os
     import socket
 
     return {"id": f"{socket.gethostname()}:{os.getpid()}:{now_iso()}", "host": socket.gethostname(),
             "pid": os.getpid(), "started": now_iso(), "ended": None, "outcome": "running"}
 
 
+def _interrupted(entry: dict) -> dict:
+    """An entry still "running" whose process is gone from this machine (killed: it never wrote its end) is
+    marked ``interrupted``; entries of other machines are left as they are (their processes cannot be seen)."""
+    import socket
+
+    from .leases import process_alive
+
+    if entry.get("outcome") != "running" or entry.get("host") != socket.gethostname() or not entry.get("pid"):
+        return entry
+    if entry["pid"] == os.getpid() or process_alive(entry["pid"]):
+        return entry
+    return {**entry, "outcome": "interrupted", "note": "its process ended without recording an outcome (killed?)"}
+
+
 def with_invocation(current: dict | None, record: dict, entry: dict) -> dict:
     """``record`` carrying the stored invocation log (another process may have added to it) with ``entry``
     added or replaced; ``invocations`` counts them all."""
-    log = [e for e in (current or {}).get("invocation_log") or [] if e.get("id") != entry["id"]]
+    log = [_interrupted(e) for e in (current or {}).get("invocation_log") or [] if e.get("id") != entry["id"]]
     if current and not current.get("invocation_log") and current.get("invocations"):
         log = [{"id": "earlier", "count": current["invocations"], "outcome": "recorded before the log existed"}]
     log.append(entry)

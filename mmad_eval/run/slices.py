@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..errors import ConfigError
 from ..questions.model import SUBTASK_SHORT, SUBTASKS, TYPES, ImageEntry, Question, QuestionSet
+from .subsets import Subset, check_subset
 
 _SHORT_TO_SUBTASK = {v.lower(): k for k, v in SUBTASK_SHORT.items()}
 
@@ -17,9 +18,14 @@ class Slice:
     datasets: tuple[str, ...] = ()           # first key component, e.g. DS-MVTec
     categories: tuple[str, ...] = ()         # second key component, e.g. bottle
     shard: tuple[int, int] | None = None     # (i, N), 0 <= i < N: images whose key hash % N == i
+    subset: Subset | None = None             # a paper's named subset or a subset file
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(replace(self, subset=None))
+        del d["subset"]
+        if self.subset is not None:
+            d["subset"] = self.subset.describe()
+        return d
 
     def is_full(self) -> bool:
         return self == Slice()
@@ -64,6 +70,8 @@ def _type_filter(names: tuple[str, ...]) -> set[str] | None:
 def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Question]]]:
     """(entry, selected questions) pairs in file order; entries with nothing selected are left out."""
     types = _type_filter(sl.subtasks)
+    if sl.subset is not None:
+        check_subset(sl.subset, qs)
     datasets, categories = set(sl.datasets), set(sl.categories)
     out: list[tuple[ImageEntry, list[Question]]] = []
     remaining = sl.limit
@@ -78,7 +86,8 @@ def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Quest
             continue
         if sl.shard and shard_of(entry.key, sl.shard[1]) != sl.shard[0]:
             continue
-        selected = [q for q in entry.questions if types is None or q.type in types]
+        selected = [q for q in entry.questions if (types is None or q.type in types)
+                    and (sl.subset is None or sl.subset.keeps(q))]
         if remaining is not None:
             selected = selected[:remaining]
             remaining -= len(selected)

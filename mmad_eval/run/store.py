@@ -158,6 +158,19 @@ def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT OR REPLACE
     return f"{verb} INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})"
 
 
+def _earlier(field: str) -> str:
+    """The new row's ``extra.earlier.<field>`` plus the replaced row's, plus the replaced row's own."""
+    return (f"COALESCE(json_extract(excluded.extra, '$.earlier.{field}'), 0) + "
+            f"COALESCE(json_extract(requests.extra, '$.earlier.{field}'), 0) + COALESCE(requests.{field}, 0)")
+
+
+# a request row, replacing the key's earlier outcome but adding its attempts and tokens to ``extra.earlier``
+_UPSERT = (_insert("requests", REQUEST_COLUMNS, "INSERT") + " ON CONFLICT(key) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in REQUEST_COLUMNS[1:-1])
+           + ", extra = json_set(COALESCE(excluded.extra, '{}'), '$.earlier', json_object("
+           + ", ".join(f"'{f}', {_earlier(f)}" for f in ("attempts", "prompt_tokens", "completion_tokens")) + "))")
+
+
 class Store:
     """``read_only``: never write the file (scores, reports, merge sources); an older store is then migrated
     in a view (temporary copies of :data:`MIGRATED_TABLES`), so a store on read-only media still reads."""
@@ -166,7 +179,7 @@ class Store:
         self.dir = Path(out_dir)
         self.read_only = read_only
         self.path = Path(file) if file else self.dir / DB_NAME
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()     # re-entrant: merge holds it around one outer transaction
         self.db = None
         # every SQLite failure, now or later, is one StoreError naming the file and what to do (store_db.py)
         self.db = open_read_only(self.path) if read_only else open_for_writing(self.dir, self.path)
@@ -286,13 +299,15 @@ class Store:
         self.put_rows([response_row(resp, content)])
 
     def put_rows(self, rows: list[list]) -> None:
-        """Store answers (rows made by :func:`response_row`) in one transaction: all of them or none."""
+        """Store answers (rows made by :func:`response_row`) in one transaction: all of them or none. A row
+        replacing an earlier outcome of its key (an error asked again) keeps what the earlier ones cost in
+        ``extra.earlier`` (:data:`_UPSERT`), so usage counts every billed request, not only the stored ones."""
         with self._lock:            # (their claims, if any, are void once the answers are stored: run/leases.py)
             if len(rows) == 1:
-                self.db.execute(_insert("requests", REQUEST_COLUMNS), rows[0])
+                self.db.execute(_UPSERT, rows[0])
                 return
             with self.db.transaction():
-                self.db.executemany(_insert("requests", REQUEST_COLUMNS), rows)
+                self.db.executemany(_UPSERT, rows)
 
     def requests_for(self, keys) -> dict[str, dict]:
         """key -> request row (a dict by column name) for the stored ones among ``keys``."""
@@ -305,10 +320,19 @@ class Store:
                 out[row[0]] = dict(zip(REQUEST_COLUMNS, row))
         return out
 
+    def annotate(self, details: dict[str, dict]) -> None:
+        """Merge ``{key: {name: value}}`` into stored answers' details (``extra``) in one transaction (agent mode
+        adds each final answer's trajectory summary); keys not stored are left out."""
+        with self._lock, self.db.transaction():
+            for key, add in details.items():
+                row = self.db.execute("SELECT extra FROM requests WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    extra = {**json.loads(row[0] or "{}"), **add}
+                    self.db.execute("UPDATE requests SET extra = ? WHERE key = ?", (json.dumps(extra), key))
+
     # -- membership ------------------------------------------------------------------------------------
     def put_members(self, run: str, members: list[Member]) -> None:
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
+        with self._lock, self.db.transaction():
             self.db.executemany(_insert("members", MEMBER_COLUMNS), [m.row(run) for m in members])
 
     def members(self, run: str) -> list[Member]:
@@ -316,23 +340,29 @@ class Store:
         return [Member.from_row(row) for row in self.db.execute(q, (run,))]
 
     def usage(self, run: str) -> dict:
-        """Counts and token totals over the distinct requests of a run's members."""
+        """Counts and token totals over the distinct requests of a run's members: those of the stored outcomes,
+        and what was billed (``requests_sent``: every attempt sent, including retried ones and outcomes later
+        replaced, e.g. errors asked again; ``*_tokens_billed`` likewise)."""
+        earlier = "COALESCE(json_extract(r.extra, '$.earlier.{}'), 0)"
         row = self.db.execute(
             "SELECT COUNT(*), SUM(r.status = 'ok'), SUM(r.status = 'error'), SUM(r.prompt_tokens), "
-            "SUM(r.completion_tokens), SUM(json_extract(r.extra, '$.reasoning_tokens')) "
+            "SUM(r.completion_tokens), SUM(json_extract(r.extra, '$.reasoning_tokens')), "
+            f"SUM(COALESCE(r.attempts, 0) + {earlier.format('attempts')}), "
+            f"SUM(COALESCE(r.prompt_tokens, 0) + {earlier.format('prompt_tokens')}), "
+            f"SUM(COALESCE(r.completion_tokens, 0) + {earlier.format('completion_tokens')}) "
             "FROM requests r WHERE r.key IN (SELECT request_key FROM members WHERE run = ?)",
             (run,)).fetchone()
         members = self.db.execute("SELECT COUNT(*) FROM members WHERE run = ?", (run,)).fetchone()[0]
         out = {"answers": members, "requests": row[0], "ok": row[1] or 0, "error": row[2] or 0,
-               "prompt_tokens": row[3] or 0, "completion_tokens": row[4] or 0}
+               "prompt_tokens": row[3] or 0, "completion_tokens": row[4] or 0, "requests_sent": row[6] or 0,
+               "prompt_tokens_billed": row[7] or 0, "completion_tokens_billed": row[8] or 0}
         if row[5]:          # reported by the API, part of completion_tokens
             out["reasoning_tokens"] = row[5]
         return out
 
     # -- images ----------------------------------------------------------------------------------------
     def put_images(self, rows: list[tuple[str, str | None, bytes | None]]) -> None:
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
+        with self._lock, self.db.transaction():
             self.db.executemany("INSERT OR IGNORE INTO images (sha, path, data) VALUES (?, ?, ?)", rows)
 
     def image(self, sha: str) -> tuple[str | None, bytes | None] | None:
@@ -353,78 +383,6 @@ class Store:
         finally:
             db.close()
         return (row[0], row[1]) if row else None
-
-    # -- merging ---------------------------------------------------------------------------------------
-    def merge_from(self, src: "Store", check: Callable[[dict, dict], list[str]]) -> dict:
-        """Add ``src``'s runs, requests, members and images; ``check(have, new)`` names incompatible settings.
-
-        A request stored as an error here and answered in ``src`` takes the answer; two different answers to
-        one key (possible only with sampling) keep the first and count as ``answer_conflicts``. A member
-        pointing to a failed request is repointed to an answered one; other disagreements keep the first.
-        """
-        stats = {"requests_added": 0, "errors_replaced": 0, "answer_conflicts": 0, "members": 0,
-                 "member_conflicts": 0}
-        for name in src.run_names():
-            self._merge_run(name, src, check)
-        self._merge_requests(src, stats)
-        self._merge_members(src, stats)
-        self.put_images(src.db.execute("SELECT sha, path, data FROM images").fetchall())
-        for name in self.run_names():
-            self.put_run(name, {**self.run_record(name), "usage": self.usage(name)})
-        return stats
-
-    def _merge_run(self, name: str, src: "Store", check) -> None:
-        rec, have = src.run_record(name), self.run_record(name)
-        origin = {"dir": str(src.dir.resolve()), "slice": rec.get("slice")}
-        if have is None:
-            self.put_run(name, {**rec, "merged_from": [origin]})
-            return
-        diffs = check(have, rec)
-        if diffs:
-            raise ConfigError(f"run {name!r} has different settings here than in the stores merged so far "
-                              f"({', '.join(diffs)}); merge only shards of the same run", culprit=str(src.dir))
-        if origin not in have.setdefault("merged_from", []):      # merging the same store again adds nothing
-            have["merged_from"].append(origin)
-        starts = [x for x in (have.get("started"), rec.get("started")) if x]
-        have["started"] = min(starts) if starts else None
-        ends = [x for x in (have.get("ended"), rec.get("ended")) if x]
-        have["ended"] = max(ends) if ends else None
-        self.put_run(name, have)
-
-    def _merge_requests(self, src: "Store", stats: dict) -> None:
-        existing = self.statuses()
-        rows, texts = [], {}
-        for values in src.db.execute(f"SELECT {','.join(REQUEST_COLUMNS)} FROM requests"):
-            row = dict(zip(REQUEST_COLUMNS, values))
-            old = existing.get(row["key"])
-            if old is None or (old != "ok" and row["status"] == "ok"):
-                rows.append(values)
-                stats["requests_added" if old is None else "errors_replaced"] += 1
-            elif old == "ok" and row["status"] == "ok":
-                texts[row["key"]] = row["text"]
-        have = self.requests_for(texts)
-        stats["answer_conflicts"] += sum(1 for k, t in texts.items() if have[k]["text"] != t)
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany(_insert("requests", REQUEST_COLUMNS), rows)
-
-    def _merge_members(self, src: "Store", stats: dict) -> None:
-        have = {(run, qid, rotation): key
-                for run, qid, rotation, key in self.db.execute("SELECT run, qid, rotation, request_key FROM members")}
-        status = self.statuses()
-        rows = []
-        for values in src.db.execute(f"SELECT {','.join(MEMBER_COLUMNS)} FROM members"):
-            row = dict(zip(MEMBER_COLUMNS, values))
-            old, new = have.get((row["run"], row["qid"], row["rotation"])), row["request_key"]
-            if old is None or (old != new and status.get(old) != "ok" and status.get(new) == "ok"):
-                rows.append(values)
-            elif old != new:
-                stats["member_conflicts"] += 1
-        stats["members"] += len(rows)
-        with self._lock, self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany(_insert("members", MEMBER_COLUMNS), rows)
-
 
 def response_row(resp: Response, content: list | str | None) -> list:
     """One ``requests`` row (values in :data:`REQUEST_COLUMNS` order) for a response. A reply that is not

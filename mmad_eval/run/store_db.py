@@ -76,7 +76,11 @@ class GuardedDB:
 
     @contextlib.contextmanager
     def transaction(self, immediate: bool = False):
-        """BEGIN ... COMMIT, rolled back on any error (the store stays as it was)."""
+        """BEGIN ... COMMIT, rolled back on any error (the store stays as it was). Inside an open transaction
+        (merge's one outer transaction) it adds nothing: the outer one commits or rolls back everything."""
+        if self.db.in_transaction:
+            yield self
+            return
         self.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
             yield self

@@ -17,6 +17,7 @@ from .ad_scores import DetectionReport, detection_report
 from .breakdown import category_table, overkill_miss
 from .calibration import Calibration, calibration
 from .mmad import differing_note
+from .none_option import NoneOptionReport, none_option_report
 from .scorers import MMAD, MMAD_FIXED, STRICT, Scorer
 from .stats import add_bootstrap_ci
 from .table import ScoreTable
@@ -32,13 +33,14 @@ class RunScores:
     detection: DetectionReport | None = None   # Anomaly Detection as a detector (None without AD questions)
     calibration: Calibration | None = None     # None when no answer carries a confidence
     outside_topk: int = 0                      # answers with a shown letter outside the returned top-k
+    none_option: NoneOptionReport | None = None   # questions offering "None of the listed choices", scored apart
 
     def as_dict(self) -> dict:
         out = {"mmad": asdict(self.compatible), "mmad_fixed": asdict(self.fixed), "strict": asdict(self.strict),
                "overkill_miss": self.overkill_miss}
         if self.by_category is not None:
             out["by_category"] = asdict(self.by_category)
-        for key in ("detection", "calibration"):
+        for key in ("detection", "calibration", "none_option"):
             if getattr(self, key) is not None:
                 out[key] = asdict(getattr(self, key))
         if self.outside_topk:
@@ -72,4 +74,5 @@ def score_run(answers: Sequence[AnswerRecord], strict: Scorer = STRICT, n_boot: 
                      by_category=category_table(answers, strict) if by_category else None,
                      detection=detection_report(answers, n_boot=n_boot, seed=seed, category_ci=by_category),
                      calibration=calibration(answers),
-                     outside_topk=sum(bool((r.meta or {}).get("outside_topk")) for r in answers if r.rotation == 0))
+                     outside_topk=sum(bool((r.meta or {}).get("outside_topk")) for r in answers if r.rotation == 0),
+                     none_option=none_option_report(answers))

@@ -3,7 +3,7 @@
 A batch is created ``validating``; the test moves it on (:meth:`FakeBatches.start`, :meth:`complete`,
 :meth:`expire`, :meth:`fail`, :meth:`finish_cancel`), or with ``auto=True`` every retrieve moves it one step
 (validating -> in_progress -> finalizing -> completed; cancelling -> cancelled); ``auto="fail"``: every batch
-fails validation. Completed lines are answered
+fails validation; ``auto="expire"``: every batch expires unrun at its first retrieve. Completed lines are answered
 by the server's own responder (the same answer a live call gets); ``line_errors(custom_id, body) -> status
 code | None`` makes chosen lines fail into the error file. Output lines look like OpenAI's:
 ``{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}``; lines the window or a
@@ -14,7 +14,8 @@ cancel left unanswered are error-file lines with ``response: null`` and ``error.
 step ends in ``_before``, after it acted and before it answers when it ends in ``_after``) until
 :meth:`release`; :meth:`reached` tells a test that a client is waiting there (to SIGKILL it at that point).
 ``release(step, drop=True)`` makes a ``_before`` request end without acting (as if it never arrived whole);
-:meth:`idle` waits until no files/batches request is being handled.
+:meth:`idle` waits until no files/batches request is being handled. ``can_list_files = False`` makes the file
+list a 404 (servers that cannot list files), ``can_list_batches = False`` the batch list.
 Steps: ``upload_before``, ``upload_after``, ``create_before``, ``create_after``, ``content``.
 """
 from __future__ import annotations
@@ -37,6 +38,8 @@ class FakeBatches:
         self.auto = auto
         self.line_errors = line_errors
         self.require_key: str | None = None     # set: any other key gets 401 on the files and batches routes
+        self.can_list_files = True              # False: GET /files answers 404 (a server without file listing)
+        self.can_list_batches = True            # False: GET /batches answers 404
         self.files: dict[str, dict] = {}
         self.data: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -154,6 +157,8 @@ class FakeBatches:
         nxt = {"validating": "in_progress", "in_progress": "finalizing", "cancelling": "cancelled"}
         if self.auto == "fail" and b["status"] == "validating":     # every batch fails validation
             self.fail(b["id"], message="model not found", code="model_not_found")
+        elif self.auto == "expire" and b["status"] not in ENDED:    # the window passes, nothing was run
+            self._finish(b["id"], "expired", answered=0)
         elif b["status"] == "finalizing":
             self._finish(b["id"], "completed", answered=None)
         elif b["status"] == "cancelling":
@@ -195,6 +200,8 @@ class FakeBatches:
         if kind == "files":
             if method == "POST" and not rest:
                 return self._upload(headers, raw)
+            if method == "GET" and not rest and not self.can_list_files:
+                return _error(404, "no route")
             if method == "GET" and not rest:
                 items = [f for f in self.files.values() if f["purpose"] == query.get("purpose", f["purpose"])]
                 return _page(items, query)
@@ -207,6 +214,8 @@ class FakeBatches:
         else:
             if method == "POST" and not rest:
                 return self._create(raw)
+            if method == "GET" and not rest and not self.can_list_batches:
+                return _error(404, "no route")
             if method == "GET" and not rest:
                 with self._lock:
                     return _page(list(self.batches.values()), query)

@@ -69,4 +69,4 @@ def test_a_killed_workers_claims_are_taken_over(dataset, tmp_path):
     run = load_run(out)
     assert len(run.answers) == 16 and all(a.reply for a in run.answers)
     log = run.record["invocation_log"]
-    assert [e["outcome"] for e in log] == ["running", "finished"]   # the killed one is kept, as it was left
+    assert [e["outcome"] for e in log] == ["interrupted", "finished"]   # the killed one is kept, marked

@@ -40,9 +40,9 @@ _RESULTS: OrderedDict[tuple, tuple] = OrderedDict()
 _RESULTS_BYTES = [0]
 
 
-def _shared_result(det, path: Path, compute) -> ExpertResult:
+def _shared_result(det, path: Path, compute, variant=None) -> ExpertResult:
     st = path.stat() if path.exists() else None
-    key = (id(det), str(path), st.st_size if st else None, st.st_mtime_ns if st else None)
+    key = (id(det), str(path), st.st_size if st else None, st.st_mtime_ns if st else None, variant)
     with _FITTED_LOCK:
         hit = _RESULTS.get(key)
         if hit is not None and hit[0] is det:
@@ -79,7 +79,7 @@ def load_rgb(path: Path) -> np.ndarray:
 class ExpertService:
     def __init__(self, data_root: Path, questions: QuestionSet, kind: str = "builtin",
                  settings: DetectorSettings | None = None, max_references: int = 10, seed: int = 0,
-                 cache_size: int = 64):
+                 cache_size: int = 64, perturb: tuple[str, int] | None = None):
         if kind not in KINDS and not kind.startswith("maps:"):
             raise ConfigError(f"unknown expert kind; choose one of {', '.join(KINDS)} or maps:DIR", culprit=kind)
         self.maps = None
@@ -90,6 +90,7 @@ class ExpertService:
         self.data_root = Path(data_root)
         self.questions = questions
         self.kind = kind
+        self.perturb = perturb if perturb and perturb[0] else None   # (perturbations, seed): what the model sees
         self.settings = settings or DetectorSettings()
         self.max_references = max_references
         self.seed = seed
@@ -222,10 +223,15 @@ class ExpertService:
         dataset, category = split_key(key)
         det = self.detector(dataset, category)
         path = safe_join(self.data_root, key, what="query image")
-        return _shared_result(det, path, lambda: self._predict(det, path))
+        return _shared_result(det, path, lambda: self._predict(det, path), self.perturb)
 
     def _predict(self, det, path: Path) -> ExpertResult:
         image = load_rgb(path)
+        if self.perturb is not None:     # a robustness run: the query as the model sees it (prompt/perturb.py)
+            from ...prompt.perturb import perturb_image
+
+            salt = hashlib.sha256(path.read_bytes()).hexdigest()
+            image = np.asarray(perturb_image(Image.fromarray(image), self.perturb[0], self.perturb[1], salt))
         amap, score = det.predict(image)
         threshold = float(det.threshold)
         unit_map = (amap / threshold).astype(np.float32) if threshold > 0 else amap

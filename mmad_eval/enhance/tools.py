@@ -1,0 +1,166 @@
+"""What the inspection tools of agent mode do (their specifications are :mod:`mmad_eval.prompt.tools`).
+
+Each tool takes typed arguments (checked here: a call with wrong arguments gets an error text for the model,
+never an exception) and returns a :class:`ToolResult`: text for the model, and images (PNG bytes) shown to it
+after the text. Results are deterministic (same image, same call, same bytes), so a resumed run rebuilds the
+same conversations and finds their stored answers.
+
+* ``zoom(x1, y1, x2, y2)``: the region of the query image, resized so its longer side is ``zoom_side``.
+* ``detector()``: the configured expert's score, normal range, verdict, region box and location, and a
+  heat-map overlay of the query image.
+* ``references(k)``: k normal images of the category, nearest to the query first (retrieval), after the ones
+  the prompt already showed.
+* ``compare(x1, y1, x2, y2)``: the same region of the query and of its nearest normal image, side by side.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import DataError
+from ..imageio import load_image
+from ..paths import safe_join
+from ..questions.model import ImageEntry
+
+MAX_REFERENCES = 4
+
+
+@dataclass
+class ToolResult:
+    text: str
+    images: list[tuple[bytes, str]] = field(default_factory=list)   # (PNG bytes, label)
+    error: bool = False                                              # the call was invalid or failed
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _scaled(img: Image.Image, side: int) -> Image.Image:
+    w, h = img.size
+    s = side / max(w, h)
+    return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
+
+
+class InspectionTools:
+    """The tools of one run: ``call(entry, name, arguments_json, shown_references)`` -> :class:`ToolResult`.
+
+    ``expert`` is a callable returning the expert service (built lazily: fitting a detector takes seconds);
+    ``retriever`` likewise returns the retrieval index (``nearest(key, k)``)."""
+
+    def __init__(self, data_root: Path, tools: tuple[str, ...], expert, retriever, zoom_side: int = 448):
+        self.data_root = Path(data_root)
+        self.tools = tuple(tools)
+        self._expert = expert
+        self._retriever = retriever
+        self.zoom_side = zoom_side
+        self._images: dict[str, Image.Image] = {}
+
+    def call(self, entry: ImageEntry, name: str, arguments: str, shown: tuple[str, ...] = ()) -> ToolResult:
+        if name not in self.tools:
+            offered = ", ".join(self.tools)
+            return ToolResult(f"error: there is no tool named {name!r}; the tools are: {offered}", error=True)
+        try:
+            args = json.loads(arguments or "{}")
+        except (json.JSONDecodeError, TypeError, RecursionError):
+            return ToolResult(f"error: the arguments of {name} are not valid JSON: {str(arguments)[:200]!r}",
+                              error=True)
+        if not isinstance(args, dict):
+            return ToolResult(f"error: the arguments of {name} must be a JSON object", error=True)
+        try:
+            return getattr(self, f"_{name}")(entry, args, shown)
+        except _BadArguments as e:
+            return ToolResult(f"error: {e}", error=True)
+        except DataError as e:
+            return ToolResult(f"error: the tool {name} failed: {e}", error=True)
+
+    # -- images ----------------------------------------------------------------------------------------
+    def image(self, key: str) -> Image.Image:
+        if key not in self._images:
+            if len(self._images) > 16:
+                self._images.pop(next(iter(self._images)))
+            self._images[key] = load_image(safe_join(self.data_root, key, what="image"), mode="RGB")
+        return self._images[key]
+
+    def _box(self, entry: ImageEntry, args: dict) -> tuple[int, int, int, int]:
+        w, h = self.image(entry.key).size
+        try:
+            x1, y1, x2, y2 = (args[k] for k in ("x1", "y1", "x2", "y2"))
+        except KeyError as e:
+            raise _BadArguments(f"missing argument {e.args[0]}; give x1, y1, x2, y2 in pixels") from None
+        vals = []
+        for v in (x1, y1, x2, y2):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) > 1e9:
+                raise _BadArguments(f"box coordinates must be numbers, got {v!r}")
+            vals.append(int(round(v)))
+        x1, y1, x2, y2 = vals
+        x1, x2 = max(0, min(x1, x2)), min(w, max(x1, x2))
+        y1, y2 = max(0, min(y1, y2)), min(h, max(y1, y2))
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            raise _BadArguments(f"the box is empty inside the {w}x{h} query image")
+        return x1, y1, x2, y2
+
+    # -- the tools -------------------------------------------------------------------------------------
+    def _zoom(self, entry: ImageEntry, args: dict, shown) -> ToolResult:
+        box = self._box(entry, args)
+        crop = _scaled(self.image(entry.key).crop(box), self.zoom_side)
+        return ToolResult(f"zoom: region [{box[0]}, {box[1]}, {box[2]}, {box[3]}] of the query image, enlarged to "
+                          f"{crop.size[0]}x{crop.size[1]} pixels.", [(_png(crop), f"zoom {list(box)}")])
+
+    def _detector(self, entry: ImageEntry, args: dict, shown) -> ToolResult:
+        from .hints import render_hint
+
+        result = self._expert().analyze(entry.key)
+        png, _ = render_hint(result, self.data_root / entry.key, "overlay")
+        lo, hi = result.normal_range
+        facts = {"score": round(float(result.score), 4), "threshold": round(float(result.threshold), 4),
+                 "normal_range": [round(float(lo), 4), round(float(hi), 4)], "verdict":
+                 "defective" if result.verdict else "normal", "boxes": [list(map(int, b)) for b in result.boxes],
+                 "location": result.location or None}
+        text = (f"detector: anomaly score {facts['score']} (threshold {facts['threshold']}; normal images score "
+                f"{facts['normal_range'][0]} to {facts['normal_range'][1]}); verdict: likely {facts['verdict']}"
+                + (f"; most anomalous region {facts['boxes'][0]} in the {result.location}" if result.boxes else "")
+                + ". It may be wrong. The image after this is its heat map over the query image.\n"
+                + json.dumps(facts))
+        return ToolResult(text, [(png, "detector heat map")] if png else [])
+
+    def _nearest(self, entry: ImageEntry, k: int, shown) -> list[str]:
+        pool = self._retriever().nearest(entry.key, k + len(shown))
+        return [p for p in pool if p not in shown][:k]
+
+    def _references(self, entry: ImageEntry, args: dict, shown) -> ToolResult:
+        k = args.get("k", 1)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_REFERENCES:
+            raise _BadArguments(f"k must be a whole number from 1 to {MAX_REFERENCES}, got {k!r}")
+        keys = self._nearest(entry, k, shown)
+        if not keys:
+            return ToolResult("references: no other normal image of this product is available.")
+        images = [(_png(self.image(key)), key) for key in keys]
+        return ToolResult(f"references: {len(keys)} normal image{'s' if len(keys) > 1 else ''} of this product "
+                          f"follow{'' if len(keys) > 1 else 's'}, the most similar first.", images)
+
+    def _compare(self, entry: ImageEntry, args: dict, shown) -> ToolResult:
+        box = self._box(entry, args)
+        refs = list(shown[:1]) or self._nearest(entry, 1, ())
+        if not refs:
+            return ToolResult("compare: no normal image of this product is available.", error=True)
+        query, ref = self.image(entry.key), self.image(refs[0])
+        rbox = tuple(int(round(v * s)) for v, s in zip(box, (ref.size[0] / query.size[0], ref.size[1] / query.size[1],
+                                                              ref.size[0] / query.size[0], ref.size[1] / query.size[1])))
+        a = _scaled(query.crop(box), self.zoom_side // 2)
+        b = ref.crop(rbox).resize(a.size, Image.Resampling.BICUBIC)
+        pair = Image.new("RGB", (a.size[0] * 2 + 4, a.size[1]), (255, 255, 255))
+        pair.paste(a, (0, 0))
+        pair.paste(b, (a.size[0] + 4, 0))
+        return ToolResult(f"compare: region [{box[0]}, {box[1]}, {box[2]}, {box[3]}]: the query on the left, the "
+                          f"normal image {refs[0]} on the right.", [(_png(pair), f"compare {list(box)}")])
+
+
+class _BadArguments(ValueError):
+    """A tool call's arguments are out of shape or range (told to the model as an error)."""

@@ -1,0 +1,151 @@
+"""Agent mode against a real local OpenAI-compatible server answering with tool calls (scripted replies)."""
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mmad_eval.cli import main
+from mmad_eval.parse.stage import load_parsed_run
+from mmad_eval.run.store import Store
+from mmad_eval.testing.openai_server import FakeOpenAIServer, option_letters
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
+from fault_helpers import cli  # noqa: E402
+
+
+def _calls(*calls):
+    return {"content": None, "finish_reason": "tool_calls", "tool_calls": [
+        {"id": f"c{i}", "type": "function", "function": {"name": name, "arguments": args}}
+        for i, (name, args) in enumerate(calls)]}
+
+
+def hashed_letter(body) -> str:
+    """A letter among the question's options (in the first user message), the same for the same question."""
+    first = next(m for m in body["messages"] if m["role"] == "user")
+    letters = option_letters({"messages": [first]})
+    return letters[len(json.dumps(first)) % len(letters)]
+
+
+def _tool_turns(body) -> int:
+    return sum(1 for m in body["messages"] if m["role"] == "tool")
+
+
+def zoom_then_answer(body):
+    """First turn: zoom on the top-left quarter; after the tool's result: a letter."""
+    if _tool_turns(body) == 0:
+        return _calls(("zoom", json.dumps({"x1": 0, "y1": 0, "x2": 48, "y2": 48})))
+    return hashed_letter(body)
+
+
+def _run(q, out, url, *extra):
+    return main(["run", "--questions", str(q), "--model", "openai:fake-vlm", "--out", str(out), "--base-url", url,
+                 "--concurrency", "2", "--quiet", *extra])
+
+
+def _agents(out, name="openai:fake-vlm"):
+    with Store(out) as store:
+        members = store.members(name)
+        rows = store.requests_for([m.request_key for m in members])
+    return {m.qid: json.loads(rows[m.request_key]["extra"] or "{}").get("agent") for m in members}
+
+
+def test_tool_calls_and_results_travel_in_openai_format(synth_questions, tmp_path):
+    with FakeOpenAIServer(responder=zoom_then_answer) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom,detector", "--subtasks", "AD") == 0
+        bodies = srv.requests
+    first = [b for b in bodies if _tool_turns(b) == 0]
+    second = [b for b in bodies if _tool_turns(b) == 1]
+    assert first and len(first) == len(second)
+    assert [t["function"]["name"] for t in first[0]["tools"]] == ["zoom", "detector"]
+    assert first[0]["tool_choice"] == "auto" and "x1" in first[0]["tools"][0]["function"]["parameters"]["properties"]
+    msgs = second[0]["messages"]
+    call = next(m for m in msgs if m.get("tool_calls"))
+    assert call["role"] == "assistant" and call["tool_calls"][0]["function"]["name"] == "zoom"
+    result = next(m for m in msgs if m["role"] == "tool")
+    assert result["tool_call_id"] == "c0" and result["content"].startswith("zoom: region [0, 0, 48, 48]")
+    crop = msgs[-1]                                   # the crop follows in a user message
+    assert crop["role"] == "user" and any(p.get("type") == "image_url" for p in crop["content"])
+    assert all(a["turns"] == 2 and a["tool_calls"] == {"zoom": 1} for a in _agents(tmp_path).values())
+    run = load_parsed_run(tmp_path, "openai:fake-vlm")
+    assert all(a.parsed in ("A", "B") for a in run.answers)
+
+
+@pytest.mark.parametrize("name,args,why", [("hammer", "{}", "no tool named 'hammer'"),
+                                           ("zoom", "{x1: 0", "not valid JSON"),
+                                           ("zoom", json.dumps({"x1": 500, "y1": 500, "x2": 600, "y2": 600}),
+                                            "the box is empty")])
+def test_invalid_tool_calls_are_answered_with_an_error_and_counted(synth_questions, tmp_path, name, args, why):
+    def responder(body):
+        return _calls((name, args)) if _tool_turns(body) == 0 else hashed_letter(body)
+
+    with FakeOpenAIServer(responder=responder) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 0
+        results = [m for b in srv.requests for m in b["messages"] if m["role"] == "tool"]
+    assert results and all(m["content"].startswith("error:") and why in m["content"] for m in results)
+    assert all(a["invalid_tool_calls"] == 1 and a["turns"] == 2 for a in _agents(tmp_path).values())
+
+
+def test_a_model_that_never_stops_calling_ends_at_the_turn_limit(synth_questions, tmp_path, capsys):
+    def responder(body):
+        return _calls(("detector", "{}"))
+
+    with FakeOpenAIServer(responder=responder) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "detector", "--max-turns", "3",
+                    "--subtasks", "DL") == 0
+        bodies = srv.requests
+    agents = _agents(tmp_path)
+    assert len(bodies) == 3 * len(agents)                          # three replies per question, no more
+    assert all(a["turns"] == 3 and a["turn_limit"] for a in agents.values())
+    last = [b for b in bodies if _tool_turns(b) == 2]
+    assert last and all("This is your last turn" in json.dumps(b["messages"][-1]) for b in last)
+    run = load_parsed_run(tmp_path, "openai:fake-vlm")
+    assert all(a.parsed is None for a in run.answers)             # no answer: wrong in the strict score
+    assert "ended by the turn limit (3)" in capsys.readouterr().out
+
+
+def test_killed_mid_trajectory_resumes_at_the_last_completed_turn(synth_questions, tmp_path):
+    """kill -9 while conversations are half done; the rerun asks only turns never answered (at most the ones in
+    flight again) and ends with every question answered as an uninterrupted run answers it."""
+    out, ref = tmp_path / "out", tmp_path / "ref"
+    args = ["--agent", "zoom,detector", "--subtasks", "AD", "DL"]
+    with FakeOpenAIServer(responder=zoom_then_answer) as srv:
+        assert _run(synth_questions, ref, srv.base_url, *args) == 0
+        total = srv.count
+    with FakeOpenAIServer(responder=zoom_then_answer, latency_s=0.15) as srv:
+        proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_questions),
+                                 "--model", "openai:fake-vlm", "--out", str(out), "--base-url", srv.base_url,
+                                 "--concurrency", "2", "--quiet", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(_tool_turns(b) for b in srv.requests):
+            time.sleep(0.02)                                      # wait for the second turn to begin
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_at = srv.count
+        assert 0 < killed_at < total
+    with FakeOpenAIServer(responder=zoom_then_answer) as srv:
+        done = cli("run", "--questions", synth_questions, "--model", "openai:fake-vlm", "--out", out,
+                   "--base-url", srv.base_url, "--concurrency", "2", "--quiet", *args)
+        assert done.returncode == 0, done.stderr
+        assert srv.count <= total - killed_at + 2               # at most the two in flight asked again
+    got = {a.qid: a.parsed for a in load_parsed_run(out, "openai:fake-vlm").answers}
+    want = {a.qid: a.parsed for a in load_parsed_run(ref, "openai:fake-vlm").answers}
+    assert got == want and _agents(out) .keys() == _agents(ref).keys()
+
+
+def test_usage_and_cost_count_every_turn(synth_questions, tmp_path):
+    """The run record's tokens (and so its cost) add the tool-calling turns to the answering ones."""
+    with FakeOpenAIServer(responder=zoom_then_answer) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 0
+        bodies = srv.requests
+    usage = load_parsed_run(tmp_path, "openai:fake-vlm").record["usage"]
+    n = len([b for b in bodies if _tool_turns(b) == 0])
+    assert usage["agent_earlier_turns"] == n and usage["requests"] == n
+    agents = _agents(tmp_path).values()
+    assert usage["prompt_tokens"] == sum(a["prompt_tokens"] for a in agents) > 0
+    assert usage["completion_tokens"] == sum(a["completion_tokens"] for a in agents) == 2 * n
+    assert usage["requests_sent"] == 2 * n and usage["completion_tokens_billed"] == 2 * n

@@ -1,0 +1,96 @@
+"""Agent mode end to end on the synthetic set with the built-in scripted agent (no weights, no server)."""
+import json
+
+import pytest
+
+from mmad_eval.cli import main
+from mmad_eval.parse.stage import load_parsed_run
+from mmad_eval.run.store import Store
+
+
+def _run(q, out, *extra, name="agent"):
+    return main(["run", "--questions", str(q), "--model", "scripted-agent", "--out", str(out), "--name", name,
+                 "--quiet", *extra])
+
+
+def _finals(out, name):
+    with Store(out) as store:
+        members = store.members(name)
+        rows = store.requests_for([m.request_key for m in members])
+    return members, rows
+
+
+@pytest.fixture(scope="module")
+def agent_run(synth_questions, tmp_path_factory):
+    out = tmp_path_factory.mktemp("agent-out")
+    assert _run(synth_questions, out, "--agent", "tools=detector,zoom", "--subtasks", "AD", "DL", "DC") == 0
+    return out
+
+
+def test_ad_and_dl_questions_go_through_detector_then_zoom(agent_run):
+    members, rows = _finals(agent_run, "agent")
+    by_type = {}
+    for m in members:
+        agent = json.loads(rows[m.request_key]["extra"])["agent"]
+        by_type.setdefault(m.type, []).append(agent)
+    for qtype in ("Anomaly Detection", "Defect Localization"):
+        for a in by_type[qtype]:
+            assert a["tool_calls"].get("detector") == 1 and a["invalid_tool_calls"] == 0 and not a["turn_limit"]
+            assert a["turns"] == 2 + a["tool_calls"].get("zoom", 0) == len(a["turn_keys"])
+    assert any(a["tool_calls"].get("zoom") for a in by_type["Defect Localization"])   # the detector pointed somewhere
+    # other subtasks are answered at once, with no tool
+    assert all(a["turns"] == 1 and a["tool_calls"] == {} for a in by_type["Defect Classification"])
+
+
+def test_the_last_turn_holds_the_whole_conversation_and_its_answer(agent_run):
+    members, rows = _finals(agent_run, "agent")
+    m = next(m for m in members if m.type == "Defect Localization"
+             and json.loads(rows[m.request_key]["extra"])["agent"]["turns"] == 3)
+    content = json.loads(rows[m.request_key]["content"])
+    roles = [msg["role"] for msg in content]
+    assert roles.count("assistant") == 2 and roles.count("tool") == 2 and roles[-1] == "tools"
+    assert [c["name"] for msg in content for c in msg.get("tool_calls", [])] == ["detector", "zoom"]
+    tool_images = [p for msg in content for p in msg["parts"] if p.get("role") == "tool"]
+    assert len(tool_images) == 2                                     # the heat map and the crop
+    with Store(agent_run) as store:                                  # kept for the report's trajectories
+        assert all(store.image(p["image"]) is not None for p in tool_images)
+    run = load_parsed_run(agent_run, "agent")
+    answer = next(a for a in run.answers if a.qid == m.qid)
+    assert answer.parsed in "ABCD" and answer.reply == rows[m.request_key]["text"]
+
+
+def test_detector_answers_match_the_expert_baseline(agent_run, synth_questions, tmp_path):
+    """The agent answers AD from the detector's verdict: the same letters as the expert baseline."""
+    assert main(["run", "--questions", str(synth_questions), "--model", "expert", "--out", str(tmp_path),
+                 "--subtasks", "AD", "--quiet"]) == 0
+    expert = {a.qid: a.parsed for a in load_parsed_run(tmp_path, "expert").answers}
+    agent = {a.qid: a.parsed for a in load_parsed_run(agent_run, "agent").answers if a.qid in expert}
+    assert agent == expert and len(agent) >= 4
+
+
+def test_rerun_asks_nothing_and_keeps_members_on_last_turns(agent_run, synth_questions, capsys):
+    before = _finals(agent_run, "agent")
+    assert _run(synth_questions, agent_run, "--agent", "tools=detector,zoom", "--subtasks", "AD", "DL", "DC") == 0
+    assert "asked 0," in capsys.readouterr().out
+    assert _finals(agent_run, "agent")[0] == before[0]
+
+
+def test_tools_change_the_trajectory(synth_questions, tmp_path):
+    """Offered only the detector, the agent never zooms: one turn fewer, other keys."""
+    assert _run(synth_questions, tmp_path, "--agent", "detector", "--subtasks", "DL") == 0
+    members, rows = _finals(tmp_path, "agent")
+    agents = [json.loads(rows[m.request_key]["extra"])["agent"] for m in members]
+    assert agents and all(a["turns"] == 2 and set(a["tool_calls"]) == {"detector"} for a in agents)
+    record = load_parsed_run(tmp_path, "agent").record
+    assert record["settings"]["agent"] == {"tools": ["detector"], "max_turns": 5, "detector": "builtin",
+                                           "zoom_side": 448}
+
+
+def test_a_backend_without_tool_calls_is_refused_in_one_line(synth_questions, tmp_path, capsys):
+    assert main(["run", "--questions", str(synth_questions), "--model", "random", "--out", str(tmp_path),
+                 "--agent", "zoom", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot call tools" in err[0] and "random" in err[0]
+    assert main(["run", "--questions", str(synth_questions), "--model", "scripted-agent", "--out", str(tmp_path),
+                 "--agent", "zoom", "--question-mode", "per-image", "--quiet"]) == 2
+    assert "--question-mode independent" in capsys.readouterr().err
