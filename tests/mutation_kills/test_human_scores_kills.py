@@ -43,7 +43,8 @@ def _write(tmp_path, name, choices, sha="abc", flags=()):
     answers = [{"qid": f"D/c/bad/{i}.png#0", "choice": c, **({"unanswerable": True} if i in flags else {})}
                for i, c in choices.items()]
     path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps({"format": FORMAT, "rater": name, "questions_sha256": sha, "answers": answers}))
+    path.write_text(json.dumps({"format": FORMAT, "rater": name, "questions_sha256": sha, "answers": answers,
+                                "sheet": "abc-n4-seed0"}))      # the sheet of all 4 questions
     return path
 
 
@@ -70,7 +71,7 @@ def test_raters_pooled_scores_and_agreement(tmp_path):
 
 @pytest.mark.parametrize("change, why", [
     ({"format": "other"}, "not a rating-sheet answer file"), ({"questions_sha256": "zzz"}, "another question file"),
-    ({"answers": [{"qid": "D/c/bad/9.png#0", "choice": "A"}]}, "not in the question file"),
+    ({"answers": [{"qid": "D/c/bad/9.png#0", "choice": "A"}]}, "not in the question file|not those of sheet"),
     ({"answers": [{"qid": "D/c/bad/1.png#0", "choice": "Q"}]}, "is not an option"),
 ])
 def test_a_bad_answer_file_is_one_line_naming_it(tmp_path, change, why):
