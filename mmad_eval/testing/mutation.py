@@ -66,7 +66,8 @@ def mapped_tests(source: str) -> list[str]:
     """The test files that guard one source file: its area's, plus tests/mutation_kills/test_<area>*.py."""
     for area, (sources, tests) in AREAS.items():
         if any(source == s or source.startswith(s.rstrip("/") + "/") for s in sources):
-            kills = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "mutation_kills").glob(f"test_{area}*.py"))
+            found = (ROOT / "tests" / "mutation_kills").glob(f"test_{area}*.py")
+            kills = sorted(str(p.relative_to(ROOT)) for p in found)
             return kills + tests      # the targeted tests first: most mutants die in them, fast
     raise SystemExit(f"mutation: no tests are mapped to {source} (add it to AREAS in {__file__})")
 
