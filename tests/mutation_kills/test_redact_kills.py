@@ -88,7 +88,10 @@ def test_an_eight_character_key_is_redacted_by_its_echoed_ends(key):
 
 
 @pytest.mark.parametrize("key", ["q7w8e9", "k3y"])
-def test_a_word_holding_a_short_key_is_removed_whole(key):
+def test_a_short_key_is_removed_where_it_stands_as_a_word(key):
+    """A key under 8 characters goes wherever it is a word (or pieces of it, an echo), never inside a longer
+    word that merely holds it ("localhost" for the key "local": issue 24's over-redaction fix)."""
     register_secret(key)
-    assert redact(f"token {key}suffix end") == f"token {MARK} end"
-    assert redact(f"token pre{key} end") == f"token {MARK} end"
+    assert redact(f"token {key} end") == f"token {MARK} end"
+    assert redact(f"token ({key}). end") == f"token ({MARK}). end"
+    assert redact(f"token {key}suffix end") == f"token {key}suffix end"
