@@ -212,6 +212,7 @@ class ProtocolSettings:
     reference_letter: str = "last"       # how MMAD's reference letter is read (see the class docstring)
     reference_scope: str = "segment"
     closest_option: bool = False
+    grounding_prompt: str = "grounding"  # template for Defect Grounding questions (boxes, not letters)
     perturb: str = ""                    # image perturbations of a robustness run, e.g. "blur=2,jpeg=30"
     perturb_seed: int = 0                # seeds the random ones (noise, motion angle) with each image's hash
     perturb_references: bool = False     # perturb the normal reference images too (else the query only)
@@ -229,7 +230,7 @@ class ProtocolSettings:
 
     def as_dict(self) -> dict:
         return _compact(self, ("reference_letter", "reference_scope", "closest_option", "perturb", "perturb_seed",
-                               "perturb_references", "answer_format", "reference_strip"))
+                               "perturb_references", "answer_format", "reference_strip", "grounding_prompt"))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ def add_arguments(p) -> None:
                         "override it and the run records which")
     g.add_argument("--prompt", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
+    g.add_argument("--grounding-prompt", help="template of Defect Grounding questions (default grounding: "
+                   "prompts/grounding.j2; docs/grounding.md)")
     g.add_argument("--templates", dest="references", choices=REFERENCE_SOURCES,
                    help="normal reference images to show (MMAD's table: random)")
     g.add_argument("--shots", type=int, help="number of normal reference images (0 = none; default 1)")
@@ -103,7 +105,8 @@ def add_arguments(p) -> None:
     g.add_argument("--sample", choices=("stratified", "first"), default="stratified",
                    help="how --limit picks: stratified (default, seeded by --sample-seed) or first (file order)")
     g.add_argument("--sample-seed", type=int, default=0, help="seed of the stratified sample (default 0)")
-    g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection'")
+    g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection' (DG: Defect "
+                   "Grounding)")
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
     g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")
@@ -198,7 +201,8 @@ def backend_options(args) -> dict:
 
 
 # command-line flag -> (settings section, field)
-FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "references"), "shots": ("protocol", "shots"),
+FLAGS = {"prompt": ("protocol", "prompt"), "grounding_prompt": ("protocol", "grounding_prompt"),
+         "references": ("protocol", "references"), "shots": ("protocol", "shots"),
          "question_mode": ("protocol", "question_mode"), "option_order": ("protocol", "option_order"),
          "option_seed": ("protocol", "option_seed"), "circular": ("protocol", "circular"),
          "answer_format": ("protocol", "answer_format"), "perturb": ("protocol", "perturb"), "perturb_seed": ("protocol", "perturb_seed"),
@@ -321,6 +325,14 @@ def recorded_knowledge_of(args):
 
 
 def main(args) -> int:
+    if args.ray == "local" and not args.batch_api:    # a local Ray instance that dies ends the run with one line
+        from ..run.supervise import run_supervised
+
+        return run_supervised(lambda: evaluate(args))
+    return evaluate(args)
+
+
+def evaluate(args) -> int:
     from pathlib import Path
 
     from ..run.engine import plural, run_evaluation

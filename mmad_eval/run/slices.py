@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
 
 from ..errors import ConfigError
+from ..questions.grounding import GROUNDING, GROUNDING_SHORT
 from ..questions.model import SUBTASK_SHORT, SUBTASKS, TYPES, ImageEntry, Question, QuestionSet, subtask_of
 from .subsets import Subset, check_subset
 
@@ -65,21 +66,25 @@ def shard_of(key: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
 
 
-def _type_filter(names: tuple[str, ...]) -> set[str] | None:
+def _type_filter(names: tuple[str, ...], other_types: tuple[str, ...] = ()) -> set[str] | None:
+    """The question types ``names`` select; ``other_types``: the set's types outside MMAD's (e.g. RobustMAD's
+    robustness categories), selectable by their full name."""
     if not names:
         return None
     types: set[str] = set()
     for name in names:
         low = name.strip().lower()
         subtask = _SHORT_TO_SUBTASK.get(low) or next((s for s in SUBTASKS if s.lower() == low), None)
-        if subtask == "Object Analysis":
+        if low in (GROUNDING_SHORT.lower(), GROUNDING.lower()):
+            types.add(GROUNDING)
+        elif subtask == "Object Analysis":
             types.update({"Object Structure", "Object Details"})
         elif subtask:
             types.add(subtask)
         else:
-            t = next((t for t in TYPES if t.lower() == low), None)
+            t = next((t for t in (*TYPES, *other_types) if t.lower() == low), None)
             if t is None:
-                raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())} "
+                raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())}, DG "
                                   "or a full subtask/type name", culprit=name)
             types.add(t)
     return types
@@ -126,7 +131,8 @@ def stratified_sample(candidates: list[tuple[ImageEntry, Question]], n: int, see
 
 def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Question]]]:
     """(entry, selected questions) pairs in file order; entries with nothing selected are left out."""
-    types = _type_filter(sl.subtasks)
+    others = tuple(sorted({q.type for q in qs.questions()} - set(TYPES) - {GROUNDING})) if sl.subtasks else ()
+    types = _type_filter(sl.subtasks, others)
     if sl.subset is not None:
         check_subset(sl.subset, qs)
     datasets, categories = set(sl.datasets), set(sl.categories)

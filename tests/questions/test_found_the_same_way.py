@@ -15,20 +15,20 @@ def moved(tmp_path_factory):
     """A synthetic set generated in one place, then the whole folder moved elsewhere."""
     tmp = tmp_path_factory.mktemp("found")
     generate_synthetic(tmp / "a" / "data", seed=0, size=96, workers=1, categories=["bottle", "wood"])
-    assert main(["generate", str(tmp / "a" / "data"), "--out", str(tmp / "a" / "q" / "set.json")]) == 0
+    assert main(["generate", str(tmp / "a" / "data"), "--out", str(tmp / "a" / "set.json")]) == 0
     shutil.move(str(tmp / "a"), str(tmp / "b"))
     return tmp / "b"
 
 
 def test_generate_records_the_knowledge_file_beside_the_data_root(moved):
-    entries = json.loads((moved / "q" / "set.json").read_text())
-    assert {e["knowledge"] for e in entries.values()} == {"../data/knowledge.json"}
-    assert {e["data_root"] for e in entries.values()} == {"../data"}
+    entries = json.loads((moved / "set.json").read_text())
+    assert {e["knowledge"] for e in entries.values()} == {"data/knowledge.json"}
+    assert {e["data_root"] for e in entries.values()} == {"data"}
 
 
 def test_run_with_knowledge_alone_uses_the_recorded_file(moved, capsys):
     out = moved / "runs"
-    assert main(["run", "--questions", str(moved / "q" / "set.json"), "--model", "compare", "--out", str(out),
+    assert main(["run", "--questions", str(moved / "set.json"), "--model", "compare", "--out", str(out),
                  "--knowledge", "--limit", "20", "--quiet"]) == 0
     run = load_parsed_run(out, "compare")
     assert run.record["enhancements"]["knowledge"] == "knowledge.json"
@@ -36,12 +36,12 @@ def test_run_with_knowledge_alone_uses_the_recorded_file(moved, capsys):
 
 
 def test_audit_and_label_audit_find_images_and_knowledge_as_run_does(moved, capsys):
-    q = moved / "q" / "set.json"
+    q = moved / "set.json"
     assert main(["audit", str(q)]) == 0
     out = capsys.readouterr().out
     assert "not checked" in out or "defensible" in out
     assert main(["audit", str(q), "--labels", "--checks", "label_mask"]) == 0   # images found: no data-root error
-    assert (moved / "q" / "set.errata.json").is_file()
+    assert (moved / "set.errata.json").is_file()
 
 
 def test_knowledge_alone_without_any_recorded_file_is_one_clear_line(tmp_path, capsys):
