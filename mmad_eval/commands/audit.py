@@ -23,6 +23,12 @@ def add_arguments(p) -> None:
                    help="questions per subtask on the sheet: proportional to the set (default) or equal")
     p.add_argument("--max-side", type=int, default=512,
                    help="sheet images shrunk to fit this box, as a model with max_side=N sees them (0: as is)")
+    p.add_argument("--rate-run", metavar="OUT_DIR", help="--sheet in free-text mode: a grading sheet of N answered "
+                   "questions of this open-answer run (run --answer-format open), one 1..5 choice per rubric "
+                   "dimension; compare the downloaded grades with a judge's by `judge OUT_DIR --human FILES`")
+    p.add_argument("--run", metavar="NAME", help="--rate-run: which run of OUT_DIR (needed when it holds several)")
+    p.add_argument("--rubric", metavar="FILE", help="--rate-run: the rubric (default: the judge's default, "
+                   "prompts/rubrics/robustmad.json)")
     p.add_argument("--human", nargs="+", metavar="ANSWERS", help="score one or several raters' answer files "
                    "(downloaded from a rating sheet)")
     g = p.add_argument_group("label audit")
@@ -61,6 +67,8 @@ def main(args) -> int:
     from ..questions.jsonl_io import load_questions
 
     qs = load_questions(Path(args.questions))
+    if args.rate_run is not None:
+        return _open_sheet(qs, args)
     if not (args.write_corrected or args.errata):     # the audits read letters: boxes questions are left out
         from ..questions.grounding import without_grounding
 
@@ -107,6 +115,34 @@ def main(args) -> int:
     print(format_answerability(report["answerability"]))
     if args.json:
         _write_json(Path(args.json), report)
+    return 0
+
+
+def _open_sheet(qs, args) -> int:
+    """The free-text grading sheet of an open-answer run asked on this question file."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..run.judging import Rubric
+    from ..run.load import load_run
+    from ..run.open_sheet import write_open_sheet
+
+    if args.sheet is None or not args.out or args.sheet < 1 or args.max_side < 0:
+        raise ConfigError("--rate-run needs --sheet N (at least 1) and --out sheet.html", culprit="--rate-run")
+    run = load_run(Path(args.rate_run), args.run)
+    if ((run.record.get("settings") or {}).get("protocol") or {}).get("answer_format") != "open":
+        raise ConfigError("not a run of open answers (run with --answer-format open)", culprit=run.name)
+    if (run.record.get("questions") or {}).get("sha256") not in (None, qs.sha256):
+        raise ConfigError(f"run {run.name} was asked on another question file (SHA-256 differs)",
+                          culprit=args.questions)
+    root = _data_root(args, qs)
+    if root is None:
+        raise ConfigError("the images are not next to the question file: give --data ROOT", culprit="--sheet")
+    rubric = Rubric.load(Path(args.rubric) if args.rubric else None)
+    info = write_open_sheet(run, rubric, root, Path(args.out), args.sheet, seed=args.seed, strata=args.strata,
+                            max_side=args.max_side or None)
+    print(f"grading sheet: {info['questions']} answers of {run.name} ({info['per_subtask']}), rubric "
+          f"{rubric.name} -> {args.out}")
     return 0
 
 

@@ -12,8 +12,9 @@ def add_arguments(p) -> None:
     p.add_argument("--base-url", help="the judge's server URL (OpenAI-compatible)")
     p.add_argument("--api-key-env", help="environment variable holding the judge's API key")
     p.add_argument("--max-tokens", type=int, default=200, help="judge reply tokens (default 200)")
-    p.add_argument("--human", metavar="FILE", help='people\'s grades of the same answers ({"RUN": {"QID": '
-                   '{"DIMENSION": grade}}}): the judge\'s agreement with them is reported')
+    p.add_argument("--human", nargs="+", metavar="FILE", help="people's grades of the same answers: files "
+                   "downloaded from grading sheets (audit --sheet N --rate-run OUT_DIR), or one JSON "
+                   '{"RUN": {"QID": {"DIMENSION": grade}}}; the judge\'s agreement with them is reported')
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: no CIs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -59,6 +60,38 @@ def _human(path, run: str) -> dict:
     return {q: g for q, g in grades.items() if isinstance(g, dict)}
 
 
+def _people(paths: list[str], runs: list, rubric) -> dict:
+    """run name -> [(rater, {qid: {dimension: grade}})]: grading-sheet files (checked against the runs and
+    the rubric before anything is judged), or one file of the {"RUN": ...} shape."""
+    from collections import Counter
+
+    from ..inputfile import parse_json, read_input
+    from ..run.open_sheet import FORMAT, load_open_ratings, refuse_duplicates
+
+    def is_sheet(path: str) -> bool:
+        data = parse_json(read_input(path, what="human grades file"), path)
+        return isinstance(data, dict) and data.get("format") == FORMAT
+
+    sheets = [p for p in paths if is_sheet(p)]
+    if not sheets:
+        if len(paths) > 1:
+            from ..errors import ConfigError
+
+            raise ConfigError("give one grades file of the {\"RUN\": ...} shape, or grading-sheet files",
+                              culprit=paths[1])
+        return {r.name: [("people", _human(paths[0], r.name))] for r in runs}
+    other = next((p for p in paths if p not in sheets), None)
+    if other is not None:
+        from ..errors import DataError
+
+        raise DataError("not a grading-sheet file (do not mix sheet files with a {\"RUN\": ...} file)", culprit=other)
+    raters = [load_open_ratings(p, {r.name: r for r in runs}, rubric) for p in paths]
+    refuse_duplicates(raters)
+    names = Counter(x["rater"] for x in raters)
+    return {r.name: [(x["rater"] if names[x["rater"]] == 1 else f"{x['rater']} ({x['file']})", x["grades"])
+                     for x in raters if x["run"] == r.name] for r in runs}
+
+
 def main(args) -> int:
     import json
     from pathlib import Path
@@ -73,8 +106,10 @@ def main(args) -> int:
     rubric = Rubric.load(Path(args.rubric) if args.rubric else None)
     backend = _backend(args)
     try:
+        runs = _open_runs(out, args.run)
+        people = _people(args.human, runs, rubric) if args.human else {}
         with Store(out) as store:
-            for run in _open_runs(out, args.run):
+            for run in runs:
                 answers = [a for a in run.answers if a.type != GROUNDING]   # boxes are scored, not judged
                 judged = judge_run(store, backend, run.name, answers, rubric, progress=not args.quiet)
                 table = judged_table(judged, n_boot=max(args.bootstrap, 0))
@@ -82,8 +117,10 @@ def main(args) -> int:
                           "scale": list(rubric.scale)}, "asked": judged.asked, "unanswered": judged.unanswered,
                           "table": {"dimensions": table.dimensions, "means": table.means, "ci": table.ci,
                                     "n": table.n, "invalid": table.invalid}}
-                if args.human:
-                    result["agreement"] = agreement(judged, _human(args.human, run.name))
+                if people.get(run.name):
+                    result["agreement"] = agreement(judged, [g for _, g in people[run.name]])
+                    if len(people[run.name]) > 1:
+                        result["agreement_by_rater"] = {who: agreement(judged, g) for who, g in people[run.name]}
                 write_text(judged_path(out, run.name), json.dumps(result, indent=1))
                 print(format_judged(result))
     finally:
@@ -107,9 +144,17 @@ def format_judged(result: dict) -> str:
         lines.append("  no valid grading")
     if result["unanswered"]:
         lines.append(f"  {result['unanswered']} answers were not judged: their request had failed")
-    for dim, a in (result.get("agreement") or {}).items():
+    lines += _agreement_lines("people", result.get("agreement") or {})
+    for who, agree in (result.get("agreement_by_rater") or {}).items():
+        lines += _agreement_lines(who, agree)
+    return "\n".join(lines)
+
+
+def _agreement_lines(who: str, agree: dict) -> list[str]:
+    lines = []
+    for dim, a in agree.items():
         k = "-" if a["kappa"] is None else f"{a['kappa']:.2f}"
         ex = "-" if a["exact"] is None else f"{a['exact']:.1f}%"
         w1 = "-" if a["within_one"] is None else f"{a['within_one']:.1f}%"
-        lines.append(f"  judge vs people, {dim}: n {a['n']}, weighted kappa {k}, exact {ex}, within one {w1}")
-    return "\n".join(lines)
+        lines.append(f"  judge vs {who}, {dim}: n {a['n']}, weighted kappa {k}, exact {ex}, within one {w1}")
+    return lines

@@ -30,8 +30,14 @@ def draw(qs: QuestionSet, n: int, seed: int = 0, strata: str = "proportional") -
     ``strata="proportional"``: each subtask's share follows its size (at least one while n allows, largest
     remainders first); ``"equal"``: the same number per subtask where it has enough (tighter per-subtask
     intervals for the small subtasks), the rest spread over the others."""
+    return stratified_draw(list(qs.questions()), n, seed, strata)
+
+
+def stratified_draw(items: list, n: int, seed: int = 0, strata: str = "proportional") -> list:
+    """``draw`` over any items with ``.subtask`` and a unique ``.qid`` (questions, answer records), in their
+    given order."""
     by = defaultdict(list)
-    for q in qs.questions():
+    for q in items:
         by[q.subtask].append(q)
     subtasks = [s for s in SUBTASKS if by.get(s)] + sorted(s for s in by if s not in SUBTASKS)
     total = sum(len(by[s]) for s in subtasks)
@@ -41,7 +47,7 @@ def draw(qs: QuestionSet, n: int, seed: int = 0, strata: str = "proportional") -
     chosen = set()
     for s in subtasks:
         chosen |= {q.qid for q in rng.sample(by[s], take[s])}
-    return [q for q in qs.questions() if q.qid in chosen]
+    return [q for q in items if q.qid in chosen]
 
 
 def _proportional(by, subtasks, n, total) -> dict:

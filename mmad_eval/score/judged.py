@@ -76,13 +76,16 @@ def weighted_kappa(a: list[int], b: list[int], low: int, high: int) -> float | N
     return None if denom == 0 else float(1 - (weights * obs).sum() / denom)
 
 
-def agreement(judged, human: dict[str, dict[str, int]]) -> dict[str, dict]:
-    """Per dimension: answers graded by both, quadratic-weighted kappa, exact and within-one agreement (%)."""
+def agreement(judged, human: dict[str, dict[str, int]] | list[dict[str, dict[str, int]]]) -> dict[str, dict]:
+    """Per dimension: answers graded by both, quadratic-weighted kappa, exact and within-one agreement (%).
+    ``human`` is one person's grades {qid: {dimension: grade}} or a list of several people's, pooled (each
+    person's grade of an answer is one pair with the judge's)."""
     lo, hi = judged.rubric.scale
+    people = human if isinstance(human, list) else [human]
     out = {}
     for dim, _ in judged.rubric.dimensions:
-        pairs = [(g[dim], human[q][dim]) for q, g in judged.grades.items()
-                 if g is not None and q in human and isinstance(human[q].get(dim), int)]
+        pairs = [(g[dim], h[q][dim]) for h in people for q, g in judged.grades.items()
+                 if g is not None and q in h and isinstance(h[q].get(dim), int)]
         a, b = [p[0] for p in pairs], [p[1] for p in pairs]
         out[dim] = {"n": len(pairs), "kappa": weighted_kappa(a, b, lo, hi),
                     "exact": 100.0 * sum(x == y for x, y in pairs) / len(pairs) if pairs else None,
