@@ -48,15 +48,30 @@ def _backend(args):
                          options=options)[1]
 
 
-def _human(path, run: str) -> dict:
+def _human(path, rubric) -> dict:
+    """People's grades ``{"RUN": {"QID": {"DIMENSION": grade}}}``, every grade a whole number on the rubric's
+    scale for one of its dimensions; read before any judge request, so a bad file costs nothing."""
     from ..errors import ConfigError
     from ..inputfile import parse_json, read_input
 
     data = parse_json(read_input(path, what="human grades file"), str(path))
-    grades = data.get(run, {}) if isinstance(data, dict) else None
-    if not isinstance(grades, dict):
-        raise ConfigError('human grades look like {"RUN": {"QID": {"DIMENSION": grade}}}', culprit=str(path))
-    return {q: g for q, g in grades.items() if isinstance(g, dict)}
+    shape = 'human grades look like {"RUN": {"QID": {"DIMENSION": grade}}}'
+    if not isinstance(data, dict) or not all(isinstance(g, dict) for g in data.values()):
+        raise ConfigError(shape, culprit=str(path))
+    lo, hi = rubric.scale
+    dims = {d for d, _ in rubric.dimensions}
+    for run, grades in data.items():
+        for qid, entry in grades.items():
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{run} / {qid}: {shape}", culprit=str(path))
+            for dim, grade in entry.items():
+                if dim not in dims:
+                    raise ConfigError(f"{run} / {qid}: {dim!r} is not a dimension of rubric {rubric.name} "
+                                      f"({', '.join(sorted(dims))})", culprit=str(path))
+                if isinstance(grade, bool) or not isinstance(grade, int) or not lo <= grade <= hi:
+                    raise ConfigError(f"{run} / {qid} / {dim}: grade {grade!r} is not a whole number from {lo} "
+                                      f"to {hi}", culprit=str(path))
+    return data
 
 
 def main(args) -> int:
@@ -70,6 +85,7 @@ def main(args) -> int:
 
     out = Path(args.out_dir)
     rubric = Rubric.load(Path(args.rubric) if args.rubric else None)
+    human = _human(args.human, rubric) if args.human else None
     backend = _backend(args)
     try:
         with Store(out) as store:
@@ -80,8 +96,8 @@ def main(args) -> int:
                           "scale": list(rubric.scale)}, "asked": judged.asked, "unanswered": judged.unanswered,
                           "table": {"dimensions": table.dimensions, "means": table.means, "ci": table.ci,
                                     "n": table.n, "invalid": table.invalid}}
-                if args.human:
-                    result["agreement"] = agreement(judged, _human(args.human, run.name))
+                if human is not None:
+                    result["agreement"] = agreement(judged, human.get(run.name, {}))
                 write_text(judged_path(out, run.name), json.dumps(result, indent=1))
                 print(format_judged(result))
     finally:

@@ -33,6 +33,9 @@ _ROLE = re.compile(r"<<role:(system|user)>>")
 _OBJECT = re.compile(r"\{[^{}]*\}", re.S)
 
 
+MAX_SCALE_STEPS = 100        # grades a rubric's scale may span (kappa's table is steps x steps)
+
+
 @dataclass(frozen=True)
 class Rubric:
     name: str
@@ -51,8 +54,9 @@ class Rubric:
         except (KeyError, TypeError, ValueError):
             raise ConfigError('a rubric is {"dimensions": [{"name", "description"}, ...], "scale": [1, 5]}',
                               culprit=str(path)) from None
-        if not dims or lo >= hi or len({d for d, _ in dims}) != len(dims):
-            raise ConfigError("a rubric needs distinct dimensions and a scale [low, high] with low < high",
+        if not dims or not lo < hi <= lo + MAX_SCALE_STEPS or len({d for d, _ in dims}) != len(dims):
+            raise ConfigError("a rubric needs distinct dimensions and a scale [low, high] with low < high "
+                              f"and at most {MAX_SCALE_STEPS} steps",
                               culprit=str(path))
         return cls(str(data.get("name") or path.stem), dims, (lo, hi), hashlib.sha256(raw).hexdigest())
 

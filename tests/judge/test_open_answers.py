@@ -145,3 +145,45 @@ def test_score_and_report_keep_open_runs_out_of_the_letter_tables(open_run, tmp_
     assert main(["report", str(open_run), "--out", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert 'id="judged"' in html and "Open answers, graded by a judge" in html
+
+
+# -- bad inputs (review): people's grades, rubrics: one clear line, before any judge request --
+@pytest.mark.parametrize("bad", [9, 0, -3, 2.5, "five", True, None])
+def test_a_bad_human_grade_is_one_line_naming_the_entry_before_any_judge_request(open_run, tmp_path, capsys,
+                                                                                  bad):
+    from mmad_eval.run.load import load_run
+
+    answers = load_run(open_run).answers
+    human = {"blind": {a.qid: dict.fromkeys(DIMS, 3) for a in answers}}
+    human["blind"][answers[1].qid]["style"] = bad
+    path = tmp_path / "human.json"
+    path.write_text(json.dumps(human))
+    with FakeOpenAIServer(responder=judge_responder) as srv:
+        code = main(["judge", str(open_run), "--judge", "openai:judge", "--base-url", srv.base_url, "--human",
+                     str(path), "--quiet"])
+        asked = srv.count
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and asked == 0
+    assert len(err) == 1 and "human.json" in err[0] and answers[1].qid in err[0] and "style" in err[0]
+
+
+def test_a_human_grade_entry_that_is_not_an_object_is_named(open_run, tmp_path, capsys):
+    from mmad_eval.run.load import load_run
+
+    qid = load_run(open_run).answers[0].qid
+    path = tmp_path / "human.json"
+    path.write_text(json.dumps({"blind": {qid: 4}}))
+    assert main(["judge", str(open_run), "--judge", "openai:judge", "--base-url", "http://127.0.0.1:9", "--human",
+                 str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and qid in err[0]
+
+
+@pytest.mark.parametrize("scale", [[1, 100000], [0, 10 ** 9]])
+def test_a_rubric_scale_too_wide_to_grade_is_refused(tmp_path, scale):
+    from mmad_eval.errors import ConfigError
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"scale": scale, "dimensions": [{"name": "a", "description": "b"}]}))
+    with pytest.raises(ConfigError, match="scale"):
+        Rubric.load(path)
