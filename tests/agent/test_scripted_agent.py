@@ -94,3 +94,18 @@ def test_a_backend_without_tool_calls_is_refused_in_one_line(synth_questions, tm
     assert main(["run", "--questions", str(synth_questions), "--model", "scripted-agent", "--out", str(tmp_path),
                  "--agent", "zoom", "--question-mode", "per-image", "--quiet"]) == 2
     assert "--question-mode independent" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, culprit", [(["--ray"], "--ray"), (["--ray", "ray://head:10001"], "--ray"),
+                                            (["--max-turns", "0"], "max_turns"),
+                                            (["--max-turns", "-2"], "max_turns")])
+def test_bad_agent_combinations_are_one_line_naming_the_flag(synth_questions, tmp_path, extra, culprit):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_questions), "--model",
+                        "scripted-agent", "--out", str(tmp_path / "o"), "--agent", "zoom", "--quiet", *extra],
+                       capture_output=True, text=True, timeout=300)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1 and culprit in err[0], p.stderr
+    assert "scripted-agent backend cannot call tools" not in err[0]
