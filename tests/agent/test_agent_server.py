@@ -149,3 +149,31 @@ def test_usage_and_cost_count_every_turn(synth_questions, tmp_path):
     assert usage["prompt_tokens"] == sum(a["prompt_tokens"] for a in agents) > 0
     assert usage["completion_tokens"] == sum(a["completion_tokens"] for a in agents) == 2 * n
     assert usage["requests_sent"] == 2 * n and usage["completion_tokens_billed"] == 2 * n
+
+
+@pytest.mark.parametrize("n_calls, name", [(40, "zoom"), (25, "<b>hammer</b>")])
+def test_a_reply_with_very_many_tool_calls_runs_only_the_first_few(synth_questions, tmp_path, n_calls, name):
+    """Hostile output: a reply with dozens of calls (of a tool, or of invented names) runs at most
+    MAX_CALLS_PER_REPLY of them; every call still gets its answer (the OpenAI format needs one per id), the
+    others an error, and invented names are not counted as tools."""
+    from mmad_eval.run.agent import MAX_CALLS_PER_REPLY
+
+    box = json.dumps({"x1": 0, "y1": 0, "x2": 48, "y2": 48})
+
+    def responder(body):
+        return _calls(*[(name, box)] * n_calls) if _tool_turns(body) == 0 else hashed_letter(body)
+
+    with FakeOpenAIServer(responder=responder) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD",
+                    "--limit", "2") == 0
+        second = [b for b in srv.requests if _tool_turns(b)]
+    assert len(second) == 2
+    for body in second:
+        tools = [m for m in body["messages"] if m["role"] == "tool"]
+        images = [p for m in body["messages"] if m["role"] == "user" for p in m["content"]
+                  if isinstance(p, dict) and p.get("type") == "image_url"]
+        assert len(tools) == n_calls and sum(m["content"].startswith("error:") for m in tools) >= n_calls - MAX_CALLS_PER_REPLY
+        assert len(images) <= 1 + 1 + MAX_CALLS_PER_REPLY             # reference(s), query, crops
+    for a in _agents(tmp_path).values():
+        assert set(a["tool_calls"]) <= {"zoom"} and sum(a["tool_calls"].values()) <= MAX_CALLS_PER_REPLY
+        assert a["invalid_tool_calls"] == n_calls - sum(a["tool_calls"].values())
