@@ -111,8 +111,12 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
     selection = apply_slice(inputs.questions, slice)
     identity = backend.identity()
     previous = store.run_record(name)
+    agent_maps = []     # the maps behind the agent's detector tool shape its later turns
+    if settings.agent.enabled and settings.agent.detector.startswith(MAPS_PREFIX):
+        agent_maps.append(enh.expert_of_kind(settings.agent.detector).maps.fingerprint())
     fingerprint = plan_fingerprint(selection, enh, inputs.root, [
-        settings.as_dict(), identity, inputs.template.sha256, inputs.questions.sha256, str(inputs.root)])
+        settings.as_dict(), identity, inputs.template.sha256, inputs.questions.sha256, str(inputs.root),
+        *agent_maps])
     to_build, skipped_keys, skipped_answers = selection, set(), 0
     if fingerprint and previous and previous.get("plan_fingerprint") == fingerprint:
         # nothing that shapes a request changed: rebuild only the images that still need asking
