@@ -68,10 +68,17 @@ def _template() -> jinja2.Template:
     return env.get_template(TEMPLATE)
 
 
+def _inert(text: str) -> str:
+    """Text with its role markers broken (``<< role:...>>``): a judged model's answer is data inside the user
+    message, never a message of its own (a system message telling the judge how to grade)."""
+    return _ROLE.sub(lambda m: "<< " + m.group(0)[2:], text)
+
+
 def judge_request(rubric: Rubric, record: AnswerRecord) -> Request:
     """The judge's request for one open answer (text only: the judge does not see the image)."""
     text = _template().render(
-        question=record.question, reference=record.options.get(record.answer, ""), answer=record.reply or "",
+        question=_inert(record.question), reference=_inert(record.options.get(record.answer, "")),
+        answer=_inert(record.reply or ""),
         dimensions=[{"name": n, "description": d} for n, d in rubric.dimensions], scale_min=rubric.scale[0],
         scale_max=rubric.scale[1])
     pieces = _ROLE.split(text)
