@@ -94,6 +94,8 @@ class AgentLoop:
                 owner[nkey] = conv
                 trajectories[conv].keys.append(nkey)
             current = following
+        if not first:             # (a fast resume rebuilt nothing: the stored statuses of the entries it kept)
+            total.status = self.store.statuses()
         all_rows = self.store.requests_for({k for t in trajectories.values() for k in t.keys})
         summaries = {finals[c]: {"agent": t.summary(all_rows, c in limit_hits)}
                      for c, t in trajectories.items() if c in finals}
@@ -105,9 +107,9 @@ class AgentLoop:
         total.asked += out.asked
         total.failed += out.failed
         total.answered |= out.answered
+        total.stored_errors += out.stored_errors     # (a failed turn ends its conversation: counted once)
         if first_turn:            # (the counts of reuse are the conversations', i.e. their first turns')
-            total.status, total.stored_errors, total.in_batches = out.status, out.stored_errors, out.in_batches
-            total.pending = out.pending
+            total.status, total.in_batches, total.pending = out.status, out.in_batches, out.pending
         total.commits = out.commits or total.commits
 
     def next_request(self, request: Request, row: dict, calls: list[dict], trajectory: Trajectory,

@@ -177,3 +177,27 @@ def test_a_reply_with_very_many_tool_calls_runs_only_the_first_few(synth_questio
     for a in _agents(tmp_path).values():
         assert set(a["tool_calls"]) <= {"zoom"} and sum(a["tool_calls"].values()) <= MAX_CALLS_PER_REPLY
         assert a["invalid_tool_calls"] == n_calls - sum(a["tool_calls"].values())
+
+
+@pytest.mark.parametrize("fault", ["bad_request", "malformed"])
+def test_a_failed_middle_turn_is_reported_kept_and_retried(synth_questions, tmp_path, capsys, fault):
+    """Turn 2 fails: the run goes on; a rerun says the failed turns are kept (and how to ask them again);
+    --retry-failed asks only them and the members end on the answers."""
+    from mmad_eval.testing.openai_server import Fault
+
+    def faults(i, body):
+        return Fault(fault) if _tool_turns(body) else None
+
+    with FakeOpenAIServer(responder=zoom_then_answer, faults=faults) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 1  # failed
+        n = len([b for b in srv.requests if not _tool_turns(b)])
+        capsys.readouterr()
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 0
+        line = capsys.readouterr().out
+        assert "asked 0" in line and f"{n} earlier errors kept" in line, line
+    with FakeOpenAIServer(responder=zoom_then_answer) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD",
+                    "--retry-failed") == 0
+        assert srv.count == n and all(_tool_turns(b) == 1 for b in srv.requests)
+    run = load_parsed_run(tmp_path, "openai:fake-vlm")
+    assert len(run.answers) == n and all(a.error is None and a.parsed in ("A", "B") for a in run.answers)
