@@ -179,7 +179,7 @@ def test_a_reply_with_very_many_tool_calls_runs_only_the_first_few(synth_questio
         assert a["invalid_tool_calls"] == n_calls - sum(a["tool_calls"].values())
 
 
-@pytest.mark.parametrize("fault", ["bad_request", "malformed"])
+@pytest.mark.parametrize("fault", ["bad_request", "refusal"])
 def test_a_failed_middle_turn_is_reported_kept_and_retried(synth_questions, tmp_path, capsys, fault):
     """Turn 2 fails: the run goes on; a rerun says the failed turns are kept (and how to ask them again);
     --retry-failed asks only them and the members end on the answers."""
