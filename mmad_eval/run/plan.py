@@ -146,7 +146,13 @@ def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
     store.put_images([(sha, path, data) for sha, (path, data) in plan.built.images.items()])
     for key, message in plan.built.data_errors.items():
         store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
-    store.put_members(plan.name, plan.built.members)
+    members = plan.built.members
+    if plan.record["settings"].get("agent"):
+        # agent mode: a stored member points at its conversation's last turn, which stays until this
+        # invocation's conversations end (a kill before then must not leave it on a turn that called tools)
+        have = {(m.qid, m.rotation) for m in store.members(plan.name)}
+        members = [m for m in members if (m.qid, m.rotation) not in have]
+    store.put_members(plan.name, members)
 
 
 def _add_image(registry: ImageRegistry, path: Path, rel: str, built: BuiltRequests, perturb) -> str:

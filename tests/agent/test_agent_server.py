@@ -201,3 +201,31 @@ def test_a_failed_middle_turn_is_reported_kept_and_retried(synth_questions, tmp_
         assert srv.count == n and all(_tool_turns(b) == 1 for b in srv.requests)
     run = load_parsed_run(tmp_path, "openai:fake-vlm")
     assert len(run.answers) == n and all(a.error is None and a.parsed in ("A", "B") for a in run.answers)
+
+
+@pytest.mark.parametrize("extra", [[], ["--concurrency", "1"]])
+def test_a_rerun_killed_before_its_turns_keeps_members_on_the_last_turns(synth_questions, tmp_path, extra):
+    """A rerun rebuilding conversations (here --retry-failed) killed before it asks anything must not leave
+    the run's members on first turns that only called tools (score and report would read those as answers)."""
+    from mmad_eval.run.agent import stored_tool_calls
+    from mmad_eval.testing.openai_server import Fault
+
+    out = tmp_path / "o"
+    with FakeOpenAIServer(responder=zoom_then_answer,
+                          faults=lambda i, body: Fault("bad_request") if _tool_turns(body) else None) as srv:
+        assert _run(synth_questions, out, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 1
+    with FakeOpenAIServer(responder=zoom_then_answer, faults=[Fault("hang", hang_s=30)] * 100) as srv:
+        proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_questions),
+                                 "--model", "openai:fake-vlm", "--out", str(out), "--base-url", srv.base_url,
+                                 "--quiet", "--agent", "zoom", "--subtasks", "AD", "--retry-failed", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not srv.requests:
+            time.sleep(0.02)                                      # the retried turns are being asked
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert srv.requests
+    with Store(out) as store:
+        members = store.members("openai:fake-vlm")
+        rows = store.requests_for([m.request_key for m in members])
+    assert members and not any(stored_tool_calls(rows.get(m.request_key)) for m in members)
