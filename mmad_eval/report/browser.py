@@ -89,10 +89,19 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
             "questions": list(questions.values())}
 
 
+SHOWN_CALLS, SHOWN_ARGUMENTS = 16, 300     # a runaway reply's calls, shortened in the page
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= SHOWN_ARGUMENTS else f"{text[:SHOWN_ARGUMENTS]}... ({len(text)} characters)"
+
+
 def agent_texts(msg: dict) -> list[str]:
     """Agent mode's turns as text in the browser: an assistant's tool calls, the tools a request offered."""
-    out = [f"calls {c.get('name')}({c.get('arguments')})" for c in msg.get("tool_calls") or []
-           if isinstance(c, dict)]
+    calls = [c for c in msg.get("tool_calls") or [] if isinstance(c, dict)]
+    out = [f"calls {str(c.get('name'))[:80]}({_shortened(str(c.get('arguments')))})" for c in calls[:SHOWN_CALLS]]
+    if len(calls) > SHOWN_CALLS:
+        out.append(f"... and {len(calls) - SHOWN_CALLS} more calls ({len(calls)} in this reply)")
     if msg.get("tools"):
         out.append("tools offered: " + ", ".join(map(str, msg["tools"])))
     return out
