@@ -42,5 +42,11 @@ class AnswerRecord:
         return subtask_of(self.type)
 
     @property
+    def abstained(self) -> bool:
+        """The backend declined this question by design (e.g. the expert outside AD/DL): a stored answer
+        with no letter, counted apart from unparsed replies (the strict score still counts it wrong)."""
+        return self.error is None and bool(self.meta.get("abstain")) and self.parsed is None
+
+    @property
     def correct(self) -> bool:
         return self.parsed is not None and self.parsed == self.answer

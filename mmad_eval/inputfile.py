@@ -3,6 +3,7 @@ such as /dev/zero), JSON must not hide duplicate keys or nest without end. Error
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -48,12 +49,42 @@ def _no_duplicates(pairs: list) -> dict:
 
 
 def parse_json(raw: bytes | str, where: str):
-    """``json.loads`` that refuses duplicate keys, bad UTF-8 and nesting too deep to read, naming ``where``."""
+    """``json.loads`` that refuses duplicate keys, bad UTF-8, text that is not Unicode (a lone surrogate
+    escape such as ``\\ud800``) and nesting too deep to read, naming ``where``."""
     try:
-        return json.loads(raw, object_pairs_hook=_no_duplicates)
+        data = json.loads(raw, object_pairs_hook=_no_duplicates)
     except DataError as e:
         raise DataError(str(e), culprit=where) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"malformed JSON: {e}", culprit=where) from None
     except RecursionError:
         raise DataError("JSON nested too deeply to read", culprit=where) from None
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
+        place = _lone_surrogate(data, "")
+        if place is not None:
+            raise DataError(f"text at {place or 'the top level'} holds a lone surrogate (a \\uD800-\\uDFFF "
+                            "escape without its pair): not Unicode text", culprit=where)
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")   # only then can a parsed string hold a lone surrogate
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value, place: str) -> str | None:
+    """Where in parsed JSON a string (or key) holds a lone surrogate (``["key"].field[3]``), else None. Pairs
+    were already joined into one character by the parser, so any surrogate left is alone."""
+    stack = [(value, place)]
+    while stack:
+        value, place = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATES.search(value):
+                return place
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if _SURROGATES.search(k):
+                    return f"{place}[{k!r}] (a key)"
+                stack.append((v, f"{place}[{k!r}]"))
+        elif isinstance(value, list):
+            stack.extend((v, f"{place}[{i}]") for i, v in enumerate(value))
+    return None

@@ -109,12 +109,16 @@ class GenerationSettings:
     refusal_tries: int = 1
     answer_mode: str = "generate"     # "likelihood": the answer is the most probable shown option letter
     reasoning_effort: str | None = None   # sent to APIs that take it (o-series, gpt-5, reasoning servers)
+    top_k: int | None = None          # None: no top-k cut; an official script's sampler may keep transformers' 50
+    repetition_penalty: float | None = None   # None: 1.0 (none); some model scripts pass their own
 
     def __post_init__(self):
         _check_range(self, "temperature", 0, optional=True)
         _check_range(self, "max_tokens", 1)
         _check_range(self, "top_p", 0, 1, optional=True)
         _check_range(self, "refusal_tries", 1)
+        _check_range(self, "top_k", 0, optional=True)
+        _check_range(self, "repetition_penalty", 0, optional=True)
         _check(self, answer_mode=ANSWER_MODES)
         object.__setattr__(self, "refusal_keywords", tuple(self.refusal_keywords))
 
@@ -124,7 +128,8 @@ class GenerationSettings:
         return self.logprobs or self.answer_mode == "likelihood"
 
     def as_dict(self) -> dict:
-        d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort"))
+        d = _compact(self, ("refusal_keywords", "refusal_tries", "answer_mode", "reasoning_effort",
+                            "top_k", "repetition_penalty"))
         if "refusal_keywords" in d:
             d["refusal_keywords"] = list(d["refusal_keywords"])
         return d
@@ -200,10 +205,12 @@ class ProtocolSettings:
     reference_letter: str = "last"       # how MMAD's reference letter is read (see the class docstring)
     reference_scope: str = "segment"
     closest_option: bool = False
+    grounding_prompt: str = "grounding"  # template for Defect Grounding questions (boxes, not letters)
     perturb: str = ""                    # image perturbations of a robustness run, e.g. "blur=2,jpeg=30"
     perturb_seed: int = 0                # seeds the random ones (noise, motion angle) with each image's hash
     perturb_references: bool = False     # perturb the normal reference images too (else the query only)
     answer_format: str = "options"       # "open": the question without options, a free-text answer (judged)
+    reference_strip: bool = False        # strip the reply's outer whitespace before reading it (scripts that do)
 
     def __post_init__(self):
         _check(self, references=REFERENCE_SOURCES, question_mode=QUESTION_MODES, option_order=OPTION_ORDERS,
@@ -216,7 +223,7 @@ class ProtocolSettings:
 
     def as_dict(self) -> dict:
         return _compact(self, ("reference_letter", "reference_scope", "closest_option", "perturb", "perturb_seed",
-                               "perturb_references", "answer_format"))
+                               "perturb_references", "answer_format", "reference_strip", "grounding_prompt"))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from ..prompt.message import Request
 # Response.extra keys written to the store (the rest, e.g. endpoints and timings, are transport details)
 STORED_EXTRA = ("finish_reason", "reasoning_tokens", "outside_topk", "letter_position", "abstain", "score",
                 "threshold", "verdict", "location", "score_source", "tool_calls",
+                "odd_usage",   # usage fields that were not counts (or out of range): left out or clamped
                 "earlier")     # attempts and tokens of replies asked again (a refusal) before this one: billed too
 
 

@@ -8,8 +8,9 @@ mode) they answer one line per question, ``"1. B"``, in the order of ``Request.q
 * ``blind``: never sees images. Rule: the option with the longest text (ties: the first shown), the classic
   test-taker's prior; for MMAD's yes/no anomaly question this always answers "Yes". Asked an open question
   (``--answer-format open``), it answers with that option's text.
-* ``expert``: answers Anomaly Detection from the detector's verdict and Defect Localization from its 3x3
-  location phrase; abstains elsewhere with an EMPTY ANSWER TEXT (``text=""``, ``extra["abstain"]=True``).
+* ``expert``: answers Anomaly Detection from the detector's verdict, Defect Localization from its 3x3
+  location phrase and Defect Grounding with boxes from its map (:mod:`mmad_eval.enhance.expert.grounding`);
+  abstains elsewhere with an EMPTY ANSWER TEXT (``text=""``, ``extra["abstain"]=True``).
   An empty text is a stored answer that no parser can read, so strict scoring counts it as unparsed (wrong)
   and a resumed run does not ask again (an error response would be retried).
 """
@@ -26,6 +27,7 @@ from typing import Sequence
 
 from ..errors import MmadError
 from ..prompt.message import Request
+from ..questions.grounding import GROUNDING
 from .base import Backend, Emit, Response
 
 _OPTION_LINE = re.compile(r"^\s*([A-Z])\s*[.:)]\s*(.+?)\s*$", re.M)
@@ -158,7 +160,7 @@ class ExpertBackend(_Baseline):
 
     kind = "expert"
     threaded = True
-    ANSWERS = ("Anomaly Detection", "Defect Localization")
+    ANSWERS = ("Anomaly Detection", "Defect Localization", GROUNDING)
 
     def __init__(self, model, generation, images, **options):
         super().__init__(model, generation, images, **options)
@@ -192,6 +194,11 @@ class ExpertBackend(_Baseline):
         if qtype not in self.ANSWERS or not image or len(request.qids) != 1:
             return abstain
         result = self.analyze(image)
+        if qtype == GROUNDING:
+            from ..enhance.expert.grounding import expert_box_reply
+
+            return Response(key=key, text=expert_box_reply(result, meta.get("box_format", "pixels")),
+                            extra={"score": float(result.score), "verdict": bool(result.verdict)})
         options = option_texts(request)
         extra = {"score": float(result.score), "threshold": float(result.threshold),
                  "verdict": bool(result.verdict), "location": getattr(result, "location", None),

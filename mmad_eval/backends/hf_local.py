@@ -11,6 +11,7 @@ import time
 from typing import Sequence
 
 from ..errors import ConfigError, MissingExtraError, MmadError
+from ..prompt.conversations import check_processor, get_conversation
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import letter_logprobs, request_letters, to_hf
@@ -23,6 +24,8 @@ class HFBackend(Backend):
     """Options: ``batch_size`` (8), ``dtype`` (``auto``/``bfloat16``/``float16``/``float32``), ``device``
     (e.g. ``cuda``, ``cpu``; default cuda when available) or ``device_map`` (e.g. ``auto``, needs accelerate),
     ``trust_remote_code``, ``attn_implementation``, ``revision``, ``chat_template`` (Jinja string),
+    ``conversation`` (a shipped conversation template's name, e.g. ``llava_v1``: used instead of the checkpoint's
+    chat template; a checkpoint whose processor handles images otherwise is refused),
     ``processor_kwargs`` (e.g. ``{"max_pixels": ...}``), ``top_logprobs`` (20), ``group_by_length`` (True;
     False keeps the arrival order, for comparisons)."""
 
@@ -45,7 +48,7 @@ class HFBackend(Backend):
 
     def answer_options(self) -> dict:
         out = {"dtype": self.dtype}
-        for k in ("revision", "chat_template", "processor_kwargs", "attn_implementation"):
+        for k in ("revision", "chat_template", "conversation", "processor_kwargs", "attn_implementation"):
             if self.options.get(k) is not None:
                 out[k] = self.options[k]
         return out
@@ -77,6 +80,8 @@ class HFBackend(Backend):
             common["revision"] = o["revision"]
         self.processor = transformers.AutoProcessor.from_pretrained(self.model, **common,
                                                                     **(o.get("processor_kwargs") or {}))
+        if o.get("conversation"):
+            check_processor(o["conversation"], self.processor, self.model)
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
@@ -172,7 +177,10 @@ class HFBackend(Backend):
     def inputs(self, conversations: list) -> dict:
         """Tokenised, padded batch (left padding) with pixel tensors, on the model's device."""
         kw = {}
-        if self.options.get("chat_template"):
+        if self.options.get("conversation"):    # the script's conversation, images as the processor's token
+            kw["chat_template"] = get_conversation(self.options["conversation"]).template()
+            kw["image_placeholder"] = getattr(self.processor, "image_token", None) or "<image>"
+        elif self.options.get("chat_template"):
             kw["chat_template"] = self.options["chat_template"]
         enc = self.processor.apply_chat_template(conversations, tokenize=True, return_dict=True, return_tensors="pt",
                                                  add_generation_prompt=True,
@@ -192,15 +200,16 @@ class HFBackend(Backend):
         enc = self.inputs([conv for _, _, conv in batch])
         # every decoding knob explicit and neutral unless set: a checkpoint's generation_config (e.g.
         # repetition_penalty=1.05, top_k=1) would otherwise change answers, as it does not on vLLM/OpenAI
-        kw = {"max_new_tokens": g.max_tokens, "return_dict_in_generate": True, "repetition_penalty": 1.0}
-        if g.temperature is None:   # the checkpoint's generation_config decides (MMAD's Qwen2.5-VL script)
-            del kw["repetition_penalty"]
-        elif g.temperature > 0:
+        kw = {"max_new_tokens": g.max_tokens, "return_dict_in_generate": True,
+              "repetition_penalty": g.repetition_penalty or 1.0}
+        if g.temperature is None and g.repetition_penalty is None:   # the checkpoint's generation_config decides
+            del kw["repetition_penalty"]                              # (MMAD's Qwen2.5-VL script)
+        if g.temperature is not None and g.temperature > 0:
             kw.update(do_sample=True, temperature=g.temperature, top_p=g.top_p if g.top_p is not None else 1.0,
-                      top_k=0)   # 0 = no top-k cut
+                      top_k=g.top_k or 0)   # 0 = no top-k cut; MMAD's LLaVA script keeps transformers' 50
             if g.seed is not None:
                 torch.manual_seed(g.seed)
-        else:   # the values transformers treats as unset in greedy mode (no "flags ignored" warning)
+        elif g.temperature is not None:   # greedy: the values transformers treats as unset (no warning)
             kw.update(do_sample=False, temperature=1.0, top_p=1.0, top_k=50)
         want_lp = g.letter_probs and any(request_letters(r) for _, r, _ in batch)
         if want_lp:
@@ -222,7 +231,7 @@ class HFBackend(Backend):
         for i, (key, request, _) in enumerate(batch):
             ids = new[i].tolist()
             n_new = next((j + 1 for j, t in enumerate(ids) if t in stops), len(ids))
-            r = Response(key=key, text=texts[i].strip(), latency_s=elapsed / len(batch),
+            r = Response(key=key, text=texts[i], latency_s=elapsed / len(batch),
                          prompt_tokens=int(enc["attention_mask"][i].sum()) if "attention_mask" in enc else None,
                          completion_tokens=n_new, extra={"batch_size": len(batch), "batch_s": elapsed,
                                                              "batch": len(self.last_batches) - 1})

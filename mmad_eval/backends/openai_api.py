@@ -23,12 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from ..errors import BackendStopped, ConfigError, MmadError
-from ..redact import redact_url, register_secret
+from ..redact import redact_mapping, redact_url, register_secret
+from ..prompt.conversations import get_conversation
 from ..prompt.message import Request
 from ..prompt.tools import tool_specs
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
-from .http_json import HTTPStatusError, JSONPoster
+from .http_json import DEFAULT_MAX_REPLY_BYTES, HTTPStatusError, JSONPoster, ReplyTooLarge
 from .openai_replies import (completion_response, error_code, is_openai_host, redact_key, retry_after_s,
                              status_error_kind)
 
@@ -44,8 +45,9 @@ _IMAGE_MARK_JSON = json.dumps(_IMAGE_MARK).encode()
 
 class OpenAIBackend(Backend):
     """Options: ``base_url`` (str or list, round-robin), ``api_key`` (else env OPENAI_API_KEY; never recorded),
-    ``concurrency`` (16), ``timeout`` (s, 120), ``max_attempts`` (6), ``backoff_s`` (1.0), ``backoff_max_s``
-    (60), ``max_retry_after_s`` (300), ``token_field`` (``max_completion_tokens`` or ``max_tokens``),
+    ``concurrency`` (16), ``timeout`` (s, 120: the deadline of each attempt, connect to last byte),
+    ``max_reply_bytes`` (16 MiB: a longer reply is cut off, a ``reply_too_large`` error), ``max_attempts`` (6),
+    ``backoff_s`` (1.0), ``backoff_max_s`` (60), ``max_retry_after_s`` (300), ``token_field`` (``max_completion_tokens`` or ``max_tokens``),
     ``top_logprobs`` (20), ``extra_body`` (dict sent as-is, e.g. vLLM's ``top_k``), ``prepare_threads``
     (threads that encode images ahead of sending; default min(4, CPUs)), ``lookahead`` (requests prepared
     ahead of the ones in flight; default = concurrency)."""
@@ -70,6 +72,9 @@ class OpenAIBackend(Backend):
         self._api_key = key
         self.concurrency = int(options.get("concurrency", 16))
         self.timeout = float(options.get("timeout", 120.0))
+        self.max_reply_bytes = int(options.get("max_reply_bytes", DEFAULT_MAX_REPLY_BYTES))
+        if self.timeout <= 0 or self.max_reply_bytes < 1:
+            raise ConfigError("timeout and max_reply_bytes must be positive", culprit="backend options")
         self.max_attempts = max(1, int(options.get("max_attempts", 6)))
         self.backoff_s = float(options.get("backoff_s", 1.0))
         self.backoff_max_s = float(options.get("backoff_max_s", 60.0))
@@ -79,6 +84,9 @@ class OpenAIBackend(Backend):
             raise ConfigError(f"token_field must be one of {TOKEN_FIELDS}", culprit=str(self.token_field))
         self.top_logprobs = int(options.get("top_logprobs", 20))
         self.extra_body = dict(options.get("extra_body") or {})
+        redact_mapping(self.extra_body)      # its secrets registered: kept out of every message too
+        self.conversation = (get_conversation(options["conversation"]).template()
+                             if options.get("conversation") else None)
         if self.concurrency < 1:
             raise ConfigError("concurrency must be >= 1", culprit="concurrency")
         self.prepare_threads = max(1, int(options.get("prepare_threads") or min(4, os.cpu_count() or 1)))
@@ -89,7 +97,13 @@ class OpenAIBackend(Backend):
 
     # -- recorded settings ---------------------------------------------------------------------------
     def answer_options(self) -> dict:
-        return {"extra_body": self.extra_body} if self.extra_body else {}
+        """``extra_body`` as recorded (and hashed into request keys): values under secret-looking names (an
+        ``api_key`` a gateway wants in the body) replaced by a mark, they do not change answers; the
+        conversation template, if any."""
+        out = {"extra_body": redact_mapping(self.extra_body)} if self.extra_body else {}
+        if self.options.get("conversation"):
+            out["conversation"] = self.options["conversation"]
+        return out
 
     def worker_options(self) -> dict:
         """The key this process read from OPENAI_API_KEY goes with the options (a Ray worker on another node
@@ -100,6 +114,7 @@ class OpenAIBackend(Backend):
         d = dict(self.identity())
         d["transport"] = {"base_urls": [redact_url(u) for u in self.base_urls],
                           "concurrency": self.concurrency, "timeout_s": self.timeout,
+                          "max_reply_bytes": self.max_reply_bytes,
                           "max_attempts": self.max_attempts, "token_field": self.token_field,
                           "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs,
                           "prepare_threads": self.prepare_threads, "lookahead": self.lookahead}
@@ -119,6 +134,12 @@ class OpenAIBackend(Backend):
             p["seed"] = g.seed
         if g.top_p is not None:
             p["top_p"] = g.top_p
+        if g.top_k is not None:              # vLLM/SGLang sampling extensions, sent only when set
+            p["top_k"] = g.top_k or -1       # our 0 = no cut, their -1
+        if g.repetition_penalty is not None:
+            p["repetition_penalty"] = g.repetition_penalty
+        if self.conversation:   # vLLM's chat_template request field: the script's conversation on the server
+            p["chat_template"] = self.conversation
         if g.letter_probs and request_letters(request):
             p["logprobs"] = True
             p["top_logprobs"] = self.top_logprobs
@@ -184,7 +205,7 @@ class OpenAIBackend(Backend):
         gc.set_threshold(*GC_THRESHOLDS)
         try:   # clients are made in a thread (SSL set-up takes ~20 ms each) while the first images encode
             poster = await asyncio.to_thread(JSONPoster, self.base_urls, self._api_key, self.timeout,
-                                             self.concurrency)
+                                             self.concurrency, self.max_reply_bytes)
             tasks += [asyncio.ensure_future(work(w)) for w in range(n_workers)]
             await asyncio.gather(*tasks)
             if self._fatal is not None:
@@ -246,7 +267,8 @@ class OpenAIBackend(Backend):
         body = self._prepare(key, request, None if failed else [w.result() for w in waits])
         if not isinstance(body, Response):
             body = await self._answer(poster, worker, key, request, body)
-        if body.error_type in FATAL_KINDS:
+        if body.error_type in FATAL_KINDS or body.extra.get("no_logprobs") and self.generation.answer_mode == \
+                "likelihood":
             self._stop_on(body)
         else:
             emit(body)
@@ -255,16 +277,22 @@ class OpenAIBackend(Backend):
             #                          at most this worker's one request)
 
     def _stop_on(self, resp: Response) -> None:
-        """Remember the first auth/permission/unknown-model failure: nothing more is sent, the run stops
-        with one line (the request is not stored, so the rerun after the fix asks it)."""
+        """Remember the first auth/permission/unknown-model failure (or, answering by likelihood, the first
+        reply without log-probabilities): nothing more is sent, the run stops with one line naming the
+        server (the request is not stored, so the rerun after the fix asks it)."""
         if self._fatal is not None:
             return
-        if resp.error_type == "auth":
+        what = resp.error_message
+        if resp.ok:      # a likelihood run's reply without log-probabilities
+            what = "this server does not return log-probabilities, which --answer-mode likelihood needs"
+            fix = "use --answer-mode generate, or a server that returns logprobs (e.g. vllm serve)"
+        elif resp.error_type == "auth":
             fix = f"check the API key in the environment variable {self.key_variable}"
         else:
             fix = f"check the model name {self.model!r} (or --base-url) for this server"
-        self._fatal = BackendStopped(f"{resp.error_message}; stopped after the first such reply, nothing more "
-                                     f"was sent: {fix}", culprit=redact_url(self.base_urls[0]))
+        url = resp.extra.get("endpoint") or self.base_urls[0]
+        self._fatal = BackendStopped(f"{what}; stopped after the first such reply, nothing more was sent: {fix}",
+                                     culprit=redact_url(url))
 
     async def _answer(self, poster: JSONPoster, worker: int, key: str, request: Request,
                       body: bytes) -> Response:
@@ -324,13 +352,14 @@ class OpenAIBackend(Backend):
         base = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
         return base * random.uniform(0.5, 1.0)
 
-    @staticmethod
-    def _classify(e: Exception) -> tuple[str, str, bool, float | None]:
+    def _classify(self, e: Exception) -> tuple[str, str, bool, float | None]:
         """(error_type, message, retryable, retry-after seconds) for a failed attempt."""
         import httpx
 
-        if isinstance(e, httpx.TimeoutException):
-            return "timeout", "request timed out", True, None
+        if isinstance(e, (httpx.TimeoutException, TimeoutError)):
+            return "timeout", f"no complete reply within timeout={self.timeout:g} s", True, None
+        if isinstance(e, ReplyTooLarge):     # asked again, it would be as long (and billed again)
+            return "reply_too_large", str(e), False, None
         if isinstance(e, httpx.TransportError):
             return "connection", f"connection error: {type(e).__name__}: {e}", True, None
         if isinstance(e, HTTPStatusError):

@@ -14,6 +14,7 @@ from .base import Response
 from .likelihood import from_positions
 
 RETRYABLE_STATUS = {408, 409, 429}
+MAX_TOKEN_COUNT = (1 << 32) - 1      # no context is near it; sums over any run stay within 64-bit integers
 
 
 def is_openai_host(url: str) -> bool:
@@ -76,17 +77,12 @@ def status_error_kind(status: int, code: str | None) -> tuple[str, bool]:
 def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts: int) -> Response:
     """A Response from a chat-completion JSON object (choices[0]: content, refusal, logprobs; usage);
     ``letters``: the single question's option letters (for letter log-probabilities), else empty."""
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    r = Response(key=key, attempts=attempts, prompt_tokens=usage.get("prompt_tokens"),
-                 completion_tokens=usage.get("completion_tokens"))
-    details = usage.get("completion_tokens_details")
-    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
-        r.extra["reasoning_tokens"] = details["reasoning_tokens"]      # part of completion_tokens
-    choices = data.get("choices")
-    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+    r = Response(key=key, attempts=attempts)
+    read_usage(r, data.get("usage"))
+    choice = first_choice(data.get("choices"))
+    if choice is None:
         r.error_type, r.error_message = "malformed_response", "response has no choices"
         return r
-    choice = choices[0]
     msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
     r.extra["finish_reason"] = choice.get("finish_reason")
     refusal = msg.get("refusal")
@@ -112,7 +108,49 @@ def completion_response(key: str, letters: tuple[str, ...], data: dict, attempts
         r.text = content
         r.letter_logprobs, found = letter_logprobs_of(letters, choice)
         r.extra.update(found)
+        if letters and r.letter_logprobs is None and not found:
+            r.extra["no_logprobs"] = True           # asked for, none came back (see OpenAIBackend._handle)
     return r
+
+
+def first_choice(choices) -> dict | None:
+    """The choice of ``index`` 0 (servers may list choices in any order), else the first listed one."""
+    if not isinstance(choices, list) or not choices:
+        return None
+    choice = next((c for c in choices if isinstance(c, dict) and c.get("index") == 0), choices[0])
+    return choice if isinstance(choice, dict) else None
+
+
+def token_count(value) -> tuple[int | None, bool]:
+    """(a usage count as stored, whether it was odd): integers (integral floats too) clamped to 0..2^32-1;
+    text, fractions, booleans or objects are not counts (None)."""
+    if value is None:
+        return None, False
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None, True
+    clamped = min(max(value, 0), MAX_TOKEN_COUNT)
+    return clamped, clamped != value
+
+
+def read_usage(r: Response, usage) -> None:
+    """``r``'s token counts from a reply's ``usage``; fields that were not counts (or out of range) are
+    named in ``extra["odd_usage"]`` (stored with the answer), never an error: the answer stays good."""
+    odd = [] if usage is None or isinstance(usage, dict) else ["usage"]
+    usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("completion_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    r.prompt_tokens, bad = token_count(usage.get("prompt_tokens"))
+    odd += ["prompt_tokens"] * bad
+    r.completion_tokens, bad = token_count(usage.get("completion_tokens"))
+    odd += ["completion_tokens"] * bad
+    reasoning, bad = token_count(details.get("reasoning_tokens"))
+    odd += ["reasoning_tokens"] * bad
+    if reasoning is not None:
+        r.extra["reasoning_tokens"] = reasoning      # part of completion_tokens
+    if odd:
+        r.extra["odd_usage"] = odd
 
 
 def tool_calls_of(msg: dict) -> list[dict] | None:

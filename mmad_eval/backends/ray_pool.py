@@ -20,6 +20,7 @@ from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.images import ImageRegistry
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
+from .ray_watch import DriverWatch, Watcher
 
 POLL_S = 0.2
 
@@ -92,10 +93,12 @@ def gpus_for(options: RayOptions, backend: Backend) -> float:
 class AnswerWorker:
     """The Ray actor: one backend copy, built on first use, answering shard after shard."""
 
-    def __init__(self, cls_path: str, model: str, generation, image_settings, options: dict):
+    def __init__(self, cls_path: str, model: str, generation, image_settings, options: dict,
+                 driver: DriverWatch | None = None):
         self.cls_path, self.model, self.generation = cls_path, model, generation
         self.image_settings, self.options = image_settings, options
         self.backend: Backend | None = None
+        self.watcher = Watcher(driver).start() if driver is not None else None   # stops with its driver
 
     def hello(self) -> dict:
         import socket
@@ -116,7 +119,7 @@ class AnswerWorker:
         for data in images.values():
             backend.images.add_bytes(data)
         try:
-            yield from self._stream(backend, items)
+            yield from self._stream(backend, self.watcher.guard(items) if self.watcher else items)
         finally:        # the next shard brings its own: holding these would keep a growing part of the data
             backend.images.forget_bytes(images)
 
@@ -159,6 +162,7 @@ class RayPoolBackend(Backend):
         self.sees_images = inner.sees_images
         self.gpus = gpus_for(options, inner)
         self._started_ray = False
+        self._driver: DriverWatch | None = None
         self._actors: dict[int, object] = {}
         self._next_worker = 0
         self._hello: dict[int, object] = {}  # worker id -> its hello() answer (host, pid)
@@ -203,11 +207,14 @@ class RayPoolBackend(Backend):
             if self.ray_options.address:
                 check_reachable(self.ray_options.address)
             try:
-                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
+                ctx = ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ConfigError(f"cannot connect to the Ray cluster ({str(e).splitlines()[0][:200]})",
                                   culprit=_public_address(self.ray_options.address) or "local Ray") from None
             self._started_ray = True
+            session = None if self.ray_options.address else (getattr(ctx, "address_info", None) or {}).get(
+                "session_dir")
+            self._driver = DriverWatch.of_this_process(session)   # workers watch it (see ray_watch.py)
             if not self.ray_options.address:
                 self._check_local_gpus(ray)
         return ray
@@ -227,7 +234,8 @@ class RayPoolBackend(Backend):
         actor_cls = ray.remote(AnswerWorker).options(num_cpus=self.ray_options.cpus_per_worker, num_gpus=self.gpus,
                                                 max_restarts=0)
         opts = self.inner.worker_options()
-        actor = actor_cls.remote(self.cls_path, self.model, self.generation, self.images.settings, opts)
+        actor = actor_cls.remote(self.cls_path, self.model, self.generation, self.images.settings, opts,
+                                 self._driver or DriverWatch.of_this_process())
         self._actors[worker_id] = actor
         self._hello[worker_id] = actor.hello.remote()     # read when the run is reported, never waited on here
         return worker_id

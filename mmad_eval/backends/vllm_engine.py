@@ -17,6 +17,7 @@ import time
 from typing import Sequence
 
 from ..errors import MissingExtraError, MmadError
+from ..prompt.conversations import check_architecture, get_conversation
 from ..prompt.message import Request
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_vllm
@@ -56,7 +57,7 @@ class VLLMBackend(Backend):
 
     def answer_options(self) -> dict:
         out = {k: self.options[k] for k in ("dtype", "mm_processor_kwargs", "quantization", "revision",
-                                            "chat_template") if self.options.get(k) is not None}
+                                            "chat_template", "conversation") if self.options.get(k) is not None}
         if self.sampling_kwargs:
             out["sampling_kwargs"] = self.sampling_kwargs
         return out
@@ -94,6 +95,12 @@ class VLLMBackend(Backend):
         if self._llm is None:
             if self.limit_mm_per_prompt is None:
                 self.limit_mm_per_prompt = {"image": max(1, max_images)}
+            if self.options.get("conversation"):
+                import transformers
+
+                config = transformers.AutoConfig.from_pretrained(
+                    self.model, trust_remote_code=bool(self.options.get("trust_remote_code")))
+                check_architecture(self.options["conversation"], config, self.model)
             self._llm = self._vllm().LLM(model=self.model, **self.engine_kwargs())
         return self._llm
 
@@ -104,6 +111,10 @@ class VLLMBackend(Backend):
             kw["temperature"] = g.temperature
         if g.top_p is not None:
             kw["top_p"] = g.top_p
+        if g.top_k is not None:
+            kw["top_k"] = g.top_k or -1        # our 0 = no cut, vLLM's -1
+        if g.repetition_penalty is not None:
+            kw["repetition_penalty"] = g.repetition_penalty
         if want_logprobs:
             kw["logprobs"] = self.top_logprobs
         kw.update(self.sampling_kwargs)
@@ -134,7 +145,9 @@ class VLLMBackend(Backend):
 
     def _chat(self, llm, params, conversations):
         kw = {"use_tqdm": False}
-        if self.options.get("chat_template"):
+        if self.options.get("conversation"):
+            kw["chat_template"] = get_conversation(self.options["conversation"]).template()
+        elif self.options.get("chat_template"):
             kw["chat_template"] = self.options["chat_template"]
         return llm.chat(conversations, sampling_params=params, **kw)
 

@@ -61,6 +61,12 @@ def main(args) -> int:
     from ..questions.jsonl_io import load_questions
 
     qs = load_questions(Path(args.questions))
+    if not (args.write_corrected or args.errata):     # the audits read letters: boxes questions are left out
+        from ..questions.grounding import without_grounding
+
+        qs, n_grounding = without_grounding(qs)
+        if n_grounding:
+            print(f"audit: {n_grounding} Defect Grounding questions left out (the audits check letter questions)")
     root = _data_root(args, qs)
     if args.write_corrected or args.errata:
         if not (args.write_corrected and args.errata):

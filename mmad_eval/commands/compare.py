@@ -50,6 +50,7 @@ def same_question_set(a, b) -> str | None:
 
 
 def main(args) -> int:
+    from ..run.describe import describe_run
     from ..score.compare import compare_runs
     from ..score.scorers import SCORERS
     from ..score.table import COLUMNS
@@ -67,6 +68,8 @@ def main(args) -> int:
     if why:
         print(f"different question sets ({why}): --force pairs only the {cmp.shared} questions identical in both")
     print(f"{args.b} vs {args.a} ({args.scorer} score, {cmp.shared} shared questions; diff = B - A)")
+    print(f"  A = {args.a}: {describe_run(run_a.record)}")
+    print(f"  B = {args.b}: {describe_run(run_b.record)}")
     print(f"{'':<24}{'A':>8}{'B':>8}{'diff':>8}{'95% CI':>18}{'McNemar p':>11}{'A only':>8}{'B only':>8}")
     for col in COLUMNS:
         if cmp.diff.get(col) is None and cmp.a.get(col) is None:
@@ -80,8 +83,21 @@ def main(args) -> int:
               f"{'-' if mc is None else format(mc.p_exact, '.3g'):>11}"
               f"{'-' if mc is None else mc.only_a:>8}{'-' if mc is None else mc.only_b:>8}")
     print("  McNemar p: exact binomial test on the questions only one run got right (Average row: all questions)")
+    print(verdict(args.a, args.b, cmp))
     for n in cmp.notes:
         print(f"  note: {n}")
     if args.json:
         write_text(args.json, json.dumps(asdict(cmp), indent=1))
     return 0
+
+
+def verdict(a: str, b: str, cmp) -> str:
+    """Who is ahead on the Average, named only when the paired bootstrap 95 % CI of the difference excludes 0."""
+    diff, ci = cmp.diff.get("Average"), cmp.ci.get("Average")
+    if diff is None or ci is None:
+        return "verdict: no paired Average to compare"
+    span = f"{diff:+.2f} points, 95% CI [{ci[0]:+.2f}, {ci[1]:+.2f}]"
+    if ci[0] > 0 or ci[1] < 0:
+        ahead, behind = (b, a) if diff > 0 else (a, b)
+        return f"verdict: {ahead} is ahead of {behind} on the {cmp.scorer} Average ({span}: excludes 0)"
+    return f"verdict: {b} is not separated from {a} on the {cmp.scorer} Average ({span}: includes 0)"

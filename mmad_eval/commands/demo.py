@@ -44,27 +44,32 @@ def prepare_data(cache_dir, seed: int, categories: str | None = None, quiet: boo
 
 
 def summary_table(runs) -> str:
-    """One line per run: MMAD-compatible subtask scores, Average, the strict Average and Anomaly Detection's
-    image-level AUROC; then the warnings where summary.py and our fixed variant disagree (e.g. a baseline that
-    abstains)."""
+    """One line per run: strict subtask scores and Average (what ranks the runs), MMAD-compatible Average
+    (what summary.py prints) beside it and Anomaly Detection's image-level AUROC; then the headline (a best run
+    only when the paired test separates it) and why summary.py's number differs where it does."""
     from ..questions.model import SUBTASK_SHORT, SUBTASKS
     from ..score.ad_scores import detection_report
+    from ..score.ranking import Entrant, compatible_gap, headline, question_set, rank_runs
     from ..score.scorers import STRICT
     from ..score.summary import compatible_tables
 
     width = max([len(r.name) for r in runs] + [5])
-    head = (f"{'run':<{width}}" + "".join(f"{SUBTASK_SHORT[s]:>7}" for s in SUBTASKS) + f"{'Avg':>7}{'strict':>8}"
-            + f"{'AUROC':>7}")
-    lines, notes = [head, "-" * len(head)], []
+    head = (f"{'run':<{width}}" + "".join(f"{SUBTASK_SHORT[s]:>7}" for s in SUBTASKS) + f"{'strict':>8}"
+            + f"{'summary.py':>11}{'AUROC':>7}")
+    lines = ["strict score per subtask (MMAD-compatible Average beside it)", head, "-" * len(head)]
+    notes, entrants = [], []
     for r in runs:
         compat, strict = compatible_tables(r.answers)[0], STRICT.table(r.answers)
-        cells = [compat.overall.get(c) for c in (*SUBTASKS, "Average")]
+        cells = [strict.overall.get(c) for c in SUBTASKS]
         det = detection_report(r.answers, n_boot=0)
         auroc = det.overall.auroc if det is not None and det.overall is not None else None
         lines.append(f"{r.name:<{width}}" + "".join("      -" if v is None else f"{v:7.1f}" for v in cells)
-                     + f"{strict.overall.get('Average') or 0:8.1f}" + ("      -" if auroc is None else f"{100 * auroc:7.1f}"))
-        notes += [f"note ({r.name}): {n}" for n in compat.notes]
-    return "\n".join(lines + notes)
+                     + f"{strict.overall.get('Average') or 0:8.1f}{compat.overall.get('Average') or 0:11.1f}"
+                     + ("      -" if auroc is None else f"{100 * auroc:7.1f}"))
+        gap = compatible_gap(r.answers, compat, strict)
+        notes += [f"note ({r.name}): {gap}"] if gap else []
+        entrants.append(Entrant(r.name, r.answers, question_set(r.record, r.answers), strict))
+    return "\n".join(lines + [headline(rank_runs(entrants))] + notes)
 
 
 def main(args) -> int:

@@ -28,6 +28,14 @@ def add_arguments(p) -> None:
                         "size_margin=2 or grid_gap=0.06; recorded in every question's provenance")
     p.add_argument("--no-balance", action="store_true",
                    help="skip the set-level pass that keeps text alone from revealing answers (not advised)")
+    p.add_argument("--tasks", nargs="+", default=["mmad"], choices=["mmad", "grounding"],
+                   help="mmad: the 7 multiple-choice subtasks (default); grounding: a Defect Grounding question "
+                        "(boxes as JSON) per defective image, after its other questions (docs/grounding.md)")
+    p.add_argument("--box-format", default="pixels", choices=["pixels", "norm1000"],
+                   help="coordinates grounding questions ask for: pixels of the query image, or 0-1000 normalised")
+    p.add_argument("--speck-share", type=float, default=0.05,
+                   help="grounding: a mask blob under this share of the largest blob's area is ignored (0.05)")
+    p.add_argument("--max-boxes", type=int, default=8, help="grounding: at most this many true boxes per image")
     p.add_argument("--plain", action="store_true", help="MMAD json without our per-question provenance")
     p.add_argument("--rephrase", metavar="MODEL", help="let MODEL rephrase each question (validated; rejected "
                    "rewrites keep the rule-based text)")
@@ -78,15 +86,31 @@ def main(args) -> int:
         log_path = Path(args.rephrase_log) if args.rephrase_log else out.with_suffix(".rephrase.jsonl")
         stats = rephrase_with_model(qs, assistant_backend(args.rephrase, max_tokens=512), log_path=log_path)
         print(f"rephrase: {stats['accepted']} accepted, {stats['rejected']} rejected (log: {log_path})")
+    add_grounding_questions(qs, source.root, args)
     record_data_root(qs, source.root, out)
     sha = write_jsonl(qs, out) if fmt == "jsonl" else write_mmad_json(qs, out, with_provenance=not args.plain)
     counts = result.type_counts()
     print(f"{len(qs.entries)} images, {len(qs)} questions -> {out} ({fmt}, sha256 {sha[:16]})")
+    note = data_root_note(source.root, out)
+    if note:
+        print(note)
     for qtype, n in sorted(counts.items()):
         print(f"  {qtype:<22} {n}")
     for (qtype, reason), n in sorted(result.skip_summary().items()):
         print(f"  skipped {n} {qtype}: {reason}")
     return 0
+
+
+def add_grounding_questions(qs, root, args) -> int | None:
+    """With ``--tasks grounding``: append the grounding questions (dropping the letters unless ``mmad`` is a
+    task too); the number added, or None when grounding was not asked for."""
+    if "grounding" not in args.tasks:
+        return None
+    from ..questions.generate.grounding import add_grounding
+    from ..questions.grounding import GroundingSettings
+
+    settings = GroundingSettings(box_format=args.box_format, speck_share=args.speck_share, max_boxes=args.max_boxes)
+    return add_grounding(qs, root, settings, keep_letters="mmad" in args.tasks)
 
 
 def assistant_backend(model: str, max_tokens: int):
@@ -120,6 +144,17 @@ def dataset_folder(path, layout: str):
             raise e from None
         print(f"source: using the dataset folder {found[0]}")
         return found[0]
+
+
+def data_root_note(root, out) -> str | None:
+    """The note for a question file written outside its images' folder tree: `run` confines a recorded data
+    root to the file's own folder, so such a file needs --data-root."""
+    from pathlib import Path
+
+    root, folder = Path(root).resolve(), Path(out).resolve().parent
+    if root != folder and folder not in root.parents:
+        return f"note: the images are outside the question file's folder: run it with --data-root {root}"
+    return None
 
 
 def record_data_root(qs, root, out) -> None:

@@ -79,6 +79,7 @@ def main(args) -> int:
     from pathlib import Path
 
     from ..atomic_write import write_text
+    from ..questions.grounding import GROUNDING
     from ..run.judging import Rubric, judge_run, judged_path
     from ..run.store import Store
     from ..score.judged import agreement, judged_table
@@ -90,7 +91,8 @@ def main(args) -> int:
     try:
         with Store(out) as store:
             for run in _open_runs(out, args.run):
-                judged = judge_run(store, backend, run.name, run.answers, rubric, progress=not args.quiet)
+                answers = [a for a in run.answers if a.type != GROUNDING]   # boxes are scored, not judged
+                judged = judge_run(store, backend, run.name, answers, rubric, progress=not args.quiet)
                 table = judged_table(judged, n_boot=max(args.bootstrap, 0))
                 result = {"run": run.name, "judge": args.judge, "rubric": {"name": rubric.name, "sha256": rubric.sha256,
                           "scale": list(rubric.scale)}, "asked": judged.asked, "unanswered": judged.unanswered,

@@ -71,6 +71,7 @@ def main(args) -> int:
     size = out.stat().st_size / 1e6
     print(f"wrote {display_path(out)} ({size:.1f} MB, {len(runs)} runs, "
           f"{len(data.browser['questions']):,} questions)")
+    print(data.headline)
     return 0
 
 

@@ -16,11 +16,14 @@ def add_arguments(p) -> None:
                                        "(default: the question file's folder)")
     g = p.add_argument_group("protocol (defaults: the --protocol preset's, else ours)")
     g.add_argument("--protocol", default=OWN_PRESET, metavar="NAME",
-                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, qwen2.5-vl, internvl, "
-                        "llava, gemini) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
+                   help="protocol preset: an official MMAD script (gpt4o, gpt4o-mini, gpt4v, gemini, qwen2.5-vl, "
+                        "internvl, llava, minicpm-v, internlm-xcomposer, qwen-vl-chat, cambrian, sphinx, "
+                        "anomalygpt) or ours, mmad-eval (default); see `mmad-eval protocols`. Flags below "
                         "override it and the run records which")
     g.add_argument("--prompt", help="prompt template name (prompts/<name>.j2; default mmad)")
     g.add_argument("--prompt-dir", help="folder of prompt templates (default: the package's prompts/)")
+    g.add_argument("--grounding-prompt", help="template of Defect Grounding questions (default grounding: "
+                   "prompts/grounding.j2; docs/grounding.md)")
     g.add_argument("--templates", dest="references", choices=REFERENCE_SOURCES,
                    help="normal reference images to show (MMAD's table: random)")
     g.add_argument("--shots", type=int, help="number of normal reference images (0 = none; default 1)")
@@ -93,10 +96,15 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("what to ask")
     g.add_argument("--retry-failed", action="store_true", help="ask again the requests that failed before")
     g.add_argument("--limit", type=int, help="only the first N selected questions")
-    g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection'")
+    g.add_argument("--subtasks", nargs="+", default=[], help="e.g. AD DC or 'Anomaly Detection' (DG: Defect "
+                   "Grounding)")
     g.add_argument("--datasets", nargs="+", default=[], help="e.g. DS-MVTec VisA")
     g.add_argument("--categories", nargs="+", default=[], help="e.g. bottle candle")
     g.add_argument("--shard", help="i/N: this process answers shard i (0-based) of N, split by image")
+    g.add_argument("--subset", help="a paper's named subset (triad, no-visa; see `mmad-eval protocols --subsets`), "
+                                    "recorded with the run and shown in reports")
+    g.add_argument("--subset-file", help="only the image keys or question ids (key#index) listed in this file "
+                                         "(lines or a JSON list); recorded by name and SHA-256")
     g = p.add_argument_group("Ray: data parallel over a cluster (pip install 'mmad-eval[ray]')")
     g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="answer on Ray workers; ADDRESS of a running cluster (e.g. ray://head:10001), "
@@ -187,7 +195,8 @@ def backend_options(args) -> dict:
 
 
 # command-line flag -> (settings section, field)
-FLAGS = {"prompt": ("protocol", "prompt"), "references": ("protocol", "references"), "shots": ("protocol", "shots"),
+FLAGS = {"prompt": ("protocol", "prompt"), "grounding_prompt": ("protocol", "grounding_prompt"),
+         "references": ("protocol", "references"), "shots": ("protocol", "shots"),
          "question_mode": ("protocol", "question_mode"), "option_order": ("protocol", "option_order"),
          "option_seed": ("protocol", "option_seed"), "circular": ("protocol", "circular"),
          "answer_format": ("protocol", "answer_format"), "perturb": ("protocol", "perturb"), "perturb_seed": ("protocol", "perturb_seed"),
@@ -238,7 +247,14 @@ def settings_from_args(args):
 def slice_from_args(args):
     from ..run.slices import Slice, parse_shard
 
-    return Slice(limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
+    from ..errors import ConfigError
+    from ..run.subsets import named_subset, subset_from_file
+
+    if getattr(args, "subset", None) and getattr(args, "subset_file", None):
+        raise ConfigError("choose --subset or --subset-file, not both", culprit="--subset-file")
+    subset = (named_subset(args.subset) if getattr(args, "subset", None)
+              else subset_from_file(args.subset_file) if getattr(args, "subset_file", None) else None)
+    return Slice(subset=subset, limit=args.limit, subtasks=tuple(args.subtasks), datasets=tuple(args.datasets),
                  categories=tuple(args.categories), shard=parse_shard(args.shard) if args.shard else None)
 
 
@@ -285,6 +301,14 @@ def batch_options(args):
 
 
 def main(args) -> int:
+    if args.ray == "local" and not args.batch_api:    # a local Ray instance that dies ends the run with one line
+        from ..run.supervise import run_supervised
+
+        return run_supervised(lambda: evaluate(args))
+    return evaluate(args)
+
+
+def evaluate(args) -> int:
     from pathlib import Path
 
     from ..run.engine import run_evaluation
@@ -304,6 +328,10 @@ def main(args) -> int:
     if settings.get("preset"):
         over = settings.get("overrides") or []
         print(f"protocol preset {settings['preset']}" + (f"; overridden by flags: {', '.join(over)}" if over else ""))
+    known = (summary.record.get("questions") or {}).get("known_as")
+    subset = ((summary.record.get("slice") or {}).get("subset") or {}).get("name")
+    if known or subset:
+        print("questions: " + " · ".join(x for x in (known, subset and f"subset {subset}") if x))
     if summary.batch and summary.batch.jobs:
         from ..run.batch_mode import job_table
 

@@ -35,7 +35,7 @@ def _runs(args):
     if args.answers:
         from ..score.mmad_answers import load_mmad_answers
 
-        return [(Path(args.answers).stem, load_mmad_answers(Path(args.answers)))], Path(args.answers).parent
+        return [(Path(args.answers).stem, load_mmad_answers(Path(args.answers)), None)], Path(args.answers).parent
     if not args.out_dir:
         raise ConfigError("give an output directory or --answers FILE")
     from ..parse.stage import load_parsed_runs
@@ -58,7 +58,7 @@ def _runs(args):
     if not runs:
         raise ConfigError("the store holds no runs yet; run `mmad-eval run --out "
                           f"{args.out_dir} ...` first", culprit=str(args.out_dir))
-    return [(r.name, r.answers) for r in runs], Path(args.out_dir)
+    return [(r.name, r.answers, r) for r in runs], Path(args.out_dir)
 
 
 def _per_run(path: str, name: str, several: bool) -> Path:
@@ -142,14 +142,22 @@ def main(args) -> int:
         from ..errata import resolve_errata
 
         errata = resolve_errata(args.errata)
-    out = {}
-    for name, answers in runs:
+    out, entrants = {}, []
+    for name, answers, run in runs:
+        record = run.record if run is not None else {}
+        if not answers and run is not None and (run.grounding or run.other_types):   # no MMAD-type question
+            print(f"== {name}")
+            out[name] = print_apart(run, args)
+            continue
         judge_note = apply_judge(answers, args.judge, base / "judge_cache.json") if args.judge else None
         scores = score_run(answers, n_boot=max(args.bootstrap, 0), seed=args.seed, by_category=args.by == "category")
         if judge_note:
             scores.strict.notes.append(judge_note)
-        print_scores(name, scores)
+        print_scores(name, scores, record)
         out[name] = scores.as_dict()
+        if run is not None:
+            out[name].update(print_apart(run, args))
+        entrants.append((name, answers, record, scores))
         if errata is not None:
             from ..score.with_errata import errata_summary
 
@@ -160,9 +168,58 @@ def main(args) -> int:
             print(f"wrote {n} answers to {_per_run(args.export_mmad, name, several)}")
         if args.csv:
             write_accuracy_csv(scores.compatible, _per_run(args.csv, name, several), overkill_miss(answers, MMAD))
+    if several:
+        print_ranking(entrants, max(args.bootstrap, 1), args.seed)
     if args.json:
         write_text(args.json, json.dumps(out, indent=1, default=str))
     return 0
+
+
+def print_apart(run, args) -> dict:
+    """Score and print what is scored apart from the MMAD tables: Defect Grounding answers, and letter
+    questions of other types (RobustMAD's robustness categories); their JSON forms."""
+    from ..score.by_type import format_by_type, score_by_type
+    from ..score.grounding import format_grounding, score_grounding
+
+    out = {}
+    if run.grounding:
+        root = run.record.get("data_root")
+        scores = score_grounding(run.grounding, Path(root) if root else None, n_boot=max(args.bootstrap, 0),
+                                 seed=args.seed)
+        print(format_grounding(scores) + "\n")
+        out["grounding"] = scores.as_dict()
+    if run.other_types:
+        scores = score_by_type(run.other_types, n_boot=max(args.bootstrap, 0), seed=args.seed)
+        print(format_by_type(scores, "Per question type, outside MMAD's subtasks (strict accuracy, scored apart)")
+              + "\n")
+        out["by_type"] = scores.as_dict()
+    return out
+
+
+def print_ranking(entrants, n_boot: int, seed: int):
+    """The runs ranked by the strict Average (complete runs of one question set only), a leader named only
+    where the paired test separates it; summary.py's number beside each, named."""
+    from ..score.ranking import Entrant, headline, question_set, rank_runs
+
+    by = {name: (record, scores) for name, _, record, scores in entrants}
+    ranking = rank_runs([Entrant(n, a, question_set(rec, a), sc.strict) for n, a, rec, sc in entrants],
+                        n_boot=n_boot, seed=seed)
+    print("== ranking by the strict score (MMAD-compatible = what summary.py prints, beside it)")
+    for st in ranking.standings:
+        compat = by[st.name][1].compatible.overall.get("Average")
+        if st.rank is None:
+            vs = f"not ranked: {st.not_ranked}"
+        elif st.rank == 1:
+            vs = "leader"
+        else:
+            ci = st.diff_ci
+            vs = (f"{-st.diff_to_leader:+.2f} vs leader" + (f" [{-ci[1]:+.2f}, {-ci[0]:+.2f}]" if ci else "")
+                  + (", separated" if st.separated else ", not separated"))
+        print(f"{st.rank or '-':>3} {st.name:<24} strict {_fmt(st.strict):>6}   MMAD-compatible (summary.py) "
+              f"{_fmt(compat):>6}   {vs}")
+    print(headline(ranking))
+    print()
+    return ranking
 
 
 def _pct(v, digits: int = 1) -> str:
@@ -188,17 +245,22 @@ def _print_beyond_letters(scores) -> None:
         print(f"  {cut} replies were cut by the token limit before their answer: raise --max-tokens")
 
 
-def print_scores(name: str, scores) -> None:
-    """The run's tables as ``mmad-eval score`` prints them (our fixed MMAD variant only when it differs)."""
+def print_scores(name: str, scores, record: dict | None = None) -> None:
+    """The run's tables as ``mmad-eval score`` prints them: the strict table (what rankings use) first, then
+    the MMAD-compatible one (our fixed MMAD variant only when it differs)."""
+    from ..run.describe import describe_run
     from ..score.scorers import MMAD, MMAD_FIXED, STRICT
 
     x = scores.strict.extra
     print(f"== {name}: {x['questions']} questions")
+    if record:
+        print(f"  {describe_run(record)}")
+    print(format_table(scores.strict, STRICT.title))
     print(format_table(scores.compatible, MMAD.title))
     if any(n.startswith("MMAD-compatible score") for n in scores.fixed.notes):
         print(format_table(scores.fixed, MMAD_FIXED.title))
-    print(format_table(scores.strict, STRICT.title))
-    print(f"  parse failures {_fmt(x['parse_failure_rate'])}%, errors {_fmt(x['error_rate'])}%; rules "
+    abstained = f", abstentions {x['abstained']} (declined by design)" if x.get("abstained") else ""
+    print(f"  parse failures {_fmt(x['parse_failure_rate'])}%, errors {_fmt(x['error_rate'])}%{abstained}; rules "
           + (", ".join(f"{k} {v}" for k, v in sorted(x["rules"].items())) or "none"))
     print("  accuracy by correct letter: " + ", ".join(f"{k} {_pct(v)}" for k, v in
                                                          x["accuracy_by_correct_letter"].items())

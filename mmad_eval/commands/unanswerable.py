@@ -21,14 +21,15 @@ def main(args) -> int:
     from ..questions.mmad_io import write_mmad_json
     from ..questions.none_option import add_none_option
     from ..run.plan import load_questions, recorded_data_root
-    from .generate import record_data_root
+    from .generate import data_root_note, record_data_root
 
     src, out = Path(args.questions), Path(args.out)
     if out.resolve() == src.resolve():
         raise ConfigError("write the new question file next to the original, not over it", culprit=str(out))
     qs = load_questions(src)
     new, counts = add_none_option(qs, args.share, args.seed)
-    record_data_root(new, recorded_data_root(qs, src), out)
+    root = recorded_data_root(qs, src)
+    record_data_root(new, root, out)
     if out.suffix.lower() == ".jsonl":
         write_jsonl(new, out)
     else:
@@ -36,4 +37,7 @@ def main(args) -> int:
     print(f"wrote {out}: {counts['unanswerable']} unanswerable and {counts['answerable']} answerable questions "
           f"with the option \"None of the listed choices.\"; {counts['left_as_is']} left as they were (Anomaly "
           "Detection, or not 2-4 options)")
+    note = data_root_note(root, out)
+    if note:
+        print(note)
     return 0

@@ -14,6 +14,7 @@ from collections import Counter
 
 from ..questions.model import ImageEntry, QuestionSet, split_key
 from .model import Errata
+from .pattern import compile_pattern
 
 
 def _norm(text: str) -> str:
@@ -30,7 +31,7 @@ def matches(entry: dict, image: str, index: int, qtype: str, answer_text: str) -
         return False
     if t.get("types") and qtype not in t["types"]:
         return False
-    if t.get("answer_pattern") and not re.search(t["answer_pattern"], answer_text, re.IGNORECASE):
+    if t.get("answer_pattern") and not compile_pattern(t["answer_pattern"]).search(answer_text):
         return False
     return True
 

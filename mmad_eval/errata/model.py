@@ -25,8 +25,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
+from .pattern import PatternError, compile_pattern
 
 FORMAT = "mmad-eval-errata/1"
 STATUSES = ("suspect", "confirmed", "rejected", "reported")
@@ -110,6 +111,7 @@ def validate_entry(entry, where: str) -> None:
         raise DataError("target needs 'images' (a list of keys) or 'image_glob'", culprit=where)
     if "question" in target and target["question"] is not None and not isinstance(target["question"], int):
         raise DataError("target.question must be a question index (an integer)", culprit=where)
+    _validate_filters(target, where)
     fix = entry.get("fix")
     if not isinstance(fix, dict) or fix.get("action") not in ACTIONS:
         raise DataError(f"fix.action must be one of {', '.join(ACTIONS)}", culprit=where)
@@ -119,6 +121,26 @@ def validate_entry(entry, where: str) -> None:
         raise DataError("a replace_references fix needs 'category' or 'references'", culprit=where)
     if entry["status"] == "reported" and not entry.get("source"):
         raise DataError("a reported erratum needs its 'source' (a link to the report)", culprit=where)
+
+
+def _validate_filters(target: dict, where: str) -> None:
+    """Keys and types lists of text, a non-empty glob, and an answer pattern the safe matcher accepts (it
+    runs in linear time: see pattern.py), each refused here, when the file is read, naming the entry."""
+    for name in ("images", "types"):
+        value = target.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise DataError(f"target.{name} must be a list of text, got {quote(value)}", culprit=where)
+    if "image_glob" in target and not (isinstance(target["image_glob"], str) and target["image_glob"]):
+        raise DataError(f"target.image_glob must be a non-empty pattern, got {quote(target['image_glob'])}",
+                        culprit=where)
+    pattern = target.get("answer_pattern")
+    if pattern is not None:
+        try:
+            if not isinstance(pattern, str):
+                raise PatternError("must be text")
+            compile_pattern(pattern)
+        except PatternError as e:
+            raise DataError(f"target.answer_pattern {quote(pattern)} {e}", culprit=where) from None
 
 
 def entry_id(check: str, target: dict) -> str:

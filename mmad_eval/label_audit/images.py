@@ -149,10 +149,10 @@ def reference_flags(qs: QuestionSet, aff: Affinity) -> list[dict]:
 
 
 def _pixels_sha(root: Path, key: str) -> str | None:
-    from PIL import Image
+    from ..imageio import open_image
 
     try:
-        with Image.open(safe_join(root, key)) as im:
+        with open_image(safe_join(root, key)) as im:      # over the pixel limit: refused from the header
             return hashlib.sha256(im.convert("RGB").tobytes() + repr(im.size).encode()).hexdigest()
     except (OSError, DataError):
         return None

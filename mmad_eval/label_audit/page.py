@@ -24,10 +24,11 @@ def _thumb(root: Path, key: str, mask_entry=None) -> str | None:
     """A JPEG data URL of the image (mask drawn in translucent red when given); None when unreadable."""
     from PIL import Image
 
+    from ..imageio import open_image
     from ..sources.imagecheck import read_mask
 
     try:
-        with Image.open(safe_join(root, key)) as im:
+        with open_image(safe_join(root, key)) as im:        # over the pixel limit: refused from the header
             im = im.convert("RGB")
             if mask_entry is not None:
                 path = resolve_mask(root, mask_entry)

@@ -16,7 +16,7 @@ from typing import Callable
 from PIL import Image
 
 from ..errors import DataError
-from ..imageio import JPEG_START, PNG_SIGNATURE, load_image, open_image, plain_rgb8_jpeg, plain_rgb8_png
+from ..imageio import JPEG_START, PNG_SIGNATURE, jpeg_to_send, load_image, open_image, png_to_send
 from ..settings import RESIZES, ImageSettings  # noqa: F401  (re-exported)
 
 QWEN_FACTOR = 28
@@ -166,6 +166,7 @@ class ImageRegistry:
         self._by_path: dict[Path, str] = {}
         self._files_of: dict[str, list[Path]] = {}      # hash -> every file registered with those bytes
         self._quick: set[str] = set()    # small plain RGB8 PNGs needing no change: see quick_to_send()
+        self._inflated: set[str] = set()  # PNGs whose image data was inflated once and is whole: _png_as_is()
         self.urls_on_read = False        # a backend that sends data URLs sets it: see _note_quick()
         self._sizes: dict[str, tuple[int, int]] = {}   # prepared sizes read from headers: prepared_size()
         self._pil = LRUCache(max_images, max_image_bytes)
@@ -217,11 +218,13 @@ class ImageRegistry:
     def _url_from_read(self, sha: str, data: bytes) -> None:
         c0 = time.thread_time()
         try:
-            if plain_rgb8_png(data, culprit="") is None:
-                return
+            sent = png_to_send(data, culprit="")
         except DataError:                 # damaged: reported, naming the file, when the URL is asked for
             return
-        url = b"data:image/png;base64," + base64.b64encode(data)
+        if sent is None:
+            return
+        self._inflated.add(sha)
+        url = b"data:image/png;base64," + base64.b64encode(sent)
         with self._lock:
             cache = self._urls
             if sha in cache or len(cache) >= cache.max_items // 2 or cache.bytes + len(url) > cache.max_bytes // 2:
@@ -354,16 +357,15 @@ class ImageRegistry:
 
     def _encode(self, sha: str) -> bytes:
         source = self.source_bytes(sha)
-        if self._sendable_as_is(sha, source):   # no change needed: the original bytes, base64-encoded once
-            return b"data:image/png;base64," + base64.b64encode(source)
+        as_is = self._png_as_is(sha, source)
+        if as_is is not None:                   # no change needed: its own pixels, base64-encoded once
+            return b"data:image/png;base64," + base64.b64encode(as_is)
         fmt = self.settings.format
         if fmt == "source":                     # each image in its own format (JPEG stays JPEG, others PNG)
-            if source[:3] != JPEG_START:
-                fmt = "png"
-            elif self._jpeg_as_is(sha, source):
-                return b"data:image/jpeg;base64," + base64.b64encode(source)
-            else:
-                fmt = "jpeg"
+            as_is = self._jpeg_as_is(sha, source) if source[:3] == JPEG_START else None
+            if as_is is not None:
+                return b"data:image/jpeg;base64," + base64.b64encode(as_is)
+            fmt = "png" if source[:3] != JPEG_START else "jpeg"
         buf = io.BytesIO()
         if fmt == "jpeg":
             self.pil(sha).save(buf, "JPEG", quality=self.settings.jpeg_quality)
@@ -375,24 +377,30 @@ class ImageRegistry:
             mime = b"image/png"
         return b"data:" + mime + b";base64," + base64.b64encode(buf.getvalue())
 
-    def _jpeg_as_is(self, sha: str, data: bytes) -> bool:
-        """With ``format="source"``: a plain JPEG (see :func:`plain_rgb8_jpeg`) that the resize mode leaves as
-        it is, and no JPEG round trip asked, is sent as its original bytes."""
+    def _jpeg_as_is(self, sha: str, data: bytes) -> bytes | None:
+        """With ``format="source"``: a plain JPEG (see :func:`jpeg_to_send`) that the resize mode leaves as it
+        is, and no JPEG round trip asked, is sent as its own segments, without comments, EXIF and other
+        application data or bytes after its end (what the model should not read); else None."""
         if self.settings.jpeg_roundtrip:
-            return False
-        size = plain_rgb8_jpeg(data, culprit=self.culprit(sha))
-        return size is not None and not resized(*size, self.settings)
+            return None
+        sent = jpeg_to_send(data, culprit=self.culprit(sha))
+        return sent[1] if sent is not None and not resized(*sent[0], self.settings) else None
 
-    def _sendable_as_is(self, sha: str, data: bytes) -> bool:
-        """True for an 8-bit RGB PNG (one frame) that the resize mode leaves as it is, when the format is PNG
-        and no JPEG round trip is asked: decoding and re-encoding it would give the same pixels. Its chunks
-        are still checked (CRCs, complete file), so a corrupt file fails here, naming the file, and not at
-        the server. JPEG sources are always re-encoded: sending them as they are would change the pixels of
-        requests stored under the same key."""
-        if not self._as_is_format():
-            return False
-        size = plain_rgb8_png(data, culprit=self.culprit(sha))
-        return size is not None and not resized(*size, self.settings)
+    def _png_as_is(self, sha: str, data: bytes) -> bytes | None:
+        """For an 8-bit RGB PNG (one frame) that the resize mode leaves as it is, when the format is PNG and no
+        JPEG round trip is asked: its header, image data and end chunks, which decoding and re-encoding would
+        give again (text, EXIF and other chunks and bytes after its end left out); else None. Its chunks are
+        checked (CRCs, complete file) and its image data inflated once per content (must give exactly the
+        header's rows), so a corrupt file fails here, naming the file, and is never sent."""
+        if not self._as_is_format() or data[:8] != PNG_SIGNATURE or len(data) < 33:
+            return None
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if not (width and height) or resized(width, height, self.settings):
+            return None                         # (a resized image is decoded anyway: no need to check it here)
+        sent = png_to_send(data, culprit=self.culprit(sha), inflate=sha not in self._inflated)
+        if sent is not None:
+            self._inflated.add(sha)
+        return sent
 
 
 def _read_if_unchanged(path: Path, sha: str) -> tuple[bytes | None, str]:

@@ -8,11 +8,13 @@ with how many raters ticked them.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
 from .model import SUBTASK_SHORT, SUBTASKS, QuestionSet
 from .rating_sheet import FORMAT
@@ -29,23 +31,88 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def load_ratings(path: Path, qs: QuestionSet) -> dict:
-    data = parse_json(read_input(path, "answer file"), str(path))
+    """One rater's answers file, checked against the question set and the sheet it was downloaded from: the
+    question file's hash and the sheet's sample (its questions, which must be the sheet's own draw) are the
+    sheet's identity. Every question of the sample counts; one left without an answer counts as wrong."""
+    raw = read_input(path, "answer file")
+    data = parse_json(raw, str(path))
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("answers"), list):
         raise DataError(f"not a rating-sheet answer file (expected format {FORMAT})", culprit=str(path))
-    if data.get("questions_sha256") and qs.sha256 and data["questions_sha256"] != qs.sha256:
+    if not isinstance(data.get("questions_sha256"), str) or not data["questions_sha256"]:
+        raise DataError("the answer file does not say which question file its sheet was drawn from "
+                        "(no questions_sha256): it was not downloaded from a rating sheet", culprit=str(path))
+    if qs.sha256 and data["questions_sha256"] != qs.sha256:
         raise DataError("the answers were given on a sheet of another question file (SHA-256 differs)",
                         culprit=str(path))
     known = {q.qid: q for q in qs.questions()}
-    answers = {}
-    for a in data["answers"]:
+    sample = _sample(data, qs, known, str(path))
+    answers = {qid: {"choice": None, "unanswerable": False} for qid in sample}
+    given = set()
+    for i, a in enumerate(data["answers"]):
+        where = f"{path}: answers[{i}]"
         qid = a.get("qid") if isinstance(a, dict) else None
-        if qid not in known:
-            raise DataError(f"answer for a question not in the question file: {qid!r}", culprit=str(path))
+        if not isinstance(qid, str):
+            raise DataError(f"each answer needs a question id 'qid' (text), got {quote(qid)}", culprit=where)
+        if qid not in answers:
+            raise DataError(f"answer for a question that is not on the sheet: {quote(qid)}", culprit=where)
+        if qid in given:
+            raise DataError(f"{quote(qid)} is answered twice", culprit=where)
+        given.add(qid)
         choice = a.get("choice")
-        if choice is not None and choice not in known[qid].options:
-            raise DataError(f"{qid}: choice {choice!r} is not an option", culprit=str(path))
-        answers[qid] = {"choice": choice, "unanswerable": bool(a.get("unanswerable"))}
-    return {"rater": str(data.get("rater") or Path(path).stem), "file": str(path), "answers": answers}
+        if choice is not None and (not isinstance(choice, str) or choice not in known[qid].options):
+            raise DataError(f"{qid}: choice {quote(choice)} is not an option", culprit=where)
+        answers[qid] = {"choice": choice, "unanswerable": a.get("unanswerable") is True}
+    rater = data.get("rater") if isinstance(data.get("rater"), str) and data["rater"].strip() else Path(path).stem
+    return {"rater": rater, "file": str(path), "answers": answers, "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+_SHEET_ID = re.compile(r"[0-9a-f]{1,64}-n(\d{1,9})-seed(-?\d{1,19})")   # rating_sheet.render_sheet's id
+
+
+def _sample(data: dict, qs: QuestionSet, known: dict, where: str) -> list[str]:
+    """The questions of the sheet the answers were given on: its ``sample`` (checked against its draw when
+    the file says how it was drawn), or, for files of older sheets, the draw its ``sheet`` id names."""
+    from .rating_sheet import draw
+
+    sample, seed, strata = data.get("sample"), data.get("seed"), data.get("strata")
+    if sample is None:
+        m = _SHEET_ID.fullmatch(str(data.get("sheet") or ""))
+        if m is None:
+            raise DataError("the answer file does not name its sheet's questions (no 'sample', no sheet id): it "
+                            "was not downloaded from a rating sheet", culprit=where)
+        answered = {a.get("qid") for a in data["answers"] if isinstance(a, dict) and isinstance(a.get("qid"), str)}
+        for strata in ("proportional", "equal"):
+            sample = [q.qid for q in draw(qs, int(m.group(1)), int(m.group(2)), strata)]
+            if answered <= set(sample):
+                return sample
+        raise DataError(f"the answers are not those of sheet {data['sheet']!r} (another draw?)", culprit=where)
+    if not isinstance(sample, list) or not sample or not all(isinstance(q, str) for q in sample) \
+            or len(set(sample)) != len(sample):
+        raise DataError("'sample' must list the sheet's question ids (text, each once)", culprit=where)
+    unknown = next((q for q in sample if q not in known), None)
+    if unknown is not None:
+        raise DataError(f"the sheet's sample names a question not in the question file: {quote(unknown)}",
+                        culprit=where)
+    if not isinstance(seed, int) or isinstance(seed, bool) or strata not in ("proportional", "equal"):
+        raise DataError(f"the answer file does not say how its sheet's sample was drawn (seed {quote(seed)}, "
+                        f"strata {quote(strata)}): it was not downloaded from a rating sheet", culprit=where)
+    m = _SHEET_ID.fullmatch(str(data.get("sheet") or ""))
+    if (m and (int(m.group(1)), int(m.group(2))) != (len(sample), seed)) or \
+            {q.qid for q in draw(qs, len(sample), seed, strata)} != set(sample):
+        raise DataError(f"the sheet's sample is not its own draw ({len(sample)} questions, seed {seed}, "
+                        f"{strata}): the file was edited or pieced together from several sheets", culprit=where)
+    return sample
+
+
+def _refuse_duplicates(raters: list[dict]) -> None:
+    """The same answers given twice would count as two raters in perfect agreement: one line naming both."""
+    for i, a in enumerate(raters):
+        for b in raters[:i]:
+            same_file = Path(a["file"]).resolve() == Path(b["file"]).resolve() or a["sha256"] == b["sha256"]
+            if same_file or (a["rater"] == b["rater"] and a["answers"] == b["answers"]):
+                raise DataError(f"{b['file']} and {a['file']} are the same answers"
+                                f"{' file' if same_file else ' (same rater, same choices)'}, given twice; give "
+                                "each rater's file once", culprit=a["file"])
 
 
 def _row(items: list[tuple[str, bool]]) -> dict:
@@ -90,6 +157,7 @@ def cohen_kappa(a: list[str], b: list[str]) -> float | None:
 
 def score_raters(qs: QuestionSet, files: list[Path]) -> dict:
     raters = [load_ratings(f, qs) for f in files]
+    _refuse_duplicates(raters)
     known = {q.qid: q for q in qs.questions()}
     rows, pooled = [], []
     for r in raters:

@@ -14,6 +14,8 @@ from pathlib import Path
 from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
+from .grounding import GROUNDING, check_grounding
+from .identity import git_blob_sha1
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 
@@ -68,7 +70,8 @@ def load_jsonl(path: Path) -> QuestionSet:
                                         text=rec["question"], options=dict(rec["options"]), answer=rec["answer"],
                                         provenance=dict(rec.get("provenance") or {}),
                                         extra=dict(rec.get("extra") or {})))
-    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path),
+                       git_blob=git_blob_sha1(raw))
 
 
 def _duplicate(rec: dict, where: str, seen: dict) -> bool:
@@ -95,16 +98,19 @@ def _check(rec, where: str) -> None:
         raise DataError(f"missing field(s) {', '.join(missing)}", culprit=where)
     if not isinstance(rec["image"], str) or not rec["image"]:
         raise DataError(f"'image' must be a path (a string), got {rec['image']!r}", culprit=where)
-    if not isinstance(rec["type"], str) or rec["type"] not in TYPES:
+    if not isinstance(rec["type"], str) or rec["type"] not in (*TYPES, GROUNDING):
         raise DataError(f"unknown question type {quote(rec['type'])}", culprit=where)
+    if rec["type"] == GROUNDING:    # boxes, not a letter: no options, the truth as JSON (questions/grounding.py)
+        check_grounding(rec["options"], rec["answer"], where)
     if not isinstance(rec["question"], str) or not rec["question"].strip():
         raise DataError(f"'question' must be non-empty text, got {quote(rec['question'])}", culprit=where)
     opts = rec["options"]
-    if not isinstance(opts, dict) or not opts or any(k not in set(LETTERS) for k in opts):
+    letters_ok = isinstance(opts, dict) and opts and all(k in set(LETTERS) for k in opts)
+    if rec["type"] != GROUNDING and not letters_ok:
         raise DataError("options must be an object keyed by letters A-E", culprit=where)
     if not all(isinstance(v, str) for v in opts.values()):
         raise DataError(f"option texts must be strings, got {quote(opts)}", culprit=where)
-    if not isinstance(rec["answer"], str) or rec["answer"] not in opts:
+    if rec["type"] != GROUNDING and (not isinstance(rec["answer"], str) or rec["answer"] not in opts):
         raise DataError(f"answer {quote(rec['answer'])} is not one of the options {quote(list(opts))}",
                         culprit=where)
 

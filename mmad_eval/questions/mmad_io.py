@@ -1,4 +1,5 @@
-"""Read and write MMAD's ``mmad.json`` exactly (key order, field names, option order)."""
+"""Read and write MMAD's ``mmad.json`` exactly (key order, field names, option order); RobustMAD's files are
+read too (:mod:`.robustmad_io`)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,6 +9,9 @@ from pathlib import Path
 from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
+from .grounding import GROUNDING, check_grounding
+from .identity import git_blob_sha1
+from .robustmad_io import is_robustmad, robustmad_set
 from .model import LETTERS, TYPES, ImageEntry, Question, QuestionSet
 
 _ENTRY_FIELDS = ("conversation", "similar_templates", "random_templates", "mask_path", "image_path")
@@ -18,10 +22,15 @@ def load_mmad_json(path: Path) -> QuestionSet:
     path = Path(path)
     raw = read_input(path, "question file")
     data = parse_json(raw, str(path))
+    if is_robustmad(data):          # RobustMAD's {"images": [...]} files run unchanged
+        qs = robustmad_set(data, hashlib.sha256(raw).hexdigest(), str(path))
+        qs.git_blob = git_blob_sha1(raw)
+        return qs
     if not isinstance(data, dict):
         raise DataError("expected a JSON object keyed by query image path", culprit=str(path))
     entries = {key: _entry(key, value, path) for key, value in data.items()}
-    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+    return QuestionSet(entries=entries, sha256=hashlib.sha256(raw).hexdigest(), source=str(path),
+                       git_blob=git_blob_sha1(raw))
 
 
 def _entry(key: str, value: dict, path: Path) -> ImageEntry:
@@ -51,12 +60,14 @@ def _question(key: str, index: int, q: dict, where: str) -> Question:
     if not isinstance(q, dict) or any(f not in q for f in _Q_FIELDS):
         raise DataError(f"question needs fields {', '.join(_Q_FIELDS)}", culprit=where)
     options = q["Options"]
-    if not isinstance(options, dict) or not options or any(k not in set(LETTERS) for k in options):
+    if q["type"] == GROUNDING:      # boxes, not a letter: no options, the truth as JSON (questions/grounding.py)
+        check_grounding(options, q["Answer"], where)
+    elif not isinstance(options, dict) or not options or any(k not in set(LETTERS) for k in options):
         raise DataError(f"options must be keyed by letters A-E, got {quote(list(options))}", culprit=where)
-    if not isinstance(q["Answer"], str) or q["Answer"] not in options:
+    if q["type"] != GROUNDING and (not isinstance(q["Answer"], str) or q["Answer"] not in options):
         raise DataError(f"answer {quote(q['Answer'])} is not one of the options {quote(list(options))}",
                         culprit=where)
-    if not isinstance(q["type"], str) or q["type"] not in TYPES:
+    if not isinstance(q["type"], str) or q["type"] not in (*TYPES, GROUNDING):
         raise DataError(f"unknown question type {quote(q['type'])}", culprit=where)
     if not isinstance(q["Question"], str) or not q["Question"].strip():
         raise DataError(f"'Question' must be non-empty text, got {quote(q['Question'])}", culprit=where)

@@ -74,6 +74,7 @@ class QuestionSet:
     entries: dict[str, ImageEntry]          # ordered as in the file
     sha256: str = ""                        # of the file it was read from
     source: str = ""                        # the file's path, for messages
+    git_blob: str = ""                      # git's blob id of the file (recognises MMAD's GitHub copy)
 
     def questions(self):
         for entry in self.entries.values():

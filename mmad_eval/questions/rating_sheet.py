@@ -16,9 +16,10 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from ..errors import DataError
+from ..imageio import load_image
+from ..paths import safe_join
 from .model import SUBTASKS, QuestionSet
 
 FORMAT = "mmad-eval-ratings/1"
@@ -64,14 +65,9 @@ def _equal(by, subtasks, n) -> dict:
 
 
 def image_uri(path: Path, max_side: int | None) -> str:
-    try:
-        img = Image.open(path)
-        img.load()
-    except FileNotFoundError:
-        raise DataError("image file not found", culprit=str(path)) from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read image: {e}", culprit=str(path)) from None
-    img = img.convert("RGB")
+    """The image as a JPEG data URL, shrunk to ``max_side``; a missing, broken or too large image (over the
+    pixel limit: never decoded) is one DataError naming the file."""
+    img = load_image(path, mode="RGB")
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.BICUBIC)
     buf = io.BytesIO()
@@ -93,8 +89,9 @@ function sheetAnswers() {
     out.push({qid: card.getAttribute("data-qid"), choice: picked ? picked.value : null,
               unanswerable: card.querySelector("input.flag-box").checked});
   });
-  return {format: SHEET.format, sheet: SHEET.id, questions_sha256: SHEET.sha256,
-          rater: document.getElementById("rater").value.trim(), answers: out};
+  return {format: SHEET.format, sheet: SHEET.id, questions_sha256: SHEET.sha256, seed: SHEET.seed,
+          strata: SHEET.strata, sample: SHEET.sample, rater: document.getElementById("rater").value.trim(),
+          answers: out};
 }
 function updateCount() {
   var a = sheetAnswers().answers, done = a.filter(function (x) { return x.choice || x.unanswerable; }).length;
@@ -114,7 +111,8 @@ document.addEventListener("DOMContentLoaded", updateCount);
 """
 
 
-def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max_side: int | None) -> str:
+def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max_side: int | None,
+                 strata: str = "proportional") -> str:
     e = html.escape
     sheet_id = f"{qs.sha256[:16]}-n{len(questions)}-seed{seed}"
     cards = []
@@ -122,8 +120,9 @@ def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max
         entry = qs.entries[q.image]
         figs = []
         if entry.random_templates:
-            figs.append(("Normal reference", image_uri(root / entry.random_templates[0], max_side)))
-        figs.append(("Query image", image_uri(root / q.image, max_side)))
+            figs.append(("Normal reference", image_uri(safe_join(root, entry.random_templates[0],
+                                                                 what="template path"), max_side)))
+        figs.append(("Query image", image_uri(safe_join(root, q.image, what="image path"), max_side)))
         opts = "".join(f'<label><input type="radio" name="q{i}" value="{e(L)}"> {e(L)}. {e(t)}</label>'
                        for L, t in q.options.items())
         imgs = "".join(f'<figure><img src="{src}" alt="{e(cap)}"><figcaption>{e(cap)}</figcaption></figure>'
@@ -132,7 +131,9 @@ def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max
                      f'<div class="imgs">{imgs}</div><p><b>{e(q.text)}</b></p>{opts}'
                      f'<label class="flag"><input type="checkbox" class="flag-box"> This question has no single '
                      f'right answer</label></div>')
-    meta = json.dumps({"format": FORMAT, "id": sheet_id, "sha256": qs.sha256})
+    # the sheet's identity, carried into every answers file: question file, draw, and the questions drawn
+    meta = json.dumps({"format": FORMAT, "id": sheet_id, "sha256": qs.sha256, "seed": seed, "strata": strata,
+                       "sample": [q.qid for q in questions]}).replace("</", "<\\/")
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>Rating sheet {e(sheet_id)}</title>'
             f'<style>{_CSS}</style><script>var SHEET = {meta};{_JS}</script></head><body>'
             f'<h1>Rating sheet</h1><p>Each question shows a normal reference image first, then the query '
@@ -165,7 +166,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_sheet(qs: QuestionSet, root: Path, out: Path, n: int, *, seed: int = 0,
                 max_side: int | None = 512, strata: str = "proportional") -> dict:
     questions = draw(qs, n, seed, strata)
-    write_text_atomic(out, render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side))
+    write_text_atomic(out, render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side,
+                                             strata=strata))
     per = defaultdict(int)
     for q in questions:
         per[q.subtask] += 1

@@ -8,14 +8,19 @@ Layout (all lists, to keep 40,000-question reports small):
   questions: [qid, dataset idx, category idx, subtask idx, answer text idx, per-model list]
              per model: null (not asked) or [all-correct 0/1, [[rotation, prompt idx or -1, answer letter,
              parsed letter or "", rule idx or -1, reply idx or -1, error idx or -1, options idx], ...]]
+             Defect Grounding questions (subtask index len(SUBTASKS)) add a 7th item {size, truth, format}
+             (true pixel boxes) and a 9th item per record, [predicted pixel boxes or null, mIoU]; "correct"
+             there means mIoU >= 0.5.
 """
 from __future__ import annotations
 
 import json
 
+from ..questions.grounding import GROUNDING
 from ..questions.model import SUBTASKS
 from ..run.loaded import LoadedRun
-from .scrub import scrub_text
+from .grounding import answer_text, browser_extra, truth_payload
+from .scrub import display_text, scrub_text
 from .thumbs import Thumbnails
 
 
@@ -34,13 +39,13 @@ class _Interned:
         return i
 
 
-def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
+def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None, grounding=None) -> dict:
     strings = _Interned()
     datasets, categories = _Interned(), _Interned()
     prompts: list = []
     prompt_ids: dict[tuple[int, str], int] = {}
     questions: dict[str, list] = {}
-    subtask_ix = {s: i for i, s in enumerate(SUBTASKS)}
+    subtask_ix = {s: i for i, s in enumerate([*SUBTASKS, GROUNDING])}   # other types get indices after these
 
     def prompt_of(m: int, run: LoadedRun, key: str) -> int:
         content = run.prompts.get(key)
@@ -64,10 +69,10 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
         return pid
 
     for m, run in enumerate(runs):
-        for a in run.answers:
+        for a in [*run.answers, *run.other_types]:
             q = questions.get(a.qid)
             if q is None:
-                st = subtask_ix.get(a.subtask, -1)
+                st = subtask_ix.setdefault(a.subtask, len(subtask_ix))
                 q = questions[a.qid] = [a.qid, datasets(a.dataset), categories(a.category), st, -1,
                                         [None] * len(runs)]
             slot = q[5][m]
@@ -77,16 +82,40 @@ def browser_blob(runs: list[LoadedRun], thumbs: Thumbnails | None) -> dict:
                 q[4] = strings(f"{a.answer}. {a.options.get(a.answer, '')}")
             slot[0] &= int(a.correct)
             slot[1].append([a.rotation, prompt_of(m, run, a.request_key), a.answer, a.parsed or "",
-                            strings(rule_label(a)), strings(a.reply),
-                            strings(scrub_text(a.error)) if a.error else -1,
+                            strings(rule_label(a)), strings(display_text(a.reply)),
+                            strings(display_text(scrub_text(a.error))) if a.error else -1,
                             strings(json.dumps(a.options, ensure_ascii=False))])
+    if grounding is not None:
+        _grounding_cards(runs, grounding, questions, strings, prompt_of, datasets, categories)
     for q in questions.values():
         for slot in q[5]:
             if slot:
                 slot[1].sort(key=lambda r: r[0])
     return {"strings": strings.items, "prompts": prompts, "models": [r.name for r in runs],
-            "subtasks": list(SUBTASKS), "datasets": datasets.items, "categories": categories.items,
+            "subtasks": list(subtask_ix), "datasets": datasets.items, "categories": categories.items,
             "questions": list(questions.values())}
+
+
+def _grounding_cards(runs, grounding, questions, strings, prompt_of, datasets, categories) -> None:
+    """Browser entries of the grounding answers (``grounding``: a :class:`.grounding.GroundingReport`)."""
+    for m, run in enumerate(runs):
+        scored = grounding.images.get(run.name, {})
+        for a in run.grounding:
+            image = scored.get(a.qid)
+            if image is None:
+                continue
+            q = questions.get(a.qid)
+            if q is None:
+                q = questions[a.qid] = [a.qid, datasets(a.dataset), categories(a.category), len(SUBTASKS),
+                                        strings(answer_text(image)), [None] * len(runs), truth_payload(image)]
+            slot = q[5][m]
+            if slot is None:
+                slot = q[5][m] = [1, []]
+            slot[0] &= int(image.miou >= 0.5)
+            slot[1].append([a.rotation, prompt_of(m, run, a.request_key), "", "", strings(a.rule),
+                            strings(display_text(a.reply)),
+                            strings(display_text(scrub_text(a.error))) if a.error else -1, strings("{}"),
+                            browser_extra(image)])
 
 
 SHOWN_CALLS, SHOWN_ARGUMENTS = 16, 300     # a runaway reply's calls, shortened in the page

@@ -6,8 +6,11 @@ from html import escape
 
 from markupsafe import Markup
 
+# 20 run colours, pairwise at least 20 apart in CIELAB (ΔE76; tests/report/test_charts.py checks it)
 PALETTE = ("#2f6db5", "#e07b39", "#3a9a6a", "#b8476a", "#7a5cb0", "#8c6d46", "#3aa6b9", "#a6a13a",
-           "#596273", "#d45d5d")
+           "#596273", "#d45d5d", "#f2c12e", "#1b2f66", "#8fd16a", "#e68fc4", "#5c1f0c", "#00c2a8",
+           "#c45ad6", "#9aa7b8", "#3d5229", "#ff9e80")
+GROUPED_BARS_UP_TO = 8      # more runs than this: a dot plot instead of grouped bars, and no radar
 # sequential scale for accuracy (light yellow -> teal -> deep blue), perceptually ordered
 _SEQ = ((255, 255, 217), (199, 233, 180), (127, 205, 187), (65, 182, 196), (29, 145, 192),
         (34, 94, 168), (12, 44, 132))
@@ -101,6 +104,38 @@ def bar_chart(columns: list[str], series: list[tuple[str, dict[str, float | None
                        f'text-anchor="middle" class="axis">{line}</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def dot_chart(columns: list[str], series: list[tuple[str, dict[str, float | None]]],
+              width: int = 860, row_h: int = 26) -> Markup:
+    """One row per column (subtask), one dot per series (run) on a 0-100 % axis: readable for many runs."""
+    left, right, top = 150, 16, 22
+    pw = width - left - right
+    height = top + row_h * len(columns) + 8
+    out = [f'<svg class="chart dots" viewBox="0 0 {width} {height}" width="100%" role="img" '
+           f'aria-label="accuracy per subtask, one dot per run">']
+    for v in range(0, 101, 20):
+        x = left + pw * v / 100
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 6}" y2="{height - 6}" class="grid"/>'
+                   f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" class="tick">{v}</text>')
+    for ci, col in enumerate(columns):
+        y = top + row_h * ci + row_h / 2
+        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" class="axis">{escape(col)}</text>'
+                   f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        for si, (name, vals) in enumerate(series):
+            v = vals.get(col)
+            if v is None:
+                continue
+            x = left + pw * max(0.0, min(100.0, v)) / 100
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour(si)}" fill-opacity="0.85" '
+                       f'stroke="#fff"><title>{escape(name)} · {escape(col)}: {v:.1f}%</title></circle>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def subtask_chart(columns: list[str], series: list[tuple[str, dict[str, float | None]]]) -> Markup:
+    """Grouped bars up to :data:`GROUPED_BARS_UP_TO` runs, a dot plot past that."""
+    return (bar_chart if len(series) <= GROUPED_BARS_UP_TO else dot_chart)(columns, series)
 
 
 def radar_chart(columns: list[str], series: list[tuple[str, dict[str, float | None]]],

@@ -7,14 +7,20 @@ from itertools import combinations
 
 from .. import __version__
 from ..questions.model import SUBTASKS
+from ..run.describe import describe_run
 from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
+from ..score.by_type import score_by_type
 from ..score.calibration import Calibration
+from ..score.ranking import (Entrant, QuestionSet, Ranking, headline, is_known_mmad_revision, question_set,
+                             unanswered)
 from ..score.none_option import none_option_report
 from ..score.table import ScoreTable
 from .agent_section import agent_cards
 from .robustness_section import robustness_rows
 from .browser import browser_blob
+from .charts import colour
+from .grounding import GroundingReport, grounding_report
 from .published import PublishedRow, published_rows
 from .scoring import Breakdown, PackageScoring, PairRow, Scoring
 from .scrub import display_path, scrub
@@ -35,7 +41,7 @@ class ModelData:
     questions: int                      # distinct questions in the run
     answered: int                       # of those, answered without a request error
     records: int                        # answer records (questions x rotations)
-    parse_failure: float | None         # percent of replies with no parsed letter
+    parse_failure: float | None         # percent of answers with no parsed letter (abstentions apart)
     error_rate: float | None            # percent of requests that failed
     tokens_in: int | None
     tokens_out: int | None
@@ -47,6 +53,13 @@ class ModelData:
     live_cost: float | None = None              # what it would have cost live (runs answered through batches)
     detection: DetectionReport | None = None    # Anomaly Detection as a detector (AUROC, AUPR, F1-max, ROC)
     calibration: Calibration | None = None      # ECE, reliability, coverage (answers with a confidence)
+    description: str = ""                       # one line: model or baseline, preset, answer mode, questions
+    index: int = 0                              # position in the report (its colour everywhere)
+    abstained: int = 0                          # answers the backend declined by design
+    abstain_rate: float | None = None           # percent of answers
+    compatible_gap: str | None = None           # why summary.py's number differs from the strict one
+    question_set: QuestionSet | None = None
+    question_file: str = ""                     # which questions: known MMAD revision or hash, subset
 
 
 @dataclass
@@ -56,6 +69,8 @@ class Comparison:
     rows: list[PairRow]
     disagreements: list[dict]           # a few questions where the two runs' letters differ
     n_disagree: int
+    shared: int = 0                     # questions paired
+    whole: bool = False                 # paired on every question of both runs: the summary's numbers
 
 
 @dataclass
@@ -63,8 +78,8 @@ class Ablation:
     base: str
     run: str
     changed: dict[str, tuple]           # enhancement setting -> (base value, this run's value)
-    deltas: dict[str, float | None]     # column -> compatible score difference (run - base), points
-    strict_delta: float | None
+    deltas: dict[str, float | None]     # column -> strict score difference (run - base), points
+    compatible_delta: float | None      # the MMAD-compatible Average's difference, beside it
 
 
 @dataclass
@@ -81,6 +96,11 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     human: list[PublishedRow] = field(default_factory=list)   # raters' rows (mmad-eval audit --human --json)
     errata: ErrataSection | None = None
+    grounding: GroundingReport | None = None                  # Defect Grounding scores (scored apart)
+    other_types: list[tuple[str, dict]] = field(default_factory=list)  # (run, per-type rows): other letter types
+    ranking: Ranking | None = None
+    headline: str = ""                  # the summary's first sentence (strict score; a leader only if separated)
+    published_comparable: bool = False  # the ranked runs answered a known mmad.json revision, whole
     agents: list = field(default_factory=list)   # agent_section.AgentCard per agent-mode run
     robustness: list = field(default_factory=list)   # robustness_section.RobustnessRow per perturbed run
     none_options: list = field(default_factory=list)  # (run name, NoneOptionReport) of runs offering a none option
@@ -118,6 +138,16 @@ def errata_section(runs: list[LoadedRun], models: list[ModelData], errata, scori
     return ErrataSection(reference=errata_reference(errata), rows=rows, entries=entries, notes=notes)
 
 
+def question_set_line(record: dict) -> str:
+    """Which questions a run scored, in a few words: the known MMAD revision (or the file's SHA-256 prefix)
+    and the named subset, if any."""
+    q = record.get("questions") or {}
+    what = q.get("known_as") or (f"{q.get('file') or 'questions'} (sha256 {q['sha256'][:12]})" if q.get("sha256")
+                                 else "")
+    subset = ((record.get("slice") or {}).get("subset") or {}).get("name")
+    return what + (f" · subset {subset}" if subset else "")
+
+
 def _settings(record: dict) -> dict:
     s = record.get("settings")
     return s if isinstance(s, dict) else {}
@@ -151,7 +181,7 @@ def _usage(run: LoadedRun) -> tuple[int | None, int | None, float | None]:
     return tin, tout, cost
 
 
-def model_data(run: LoadedRun, scoring: Scoring) -> ModelData:
+def model_data(run: LoadedRun, scoring: Scoring, index: int = 0) -> ModelData:
     compatible = scoring.compatible(run.answers)
     strict = scoring.strict(run.answers)
     qids = {a.qid for a in run.answers}
@@ -172,6 +202,10 @@ def model_data(run: LoadedRun, scoring: Scoring) -> ModelData:
         circular=((x.get("circular") or {}).get("accuracy") or {}).get("All"),
         live_cost=(run.record.get("usage") or {}).get("live_cost_usd"),
         detection=scoring.detection(run.answers), calibration=scoring.calibration(run.answers),
+        description=describe_run(run.record), index=index, abstained=x.get("abstained", 0),
+        abstain_rate=x.get("abstain_rate"), compatible_gap=scoring.gap(run.answers, compatible, strict),
+        question_set=question_set(run.record, run.answers),
+        question_file=question_set_line(run.record),
     )
 
 
@@ -188,6 +222,10 @@ def _disagreements(a: LoadedRun, b: LoadedRun) -> tuple[int, list[dict]]:
     return len(rows), rows[:DISAGREEMENTS_SHOWN]
 
 
+def _asked(run: LoadedRun) -> int:
+    return len({a.qid for a in run.answers if a.rotation == 0})
+
+
 def comparisons(runs: list[LoadedRun], scoring: Scoring) -> list[Comparison]:
     pairs = list(combinations(runs, 2))
     if len(pairs) > MAX_PAIRS:
@@ -195,7 +233,10 @@ def comparisons(runs: list[LoadedRun], scoring: Scoring) -> list[Comparison]:
     out = []
     for a, b in pairs:
         n, shown = _disagreements(a, b)
-        out.append(Comparison(a.name, b.name, scoring.paired(a.answers, b.answers), shown, n))
+        rows = scoring.paired(a.answers, b.answers)
+        shared = next((r.n for r in rows if r.column == "Average"), 0)
+        whole = shared == _asked(a) == _asked(b) and not unanswered(a.answers) and not unanswered(b.answers)
+        out.append(Comparison(a.name, b.name, rows, shown, n, shared, whole))
     return out
 
 
@@ -238,7 +279,7 @@ def _base_for(run: LoadedRun, plain: list[LoadedRun]) -> LoadedRun | None:
 
 def ablations(runs: list[LoadedRun], models: dict[str, ModelData]) -> list[Ablation]:
     """Runs that differ from another run of the same settings only in the help they get (reference images,
-    knowledge, expert), as deltas against the run with the least help."""
+    knowledge, expert), as strict-score deltas against the run with the least help."""
     out = []
     plain = [r for r in runs if _settings(r.record) and _is_plain(_settings(r.record))]
     for run in runs:
@@ -250,18 +291,27 @@ def ablations(runs: list[LoadedRun], models: dict[str, ModelData]) -> list[Ablat
         changed = {k.split(".", 1)[1]: (fb.get(k), fr.get(k)) for k in sorted(set(fb) | set(fr))
                    if _is_help(k) and fb.get(k) != fr.get(k)}
         mb, mr = models[base.name], models[run.name]
-        deltas = {c: (mr.compatible.overall.get(c) - mb.compatible.overall.get(c))
-                  if mr.compatible.overall.get(c) is not None and mb.compatible.overall.get(c) is not None
-                  else None for c in (*SUBTASKS, "Average")}
-        sa, sb = mr.strict.overall.get("Average"), mb.strict.overall.get("Average")
+        deltas = {c: _delta(mr.strict.overall.get(c), mb.strict.overall.get(c)) for c in (*SUBTASKS, "Average")}
         out.append(Ablation(base.name, run.name, scrub(changed), deltas,
-                            sa - sb if sa is not None and sb is not None else None))
+                            _delta(mr.compatible.overall.get("Average"), mb.compatible.overall.get("Average"))))
     return out
+
+
+def _delta(a: float | None, b: float | None) -> float | None:
+    return a - b if a is not None and b is not None else None
+
+
+def _shown_notes(m: ModelData) -> list[str]:
+    """A model's score notes, less what the summary already says: the strict rule (its note paragraph), the
+    dropped answers (its line beside the run) and our fixed variant's number (not shown in the report)."""
+    notes = [*m.compatible.notes, *m.strict.notes]
+    return list(dict.fromkeys(n for n in notes if not n.startswith(("strict: unparsed", "MMAD-compatible score "))
+                              and not (m.compatible_gap and "had no letter A-E" in n)))
 
 
 def _notes(models: list[ModelData]) -> list[str]:
     """The score tables' notes; one said of every model is shown once, without a model name."""
-    per = [list(dict.fromkeys((*m.compatible.notes, *m.strict.notes))) for m in models]
+    per = [_shown_notes(m) for m in models]
     common = set.intersection(*(set(p) for p in per)) if len(per) > 1 else set()
     out = [n for n in per[0] if n in common] if per else []
     return out + [f"{m.name}: {n}" for m, p in zip(models, per) for n in p if n not in common]
@@ -290,10 +340,13 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
     """Build the report data for ``runs`` (in the order given)."""
     scoring = scoring or PackageScoring()
     runs, judged = split_open_runs(runs)
-    models = [model_data(r, scoring) for r in runs]
+    models = [model_data(r, scoring, i) for i, r in enumerate(runs)]
+    ranking = scoring.ranking([Entrant(m.name, r.answers, m.question_set, m.strict) for r, m in zip(runs, models)])
     by_name = {m.name: m for m in models}
     thumbnails = Thumbnails(thumbs or ThumbSettings())
-    blob = browser_blob(runs, thumbnails if images else None)
+    grounding = grounding_report(runs)
+    blob = browser_blob(runs, thumbnails if images else None, grounding)
+    blob["colours"] = [colour(i) for i in range(len(runs))]
     thumbnails.build()
     notes = _notes(models)
     if thumbnails.size < thumbnails.settings.size:
@@ -312,7 +365,10 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         ablations=ablations(runs, by_name), published=published_rows() if published else [],
         browser=blob, thumbs=thumbnails, notes=notes,
         errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
+        grounding=grounding,
+        other_types=[(r.name, score_by_type(r.other_types).rows) for r in runs if r.other_types],
         agents=agent_cards(runs),
         robustness=robustness_rows(runs),
         none_options=[(r.name, rep) for r in runs for rep in [none_option_report(r.answers)] if rep is not None],
-        judged=judged)
+        judged=judged,
+        ranking=ranking, headline=headline(ranking), published_comparable=is_known_mmad_revision(ranking.question_set))

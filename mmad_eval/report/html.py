@@ -5,14 +5,18 @@ import json
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
 from ..atomic_write import write_text
+from ..questions.human_scores import wilson
 from ..questions.model import SUBTASK_SHORT, SUBTASKS
 from . import charts, detection_charts
 from .browser import script_json
 from .data import ReportData
+from .grounding import COLUMNS as GROUNDING_COLUMNS
 
 _TEMPLATES = Path(__file__).parent / "templates"
+SMALL_CELL = 30         # a cell of fewer questions shows its n and a 95 % Wilson interval
 
 
 def _fmt(v, digits: int = 1) -> str:
@@ -85,23 +89,46 @@ def detection_context(data: ReportData) -> dict:
             "coverage": detection_charts.coverage_chart(cov), "pct": _pct, "pct_ci": _pct_ci}
 
 
+def cell(run: str, subtask: str, scorer: str) -> Markup:
+    """The attributes naming a number's run, subtask and scorer (one number per cell per scorer on a page)."""
+    return Markup(f'data-run="{escape(run)}" data-subtask="{escape(subtask)}" data-scorer="{escape(scorer)}"')
+
+
+def delta_cell(run: str, base: str, subtask: str, scorer: str) -> Markup:
+    """The attributes of a difference (run - base) of two cells of one scorer."""
+    return Markup(f'data-delta-run="{escape(run)}" data-delta-base="{escape(base)}" '
+                  f'data-subtask="{escape(subtask)}" data-scorer="{escape(scorer)}"')
+
+
+def small_cell(pct: float | None, n: int | None) -> Markup:
+    """Below a small cell's percent: its number of questions and 95 % Wilson interval (nothing for n >= 30)."""
+    if pct is None or not n or n >= SMALL_CELL:
+        return Markup("")
+    lo, hi = wilson(pct / 100 * n, n)
+    return Markup(f'<small class="n" title="{n} questions; 95% Wilson interval">n={n}<br>{100 * lo:.0f}–{100 * hi:.0f}'
+                  '</small>')
+
+
 def render(data: ReportData) -> str:
     cols = list(SUBTASKS) + ["Average"]
     short = {**SUBTASK_SHORT, "Average": "Avg"}
     names = [m.name for m in data.models]
-    series = [(m.name, m.compatible.overall) for m in data.models]
+    series = [(m.name, m.strict.overall) for m in data.models]
+    radar = None
+    if len(series) <= charts.GROUPED_BARS_UP_TO:
+        radar = charts.radar_chart([short[c] for c in SUBTASKS], [(n, {short[k]: v for k, v in s.items()})
+                                                                  for n, s in series])
     ctx = dict(
         d=data, cols=cols, subtasks=list(SUBTASKS), short=short,
-        bar=charts.bar_chart(cols, series), radar=charts.radar_chart([short[c] for c in SUBTASKS],
-                                                                     [(n, {short[k]: v for k, v in s.items()})
-                                                                      for n, s in series]),
+        bar=charts.subtask_chart(cols, series), radar=radar,
         swatches=charts.swatches(names), legend=charts.legend(), diff_legend=charts.legend(
             "div", -10, 10, "difference, points"), colour=charts.colour,
-        best=max(data.models, key=lambda m: m.compatible.overall.get("Average") or -1, default=None),
+        cell=cell, delta_cell=delta_cell, small_cell=small_cell, small_n=SMALL_CELL,
         browser_json=script_json(data.browser), thumbs_json=script_json(data.thumbs.uris),
         css=(_TEMPLATES / "report.css").read_text(encoding="utf-8"),
         js=(_TEMPLATES / "browser.js").read_text(encoding="utf-8"),
         **detection_context(data),
+        grounding_cols=list(GROUNDING_COLUMNS), model_index={n: i for i, n in enumerate(names)},
     )
     return _env().get_template("report.html.j2").render(**ctx)
 

@@ -13,6 +13,7 @@ from ..score.ad_scores import DetectionReport, detection_report
 from ..score.breakdown import category_table, overkill_miss
 from ..score.calibration import Calibration, calibration
 from ..score.compare import compare_runs
+from ..score.ranking import Entrant, Ranking, compatible_gap, rank_runs
 from ..score.scorers import STRICT, Scorer
 from ..score.summary import compatible_tables, scored_table
 from ..score.table import COLUMNS, ScoreTable
@@ -53,13 +54,15 @@ class Scoring(Protocol):
     def paired(self, a: list[AnswerRecord], b: list[AnswerRecord]) -> list[PairRow]: ...
     def detection(self, answers: list[AnswerRecord]) -> DetectionReport | None: ...
     def calibration(self, answers: list[AnswerRecord]) -> Calibration | None: ...
+    def ranking(self, entrants: list[Entrant]) -> Ranking: ...
+    def gap(self, answers: list[AnswerRecord], compatible: ScoreTable, strict: ScoreTable) -> str | None: ...
 
 
 class PackageScoring:
     """Scores with ``mmad_eval.score`` (:mod:`mmad_eval.score.summary`, the same code as ``mmad-eval score``):
-    the MMAD-compatible table (what MMAD's summary.py prints for the run's answers file; notes say when our
-    fixed variant differs), the ``strict`` scorer's table, bootstrap CIs over query images, breakdowns and
-    paired comparisons by the strict scorer."""
+    the ``strict`` scorer's table (what every ranking uses), the MMAD-compatible table beside it (what MMAD's
+    summary.py prints for the run's answers file; notes say when our fixed variant differs), bootstrap CIs
+    over query images, breakdowns, the ranking and paired comparisons by the strict scorer."""
 
     def __init__(self, strict: Scorer = STRICT, n_boot: int = 1000, seed: int = 0):
         self.strict_scorer = strict
@@ -83,6 +86,14 @@ class PackageScoring:
 
     def calibration(self, answers):
         return calibration(answers)
+
+    def ranking(self, entrants):
+        """Complete runs of one question set by strict Average; the leader tested against each (paired)."""
+        return rank_runs(entrants, self.strict_scorer, n_boot=max(self.n_boot, 1), seed=self.seed)
+
+    def gap(self, answers, compatible, strict):
+        """Why summary.py's number differs from the strict one, with counts (None when they agree)."""
+        return compatible_gap(answers, compatible, strict)
 
     def paired(self, a, b):
         cmp = compare_runs(a, b, self.strict_scorer, n_boot=self.n_boot, seed=self.seed)

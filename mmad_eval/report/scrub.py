@@ -1,4 +1,4 @@
-"""Safeguards for what a report displays: no absolute local paths, no secrets."""
+"""Safeguards for what a report displays: no absolute local paths, no secrets, no endless model text."""
 from __future__ import annotations
 
 import os
@@ -23,6 +23,15 @@ def display_path(path: str | os.PathLike, base: Path | None = None) -> str:
 
 
 _KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{4,}")
+DISPLAY_CHARS = 4000     # model text (a reply, an error) shown in a report is cut after this many characters
+
+
+def display_text(text: str | None, limit: int = DISPLAY_CHARS) -> str | None:
+    """``text`` as a report shows it: at most ``limit`` characters, then "… (N more characters)" (the store
+    keeps it whole; reports escape it like any text)."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
 def scrub_text(text: str) -> str:

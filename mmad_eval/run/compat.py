@@ -20,6 +20,9 @@ def incompatibilities(a: dict, b: dict) -> list[str]:
         diffs.append("questions.sha256")
     if (a.get("prompt") or {}).get("sha256") != (b.get("prompt") or {}).get("sha256"):
         diffs.append("prompt.sha256")
+    ga, gb = (a.get("grounding_prompt") or {}).get("sha256"), (b.get("grounding_prompt") or {}).get("sha256")
+    if ga and gb and ga != gb:
+        diffs.append("grounding_prompt.sha256")
     if "backend_identity" in a and "backend_identity" in b and a["backend_identity"] != b["backend_identity"]:
         diffs.append("backend identity")
     return diffs

@@ -23,6 +23,7 @@ from ..prompt.perturb import perturbed_png
 from ..prompt.tools import agent_instruction
 from ..prompt.render import ImageSlot, PromptTemplate
 from ..questions.jsonl_io import load_jsonl
+from ..questions.grounding import GROUNDING, GroundingTruth
 from ..questions.mmad_io import load_mmad_json
 from ..questions.model import QuestionSet
 from ..settings import MAPS_PREFIX, RunSettings
@@ -42,6 +43,7 @@ class RunInputs:
     root: Path
     template: PromptTemplate
     registry: ImageRegistry
+    grounding_template: PromptTemplate | None = None   # only when the set holds Defect Grounding questions
 
     @classmethod
     def read(cls, settings: RunSettings, questions_path, data_root=None, prompt_dir=None) -> "RunInputs":
@@ -50,8 +52,10 @@ class RunInputs:
         root = Path(data_root) if data_root else recorded_data_root(questions, questions_path)
         if not root.is_dir():
             raise ConfigError("data root is not a folder", culprit=str(root))
+        grounding = (PromptTemplate(settings.protocol.grounding_prompt, prompt_dir)
+                     if any(q.type == GROUNDING for q in questions.questions()) else None)
         return cls(questions_path, questions, root, PromptTemplate(settings.protocol.prompt, prompt_dir),
-                   ImageRegistry(settings.images))
+                   ImageRegistry(settings.images), grounding)
 
 
 @dataclass
@@ -91,11 +95,19 @@ class Plan:
 
 def recorded_data_root(questions: QuestionSet, path: Path) -> Path:
     """The images' folder a question file records (``data_root`` of its entries, relative to the file, as
-    `mmad-eval generate` writes it); else the file's own folder (MMAD's mmad.json sits in the data root)."""
+    `mmad-eval generate` writes it); else the file's own folder (MMAD's mmad.json sits in the data root).
+    A recorded folder must be the file's own folder or one inside it: a file naming ``/`` or ``../..`` would
+    otherwise send any image on the machine to an API. Elsewhere, the user says so with ``--data-root``."""
     roots = {e.extra.get("data_root") for e in questions.entries.values()}
     folder = Path(path).resolve().parent
     if len(roots) == 1 and isinstance(next(iter(roots)), str):
-        return (folder / next(iter(roots))).resolve()
+        recorded = next(iter(roots))
+        root = (folder / recorded).resolve()
+        if root != folder and folder not in root.parents:
+            raise DataError(f"the question file records its images at {recorded!r} ({root}), outside the "
+                            f"question file's folder {folder}; if that is right, say so with --data-root {root}",
+                            culprit=str(path))
+        return root
     return folder
 
 
@@ -114,21 +126,24 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
     agent_maps = []     # the maps behind the agent's detector tool shape its later turns
     if settings.agent.enabled and settings.agent.detector.startswith(MAPS_PREFIX):
         agent_maps.append(enh.expert_of_kind(settings.agent.detector).maps.fingerprint())
+    grounding_sha = inputs.grounding_template.sha256 if inputs.grounding_template else None
     fingerprint = plan_fingerprint(selection, enh, inputs.root, [
-        settings.as_dict(), identity, inputs.template.sha256, inputs.questions.sha256, str(inputs.root),
-        *agent_maps])
+        settings.as_dict(), identity, inputs.template.sha256, inputs.questions.sha256, str(inputs.root)]
+        + ([grounding_sha] if grounding_sha else []) + agent_maps)
     to_build, skipped_keys, skipped_answers = selection, set(), 0
     if fingerprint and previous and previous.get("plan_fingerprint") == fingerprint:
         # nothing that shapes a request changed: rebuild only the images that still need asking
         to_build, skipped_keys, skipped_answers = needing_work(store, name, selection, retry_failed)
     built = build_requests(to_build, settings.protocol, inputs.template, enh, inputs.registry, inputs.root,
-                           identity, settings.agent)
+                           identity, settings.agent, inputs.grounding_template)
     record = build_run_record(name=name, settings=settings.as_dict(), model_spec=spec.as_dict(),
                           backend=backend.describe(), questions=inputs.questions,
                           question_count=sum(len(sel) for _, sel in selection), template=inputs.template,
                           enhancements=enh.describe(), slice_=slice.as_dict(), data_root=str(inputs.root),
                           previous=previous)
     record["plan_fingerprint"] = fingerprint
+    if inputs.grounding_template:
+        record["grounding_prompt"] = {"name": inputs.grounding_template.name, "sha256": grounding_sha}
     record["backend_identity"] = json.loads(json.dumps(identity, sort_keys=True, default=str))
     return Plan(name, selection, built, record, previous, skipped_keys, skipped_answers)
 
@@ -208,8 +223,8 @@ def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str, agen
         last = messages[-1]
         messages = (*messages[:-1], replace(last, parts=(*last.parts, TextPart("\n" + agent_text))))
     metas = [{"qid": s.question.qid, "image": s.question.image, "index": s.question.index,
-              "type": s.question.type, "options": s.options} for _, s in unit.answers]
-    meta = {"questions": metas, **({k: metas[0][k] for k in ("image", "type", "options")}
+              "type": s.question.type, "options": s.options, **_box_meta(s.question)} for _, s in unit.answers]
+    meta = {"questions": metas, **({k: v for k, v in metas[0].items() if k not in ("qid", "index")}
                                    if len(metas) == 1 else {}), **({"answer_format": "open"} if open_answer else {})}
     return Request(messages=messages, qids=tuple(m["qid"] for m in metas),
                    options=tuple(tuple(m["options"]) for m in metas), meta=meta, tools=tuple(tools))
@@ -224,10 +239,21 @@ def _agent_text(agent, root: Path, entry, prompt_dir) -> str:
     return agent_instruction(agent.tools, size, agent.max_turns, prompt_dir)
 
 
+def _box_meta(q) -> dict:
+    """What a backend answering a Defect Grounding question may know: the asked format and image size (never
+    the true boxes)."""
+    if q.type != GROUNDING:
+        return {}
+    truth = GroundingTruth.from_json(q.answer, q.qid)
+    return {"box_format": truth.format, "image_size": list(truth.size)}
+
+
 def build_requests(selection, protocol, template: PromptTemplate, enh, registry: ImageRegistry, root: Path,
-                   identity: dict, agent=None) -> BuiltRequests:
+                   identity: dict, agent=None, grounding_template: PromptTemplate | None = None) -> BuiltRequests:
     """Every request of the selection, keyed and deduplicated; unbuildable questions become data errors.
-    With ``agent`` (AgentSettings, tools offered), each request offers its tools and says how to call them."""
+    With ``agent`` (AgentSettings, tools offered), each request offers its tools and says how to call them.
+    Defect Grounding questions are rendered with ``grounding_template`` (their own instruction: boxes), alone
+    and without tools or open-answer mode."""
     built = BuiltRequests()
     for entry, selected in selection:
         built.questions += len(selected)
@@ -243,8 +269,13 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
                     built.members.append(_member(s, "data-error:" + digest, pos, len(unit.prompt)))
             continue
         for unit in units:
-            req = _unit_request(unit, template, images, protocol.question_mode, agent_text,
-                                agent.tools if agent_text else (), protocol.answer_format == "open")
+            if unit.prompt[0].question.type == GROUNDING:
+                if grounding_template is None:
+                    raise ConfigError("Defect Grounding questions need a grounding prompt template", culprit="prompt")
+                req = _unit_request(unit, grounding_template, images, "independent")
+            else:
+                req = _unit_request(unit, template, images, protocol.question_mode, agent_text,
+                                    agent.tools if agent_text else (), protocol.answer_format == "open")
             key = req.key(identity)
             built.requests.setdefault(key, req)
             built.members += [_member(s, key, pos, len(unit.prompt)) for pos, s in unit.answers]

@@ -19,6 +19,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from ..questions.grounding import GROUNDING
 from ..questions.model import LETTERS, ImageEntry, Question
 from .settings import ProtocolSettings
 
@@ -51,7 +52,10 @@ def base_order(q: Question, protocol: ProtocolSettings) -> list[str]:
 
 
 def show(q: Question, protocol: ProtocolSettings, rotation: int = 0) -> ShownQuestion:
-    """The question with options re-lettered A.. in display order, rotated by ``rotation`` positions."""
+    """The question with options re-lettered A.. in display order, rotated by ``rotation`` positions (a
+    question without options, Defect Grounding, is shown as it is)."""
+    if not q.options:
+        return ShownQuestion(question=q, options={}, answer=q.answer, rotation=0)
     order = base_order(q, protocol)
     n = len(order)
     r = rotation % n
@@ -62,11 +66,26 @@ def show(q: Question, protocol: ProtocolSettings, rotation: int = 0) -> ShownQue
 
 
 def rotations(q: Question, protocol: ProtocolSettings) -> range:
-    return range(len(q.options)) if protocol.circular else range(1)
+    return range(len(q.options)) if protocol.circular and q.options else range(1)
 
 
 def plan_entry(entry: ImageEntry, selected: list[Question], protocol: ProtocolSettings) -> list[Unit]:
-    """The requests to build for one image: ``selected`` are the questions to answer (file order)."""
+    """The requests to build for one image: ``selected`` are the questions to answer (file order).
+
+    Defect Grounding questions are always asked alone (one request each, whatever the mode) and never
+    appear in another question's prompt."""
+    boxes = [q for q in selected if q.type == GROUNDING]
+    if boxes:
+        letters = [q for q in entry.questions if q.type != GROUNDING]
+        entry = ImageEntry(key=entry.key, questions=letters, similar_templates=entry.similar_templates,
+                           random_templates=entry.random_templates, mask_path=entry.mask_path)
+        selected = [q for q in selected if q.type != GROUNDING]
+        alone = [Unit(prompt=[s], answers=[(0, s)]) for s in (show(q, protocol) for q in boxes)]
+        return _letter_units(entry, selected, protocol) + alone
+    return _letter_units(entry, selected, protocol)
+
+
+def _letter_units(entry: ImageEntry, selected: list[Question], protocol: ProtocolSettings) -> list[Unit]:
     mode = protocol.question_mode
     units: list[Unit] = []
     if mode == "independent":
@@ -107,8 +126,9 @@ def plan_entry(entry: ImageEntry, selected: list[Question], protocol: ProtocolSe
 
 def prompt_questions(unit: Unit) -> list[dict]:
     """The template's ``questions`` variable: ``number`` in this prompt, ``position`` in the image's
-    conversation (1-based; MMAD's scripts label "Question {position}:"), text and shown options."""
-    return [{"number": i + 1, "position": s.question.index + 1, "text": s.question.text, "options": s.options}
+    conversation (1-based; MMAD's scripts label "Question {position}:"), type, text and shown options."""
+    return [{"number": i + 1, "position": s.question.index + 1, "type": s.question.type, "text": s.question.text,
+             "options": s.options}
             for i, s in enumerate(unit.prompt)]
 
 

@@ -42,6 +42,20 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
+def question_identity(questions, question_count: int) -> dict:
+    """The question file as recorded: name, hashes, counts and, for a known MMAD revision, its name."""
+    from ..questions.identity import known_question_set
+
+    out = {"file": Path(questions.source).name, "sha256": questions.sha256, "count": len(questions),
+           "images": len(questions.entries), "selected": question_count}
+    if questions.git_blob:
+        out["git_blob"] = questions.git_blob
+    known = known_question_set(questions.sha256, questions.git_blob or None)
+    if known:
+        out["known_as"] = known
+    return out
+
+
 def build_run_record(*, name: str, settings: dict, model_spec: dict, backend: dict, questions, question_count: int,
                  template, enhancements: dict, slice_: dict, data_root: str, previous: dict | None) -> dict:
     """A fresh record for this invocation; ``previous`` (same run name) keeps its first start time."""
@@ -50,9 +64,7 @@ def build_run_record(*, name: str, settings: dict, model_spec: dict, backend: di
         "settings": settings,
         "model_spec": model_spec,
         "backend": backend,
-        "questions": {"file": Path(questions.source).name, "sha256": questions.sha256,
-                      "count": len(questions), "images": len(questions.entries),
-                      "selected": question_count},
+        "questions": question_identity(questions, question_count),
         "prompt": {"name": template.name, "sha256": template.sha256},
         "enhancements": enhancements,
         "slice": slice_,

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..errors import ConfigError
+from ..questions.grounding import GROUNDING, GROUNDING_SHORT
 from ..questions.model import SUBTASK_SHORT, SUBTASKS, TYPES, ImageEntry, Question, QuestionSet
+from .subsets import Subset, check_subset
 
 _SHORT_TO_SUBTASK = {v.lower(): k for k, v in SUBTASK_SHORT.items()}
 
@@ -17,9 +19,14 @@ class Slice:
     datasets: tuple[str, ...] = ()           # first key component, e.g. DS-MVTec
     categories: tuple[str, ...] = ()         # second key component, e.g. bottle
     shard: tuple[int, int] | None = None     # (i, N), 0 <= i < N: images whose key hash % N == i
+    subset: Subset | None = None             # a paper's named subset or a subset file
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(replace(self, subset=None))
+        del d["subset"]
+        if self.subset is not None:
+            d["subset"] = self.subset.describe()
+        return d
 
     def is_full(self) -> bool:
         return self == Slice()
@@ -41,21 +48,25 @@ def shard_of(key: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
 
 
-def _type_filter(names: tuple[str, ...]) -> set[str] | None:
+def _type_filter(names: tuple[str, ...], other_types: tuple[str, ...] = ()) -> set[str] | None:
+    """The question types ``names`` select; ``other_types``: the set's types outside MMAD's (e.g. RobustMAD's
+    robustness categories), selectable by their full name."""
     if not names:
         return None
     types: set[str] = set()
     for name in names:
         low = name.strip().lower()
         subtask = _SHORT_TO_SUBTASK.get(low) or next((s for s in SUBTASKS if s.lower() == low), None)
-        if subtask == "Object Analysis":
+        if low in (GROUNDING_SHORT.lower(), GROUNDING.lower()):
+            types.add(GROUNDING)
+        elif subtask == "Object Analysis":
             types.update({"Object Structure", "Object Details"})
         elif subtask:
             types.add(subtask)
         else:
-            t = next((t for t in TYPES if t.lower() == low), None)
+            t = next((t for t in (*TYPES, *other_types) if t.lower() == low), None)
             if t is None:
-                raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())} "
+                raise ConfigError(f"unknown subtask; use one of {', '.join(SUBTASK_SHORT.values())}, DG "
                                   "or a full subtask/type name", culprit=name)
             types.add(t)
     return types
@@ -63,7 +74,10 @@ def _type_filter(names: tuple[str, ...]) -> set[str] | None:
 
 def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Question]]]:
     """(entry, selected questions) pairs in file order; entries with nothing selected are left out."""
-    types = _type_filter(sl.subtasks)
+    others = tuple(sorted({q.type for q in qs.questions()} - set(TYPES) - {GROUNDING})) if sl.subtasks else ()
+    types = _type_filter(sl.subtasks, others)
+    if sl.subset is not None:
+        check_subset(sl.subset, qs)
     datasets, categories = set(sl.datasets), set(sl.categories)
     out: list[tuple[ImageEntry, list[Question]]] = []
     remaining = sl.limit
@@ -78,7 +92,8 @@ def apply_slice(qs: QuestionSet, sl: Slice) -> list[tuple[ImageEntry, list[Quest
             continue
         if sl.shard and shard_of(entry.key, sl.shard[1]) != sl.shard[0]:
             continue
-        selected = [q for q in entry.questions if types is None or q.type in types]
+        selected = [q for q in entry.questions if (types is None or q.type in types)
+                    and (sl.subset is None or sl.subset.keeps(q))]
         if remaining is not None:
             selected = selected[:remaining]
             remaining -= len(selected)

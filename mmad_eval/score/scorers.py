@@ -3,7 +3,7 @@
 Every table, bootstrap, breakdown, comparison, the CLI and the report take a :class:`Scorer`; nothing
 switches on a scorer's name. The three built in:
 
-* :data:`STRICT`: the strict cascade's letter; unparsed replies and failed requests count wrong (fixed
+* :data:`STRICT`: the strict cascade's letter; unparsed replies, abstentions and failed requests count wrong (fixed
   denominator); ``MVTec-AD/`` keys grouped with DS-MVTec; empty cells left out of every mean.
 * :data:`MMAD` ("mmad", MMAD-compatible): exactly what MMAD's summary.py prints for the run's answers file
   (answers without a letter A-E leave the denominator and the answer right after each is skipped, as the

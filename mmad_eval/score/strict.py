@@ -1,6 +1,8 @@
 """The strict score: a fixed denominator, every question counts.
 
-An unparsed reply (strict parser gave None) is wrong; a failed request is wrong. Anomaly Detection is
+An unparsed reply (strict parser gave None) is wrong; a failed request is wrong; an abstention (the backend
+declined the question by design, :attr:`AnswerRecord.abstained`) is wrong and counted apart from parse
+failures. Anomaly Detection is
 balanced accuracy as in MMAD (mean of the accuracy on normal and on defective queries, over the classes
 present). ``MVTec-AD/`` keys are grouped with DS-MVTec; empty cells are left out of every mean; the headline
 is the plain mean over dataset rows, as MMAD's. Beside it (``ScoreTable.extra``): the parse-failure and
@@ -30,12 +32,14 @@ def strict_score(records: Sequence[AnswerRecord]) -> ScoreTable:
                                              [strict_correct(r) for r in recs]), exact=False)
     n = len(recs)
     errors = sum(r.error is not None for r in recs)
-    unparsed = sum(r.error is None and r.parsed is None for r in recs)
+    abstained = sum(r.abstained for r in recs)
+    unparsed = sum(r.error is None and r.parsed is None for r in recs) - abstained
     table.extra.update({
         "questions": n,
         "error_rate": 100 * errors / n if n else None,
         "parse_failure_rate": 100 * unparsed / n if n else None,
-        "errors": errors, "unparsed": unparsed,
+        "abstain_rate": 100 * abstained / n if n else None,
+        "errors": errors, "unparsed": unparsed, "abstained": abstained,
         "rules": dict(Counter(r.rule or ("error" if r.error else "none") for r in recs)),
         **letter_bias(recs),
     })
@@ -47,7 +51,7 @@ def strict_score(records: Sequence[AnswerRecord]) -> ScoreTable:
         table.notes.append(f"no answer parsed, every question counts wrong: {why}")
     elif missing:
         table.notes.append(f"{missing} questions are not answered yet (run incomplete); they count wrong here")
-    table.notes.append("strict: unparsed replies and failed requests count wrong (fixed denominator); "
+    table.notes.append("strict: unparsed replies, abstentions and failed requests count wrong (fixed denominator); "
                        "Anomaly Detection is balanced accuracy (mean of normal and defective accuracy)")
     circ = circular_accuracy(records)
     if circ is not None:
@@ -64,9 +68,9 @@ def letter_bias(records: Sequence[AnswerRecord]) -> dict:
         cell[0] += strict_correct(r)
         cell[1] += 1
         if r.error is None:
-            predicted[r.parsed or "unparsed"] += 1
+            predicted[r.parsed or ("abstained" if r.abstained else "unparsed")] += 1
     total_pred = sum(predicted.values())
-    keys = [k for k in LETTERS if k in predicted] + (["unparsed"] if "unparsed" in predicted else [])
+    keys = [k for k in (*LETTERS, "unparsed", "abstained") if k in predicted]
     return {
         "accuracy_by_correct_letter": {k: 100 * by_letter[k][0] / by_letter[k][1]
                                        for k in LETTERS if by_letter.get(k, [0, 0])[1]},

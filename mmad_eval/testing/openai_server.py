@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Union
 
+from .hostile_replies import MUTATE_KINDS, STREAM_KINDS, mutate, stream_reply
+
 FAULT_KINDS = ("rate_limit", "server_error", "bad_request", "hang", "malformed", "refusal", "content_filter",
-               "auth", "quota", "forbidden", "unknown_model")
+               "auth", "quota", "forbidden", "unknown_model") + STREAM_KINDS + MUTATE_KINDS
 _OPTION_LINE = re.compile(r"^\s*([A-Z])\s*[.:)]\s+\S", re.M)
 
 
@@ -40,13 +42,19 @@ class Fault:
     ``content_filter`` and empty content; auth: 401 whose message echoes the masked key, as OpenAI's does;
     quota: 429 with code ``insufficient_quota`` (a spent budget, not a rate limit); forbidden: 403 (the key
     may not use this model); unknown_model: 404 ``model_not_found``, as OpenAI answers an unknown model. ``headers`` are added to
-    the reply as given (e.g. ``{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}``).
+    the reply as given (e.g. ``{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}``). Hostile replies (huge_reply
+    of ``size`` characters, endless_stream, trickle at ``interval_s``, odd_usage with ``usage`` as given,
+    shuffled_choices, no_logprobs): see :mod:`mmad_eval.testing.hostile_replies`.
     """
 
     kind: str
     retry_after: float | None = None
     hang_s: float = 60.0
     headers: dict | None = None
+    size: int = 0
+    declare_length: bool = True
+    interval_s: float = 1.0
+    usage: object = None
 
     def __post_init__(self):
         if self.kind not in FAULT_KINDS:
@@ -93,6 +101,34 @@ def default_responder(body: dict) -> str:
     return hashed_letter(body)
 
 
+_PIXELS = re.compile(r"\((\d+) x (\d+) pixels")
+BOX_STYLES = ("json", "qwen", "bbox_2d", "prose", "garbage")
+
+
+def box_responder(style_of: Callable[[dict], str], box: tuple[float, float, float, float] = (0.25, 0.25, 0.5, 0.5)):
+    """A responder for Defect Grounding prompts (letter prompts get :func:`hashed_letter`): one box at ``box``
+    (fractions of the image: x1, y1, x2, y2), written in the pixel or 0-1000 frame the question states and in
+    the style ``style_of(request body)`` returns, one of :data:`BOX_STYLES` ("garbage": no box at all)."""
+    def respond(body: dict) -> str:
+        text = prompt_text(body)
+        if "bounding box" not in text:
+            return hashed_letter(body)
+        m = _PIXELS.search(text)
+        w, h = (int(m.group(1)), int(m.group(2))) if m else (1000, 1000)
+        x1, y1, x2, y2 = (round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
+        style = style_of(body)
+        if style == "qwen":
+            return f"<|object_ref_start|>defect<|object_ref_end|><|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>"
+        if style == "bbox_2d":
+            return "```json\n" + json.dumps([{"bbox_2d": [x1, y1, x2, y2], "label": "defect"}]) + "\n```"
+        if style == "prose":
+            return f"The scratch spans the box ({x1}, {y1}, {x2}, {y2}) on the surface."
+        if style == "garbage":
+            return "I cannot tell where the defect is."
+        return json.dumps([[x1, y1, x2, y2]])
+    return respond
+
+
 class FakeOpenAIServer:
     """Threaded local server; use as a context manager or call :meth:`start` / :meth:`close`."""
 
@@ -118,6 +154,7 @@ class FakeOpenAIServer:
         self.status_counts: dict[int, int] = {}
         self.arrivals: list[float] = []     # monotonic arrival time of each chat request
         self.replies: list[float] = []      # monotonic time each chat reply was written (the server's log)
+        self.streamed_bytes = 0             # bytes written by endless_stream replies
         self._httpd: ThreadingHTTPServer | None = None
         self._port = 0
         self._thread: threading.Thread | None = None
@@ -221,13 +258,14 @@ class FakeOpenAIServer:
             if body.get("logprobs"):
                 logprobs = self._logprobs(body, message.get("content") or "")
         completion_tokens = max(1, len((message.get("content") or "").split()))
-        return {
+        completion = {
             "id": f"chatcmpl-fake-{index}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", self.model),
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": logprobs}],
             "usage": {"prompt_tokens": usage_prompt, "completion_tokens": completion_tokens,
                       "total_tokens": usage_prompt + completion_tokens},
         }
+        return mutate(completion, body, fault) if fault is not None and fault.kind in MUTATE_KINDS else completion
 
     @staticmethod
     def _logprobs(body: dict, content: str) -> dict:
@@ -303,6 +341,10 @@ class _Handler(BaseHTTPRequestHandler):
             fake._stop.wait(latency)
         status, payload, headers = 200, b"", {}
         kind = fault.kind if fault else None
+        if kind in STREAM_KINDS:
+            fake._leave(200)
+            stream_reply(self, fake, index, body, fault)
+            return
         if kind == "hang":
             fake._stop.wait(fault.hang_s)
         if kind == "rate_limit":

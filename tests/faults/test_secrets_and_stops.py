@@ -1,15 +1,28 @@
 """Secrets never reach a file or the terminal; a wrong key / unknown model stops the run after one reply."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fault_helpers import cli, one_error_line, run_args, dataset  # noqa: F401 (fixtures)
 
+from mmad_eval import redact as redact_module
 from mmad_eval.redact import redact, redact_url, register_secret
 from mmad_eval.testing.openai_server import Fault, FakeOpenAIServer
+
+
+@contextlib.contextmanager
+def registered(key):
+    """``key`` registered as a secret of this test only (the registry is process-wide)."""
+    register_secret(key)
+    try:
+        yield
+    finally:
+        redact_module._SECRETS.discard(key)
 
 
 def _everything_written(out) -> bytes:
@@ -73,3 +86,60 @@ def test_permission_or_unknown_model_stops_after_the_first_reply(dataset, tmp_pa
     line = one_error_line(proc)
     assert sent <= 2 and status in line and fix in line and "nothing more was sent" in line
 
+
+
+@pytest.mark.parametrize("query, body, fault", [
+    ("?subscription-key=SubKey77x&api-version=2024-10-21", {"api_key": "BodyKey88y", "top_k": 5}, None),
+    ("?sig=SigVal99z&code=CodeVal11w&access_token=AccTok22v&deployment=d",
+     {"nested": {"x-api-key": "Deep33u", "auth": {"token": "Deeper44t"}}, "top_k": 5}, Fault("auth")),
+])
+def test_secrets_in_the_base_url_and_in_extra_body_are_never_written_or_printed(dataset, tmp_path, query, body,
+                                                                                fault):
+    out, page = tmp_path / "out", tmp_path / "r.html"
+    with FakeOpenAIServer(faults=(lambda i, b: fault)) as srv:
+        proc = cli(*run_args(dataset, out, srv.base_url + query, "--backend-option",
+                             f"extra_body={json.dumps(body)}"))
+        sent = srv.requests
+    assert proc.returncode == (2 if fault else 0), proc.stderr
+    assert all(b["top_k"] == 5 for b in sent) and sent        # the body is sent as given, secrets included
+    if not fault:
+        assert cli("report", out, "--out", page, "--no-images").returncode == 0
+        assert b'"top_k": 5' in _everything_written(out) and "top_k" in page.read_text()
+    written = _everything_written(out) + (page.read_bytes() if page.exists() else b"")
+    secrets = [v.split("=")[1] for v in query[1:].split("&") if v[:3] in ("sub", "sig", "cod", "acc")]
+    secrets += [s for s in ("BodyKey88y", "Deep33u", "Deeper44t") if s in json.dumps(body)]
+    assert len(secrets) >= 2
+    for s in secrets:
+        assert s.encode() not in written and s not in proc.stdout + proc.stderr
+    assert b"api-version=2024-10-21" in written or b"deployment=d" in written
+
+
+@pytest.mark.parametrize("key, host", [("local", "localhost"), ("abc", "abcdef.localtest.me")])
+def test_a_short_key_is_redacted_as_a_word_not_inside_longer_words(key, host):
+    with registered(key):
+        url = f"http://{host}:8000/v1"
+        assert redact_url(url) == url
+        assert redact(f"Incorrect API key provided: {key}. Bearer {key} ({url})") == \
+            f"Incorrect API key provided: [redacted]. Bearer [redacted] ({url})"
+        assert redact(f"key {key[:6]}{key[-4:]} echoed") == "key [redacted] echoed"     # OpenAI's echo
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(key=st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=3, max_size=7),
+       before=st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6),
+       after=st.text("abcdefghijklmnopqrstuvwxyz", max_size=6))
+def test_short_keys_vanish_as_words_and_longer_words_survive(key, before, after):
+    with registered(key):
+        _check_short_key(key, before, after)
+
+
+def _check_short_key(key, before, after):
+    text = f"see {key} and {before}{key}{after}!"
+    got = redact(text)
+    assert f" {key} " not in got and got.startswith("see [redacted] and ")
+    rest = f"{before}{key}{after}"
+    for piece in sorted({key} | {key[:k] for k in range(min(4, len(key)), len(key) + 1)}
+                        | {key[-k:] for k in range(min(4, len(key)), len(key) + 1)}, key=len, reverse=True):
+        rest = rest.replace(piece, "")
+    if any(c.isalnum() for c in rest):       # a longer word that holds the key is kept whole
+        assert got.endswith(f"{before}{key}{after}!")

@@ -121,3 +121,110 @@ def _split_image_tokens(text: str, shots: int) -> list:
         if k < len(chunks) - 1:
             parts.append(("image", "template" if k < shots else "query"))
     return parts
+
+
+# -- the six scripts added for issue 26 (read at jam-cc/MMAD bad03b4) ---------------------------------------
+def _gpt4v_questions(conv: list[dict]) -> list[str]:
+    """GPT4/gpt4v.py's parse_conversation, which these scripts inherit: 'Question {i+1}: q \\n' + options."""
+    return [f"Question {i + 1}: {qa['Question']} \n{options_text(qa)}" for i, qa in enumerate(conv)]
+
+
+def expect_minicpm(conv: list[dict], shots: int, knowledge: str | None = None) -> list:
+    out = []
+    for i, q in enumerate(_gpt4v_questions(conv)):
+        incontext = KNOWLEDGE_LEAD + knowledge if knowledge else ""
+        if shots == 1:
+            incontext += "Image 1 is a normal sample, which can be used as a template to compare the image being queried."
+        elif shots:
+            incontext += (f"Image 1-{shots} are {shots} normal samples, which can be used as a template to compare "
+                          "the image being queried.")
+        payload = (GPT4V_INSTRUCTION + incontext + "\n" + "The last image is the query image: "
+                   + "Following is the question list. Answer with the option's letter from the given choices directly: "
+                   + "\n")
+        out.append(([("user", _images_first(shots) + [("text", payload + q + "\n")])], [i]))
+    return out
+
+
+def expect_xcomposer(conv: list[dict], shots: int) -> list:
+    out = []
+    for i, q in enumerate(_gpt4v_questions(conv)):
+        incontext = ""
+        if shots:
+            incontext += (f"Following is/are {shots} image of normal sample, which can be used as a template to "
+                          "compare the image being queried.")
+        incontext += "<ImageHere> " * shots
+        payload = (GPT4V_INSTRUCTION + incontext + "\n" + "Following is the query image: " + "\n" + "<ImageHere> "
+                   + "\n" + "Following is the question list. Answer with the option's letter from the given "
+                   "choices directly: " + "\n")
+        out.append(([("user", _split_tokens(payload + q + "\n", "<ImageHere>", shots))], [i]))
+    return out
+
+
+def expect_qwen_vl_chat(conv: list[dict], shots: int) -> list:
+    out = []
+    for i, q in enumerate(_gpt4v_questions(conv)):
+        items = [{"text": GPT4V_INSTRUCTION}, {"text": "Answer with the option's letter from the given choices directly."}]
+        if shots:
+            items.append({"text": f"Following is/are {shots} image of normal sample, which can be used as a "
+                                  "template to compare the image being queried."})
+        items += [{"image": "template"}] * shots
+        items += [{"text": "Following is the query image: "}, {"image": "query"},
+                  {"text": "Following is the question list: "}, {"text": q}]
+        parts, n = [], 0               # tokenizer.from_list_format: 'Picture N: <img>..</img>\n' per image
+        for item in items:
+            if "image" in item:
+                n += 1
+                parts += [("text", f"Picture {n}: "), ("image", item["image"]), ("text", "\n")]
+            else:
+                parts.append(("text", item["text"]))
+        out.append(([("user", _merge_text(parts))], [i]))
+    return out
+
+
+def expect_cambrian(conv: list[dict], shots: int, shown_options: list[dict], knowledge: str | None = None) -> list:
+    out = []
+    for (parts, answered), _ in zip(expect_llava(conv, shots, shown_options, knowledge), conv):
+        (role, p), = parts
+        p = list(p)
+        p[-1] = ("text", p[-1][1] + "\n" + "Answer with the letter.")
+        out.append(([(role, p)], answered))
+    return out
+
+
+def expect_sphinx(conv: list[dict], shots: int, knowledge: str | None = None) -> list:
+    out = []
+    for i, q in enumerate(_gpt4v_questions(conv)):
+        incontext = KNOWLEDGE_LEAD + knowledge if knowledge else ""
+        payload = GPT4V_INSTRUCTION + incontext + "\n"
+        payload = payload + "\n" + "Following is the question list. Answer with the option's letter from the given choices directly: " + "\n"
+        out.append(([("user", [("image", "query"), ("text", payload + q + "\n")])], [i]))
+    return out
+
+
+def expect_anomalygpt(conv: list[dict], shots: int, shown_options: list[dict]) -> list:
+    prompt_text = ("This is a photo of a object for anomaly detection, which should be round, without any damage, "
+                   "flaw, defect, scratch, hole or broken part.")
+    out = []
+    for i, qa in enumerate(conv):
+        opts = "".join(f"{k}. {v}\n" for k, v in shown_options[i].items())
+        text = " Is there any anomaly in the image?" if qa["type"] == "Anomaly Detection" else f"{qa['Question']} \n{opts}"
+        prompt_text += text                          # never reset: the prompt grows with every question
+        if i != 0:
+            prompt_text += "Answer with the option's letter from the given choices directly."
+        images = [("image", "query")] + [("image", "template")] * shots
+        out.append(([("user", images + [("text", prompt_text)])], [i]))
+    return out
+
+
+def _split_tokens(text: str, token: str, shots: int) -> list:
+    return _split_image_tokens(text.replace(token, "<image>"), shots)
+
+
+def _merge_text(parts: list) -> list:
+    out = []
+    for kind, value in parts:
+        if kind == "text" and out and out[-1][0] == "text":
+            out[-1] = ("text", out[-1][1] + value)
+        else:
+            out.append((kind, value))
+    return out

@@ -100,14 +100,19 @@ def shape(request) -> list:
 
 
 EXPECT = {"gpt4o": ref.expect_gpt4o, "gpt4o-mini": ref.expect_gpt4o_mini, "gpt4v": ref.expect_gpt4v,
-          "qwen2.5-vl": ref.expect_qwen, "internvl": ref.expect_internvl, "gemini": ref.expect_gemini}
+          "qwen2.5-vl": ref.expect_qwen, "internvl": ref.expect_internvl, "gemini": ref.expect_gemini,
+          "minicpm-v": ref.expect_minicpm, "internlm-xcomposer": ref.expect_xcomposer,
+          "qwen-vl-chat": ref.expect_qwen_vl_chat, "sphinx": ref.expect_sphinx}
+SHUFFLED = {"llava": ref.expect_llava, "cambrian": ref.expect_cambrian, "anomalygpt": ref.expect_anomalygpt}
 
 
-def expected(preset: str, conv: list[dict], key: str, data: Path, shots: int = 1, **kw) -> list:
-    if preset == "llava":    # the shown (shuffled) options come from our seeded shuffle
+def expected(preset: str, conv: list[dict], key: str, data: Path, shots: int | None = None, **kw) -> list:
+    """The script's requests; ``shots`` defaults to the preset's (the published setting of its script)."""
+    shots = PRESETS[preset].protocol.get("shots", 1) if shots is None else shots
+    if preset in SHUFFLED:    # the shown (shuffled) options come from our seeded shuffle
         _, settings = settings_for(preset, data)
         qs = load_questions(data / "mmad.json").entries[key].questions
-        return ref.expect_llava(conv, shots, [show(q, settings.protocol).options for q in qs], **kw)
+        return SHUFFLED[preset](conv, shots, [show(q, settings.protocol).options for q in qs], **kw)
     return EXPECT[preset](conv, shots, **kw)
 
 
@@ -132,7 +137,7 @@ KNOWLEDGE = {"MVTec": {"bottle": {"good": " Good\n Description: intact rim.", "b
              "VisA": {"candle": {"good": " Good\n Description: a white candle."}}}
 
 
-@pytest.mark.parametrize("preset", ["qwen2.5-vl", "internvl", "llava"])
+@pytest.mark.parametrize("preset", ["qwen2.5-vl", "internvl", "llava", "minicpm-v", "cambrian", "sphinx"])
 def test_domain_knowledge_goes_where_the_script_puts_it(preset, data, tmp_path):
     path = tmp_path / "domain_knowledge.json"
     path.write_text(json.dumps(KNOWLEDGE))
@@ -205,8 +210,9 @@ def test_one_changed_space_fails(preset, data, tmp_path):
     shutil.copytree(PROMPT_DIR, prompts)
     path = prompts / "official" / f"{preset}.j2"
     source = path.read_text(encoding="utf-8")
-    assert source.count("inspector who") == 1
-    path.write_text(source.replace("inspector who", "inspector  who"), encoding="utf-8")
+    phrase = "inspector who" if preset != "anomalygpt" else "a object for"   # AnomalyGPT has its own text
+    assert source.count(phrase) == 1
+    path.write_text(source.replace(phrase, phrase.replace(" ", "  ", 1)), encoding="utf-8")
     by_image, _, _, _ = requests_for(preset, data, prompt_dir=prompts)
     want = expected(preset, CONV_DEFECT, QUERY_PNG, data)
     assert [shape(r) for r in by_image[QUERY_PNG]] != [w[0] for w in want]

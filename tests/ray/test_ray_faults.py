@@ -141,3 +141,28 @@ def test_workers_needing_more_gpus_than_the_local_machine_has_are_one_line_not_a
              timeout=90)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "each Ray worker needs 4096 GPU(s)" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_local_ray_node_that_dies_under_a_run_ends_it_with_one_line(tmp_path):
+    """Its dashboard agent killed: Ray ends the driver from native code; the command still says what happened
+    in one last line (exit code 2), and the answers stored before are kept."""
+    from test_ray_run import ENV, cmd, session_pids, stored_ok, wait_for
+
+    q = make_set(tmp_path / "data", 30)
+    out = tmp_path / "out"
+    with FakeOpenAIServer(latency_s=0.08) as srv:
+        proc = subprocess.Popen(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 6 and session_pids(proc.pid, "DashboardAgent"),
+                     proc)
+            kept = stored_ok(out / "mmad-eval.sqlite")
+            for pid in session_pids(proc.pid, "DashboardAgent"):
+                os.kill(pid, 9)
+            _, stderr = proc.communicate(timeout=120)
+        finally:
+            kill_orphans(proc.pid)
+    last = stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("mmad-eval run: error: local Ray: "), stderr
+    assert "rerun the same command" in last and "Traceback" not in stderr
+    assert kept <= stored_ok(out / "mmad-eval.sqlite") < 60

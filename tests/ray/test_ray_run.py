@@ -134,6 +134,8 @@ def test_worker_killed_mid_run_is_replaced_and_nothing_is_stored_twice(tmp_path)
 
 
 def test_driver_killed_then_restarted_resumes(tmp_path):
+    """The workers of a killed driver send nothing more and its local Ray instance goes with it (agents too):
+    the restart asks again only what was in flight at the kill."""
     q = make_set(tmp_path / "data", 20)
     out = tmp_path / "out"
     with FakeOpenAIServer(latency_s=0.08) as srv:
@@ -142,15 +144,24 @@ def test_driver_killed_then_restarted_resumes(tmp_path):
         wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 6, proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        killed = time.monotonic()
+        deadline = killed + 30
+        while session_pids(proc.pid) and time.monotonic() < deadline:   # left to go by themselves
+            time.sleep(0.2)
+        left = subprocess.run(["ps", "-o", "args=", "--sid", str(proc.pid)], capture_output=True, text=True).stdout
         kill_orphans(proc.pid)
+        assert not left.strip(), left                  # no worker, raylet or agent outlives the driver
+        sent_after = [t for t in srv.arrivals if t > killed + 0.5]     # (0.5 s: seen on a loaded machine)
+        assert sent_after == []                        # nothing sent once the driver was gone (and seen gone)
         stored = stored_ok(out / "mmad-eval.sqlite")
         assert 6 <= stored < 40
-        mid = srv.count
+        mid, distinct = srv.count, {json.dumps(b["messages"], sort_keys=True) for b in srv.requests}
         again = subprocess.run(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV, capture_output=True,
                                text=True, timeout=240)
         assert again.returncode == 0, again.stderr
         assert f"asked {40 - stored}, reused {stored}" in again.stdout
         assert srv.count - mid == 40 - stored          # the restart asks only what is missing
+        assert mid - stored <= 8 and len(distinct) == mid   # billed twice: at most what was in flight or queued
     assert len(answers(out)) == 40
 
 

@@ -165,3 +165,41 @@ def test_a_request_whose_image_changed_or_vanished_is_answered_by_the_driver_and
     assert set(by_key) == {"k1", "k2"} and all(r.error_type == "bad_input" for r in failed)
     assert "edited.png" in by_key["k1"].error_message and "changed on disk" in by_key["k1"].error_message
     assert "removed.png" in by_key["k2"].error_message
+
+
+def test_a_worker_stops_sending_when_its_driver_process_is_gone(tmp_path):
+    """Real processes, no Ray: a stand-in driver (``sleep``) and a stand-in worker that takes items through
+    its Watcher; once the driver is killed the worker exits (code 1) without taking another item."""
+    import dataclasses
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mmad_eval.backends.ray_watch import DriverWatch, process_start
+
+    driver = subprocess.Popen(["sleep", "600"])
+    watch = dataclasses.replace(DriverWatch.of_this_process(), pid=driver.pid, start=process_start(driver.pid))
+    taken = tmp_path / "taken"
+    worker = subprocess.Popen([sys.executable, "-c", f"""
+import time
+from mmad_eval.backends.ray_watch import DriverWatch, Watcher
+w = Watcher(DriverWatch(**{dataclasses.asdict(watch)!r}))
+with open({str(taken)!r}, "a") as f:
+    for i in w.guard(list(range(100000))):
+        f.write(f"{{i}}\\n"); f.flush(); time.sleep(0.01)
+"""])
+    try:
+        while not taken.exists() or len(taken.read_text().split()) < 3:
+            assert worker.poll() is None
+            time.sleep(0.02)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        assert worker.wait(timeout=60) == 1
+    finally:
+        driver.kill()
+        worker.kill()
+    assert 3 <= len(taken.read_text().split()) < 100000
+    assert not DriverWatch("another-host", 1, "0").visible() and DriverWatch("another-host", 1, "0").alive()
+    assert not dataclasses.replace(watch, pid=os.getpid(), start="0").alive()     # a reused pid is not the driver

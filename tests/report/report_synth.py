@@ -1,7 +1,8 @@
 """Synthetic loaded runs for report tests and the docs screenshot (no store, no model: hand-built records).
 
-Run as a script to render the demo report and its screenshot:
-    python tests/report/report_synth.py docs/report-screenshot.png
+Run as a script to render a report of these runs and its screenshot (the README's screenshot is the demo's
+report instead: docs/reading-the-report.md):
+    python tests/report/report_synth.py /tmp/synthetic-report.png
 """
 from __future__ import annotations
 

@@ -109,9 +109,15 @@ def test_cli_end_to_end(tmp_path, capsys):
     from mmad_eval.commands.demo import prepare_data
 
     root, q = prepare_data(tmp_path / "cache", 0, "bottle", quiet=True)
-    out_q = tmp_path / "elsewhere" / "q_none.json"
+    elsewhere = tmp_path / "elsewhere" / "q_none.json"
+    assert main(["unanswerable", str(q), "--out", str(elsewhere), "--share", "0.5", "--seed", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "unanswerable and" in printed and f"--data-root {root.resolve()}" in printed   # run confines the root
+    assert main(["run", "--questions", str(elsewhere), "--model", "blind", "--out", str(tmp_path / "x"),
+                 "--quiet"]) == 2
+    out_q = q.parent / "q_none.json"                                  # beside the original: runs as it is
     assert main(["unanswerable", str(q), "--out", str(out_q), "--share", "0.5", "--seed", "3"]) == 0
-    assert "unanswerable and" in capsys.readouterr().out
+    assert "--data-root" not in capsys.readouterr().out
     assert main(["run", "--questions", str(out_q), "--model", "blind", "--out", str(tmp_path / "runs"), "--quiet"]) == 0
     assert main(["score", str(tmp_path / "runs"), "--bootstrap", "0", "--json", str(tmp_path / "s.json")]) == 0
     text = capsys.readouterr().out

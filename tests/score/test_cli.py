@@ -104,3 +104,28 @@ def test_compare_refuses_runs_from_different_question_sets(tmp_path, capsys):
                  "--option-order", "shuffle", "--quiet"]) == 0
     assert main(["compare", str(out), "--a", "a", "--b", "shuffled", "--bootstrap", "20", "--json", str(js)]) == 0
     assert json.loads(js.read_text())["shared"] == 10
+
+
+def test_compare_header_describes_each_run_and_names_no_winner_in_a_tie(out_dir, capsys):
+    assert main(["compare", str(out_dir), "--a", "r1", "--b", "r2", "--bootstrap", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "  A = r1: random: Seeded random choice" in text and "  B = r2: random: Seeded random choice" in text
+    assert "protocol mmad-eval · answers generated · 1 reference image · all 10 questions of mmad.json (sha256 " in text
+    assert "verdict: r2 is not separated from r1 on the strict Average (+0.00 points" in text
+
+
+def test_score_ranks_by_the_strict_score_with_summary_py_beside_it(out_dir, capsys):
+    assert main(["score", str(out_dir), "--bootstrap", "30"]) == 0
+    text = capsys.readouterr().out
+    assert text.index("Strict (fixed denominator)") < text.index("MMAD-compatible (what MMAD's summary.py prints)")
+    block = text[text.index("== ranking by the strict score"):]
+    assert "  1 r1 " in block and "  2 r2 " in block and "not separated" in block
+    assert "MMAD-compatible (summary.py)" in block
+    assert "No run is separated: r1 has the highest strict score" in block
+
+
+def test_report_prints_its_headline(out_dir, tmp_path, capsys):
+    assert main(["report", str(out_dir), "--out", str(tmp_path / "r.html"), "--no-images"]) == 0
+    out = capsys.readouterr().out
+    assert "No run is separated: r1 has the highest strict score" in out and "not separated from r2" in out
+    assert 'id="headline">No run is separated: r1' in (tmp_path / "r.html").read_text()

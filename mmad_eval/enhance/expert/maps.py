@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ...errors import ConfigError, DataError
+from ...imageio import MAX_PIXELS, open_image
 from ...sources.imagecheck import image_size
 from .result import ExpertResult, boxes_and_location
 
@@ -139,28 +140,54 @@ class MapsFolder:
 
 
 def read_map(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """A map file as float32 H x W, resized (bilinear) to ``shape`` = (height, width)."""
-    try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
-            with Image.open(path) as im:
-                if im.mode in ("RGB", "RGBA", "P", "CMYK", "LA"):
-                    raise DataError(f"a {im.mode} image is a colour heatmap, not scores; write one channel "
-                                    "(8/16-bit PNG, float TIFF or .npy)", culprit=str(path))
-                arr = np.asarray(im)
-                if path.suffix.lower() == ".png":
-                    arr = arr.astype(np.float32) / (65535.0 if arr.dtype != np.uint8 else 255.0)
-    except (OSError, ValueError, UnidentifiedImageError) as e:
-        raise DataError(f"unreadable anomaly map ({e})", culprit=str(path)) from None
-    arr = np.squeeze(np.asarray(arr, dtype=np.float32))
-    if arr.ndim != 2 or arr.size == 0:
-        raise DataError(f"an anomaly map must be 2-D, got shape {arr.shape}", culprit=str(path))
+    """A map file as float32 H x W, resized (bilinear) to ``shape`` = (height, width). What is not a map of
+    real numbers, H x W with both sides at least 2, within the image pixel limit, is one DataError naming
+    the file (read from its header first: a huge map is never loaded)."""
+    if path.suffix.lower() == ".npy":
+        arr = _read_npy(path)
+    else:
+        with open_image(path, what="anomaly map") as im:
+            if im.mode in ("RGB", "RGBA", "P", "CMYK", "LA", "YCbCr", "HSV", "LAB", "PA", "RGBX"):
+                raise DataError(f"a {im.mode} image is a colour heatmap, not scores; write one channel "
+                                "(8/16-bit PNG, float TIFF or .npy)", culprit=str(path))
+            _check_map_shape(im.size[::-1], path)
+            arr = np.asarray(im)
+        if path.suffix.lower() == ".png":
+            arr = arr.astype(np.float32) / (65535.0 if arr.dtype != np.uint8 else 255.0)
+    arr = np.asarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise DataError("anomaly map holds NaN or infinite values", culprit=str(path))
     if arr.shape != shape:
         arr = np.asarray(Image.fromarray(arr, mode="F").resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
     return arr.astype(np.float32)
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A .npy map: real numbers (bool, integer or float), 2-D once single channels are dropped."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)      # the header only, until read below
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"unreadable anomaly map ({e})", culprit=str(path)) from None
+    if not isinstance(arr, np.ndarray):
+        raise DataError("an anomaly map must be one array (.npy), not an archive", culprit=str(path))
+    if arr.dtype.fields is not None or arr.dtype.kind not in "biuf":
+        raise DataError(f"an anomaly map must hold real numbers; this one holds {arr.dtype} values",
+                        culprit=str(path))
+    shape = tuple(n for n in arr.shape if n != 1) if arr.ndim > 2 else arr.shape
+    _check_map_shape(shape, path)
+    try:
+        return np.array(arr, dtype=np.float32).reshape(shape)
+    except (OSError, ValueError) as e:
+        raise DataError(f"unreadable anomaly map ({e})", culprit=str(path)) from None
+
+
+def _check_map_shape(shape: tuple, path: Path) -> None:
+    if len(shape) != 2 or min(shape) < 2:
+        raise DataError(f"an anomaly map must be 2-D, H x W with both sides at least 2; got shape {tuple(shape)}",
+                        culprit=str(path))
+    if shape[0] * shape[1] > MAX_PIXELS:
+        raise DataError(f"anomaly map of {shape[1]}x{shape[0]} values is over the {MAX_PIXELS:,}-pixel limit",
+                        culprit=str(path))
 
 
 # -- writing the layout ---------------------------------------------------------------------------------

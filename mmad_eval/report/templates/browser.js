@@ -23,6 +23,33 @@
     fig.appendChild(el("figcaption", "", role));
     return fig;
   }
+  var SVGNS = "http://www.w3.org/2000/svg";
+  function rect(b, colour, dashed) {
+    var r = document.createElementNS(SVGNS, "rect");
+    r.setAttribute("x", String(+b[0])); r.setAttribute("y", String(+b[1]));
+    r.setAttribute("width", String(Math.max(0, b[2] - b[0]))); r.setAttribute("height", String(Math.max(0, b[3] - b[1])));
+    r.setAttribute("fill", "none"); r.setAttribute("stroke", colour);
+    r.setAttribute("stroke-width", "2"); r.setAttribute("vector-effect", "non-scaling-stroke");
+    if (dashed) r.setAttribute("stroke-dasharray", "4 3");
+    return r;
+  }
+  /* Defect Grounding: true boxes (dashed green) and each model's boxes (its colour) over the query image;
+     only numbers from the data go into the drawing. */
+  function boxOverlay(fig, q) {
+    var img = fig.querySelector("img");
+    if (!img) return;
+    var wrap = el("span", "bxwrap"), svg = document.createElementNS(SVGNS, "svg");
+    svg.setAttribute("class", "boxes");
+    svg.setAttribute("viewBox", "0 0 " + (+q[6].size[0]) + " " + (+q[6].size[1]));
+    svg.setAttribute("preserveAspectRatio", "none");
+    q[6].truth.forEach(function (b) { svg.appendChild(rect(b, "#1a9850", true)); });
+    q[5].forEach(function (slot, m) {
+      if (!slot) return;
+      var g = slot[1][0][8];
+      if (g && g[0]) g[0].forEach(function (b) { svg.appendChild(rect(b, D.colours[m] || "#d73027", false)); });
+    });
+    fig.insertBefore(wrap, img); wrap.appendChild(img); wrap.appendChild(svg);
+  }
   function firstRecord(q) {
     for (var m = 0; m < q[5].length; m++) if (q[5][m]) return q[5][m][1][0];
     return null;
@@ -87,7 +114,11 @@
     var body = el("div", "qbody");
     var rec = firstRecord(q);
     var imgs = el("div", "thumbs");
-    if (rec) promptImages(rec[1]).forEach(function (p) { imgs.appendChild(thumb(p[0], S(p[1]))); });
+    if (rec) promptImages(rec[1]).forEach(function (p) {
+      var fig = thumb(p[0], S(p[1]));
+      if (q[6] && S(p[1]) === "query") boxOverlay(fig, q);
+      imgs.appendChild(fig);
+    });
     body.appendChild(imgs);
     var right = el("div", "qright");
     right.appendChild(el("div", "answer", "Correct answer: " + (S(q[4]) || "?")));
@@ -102,10 +133,11 @@
     q[5].forEach(function (slot, m) {
       if (!slot) return;
       slot[1].forEach(function (r, k) {
-        var tr = el("tr", r[3] === r[2] ? "ok" : "bad");
+        var g = r[8], right = g ? g[1] >= 0.5 : r[3] === r[2];
+        var tr = el("tr", right ? "ok" : "bad");
         tr.appendChild(el("td", "model", k === 0 ? D.models[m] : ""));
         tr.appendChild(el("td", "small", slot[1].length > 1 ? "rot " + r[0] : ""));
-        tr.appendChild(el("td", "letter", (r[3] || "–") + (r[3] === r[2] ? " ✓" : " ✗")));
+        tr.appendChild(el("td", "letter", (g ? "mIoU " + (+g[1]).toFixed(2) : (r[3] || "–")) + (right ? " ✓" : " ✗")));
         tr.appendChild(el("td", "small rule", r[6] >= 0 ? "request failed" : (S(r[4]) || "unparsed")));
         var td = el("td", "reply");
         td.appendChild(el("pre", r[6] >= 0 ? "err" : "", r[6] >= 0 ? S(r[6]) : S(r[5])));
