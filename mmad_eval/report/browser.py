@@ -121,14 +121,10 @@ def _grounding_cards(runs, grounding, questions, strings, prompt_of, datasets, c
 SHOWN_CALLS, SHOWN_ARGUMENTS = 16, 300     # a runaway reply's calls, shortened in the page
 
 
-def _shortened(text: str) -> str:
-    return text if len(text) <= SHOWN_ARGUMENTS else f"{text[:SHOWN_ARGUMENTS]}... ({len(text)} characters)"
-
-
 def agent_texts(msg: dict) -> list[str]:
     """Agent mode's turns as text in the browser: an assistant's tool calls, the tools a request offered."""
     calls = [c for c in msg.get("tool_calls") or [] if isinstance(c, dict)]
-    out = [f"calls {str(c.get('name'))[:80]}({_shortened(str(c.get('arguments')))})" for c in calls[:SHOWN_CALLS]]
+    out = [f"calls {str(c.get('name'))[:80]}({display_text(str(c.get('arguments')), SHOWN_ARGUMENTS)})" for c in calls[:SHOWN_CALLS]]
     if len(calls) > SHOWN_CALLS:
         out.append(f"... and {len(calls) - SHOWN_CALLS} more calls ({len(calls)} in this reply)")
     if msg.get("tools"):
