@@ -166,3 +166,13 @@ def test_the_expert_hint_of_a_perturbed_run_is_drawn_on_the_perturbed_query(synt
                           for r in ("query", "hint"))
             same = (np.abs(seen - hint).max(axis=2) == 0).mean()
             assert same > 0.8, same               # all but the red boxes: the pixels the model saw
+
+
+@pytest.mark.parametrize("tools", ["zoom", "detector,references"])
+def test_agent_mode_with_open_answers_is_one_line(synth_questions, tmp_path, capsys, tools):
+    """The agent's prompt asks for an option's letter, which an open question does not have: refused, not run
+    with contradicting instructions."""
+    assert main(["run", "--questions", str(synth_questions), "--model", "scripted-agent", "--out", str(tmp_path),
+                 "--agent", tools, "--answer-format", "open", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--answer-format open" in err[0] and "agent" in err[0]
