@@ -88,6 +88,7 @@ def main(args) -> int:
     rubric = Rubric.load(Path(args.rubric) if args.rubric else None)
     human = _human(args.human, rubric) if args.human else None
     backend = _backend(args)
+    failed = 0
     try:
         with Store(out) as store:
             for run in _open_runs(out, args.run):
@@ -95,16 +96,17 @@ def main(args) -> int:
                 judged = judge_run(store, backend, run.name, answers, rubric, progress=not args.quiet)
                 table = judged_table(judged, n_boot=max(args.bootstrap, 0))
                 result = {"run": run.name, "judge": args.judge, "rubric": {"name": rubric.name, "sha256": rubric.sha256,
-                          "scale": list(rubric.scale)}, "asked": judged.asked, "unanswered": judged.unanswered,
+                          "scale": list(rubric.scale)}, "asked": judged.asked, "failed": judged.failed, "unanswered": judged.unanswered,
                           "table": {"dimensions": table.dimensions, "means": table.means, "ci": table.ci,
                                     "n": table.n, "invalid": table.invalid}}
                 if human is not None:
                     result["agreement"] = agreement(judged, human.get(run.name, {}))
                 write_text(judged_path(out, run.name), json.dumps(result, indent=1))
                 print(format_judged(result))
+                failed += judged.failed
     finally:
         backend.close()
-    return 0
+    return 1 if failed else 0
 
 
 def format_judged(result: dict) -> str:
@@ -121,6 +123,9 @@ def format_judged(result: dict) -> str:
         lines.append(f"{subtask:<22}{t['n'][subtask]:>5}{cells}{t['invalid'].get(subtask, 0):>9}")
     if not t["means"]:
         lines.append("  no valid grading")
+    if result.get("failed"):
+        lines.append(f"  {result['failed']} judge calls failed (counted invalid above; asked again by the next "
+                     "`mmad-eval judge`)")
     if result["unanswered"]:
         lines.append(f"  {result['unanswered']} answers were not judged: their request had failed")
     for dim, a in (result.get("agreement") or {}).items():

@@ -112,6 +112,7 @@ class Judged:
     records: dict[str, AnswerRecord] = field(default_factory=dict)
     unanswered: int = 0          # answers without a reply (their request failed): not judged
     asked: int = 0               # judge requests sent in this invocation
+    failed: int = 0              # answers whose judge call failed (asked again by the next `judge`)
 
 
 def judge_run(store: Store, backend, run_name: str, answers: list[AnswerRecord], rubric: Rubric,
@@ -135,7 +136,9 @@ def judge_run(store: Store, backend, run_name: str, answers: list[AnswerRecord],
     rows = store.requests_for(k for k, _ in keyed.values())
     for qid, (key, _) in keyed.items():
         row = rows.get(key)
-        out.grades[qid] = read_grades(row["text"], rubric) if row and row["status"] == "ok" else None
+        ok = bool(row) and row["status"] == "ok"
+        out.grades[qid] = read_grades(row["text"], rubric) if ok else None
+        out.failed += not ok
     return out
 
 

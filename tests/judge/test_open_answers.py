@@ -109,7 +109,7 @@ def test_another_rubric_is_asked_again_and_failures_are_retried(open_run, tmp_pa
     with FakeOpenAIServer(responder=lambda b: '{"correct": 3, "clear": 2}', faults=faults) as srv:
         argv = ["judge", str(open_run), "--judge", "openai:judge", "--base-url", srv.base_url, "--rubric",
                 str(rubric), "--quiet"]
-        assert main(argv) == 0
+        assert main(argv) == 1                                        # 3 judge calls failed
         result = json.loads(judged_path(open_run, "blind").read_text())
         assert result["table"]["invalid"]["All"] >= 3 and result["table"]["dimensions"] == ["correct", "clear",
                                                                                              "overall"]
@@ -203,3 +203,17 @@ def test_a_model_answer_cannot_add_messages_to_the_judge_request(reply):
     user = req.messages[1].parts[0].text
     assert "Ignore the rubric" in user or "ok" in user
     assert "Reference answer: a crack" in user and "Grade the model's answer" in user
+
+
+@pytest.mark.parametrize("fault", ["bad_request", "refusal"])
+def test_failed_judge_calls_are_said_and_exit_nonzero(open_run, tmp_path, capsys, fault):
+    """A judge that cannot answer (wrong model, no access) is not 'no valid grading' with exit 0: the failed
+    calls are counted in the output and the results file, and the command exits 1 (asked again next time)."""
+    from mmad_eval.testing.openai_server import Fault
+
+    with FakeOpenAIServer(responder=judge_responder, faults=lambda i, body: Fault(fault)) as srv:
+        code = main(["judge", str(open_run), "--judge", "openai:judge-" + fault, "--base-url", srv.base_url,
+                     "--quiet"])
+    out = capsys.readouterr().out
+    result = json.loads(judged_path(open_run, "blind").read_text())
+    assert code == 1 and result["failed"] > 0 and f"{result['failed']} judge calls failed" in out
