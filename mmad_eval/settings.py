@@ -304,6 +304,9 @@ class RunSettings:
                                    or self.protocol.question_mode != "independent"):
             raise ConfigError("agent mode answers one question per conversation with generated text: use "
                               "--question-mode independent and --answer-mode generate", culprit="--agent")
+        if self.agent.enabled and self.protocol.answer_format == "open":
+            raise ConfigError("agent mode's prompt asks for an option's letter, which open questions do not "
+                              "have: drop --agent or --answer-format open", culprit="--agent")
 
     def as_dict(self) -> dict:
         d = {"model": self.model, "generation": self.generation.as_dict(), "images": self.images.as_dict(),

@@ -17,11 +17,17 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     from pathlib import Path
 
+    from ..errors import ConfigError
     from ..run.ablation import run_ablation, run_perturbations
     from .run import backend_options, recorded_knowledge_of, settings_from_args, slice_from_args
 
     if args.knowledge == "":                            # --knowledge alone: the one the question file records
         args.knowledge = str(recorded_knowledge_of(args))
+
+    for flag, given in (("--batch-api", getattr(args, "batch_api", False)), ("--ray", getattr(args, "ray", None))):
+        if given:             # (run's flags; ablate answers live in this process: they would be ignored)
+            raise ConfigError("ablate answers every arm live in this process: drop it, or `run` each arm",
+                              culprit=flag)
 
     common = dict(name=args.name, data_root=args.data_root, slice=slice_from_args(args),
                   backend_options=backend_options(args), retry_failed=args.retry_failed,

@@ -49,15 +49,30 @@ def _backend(args):
                          options=options)[1]
 
 
-def _human(path, run: str) -> dict:
+def _human(path, rubric) -> dict:
+    """People's grades ``{"RUN": {"QID": {"DIMENSION": grade}}}``, every grade a whole number on the rubric's
+    scale for one of its dimensions; read before any judge request, so a bad file costs nothing."""
     from ..errors import ConfigError
     from ..inputfile import parse_json, read_input
 
     data = parse_json(read_input(path, what="human grades file"), str(path))
-    grades = data.get(run, {}) if isinstance(data, dict) else None
-    if not isinstance(grades, dict):
-        raise ConfigError('human grades look like {"RUN": {"QID": {"DIMENSION": grade}}}', culprit=str(path))
-    return {q: g for q, g in grades.items() if isinstance(g, dict)}
+    shape = 'human grades look like {"RUN": {"QID": {"DIMENSION": grade}}}'
+    if not isinstance(data, dict) or not all(isinstance(g, dict) for g in data.values()):
+        raise ConfigError(shape, culprit=str(path))
+    lo, hi = rubric.scale
+    dims = {d for d, _ in rubric.dimensions}
+    for run, grades in data.items():
+        for qid, entry in grades.items():
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{run} / {qid}: {shape}", culprit=str(path))
+            for dim, grade in entry.items():
+                if dim not in dims:
+                    raise ConfigError(f"{run} / {qid}: {dim!r} is not a dimension of rubric {rubric.name} "
+                                      f"({', '.join(sorted(dims))})", culprit=str(path))
+                if isinstance(grade, bool) or not isinstance(grade, int) or not lo <= grade <= hi:
+                    raise ConfigError(f"{run} / {qid} / {dim}: grade {grade!r} is not a whole number from {lo} "
+                                      f"to {hi}", culprit=str(path))
+    return data
 
 
 def _people(paths: list[str], runs: list, rubric) -> dict:
@@ -79,7 +94,8 @@ def _people(paths: list[str], runs: list, rubric) -> dict:
 
             raise ConfigError("give one grades file of the {\"RUN\": ...} shape, or grading-sheet files",
                               culprit=paths[1])
-        return {r.name: [("people", _human(paths[0], r.name))] for r in runs}
+        data = _human(paths[0], rubric)
+        return {r.name: [("people", data.get(r.name, {}))] for r in runs}
     other = next((p for p in paths if p not in sheets), None)
     if other is not None:
         from ..errors import DataError
@@ -105,6 +121,7 @@ def main(args) -> int:
     out = Path(args.out_dir)
     rubric = Rubric.load(Path(args.rubric) if args.rubric else None)
     backend = _backend(args)
+    failed = 0
     try:
         runs = _open_runs(out, args.run)
         people = _people(args.human, runs, rubric) if args.human else {}
@@ -114,7 +131,7 @@ def main(args) -> int:
                 judged = judge_run(store, backend, run.name, answers, rubric, progress=not args.quiet)
                 table = judged_table(judged, n_boot=max(args.bootstrap, 0))
                 result = {"run": run.name, "judge": args.judge, "rubric": {"name": rubric.name, "sha256": rubric.sha256,
-                          "scale": list(rubric.scale)}, "asked": judged.asked, "unanswered": judged.unanswered,
+                          "scale": list(rubric.scale)}, "asked": judged.asked, "failed": judged.failed, "unanswered": judged.unanswered,
                           "table": {"dimensions": table.dimensions, "means": table.means, "ci": table.ci,
                                     "n": table.n, "invalid": table.invalid}}
                 if people.get(run.name):
@@ -123,9 +140,10 @@ def main(args) -> int:
                         result["agreement_by_rater"] = {who: agreement(judged, g) for who, g in people[run.name]}
                 write_text(judged_path(out, run.name), json.dumps(result, indent=1))
                 print(format_judged(result))
+                failed += judged.failed
     finally:
         backend.close()
-    return 0
+    return 1 if failed else 0
 
 
 def format_judged(result: dict) -> str:
@@ -142,6 +160,9 @@ def format_judged(result: dict) -> str:
         lines.append(f"{subtask:<22}{t['n'][subtask]:>5}{cells}{t['invalid'].get(subtask, 0):>9}")
     if not t["means"]:
         lines.append("  no valid grading")
+    if result.get("failed"):
+        lines.append(f"  {result['failed']} judge calls failed (counted invalid above; asked again by the next "
+                     "`mmad-eval judge`)")
     if result["unanswered"]:
         lines.append(f"  {result['unanswered']} answers were not judged: their request had failed")
     lines += _agreement_lines("people", result.get("agreement") or {})

@@ -167,7 +167,10 @@ def agent_settings(args):
         if getattr(args, "max_turns", None) is not None or getattr(args, "agent_detector", None):
             raise ConfigError("--max-turns and --agent-detector need --agent", culprit="--max-turns")
         return AgentSettings()
-    return AgentSettings(tools=args.agent, max_turns=args.max_turns or 5,
+    if getattr(args, "ray", None) is not None:
+        raise ConfigError("agent mode runs its conversations turn by turn in this process: drop --ray",
+                          culprit="--ray")
+    return AgentSettings(tools=args.agent, max_turns=5 if args.max_turns is None else args.max_turns,
                          detector=args.agent_detector or "builtin")
 
 

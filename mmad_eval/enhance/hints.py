@@ -127,14 +127,21 @@ def hint_text(result: ExpertResult, size: tuple[int, int], style: str) -> str:
     return " ".join(p for p in (head, style_note, tail) if p)
 
 
-def render_hint(result: ExpertResult, query_path: Path, style: str) -> tuple[bytes | None, str | None]:
-    """(PNG bytes of the hint image or None for ``text``, hint text). Cached on the result per style."""
+def render_hint(result: ExpertResult, query_path: Path, style: str,
+                perturb: tuple[str, int] | None = None) -> tuple[bytes | None, str | None]:
+    """(PNG bytes of the hint image or None for ``text``, hint text). Cached on the result per style. With
+    ``perturb`` (a robustness run's perturbations and seed) it is drawn on the query as the model sees it."""
     if style not in STYLES:
         raise ConfigError(f"unknown hint style; choose one of {', '.join(STYLES)}", culprit=style)
-    key = (str(query_path), style)
+    key = (str(query_path), style, perturb)
     if key in result.rendered:
         return result.rendered[key]
-    query = _load(Path(query_path))
+    if perturb is None:
+        query = _load(Path(query_path))
+    else:
+        from ..prompt.perturb import perturbed_file
+
+        query = np.asarray(perturbed_file(query_path, *perturb, what="query image")).copy()
     image = render_image(result, query, style)
     png = None
     if image is not None:

@@ -110,7 +110,8 @@ class Enhancements:
             return None, None
         from .hints import render_hint
 
-        return render_hint(service.analyze(entry.key), self.data_root / entry.key, self.settings.hint)
+        return render_hint(service.analyze(entry.key), self.data_root / entry.key, self.settings.hint,
+                           self._perturb())
 
     def describe(self) -> dict:
         return {"references": self.protocol.references, "shots": self.protocol.shots,

@@ -24,6 +24,7 @@ from PIL import Image
 from ..errors import DataError
 from ..imageio import load_image
 from ..paths import safe_join
+from ..prompt.perturb import perturbed_file
 from ..questions.model import ImageEntry
 
 MAX_REFERENCES = 4
@@ -52,10 +53,15 @@ class InspectionTools:
     """The tools of one run: ``call(entry, name, arguments_json, shown_references)`` -> :class:`ToolResult`.
 
     ``expert`` is a callable returning the expert service (built lazily: fitting a detector takes seconds);
-    ``retriever`` likewise returns the retrieval index (``nearest(key, k)``)."""
+    ``retriever`` likewise returns the retrieval index (``nearest(key, k)``). In a robustness run ``perturb``
+    (perturbations, seed) makes every tool show the query as the model sees it (and the normal images too with
+    ``perturb_references``), never the clean pixels."""
 
-    def __init__(self, data_root: Path, tools: tuple[str, ...], expert, retriever, zoom_side: int = 448):
+    def __init__(self, data_root: Path, tools: tuple[str, ...], expert, retriever, zoom_side: int = 448,
+                 perturb: tuple[str, int] | None = None, perturb_references: bool = False):
         self.data_root = Path(data_root)
+        self.perturb = perturb if perturb and perturb[0] else None
+        self.perturb_references = perturb_references
         self.tools = tuple(tools)
         self._expert = expert
         self._retriever = retriever
@@ -81,15 +87,19 @@ class InspectionTools:
             return ToolResult(f"error: the tool {name} failed: {e}", error=True)
 
     # -- images ----------------------------------------------------------------------------------------
-    def image(self, key: str) -> Image.Image:
-        if key not in self._images:
+    def image(self, key: str, query: bool = False) -> Image.Image:
+        """The image as the model sees it: perturbed in a robustness run (references only when those are)."""
+        perturb = self.perturb if query or self.perturb_references else None
+        if (key, perturb) not in self._images:
             if len(self._images) > 16:
                 self._images.pop(next(iter(self._images)))
-            self._images[key] = load_image(safe_join(self.data_root, key, what="image"), mode="RGB")
-        return self._images[key]
+            path = safe_join(self.data_root, key, what="image")
+            self._images[key, perturb] = (load_image(path, mode="RGB") if perturb is None
+                                          else perturbed_file(path, *perturb))
+        return self._images[key, perturb]
 
     def _box(self, entry: ImageEntry, args: dict) -> tuple[int, int, int, int]:
-        w, h = self.image(entry.key).size
+        w, h = self.image(entry.key, query=True).size
         try:
             x1, y1, x2, y2 = (args[k] for k in ("x1", "y1", "x2", "y2"))
         except KeyError as e:
@@ -109,7 +119,7 @@ class InspectionTools:
     # -- the tools -------------------------------------------------------------------------------------
     def _zoom(self, entry: ImageEntry, args: dict, shown) -> ToolResult:
         box = self._box(entry, args)
-        crop = _scaled(self.image(entry.key).crop(box), self.zoom_side)
+        crop = _scaled(self.image(entry.key, query=True).crop(box), self.zoom_side)
         return ToolResult(f"zoom: region [{box[0]}, {box[1]}, {box[2]}, {box[3]}] of the query image, enlarged to "
                           f"{crop.size[0]}x{crop.size[1]} pixels.", [(_png(crop), f"zoom {list(box)}")])
 
@@ -117,7 +127,7 @@ class InspectionTools:
         from .hints import render_hint
 
         result = self._expert().analyze(entry.key)
-        png, _ = render_hint(result, self.data_root / entry.key, "overlay")
+        png, _ = render_hint(result, self.data_root / entry.key, "overlay", self.perturb)
         lo, hi = result.normal_range
         facts = {"score": round(float(result.score), 4), "threshold": round(float(result.threshold), 4),
                  "normal_range": [round(float(lo), 4), round(float(hi), 4)], "verdict":
@@ -150,7 +160,7 @@ class InspectionTools:
         refs = list(shown[:1]) or self._nearest(entry, 1, ())
         if not refs:
             return ToolResult("compare: no normal image of this product is available.", error=True)
-        query, ref = self.image(entry.key), self.image(refs[0])
+        query, ref = self.image(entry.key, query=True), self.image(refs[0])
         rbox = tuple(int(round(v * s)) for v, s in zip(box, (ref.size[0] / query.size[0], ref.size[1] / query.size[1],
                                                               ref.size[0] / query.size[0], ref.size[1] / query.size[1])))
         a = _scaled(query.crop(box), self.zoom_side // 2)

@@ -75,6 +75,19 @@ def perturb_image(img: Image.Image, spec: str, seed: int, salt: str) -> Image.Im
     return out
 
 
+def perturbed_file(path, spec: str, seed: int, *, what: str = "image") -> Image.Image:
+    """An image file as a robustness run's model sees it (RGB): salted with the file's SHA-256, as the plan's
+    perturbed images are, so tools and hints show the very pixels the prompt holds."""
+    from ..errors import DataError
+    from ..imageio import load_image
+
+    try:
+        data = open(path, "rb").read()
+    except OSError as e:
+        raise DataError(f"cannot read {what}: {e.strerror}", culprit=str(path)) from None
+    return perturb_image(load_image(data, what=what, culprit=str(path)), spec, seed, hashlib.sha256(data).hexdigest())
+
+
 def perturbed_png(data: bytes, spec: str, seed: int, salt: str) -> bytes:
     """The perturbed image of an image file's bytes, as PNG bytes."""
     from ..imageio import load_image

@@ -55,9 +55,10 @@ def add_none_option(qs: QuestionSet, share: float, seed: int = 0) -> tuple[Quest
                 questions.append(q)
                 continue
             gone = _unanswerable(seed, q.qid, share)
-            kept = [t for letter, t in q.options.items() if not (gone and letter == q.answer)] + [NONE_TEXT]
-            options = dict(zip(LETTERS, kept))
-            answer = LETTERS[len(kept) - 1] if gone else LETTERS[kept.index(q.options[q.answer])]
+            true = q.options[q.answer]      # (gone: every copy of its text, so no listed option stays right)
+            kept = [(letter, t) for letter, t in q.options.items() if not (gone and t == true)] + [("", NONE_TEXT)]
+            options = dict(zip(LETTERS, (t for _, t in kept)))
+            answer = LETTERS[len(kept) - 1] if gone else LETTERS[[letter for letter, _ in kept].index(q.answer)]
             kind = "unanswerable" if gone else "answerable"
             counts[kind] += 1
             extra = {**q.extra, "none_option": kind, **({"removed_option": q.options[q.answer]} if gone else {})}

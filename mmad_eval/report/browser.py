@@ -118,10 +118,15 @@ def _grounding_cards(runs, grounding, questions, strings, prompt_of, datasets, c
                             browser_extra(image)])
 
 
+SHOWN_CALLS, SHOWN_ARGUMENTS = 16, 300     # a runaway reply's calls, shortened in the page
+
+
 def agent_texts(msg: dict) -> list[str]:
     """Agent mode's turns as text in the browser: an assistant's tool calls, the tools a request offered."""
-    out = [f"calls {c.get('name')}({c.get('arguments')})" for c in msg.get("tool_calls") or []
-           if isinstance(c, dict)]
+    calls = [c for c in msg.get("tool_calls") or [] if isinstance(c, dict)]
+    out = [f"calls {str(c.get('name'))[:80]}({display_text(str(c.get('arguments')), SHOWN_ARGUMENTS)})" for c in calls[:SHOWN_CALLS]]
+    if len(calls) > SHOWN_CALLS:
+        out.append(f"... and {len(calls) - SHOWN_CALLS} more calls ({len(calls)} in this reply)")
     if msg.get("tools"):
         out.append("tools offered: " + ", ".join(map(str, msg["tools"])))
     return out

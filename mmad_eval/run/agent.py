@@ -19,7 +19,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from ..enhance.tools import InspectionTools
+from ..enhance.tools import InspectionTools, ToolResult
 from ..prompt.images import ImageRegistry
 from ..prompt.message import ImagePart, Message, Request, TextPart, ToolCall
 from ..prompt.tools import LAST_TURN
@@ -27,6 +27,9 @@ from ..questions.model import QuestionSet
 from ..settings import AgentSettings
 from .executor import Outcome, StoreCachedBackend
 from .store import Store
+
+
+MAX_CALLS_PER_REPLY = 8      # tool calls run per reply; later ones get an error (hostile or runaway output)
 
 
 @dataclass
@@ -91,6 +94,8 @@ class AgentLoop:
                 owner[nkey] = conv
                 trajectories[conv].keys.append(nkey)
             current = following
+        if not first:             # (a fast resume rebuilt nothing: the stored statuses of the entries it kept)
+            total.status = self.store.statuses()
         all_rows = self.store.requests_for({k for t in trajectories.values() for k in t.keys})
         summaries = {finals[c]: {"agent": t.summary(all_rows, c in limit_hits)}
                      for c, t in trajectories.items() if c in finals}
@@ -102,9 +107,9 @@ class AgentLoop:
         total.asked += out.asked
         total.failed += out.failed
         total.answered |= out.answered
+        total.stored_errors += out.stored_errors     # (a failed turn ends its conversation: counted once)
         if first_turn:            # (the counts of reuse are the conversations', i.e. their first turns')
-            total.status, total.stored_errors, total.in_batches = out.status, out.stored_errors, out.in_batches
-            total.pending = out.pending
+            total.status, total.in_batches, total.pending = out.status, out.in_batches, out.pending
         total.commits = out.commits or total.commits
 
     def next_request(self, request: Request, row: dict, calls: list[dict], trajectory: Trajectory,
@@ -116,10 +121,8 @@ class AgentLoop:
                        tool_calls=tuple(ToolCall(c.get("id", ""), c.get("name", ""), c.get("arguments", ""))
                                         for c in calls))
         results, pictures = [], []
-        for call in calls:
-            res = self.tools.call(entry, call.get("name", ""), call.get("arguments", ""), shown)
-            trajectory.calls[call.get("name") or "?"] += 1
-            trajectory.invalid += res.error
+        for i, call in enumerate(calls):
+            res = self._run_call(entry, call, shown, i, trajectory)
             results.append(Message("tool", (TextPart(res.text),), tool_call_id=call.get("id", "")))
             for png, label in res.images:
                 sha = self.registry.add_bytes(png)
@@ -130,6 +133,20 @@ class AgentLoop:
             pictures.append(TextPart(LAST_TURN))
         extra = (Message("user", tuple(pictures)),) if pictures else ()
         return replace(request, messages=(*request.messages, said, *results, *extra))
+
+    def _run_call(self, entry, call: dict, shown: tuple[str, ...], i: int, trajectory: Trajectory) -> ToolResult:
+        """One call of a reply, counted by tool (names not offered count only as invalid); past
+        :data:`MAX_CALLS_PER_REPLY` calls it is not run, only answered with an error."""
+        name = call.get("name", "")
+        if i >= MAX_CALLS_PER_REPLY:
+            res = ToolResult(f"error: at most {MAX_CALLS_PER_REPLY} tool calls are run per reply; this one was "
+                             "not", error=True)
+        else:
+            res = self.tools.call(entry, name, call.get("arguments", ""), shown)
+            if name in self.settings.tools:
+                trajectory.calls[name] += 1
+        trajectory.invalid += res.error
+        return res
 
     def statistics(self, summaries: list[dict]) -> dict:
         """Over the run's conversations: turns, calls by tool, invalid calls, turn-limit endings, tokens."""

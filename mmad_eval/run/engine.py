@@ -155,8 +155,9 @@ def answer_as_agent(store: Store, plan: Plan, backend: Backend, settings: RunSet
     """Agent mode: every conversation run turn by turn (:mod:`.agent`); the run's members then point at each
     conversation's last turn, and the statistics go into the run record."""
     agent = settings.agent
+    protocol = settings.protocol
     tools = InspectionTools(inputs.root, agent.tools, lambda: enh.expert_of_kind(agent.detector), enh.retriever,
-                            agent.zoom_side)
+                            agent.zoom_side, (protocol.perturb, protocol.perturb_seed), protocol.perturb_references)
     loop = AgentLoop(backend, store, tools, agent, inputs.questions, inputs.registry)
     outcome, finals, stats = loop.answer(plan.built.requests, retry_failed=retry_failed, progress=progress,
                                          since=started)

@@ -33,6 +33,9 @@ _ROLE = re.compile(r"<<role:(system|user)>>")
 _OBJECT = re.compile(r"\{[^{}]*\}", re.S)
 
 
+MAX_SCALE_STEPS = 100        # grades a rubric's scale may span (kappa's table is steps x steps)
+
+
 @dataclass(frozen=True)
 class Rubric:
     name: str
@@ -51,8 +54,9 @@ class Rubric:
         except (KeyError, TypeError, ValueError):
             raise ConfigError('a rubric is {"dimensions": [{"name", "description"}, ...], "scale": [1, 5]}',
                               culprit=str(path)) from None
-        if not dims or lo >= hi or len({d for d, _ in dims}) != len(dims):
-            raise ConfigError("a rubric needs distinct dimensions and a scale [low, high] with low < high",
+        if not dims or not lo < hi <= lo + MAX_SCALE_STEPS or len({d for d, _ in dims}) != len(dims):
+            raise ConfigError("a rubric needs distinct dimensions and a scale [low, high] with low < high "
+                              f"and at most {MAX_SCALE_STEPS} steps",
                               culprit=str(path))
         return cls(str(data.get("name") or path.stem), dims, (lo, hi), hashlib.sha256(raw).hexdigest())
 
@@ -64,10 +68,17 @@ def _template() -> jinja2.Template:
     return env.get_template(TEMPLATE)
 
 
+def _inert(text: str) -> str:
+    """Text with its role markers broken (``<< role:...>>``): a judged model's answer is data inside the user
+    message, never a message of its own (a system message telling the judge how to grade)."""
+    return _ROLE.sub(lambda m: "<< " + m.group(0)[2:], text)
+
+
 def judge_request(rubric: Rubric, record: AnswerRecord) -> Request:
     """The judge's request for one open answer (text only: the judge does not see the image)."""
     text = _template().render(
-        question=record.question, reference=record.options.get(record.answer, ""), answer=record.reply or "",
+        question=_inert(record.question), reference=_inert(record.options.get(record.answer, "")),
+        answer=_inert(record.reply or ""),
         dimensions=[{"name": n, "description": d} for n, d in rubric.dimensions], scale_min=rubric.scale[0],
         scale_max=rubric.scale[1])
     pieces = _ROLE.split(text)
@@ -101,6 +112,7 @@ class Judged:
     records: dict[str, AnswerRecord] = field(default_factory=dict)
     unanswered: int = 0          # answers without a reply (their request failed): not judged
     asked: int = 0               # judge requests sent in this invocation
+    failed: int = 0              # answers whose judge call failed (asked again by the next `judge`)
 
 
 def judge_run(store: Store, backend, run_name: str, answers: list[AnswerRecord], rubric: Rubric,
@@ -124,7 +136,9 @@ def judge_run(store: Store, backend, run_name: str, answers: list[AnswerRecord],
     rows = store.requests_for(k for k, _ in keyed.values())
     for qid, (key, _) in keyed.items():
         row = rows.get(key)
-        out.grades[qid] = read_grades(row["text"], rubric) if row and row["status"] == "ok" else None
+        ok = bool(row) and row["status"] == "ok"
+        out.grades[qid] = read_grades(row["text"], rubric) if ok else None
+        out.failed += not ok
     return out
 
 

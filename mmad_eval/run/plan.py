@@ -136,10 +136,13 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
     selection = apply_slice(inputs.questions, slice)
     identity = backend.identity()
     previous = store.run_record(name)
+    agent_maps = []     # the maps behind the agent's detector tool shape its later turns
+    if settings.agent.enabled and settings.agent.detector.startswith(MAPS_PREFIX):
+        agent_maps.append(enh.expert_of_kind(settings.agent.detector).maps.fingerprint())
     grounding_sha = inputs.grounding_template.sha256 if inputs.grounding_template else None
     fingerprint = plan_fingerprint(selection, enh, inputs.root, [
         settings.as_dict(), identity, inputs.template.sha256, inputs.questions.sha256, str(inputs.root)]
-        + ([grounding_sha] if grounding_sha else []))
+        + ([grounding_sha] if grounding_sha else []) + agent_maps)
     to_build, skipped_keys, skipped_answers = selection, set(), 0
     if fingerprint and previous and previous.get("plan_fingerprint") == fingerprint:
         # nothing that shapes a request changed: rebuild only the images that still need asking
@@ -171,7 +174,13 @@ def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
     store.put_images([(sha, path, data) for sha, (path, data) in plan.built.images.items()])
     for key, message in plan.built.data_errors.items():
         store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
-    store.put_members(plan.name, plan.built.members)
+    members = plan.built.members
+    if plan.record["settings"].get("agent"):
+        # agent mode: a stored member points at its conversation's last turn, which stays until this
+        # invocation's conversations end (a kill before then must not leave it on a turn that called tools)
+        have = {(m.qid, m.rotation) for m in store.members(plan.name)}
+        members = [m for m in members if (m.qid, m.rotation) not in have]
+    store.put_members(plan.name, members)
 
 
 def _add_image(registry: ImageRegistry, path: Path, rel: str, built: BuiltRequests, perturb) -> str:

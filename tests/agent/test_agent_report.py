@@ -73,3 +73,16 @@ def test_trajectories_are_shown_turn_by_turn_in_chromium(report, tmp_path):
     assert first["roles"][:1] == ["user"] and "assistant" in first["roles"] and "tool" in first["roles"]
     assert "calls detector({})" in first["text"] and "detector: anomaly score" in first["text"]
     assert "tools offered: zoom, detector" in first["text"]
+
+
+@pytest.mark.parametrize("n_calls, size", [(1, 2_000_000), (3000, 50)])
+def test_the_browser_shows_a_runaway_reply_s_calls_in_bounded_text(n_calls, size):
+    """Hostile output (megabytes of arguments, thousands of calls) is shown shortened, not copied whole into
+    the report page."""
+    from mmad_eval.report.browser import agent_texts
+
+    msg = {"role": "assistant", "tool_calls": [{"id": f"c{i}", "name": "zoom", "arguments": "[" * size}
+                                               for i in range(n_calls)]}
+    texts = agent_texts(msg)
+    assert 0 < sum(len(t) for t in texts) < 20_000 and texts[0].startswith("calls zoom([[[")
+    assert str(n_calls) in texts[-1] or n_calls == 1

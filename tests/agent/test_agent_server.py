@@ -149,3 +149,83 @@ def test_usage_and_cost_count_every_turn(synth_questions, tmp_path):
     assert usage["prompt_tokens"] == sum(a["prompt_tokens"] for a in agents) > 0
     assert usage["completion_tokens"] == sum(a["completion_tokens"] for a in agents) == 2 * n
     assert usage["requests_sent"] == 2 * n and usage["completion_tokens_billed"] == 2 * n
+
+
+@pytest.mark.parametrize("n_calls, name", [(40, "zoom"), (25, "<b>hammer</b>")])
+def test_a_reply_with_very_many_tool_calls_runs_only_the_first_few(synth_questions, tmp_path, n_calls, name):
+    """Hostile output: a reply with dozens of calls (of a tool, or of invented names) runs at most
+    MAX_CALLS_PER_REPLY of them; every call still gets its answer (the OpenAI format needs one per id), the
+    others an error, and invented names are not counted as tools."""
+    from mmad_eval.run.agent import MAX_CALLS_PER_REPLY
+
+    box = json.dumps({"x1": 0, "y1": 0, "x2": 48, "y2": 48})
+
+    def responder(body):
+        return _calls(*[(name, box)] * n_calls) if _tool_turns(body) == 0 else hashed_letter(body)
+
+    with FakeOpenAIServer(responder=responder) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD",
+                    "--limit", "2") == 0
+        second = [b for b in srv.requests if _tool_turns(b)]
+    assert len(second) == 2
+    for body in second:
+        tools = [m for m in body["messages"] if m["role"] == "tool"]
+        images = [p for m in body["messages"] if m["role"] == "user" for p in m["content"]
+                  if isinstance(p, dict) and p.get("type") == "image_url"]
+        assert len(tools) == n_calls and sum(m["content"].startswith("error:") for m in tools) >= n_calls - MAX_CALLS_PER_REPLY
+        assert len(images) <= 1 + 1 + MAX_CALLS_PER_REPLY             # reference(s), query, crops
+    for a in _agents(tmp_path).values():
+        assert set(a["tool_calls"]) <= {"zoom"} and sum(a["tool_calls"].values()) <= MAX_CALLS_PER_REPLY
+        assert a["invalid_tool_calls"] == n_calls - sum(a["tool_calls"].values())
+
+
+@pytest.mark.parametrize("fault", ["bad_request", "refusal"])
+def test_a_failed_middle_turn_is_reported_kept_and_retried(synth_questions, tmp_path, capsys, fault):
+    """Turn 2 fails: the run goes on; a rerun says the failed turns are kept (and how to ask them again);
+    --retry-failed asks only them and the members end on the answers."""
+    from mmad_eval.testing.openai_server import Fault
+
+    def faults(i, body):
+        return Fault(fault) if _tool_turns(body) else None
+
+    with FakeOpenAIServer(responder=zoom_then_answer, faults=faults) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 1  # failed
+        n = len([b for b in srv.requests if not _tool_turns(b)])
+        capsys.readouterr()
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 0
+        line = capsys.readouterr().out
+        assert "asked 0" in line and f"{n} earlier errors kept" in line, line
+    with FakeOpenAIServer(responder=zoom_then_answer) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD",
+                    "--retry-failed") == 0
+        assert srv.count == n and all(_tool_turns(b) == 1 for b in srv.requests)
+    run = load_parsed_run(tmp_path, "openai:fake-vlm")
+    assert len(run.answers) == n and all(a.error is None and a.parsed in ("A", "B") for a in run.answers)
+
+
+@pytest.mark.parametrize("extra", [[], ["--concurrency", "1"]])
+def test_a_rerun_killed_before_its_turns_keeps_members_on_the_last_turns(synth_questions, tmp_path, extra):
+    """A rerun rebuilding conversations (here --retry-failed) killed before it asks anything must not leave
+    the run's members on first turns that only called tools (score and report would read those as answers)."""
+    from mmad_eval.run.agent import stored_tool_calls
+    from mmad_eval.testing.openai_server import Fault
+
+    out = tmp_path / "o"
+    with FakeOpenAIServer(responder=zoom_then_answer,
+                          faults=lambda i, body: Fault("bad_request") if _tool_turns(body) else None) as srv:
+        assert _run(synth_questions, out, srv.base_url, "--agent", "zoom", "--subtasks", "AD") == 1
+    with FakeOpenAIServer(responder=zoom_then_answer, faults=[Fault("hang", hang_s=30)] * 100) as srv:
+        proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_questions),
+                                 "--model", "openai:fake-vlm", "--out", str(out), "--base-url", srv.base_url,
+                                 "--quiet", "--agent", "zoom", "--subtasks", "AD", "--retry-failed", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not srv.requests:
+            time.sleep(0.02)                                      # the retried turns are being asked
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert srv.requests
+    with Store(out) as store:
+        members = store.members("openai:fake-vlm")
+        rows = store.requests_for([m.request_key for m in members])
+    assert members and not any(stored_tool_calls(rows.get(m.request_key)) for m in members)

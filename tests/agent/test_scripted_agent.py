@@ -94,3 +94,85 @@ def test_a_backend_without_tool_calls_is_refused_in_one_line(synth_questions, tm
     assert main(["run", "--questions", str(synth_questions), "--model", "scripted-agent", "--out", str(tmp_path),
                  "--agent", "zoom", "--question-mode", "per-image", "--quiet"]) == 2
     assert "--question-mode independent" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, culprit", [(["--ray"], "--ray"), (["--ray", "ray://head:10001"], "--ray"),
+                                            (["--max-turns", "0"], "max_turns"),
+                                            (["--max-turns", "-2"], "max_turns")])
+def test_bad_agent_combinations_are_one_line_naming_the_flag(synth_questions, tmp_path, extra, culprit):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_questions), "--model",
+                        "scripted-agent", "--out", str(tmp_path / "o"), "--agent", "zoom", "--quiet", *extra],
+                       capture_output=True, text=True, timeout=300)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1 and culprit in err[0], p.stderr
+    assert "scripted-agent backend cannot call tools" not in err[0]
+
+
+@pytest.mark.parametrize("perturb", ["lowlight=5", "blur=2,lowlight=4"])
+def test_tools_of_a_perturbed_run_see_the_perturbed_query(synth_questions, tmp_path, perturb):
+    """Zoom and the detector's heat map show the query as the model sees it, never the clean pixels."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / "o"
+    assert _run(synth_questions, out, "--agent", "detector,zoom", "--perturb", perturb, "--subtasks", "DL",
+                name="dark") == 0
+    members, rows = _finals(out, "dark")
+    root = synth_questions.parent
+    checked = 0
+    with Store(out) as store:
+        def pixels(sha):
+            return np.asarray(Image.open(io.BytesIO(store.image(sha)[1])).convert("RGB"), np.float64)
+
+        for m in members:
+            content = json.loads(rows[m.request_key]["content"])
+            parts = [p for msg in content for p in msg["parts"]]
+            query = next(p for p in parts if p.get("role") == "query")
+            seen = pixels(query["image"])                                   # the perturbed query
+            clean = np.asarray(Image.open(root / m.image).convert("RGB"), np.float64)
+            for said, p in zip(parts, parts[1:]):
+                if p.get("role") != "tool" or "returned by zoom" not in said.get("text", ""):
+                    continue
+                x1, y1, x2, y2 = json.loads(said["text"].split("(zoom ")[1].split(")")[0])
+                zoom = pixels(p["image"])
+                assert abs(zoom.mean() - seen[y1:y2, x1:x2].mean()) < 4
+                assert abs(zoom.mean() - clean[y1:y2, x1:x2].mean()) > 20
+                checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("perturb", ["lowlight=5", "noise=20,lowlight=3"])
+def test_the_expert_hint_of_a_perturbed_run_is_drawn_on_the_perturbed_query(synth_questions, tmp_path, perturb):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / "o"
+    assert main(["run", "--questions", str(synth_questions), "--model", "random", "--out", str(out), "--quiet",
+                 "--expert", "builtin", "--hint", "boxes", "--perturb", perturb, "--subtasks", "AD"]) == 0
+    with Store(out) as store:
+        members = store.members("random")
+        rows = store.requests_for([m.request_key for m in members])
+        for row in list(rows.values())[:4]:
+            parts = [p for msg in json.loads(row["content"]) for p in msg["parts"]]
+            shas = {p.get("role"): p["image"] for p in parts if p.get("image")}
+            seen, hint = (np.asarray(Image.open(io.BytesIO(store.image(shas[r])[1])).convert("RGB"), np.int16)
+                          for r in ("query", "hint"))
+            same = (np.abs(seen - hint).max(axis=2) == 0).mean()
+            assert same > 0.8, same               # all but the red boxes: the pixels the model saw
+
+
+@pytest.mark.parametrize("tools", ["zoom", "detector,references"])
+def test_agent_mode_with_open_answers_is_one_line(synth_questions, tmp_path, capsys, tools):
+    """The agent's prompt asks for an option's letter, which an open question does not have: refused, not run
+    with contradicting instructions."""
+    assert main(["run", "--questions", str(synth_questions), "--model", "scripted-agent", "--out", str(tmp_path),
+                 "--agent", tools, "--answer-format", "open", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--answer-format open" in err[0] and "agent" in err[0]

@@ -146,3 +146,19 @@ def test_new_maps_are_asked_again_on_resume(world, tmp_path, capsys):
     write_maps_folder(maps, [(k, d, 1.0 - s) for k, d, s in items])     # the detector was re-run
     assert main(args) == 0
     assert "asked 10" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("tools", ["detector", "detector,zoom"])
+def test_new_maps_behind_the_agent_detector_tool_are_asked_again_on_resume(world, tmp_path, capsys, tools):
+    """The maps behind `--agent-detector maps:DIR` shape the later turns: a fast resume must see them change."""
+    root, questions, items, _ = world
+    maps = write_maps_folder(tmp_path / "maps", items)
+    out = tmp_path / "runs"
+    args = ["run", "--questions", str(questions), "--model", "scripted-agent", "--agent", tools,
+            "--agent-detector", f"maps:{maps}", "--out", str(out), "--quiet", "--subtasks", "AD"]
+    assert main(args) == 0 and main(args) == 0
+    assert "asked 0" in capsys.readouterr().out
+    write_maps_folder(maps, [(k, d, 1.0 - s) for k, d, s in items])     # the detector was re-run
+    assert main(args) == 0
+    out_text = capsys.readouterr().out
+    assert "asked 0" not in out_text and "asked" in out_text

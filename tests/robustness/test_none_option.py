@@ -128,3 +128,21 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "r.html")]) == 0
     assert 'id="none-option"' in (tmp_path / "r.html").read_text()
     assert main(["unanswerable", str(q), "--out", str(q)]) == 2                    # never over the original
+
+
+@pytest.mark.parametrize("options, answer", [({"A": "a crack", "B": "a scratch", "C": "a scratch"}, "C"),
+                                             ({"A": "left", "B": "left", "C": "right", "D": "left"}, "D")])
+def test_an_option_text_listed_twice_keeps_the_answer_on_its_own_letter(options, answer):
+    """Two options of the same text: an answerable question's answer follows its letter, not the first copy of
+    its text; an unanswerable one loses every copy (else a listed option would still be right)."""
+    key = "D/cat/test/bad/000.png"
+    qs = QuestionSet(entries={key: ImageEntry(key=key, questions=[
+        Question(key, 0, "Defect Classification", "Q?", options, answer)])})
+    for share, kind in ((0.0, "answerable"), (1.0, "unanswerable")):
+        q = next(iter(add_none_option(qs, share, 0)[0].questions()))
+        assert q.extra["none_option"] == kind
+        if kind == "answerable":
+            assert list(q.options).index(q.answer) == list(options).index(answer)
+        else:      # every option with the true text is gone: none is the only right answer
+            assert q.answer == none_letter(q.options) and options[answer] not in q.options.values()
+            assert q.extra["removed_option"] == options[answer]

@@ -129,3 +129,16 @@ def test_report_pairs_each_perturbed_run_with_the_clean_one(grid, tmp_path):
     runs = re.findall(r'<tr><td class="l">(expert@[^<]+)</td><td class="l">([^<]+)</td>', section)
     assert runs == [("expert@blur=1", "blur=1"), ("expert@blur=3", "blur=3"), ("expert@lowlight=3", "lowlight=3")]
     assert 'class="group"><td class="l">expert@clean</td><td class="l">clean</td>' in section
+
+
+@pytest.mark.parametrize("extra, flag", [(["--perturb", "blur=1", "--batch-api"], "--batch-api"),
+                                         (["--perturb", "blur=1", "--ray"], "--ray"),
+                                         (["--batch-api"], "--batch-api")])
+def test_ablate_refuses_run_flags_it_would_ignore(synth, tmp_path, capsys, extra, flag):
+    """`ablate` shares `run`'s flags but answers live in this process: --batch-api or --ray would be ignored
+    silently (a grid billed at the live price), so they are refused in one line before anything is asked."""
+    _, q = synth
+    out = tmp_path / "o"
+    assert main(["ablate", "--questions", str(q), "--model", "random", "--out", str(out), "--quiet", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0] and not out.exists()
