@@ -48,6 +48,11 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
     "label_audit": (["mmad_eval/label_audit"], ["tests/labels/test_label_checks.py", "tests/labels/test_audit_cli.py",
                                                 "tests/labels/test_injected_synth.py"]),
     "atomic_write": (["mmad_eval/atomic_write.py"], ["tests/faults/test_atomic_write.py"]),
+    "none_option": (["mmad_eval/score/none_option.py", "mmad_eval/questions/none_option.py"],
+                    ["tests/robustness/test_none_option.py"]),
+    "judged": (["mmad_eval/score/judged.py", "mmad_eval/run/judging.py"], ["tests/judge"]),
+    "perturb": (["mmad_eval/prompt/perturb.py"], ["tests/robustness/test_perturb.py"]),
+    "agent": (["mmad_eval/score/agent.py", "mmad_eval/run/agent.py", "mmad_eval/enhance/tools.py"], ["tests/agent"]),
 }
 
 
@@ -59,16 +64,23 @@ def source_files(spec: str) -> list[str]:
         path = ROOT / item
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         out += [str(f.relative_to(ROOT)) for f in files if f.name != "__init__.py" or f.stat().st_size > 200]
-    return out
+    return [f for f in out if spec not in AREAS or owner(f) == spec]   # a file a narrower area claims is its
+
+
+def owner(source: str) -> str | None:
+    """The most specific area whose sources hold ``source`` (a file's own area before its folder's)."""
+    matches = [(len(s), area) for area, (sources, _) in AREAS.items() for s in sources
+               if source == s or source.startswith(s.rstrip("/") + "/")]
+    return max(matches)[1] if matches else None
 
 
 def mapped_tests(source: str) -> list[str]:
     """The test files that guard one source file: its area's, plus tests/mutation_kills/test_<area>*.py."""
-    for area, (sources, tests) in AREAS.items():
-        if any(source == s or source.startswith(s.rstrip("/") + "/") for s in sources):
-            found = (ROOT / "tests" / "mutation_kills").glob(f"test_{area}*.py")
-            kills = sorted(str(p.relative_to(ROOT)) for p in found)
-            return kills + tests      # the targeted tests first: most mutants die in them, fast
+    area = owner(source)
+    if area is not None:
+        found = (ROOT / "tests" / "mutation_kills").glob(f"test_{area}*.py")
+        kills = sorted(str(p.relative_to(ROOT)) for p in found)
+        return kills + AREAS[area][1]   # the targeted tests first: most mutants die in them, fast
     raise SystemExit(f"mutation: no tests are mapped to {source} (add it to AREAS in {__file__})")
 
 
