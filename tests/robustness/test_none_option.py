@@ -146,3 +146,12 @@ def test_an_option_text_listed_twice_keeps_the_answer_on_its_own_letter(options,
         else:      # every option with the true text is gone: none is the only right answer
             assert q.answer == none_letter(q.options) and options[answer] not in q.options.values()
             assert q.extra["removed_option"] == options[answer]
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_share_outside_0_to_1_is_refused(share):
+    from mmad_eval.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        add_none_option(_qs([4], [0]), share)
+    assert e.value.culprit == str(share)
