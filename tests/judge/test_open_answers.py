@@ -217,3 +217,33 @@ def test_failed_judge_calls_are_said_and_exit_nonzero(open_run, tmp_path, capsys
     out = capsys.readouterr().out
     result = json.loads(judged_path(open_run, "blind").read_text())
     assert code == 1 and result["failed"] > 0 and f"{result['failed']} judge calls failed" in out
+
+
+@pytest.mark.parametrize("scale,ok", [([0, 100], True), ([1, 101], True), ([0, 101], False), ([3, 3], False),
+                                      ([4, 2], False)])
+def test_a_rubric_scale_must_rise_and_span_at_most_100_steps(tmp_path, scale, ok):
+    from mmad_eval.errors import ConfigError
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"scale": scale, "dimensions": [{"name": "a", "description": "?"}]}))
+    if ok:
+        assert Rubric.load(path).scale == tuple(scale)
+    else:
+        with pytest.raises(ConfigError):
+            Rubric.load(path)
+
+
+def test_the_judge_prompt_is_rendered_as_written():
+    """A snapshot of the judge's user message: one line per part, the dimensions as consecutive lines."""
+    from mmad_eval.answers import AnswerRecord
+    from mmad_eval.run.judging import judge_request
+
+    rec = AnswerRecord(image="D/c/test/bad/0.png", index=3, type="Defect Analysis", options={"A": "Wear.", "B": "Heat."},
+                       answer="B", reply="Overheating.", question="What caused it?")
+    system, user = judge_request(RUBRIC, rec).messages
+    assert system.role == "system" and user.role == "user"
+    lines = user.text.split("\n")
+    assert lines[:4] == ["Question: What caused it?", "Reference answer: Heat.", "Model's answer: Overheating.", ""]
+    assert lines[4] == "Grade the model's answer on each dimension from 1 (worst) to 5 (best):"
+    assert [x.split(":")[0] for x in lines[5:9]] == [f"- {d}" for d in DIMS]
+    assert lines[9].startswith("Reply with one JSON object and nothing else") and len(lines) == 10
