@@ -41,7 +41,8 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
     "leases": (["mmad_eval/run/leases.py"], ["tests/faults/test_concurrent_writers.py"]),
     "batch_ledger": (["mmad_eval/run/batch_ledger.py"], ["tests/run/test_batch_mode.py"]),
     "protocols": (["mmad_eval/run/protocols.py"], ["tests/run/test_protocols.py"]),
-    "errata": (["mmad_eval/errata"], ["tests/labels/test_errata.py", "tests/labels/test_score_with_errata.py"]),
+    "errata": (["mmad_eval/errata"], ["tests/labels/test_errata.py", "tests/labels/test_errata_patterns.py",
+                                      "tests/labels/test_score_with_errata.py"]),
     "human_scores": (["mmad_eval/questions/human_scores.py"], ["tests/labels/test_errata.py",
                                                               "tests/questions/test_rating_sheet.py"]),
     "margins": (["mmad_eval/questions/generate/margins.py"], ["tests/questions/test_margins.py"]),
@@ -52,6 +53,7 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
                     ["tests/robustness/test_none_option.py"]),
     "judged": (["mmad_eval/score/judged.py", "mmad_eval/run/judging.py"], ["tests/judge"]),
     "perturb": (["mmad_eval/prompt/perturb.py"], ["tests/robustness/test_perturb.py"]),
+    "grounding": (["mmad_eval/parse/boxes.py", "mmad_eval/score/grounding.py"], ["tests/grounding"]),
     "agent": (["mmad_eval/score/agent.py", "mmad_eval/run/agent.py", "mmad_eval/enhance/tools.py"], ["tests/agent"]),
 }
 
