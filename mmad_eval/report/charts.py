@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from html import escape
 
 from markupsafe import Markup
@@ -61,7 +62,7 @@ def legend(kind: str = "seq", lo: float = 30, hi: float = 100, label: str = "acc
     stops = _SEQ if kind == "seq" else _DIV
     grad = "".join(f'<stop offset="{i / (len(stops) - 1):.3f}" stop-color="{_css(c)}"/>'
                    for i, c in enumerate(stops))
-    gid = f"g{kind}{abs(hash((lo, hi, label))) % 10**6}"
+    gid = f"g{kind}{zlib.crc32(repr((lo, hi, label)).encode()):08x}"     # same id in every process
     mid = (lo + hi) / 2
     return Markup(
         f'<svg class="legend" width="{width + 160}" height="34" role="img" aria-label="colour scale">'

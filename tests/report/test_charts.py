@@ -43,3 +43,16 @@ def test_small_cells_show_n_and_a_wilson_interval(pct, n, want):
 
 def test_large_or_empty_cells_show_nothing_more():
     assert str(small_cell(50.0, SMALL_CELL)) == "" and str(small_cell(None, 5)) == "" and str(small_cell(50.0, 0)) == ""
+
+
+@pytest.mark.parametrize("args", [(), ("div", -20, 20, "Δ accuracy, points")])
+def test_the_legend_is_the_same_in_every_process(args):
+    """Reports are reproducible: no id may come from Python's per-process randomised hash()."""
+    import subprocess
+    import sys
+
+    code = f"from mmad_eval.report import charts; print(charts.legend(*{args!r}))"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2", "3")}
+    assert len(outs) == 1 and "linearGradient id=" in outs.pop()
