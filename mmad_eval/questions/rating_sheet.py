@@ -103,18 +103,23 @@ function updateCount() {
   var a = sheetAnswers().answers, done = a.filter(function (x) { return x.choice || x.unanswerable; }).length;
   document.getElementById("count").textContent = done + " of " + a.length + " answered";
 }
-function downloadAnswers() {
-  var data = sheetAnswers();
-  if (!data.rater) { alert("Please enter your name or initials first."); return; }
-  var blob = new Blob([JSON.stringify(data, null, 1)], {type: "application/json"});
-  var a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = "ratings-" + data.rater.replace(/[^A-Za-z0-9_-]+/g, "_") + ".json";
-  document.body.appendChild(a); a.click(); a.remove();
-}
-document.addEventListener("change", updateCount);
-document.addEventListener("DOMContentLoaded", updateCount);
 """
+_DOWNLOAD_JS = (Path(__file__).parent / "sheet_download.js").read_text(encoding="utf-8")
+
+
+def sheet_head(title: str, css: str, identity: dict, own_js: str, file_prefix: str) -> str:
+    """A sheet's <head>: its styles, its identity as ``SHEET``, its own ``sheetAnswers()``/``updateCount()``
+    and the shared download code (``sheet_download.js``: the file downloads as ``<file_prefix>-<rater>.json``)."""
+    meta = json.dumps(identity).replace("</", "<\\/")
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f'<style>{css}</style><script>var SHEET = {meta};{own_js}var FILE_PREFIX = {json.dumps(file_prefix)};\n'
+            f'{_DOWNLOAD_JS}</script></head>')
+
+
+def download_bar(button: str) -> str:
+    """The sticky bar with the rater's name, the download button and the answered count."""
+    return (f'<div id="bar">Your name or initials: <input id="rater" size="12"> <button id="download" '
+            f'onclick="downloadAnswers()">{html.escape(button)}</button> <span id="count"></span></div>')
 
 
 def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max_side: int | None,
@@ -138,16 +143,14 @@ def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max
                      f'<label class="flag"><input type="checkbox" class="flag-box"> This question has no single '
                      f'right answer</label></div>')
     # the sheet's identity, carried into every answers file: question file, draw, and the questions drawn
-    meta = json.dumps({"format": FORMAT, "id": sheet_id, "sha256": qs.sha256, "seed": seed, "strata": strata,
-                       "sample": [q.qid for q in questions]}).replace("</", "<\\/")
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>Rating sheet {e(sheet_id)}</title>'
-            f'<style>{_CSS}</style><script>var SHEET = {meta};{_JS}</script></head><body>'
+    identity = {"format": FORMAT, "id": sheet_id, "sha256": qs.sha256, "seed": seed, "strata": strata,
+                "sample": [q.qid for q in questions]}
+    return (sheet_head(f"Rating sheet {sheet_id}", _CSS, identity, _JS, "ratings") + '<body>'
             f'<h1>Rating sheet</h1><p>Each question shows a normal reference image first, then the query '
             f'image. Choose the one option you find right. If no option, or more than one, is right, tick '
             f'"This question has no single right answer" (choose the best option anyway if you can). When '
             f'done, press "Download answers" and send the file back.</p>'
-            f'<div id="bar">Your name or initials: <input id="rater" size="12"> <button id="download" '
-            f'onclick="downloadAnswers()">Download answers</button> <span id="count"></span></div>'
+            + download_bar("Download answers") +
             f'{"".join(cards)}</body></html>\n')
 
 

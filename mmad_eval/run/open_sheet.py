@@ -18,7 +18,7 @@ from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
 from ..paths import safe_join
 from ..questions.grounding import GROUNDING
-from ..questions.rating_sheet import image_uri, stratified_draw
+from ..questions.rating_sheet import download_bar, image_uri, sheet_head, stratified_draw
 from .judging import Rubric
 from .loaded import LoadedRun
 
@@ -73,17 +73,6 @@ function updateCount() {
     return Object.keys(g[q]).every(function (d) { return g[q][d] !== null; }); }).length;
   document.getElementById("count").textContent = done + " of " + keys.length + " graded";
 }
-function downloadAnswers() {
-  var data = sheetAnswers();
-  if (!data.rater) { alert("Please enter your name or initials first."); return; }
-  var blob = new Blob([JSON.stringify(data, null, 1)], {type: "application/json"});
-  var a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = "grades-" + data.rater.replace(/[^A-Za-z0-9_-]+/g, "_") + ".json";
-  document.body.appendChild(a); a.click(); a.remove();
-}
-document.addEventListener("change", updateCount);
-document.addEventListener("DOMContentLoaded", updateCount);
 """
 
 
@@ -106,16 +95,14 @@ def render_open_sheet(run: LoadedRun, drawn: list[AnswerRecord], rubric: Rubric,
     e = html.escape
     cards = [_card(i, a, rubric, image_uri(safe_join(root, a.image, what="image path"), max_side))
              for i, a in enumerate(drawn, 1)]
-    meta = json.dumps(_identity(run, drawn, rubric, seed, strata)).replace("</", "<\\/")
     lo, hi = rubric.scale
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>Grading sheet: {e(run.name)}</title>'
-            f'<style>{_CSS}</style><script>var SHEET = {meta};{_JS}</script></head><body>'
+    return (sheet_head(f"Grading sheet: {run.name}", _CSS, _identity(run, drawn, rubric, seed, strata), _JS,
+                       "grades") + '<body>'
             f'<h1>Grading sheet: open answers of {e(run.name)}</h1><p>Each card shows the query image, the '
             f'question, the reference answer and the model\'s answer. Grade the model\'s answer against the '
             f'reference on each dimension of the rubric {e(rubric.name)}, from {lo} (worst) to {hi} (best). '
             f'When done, press "Download grades" and send the file back.</p>'
-            f'<div id="bar">Your name or initials: <input id="rater" size="12"> <button id="download" '
-            f'onclick="downloadAnswers()">Download grades</button> <span id="count"></span></div>'
+            + download_bar("Download grades") +
             f'{"".join(cards)}</body></html>\n')
 
 

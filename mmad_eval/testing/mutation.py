@@ -54,7 +54,10 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
     "judged": (["mmad_eval/score/judged.py", "mmad_eval/run/judging.py"], ["tests/judge"]),
     "perturb": (["mmad_eval/prompt/perturb.py"], ["tests/robustness/test_perturb.py"]),
     "grounding": (["mmad_eval/parse/boxes.py", "mmad_eval/score/grounding.py"], ["tests/grounding"]),
-    "agent": (["mmad_eval/score/agent.py", "mmad_eval/run/agent.py", "mmad_eval/enhance/tools.py"], ["tests/agent"]),
+    "agent": (["mmad_eval/score/agent.py", "mmad_eval/run/agent.py", "mmad_eval/backends/scripted_agent.py"],
+              ["tests/agent/test_scripted_agent.py"]),     # (tests/agent's server tests: ~60 s a run; see kills)
+    "agent_tools": (["mmad_eval/enhance/tools.py", "mmad_eval/prompt/tools.py"], ["tests/agent/test_tools.py"]),
+    "store_merge": (["mmad_eval/run/store_merge.py"], ["tests/mutation_kills/test_store_kills.py"]),  # real SQLite, no CLI
 }
 
 
