@@ -30,7 +30,7 @@ from .mutation_ops import Mutant, mutants_of, mutated_source
 ROOT = Path(__file__).resolve().parents[2]
 EQUIVALENT_FILE = ROOT / "tests" / "mutation_equivalent.txt"
 
-# area -> (source files or folders, test files or folders); tests/mutation_kills/test_<area>*.py join each.
+# area -> (source files or folders, test files, folders or node ids); tests/mutation_kills/test_<area>*.py join each.
 AREAS: dict[str, tuple[list[str], list[str]]] = {
     "score": (["mmad_eval/score"], ["tests/score", "tests/labels/test_score_with_errata.py"]),
     "parse": (["mmad_eval/parse"], ["tests/parse", "tests/faults/test_replies.py"]),
@@ -55,7 +55,8 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
     "perturb": (["mmad_eval/prompt/perturb.py"], ["tests/robustness/test_perturb.py"]),
     "grounding": (["mmad_eval/parse/boxes.py", "mmad_eval/score/grounding.py"], ["tests/grounding"]),
     "agent": (["mmad_eval/score/agent.py", "mmad_eval/run/agent.py", "mmad_eval/backends/scripted_agent.py"],
-              ["tests/agent/test_scripted_agent.py"]),     # (tests/agent's server tests: ~60 s a run; see kills)
+              ["tests/agent/test_agent_server.py::test_tool_calls_and_results_travel_in_openai_format",
+               "tests/agent/test_agent_server.py::test_usage_and_cost_count_every_turn"]),   # (all of tests/agent: ~90 s)
     "agent_tools": (["mmad_eval/enhance/tools.py", "mmad_eval/prompt/tools.py"], ["tests/agent/test_tools.py"]),
     "store_merge": (["mmad_eval/run/store_merge.py"], ["tests/mutation_kills/test_store_kills.py"]),  # real SQLite, no CLI
 }
