@@ -3,9 +3,10 @@
 Operators: comparison flips and boundary shifts, ``and``/``or`` swaps, a dropped ``not`` or minus sign,
 arithmetic swaps, constants off by one (``True``/``False`` swapped), a dropped branch (``if`` test made
 ``False``), a negated ``if`` test, ``break``/``continue`` swapped, ``min``/``max`` and ``any``/``all``
-swapped, and a call's first two positional arguments swapped. Docstrings, annotations and f-strings are
-left alone. A mutant is named by the module, the original line's text and the operator, so the checked-in
-list of equivalent mutants survives edits that only move lines.
+swapped, and a call's first two positional arguments swapped (not a two-argument ``min``/``max``'s: they
+are symmetric). Docstrings, annotations and f-strings are left alone. A mutant is named by the module, the
+original line's text and the operator, so the checked-in list of equivalent mutants survives edits that only
+move lines.
 """
 from __future__ import annotations
 
@@ -92,8 +93,10 @@ def variants(node: ast.AST) -> list[str]:
         out = []
         if isinstance(node.func, ast.Name) and node.func.id in _NAME_SWAPS:
             out.append(f"{node.func.id} -> {_NAME_SWAPS[node.func.id]}")
+        symmetric = isinstance(node.func, ast.Name) and node.func.id in ("min", "max") and len(node.args) == 2 \
+            and not node.keywords                                              # min(a, b) == min(b, a)
         if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]) \
-                and ast.dump(node.args[0]) != ast.dump(node.args[1]):           # f(x, x): nothing to swap
+                and ast.dump(node.args[0]) != ast.dump(node.args[1]) and not symmetric:   # f(x, x): nothing to swap
             out.append("swap arguments")
         return out
     return []

@@ -53,6 +53,8 @@ def test_docstrings_annotations_and_f_strings_are_left_alone():
 def test_same_arguments_are_not_swapped_and_keys_have_no_line_numbers():
     ops = _by_operator("def f(d, k):\n    return d.get(k, k)\n")
     assert "swap arguments" not in ops
+    assert "swap arguments" not in _by_operator("x = max(0, min(a, b))\n")       # symmetric: never a bug
+    assert "swap arguments" in _by_operator("x = max(a, b, key=len)\n") and "swap arguments" in _by_operator("x = g(a, b)\n")
     m = _by_operator()["< -> >="]
     assert m.key == "m.py | if x < limit and not x == 0: | < -> >=" and m.lineno == 6
 

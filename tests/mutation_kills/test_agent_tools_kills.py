@@ -52,3 +52,15 @@ def test_references_stay_clean_unless_the_run_perturbs_them_and_the_query_never_
     half = pair(clean).shape[1] // 2 + 2                                  # the reference, right of the gap
     assert np.array_equal(pair(only_query)[:, half:], pair(clean)[:, half:])
     assert np.abs(pair(only_query)[:, :half - 4] - pair(clean)[:, :half - 4]).mean() > 2
+
+
+@pytest.mark.parametrize("box", [{"x1": 30, "y1": 0, "x2": 31, "y2": 40}, {"x1": 0, "y1": 20, "x2": 50, "y2": 21},
+                                 {"x1": 63, "y1": 5, "x2": 90, "y2": 30}])
+def test_a_box_narrower_than_two_pixels_away_from_the_origin_is_an_error(root, box):
+    entry = ImageEntry(key=QUERY, questions=[])
+    for name in ("zoom", "compare"):
+        r = _tools(root, None).call(entry, name, json.dumps(box))
+        assert r.error and "the box is empty inside the 64x48 query image" in r.text and not r.images
+    wider = {**box, "x2": box["x1"] + 2} if box["x2"] - box["x1"] < 2 else {**box, "y2": box["y1"] + 2}
+    if box["x2"] <= 64:
+        assert not _tools(root, None).call(entry, "zoom", json.dumps(wider)).error
