@@ -64,3 +64,57 @@ def test_a_box_narrower_than_two_pixels_away_from_the_origin_is_an_error(root, b
     wider = {**box, "x2": box["x1"] + 2} if box["x2"] - box["x1"] < 2 else {**box, "y2": box["y1"] + 2}
     if box["x2"] <= 64:
         assert not _tools(root, None).call(entry, "zoom", json.dumps(wider)).error
+
+
+def test_zero_references_is_an_error_and_one_to_four_are_given(root):
+    entry = ImageEntry(key=QUERY, questions=[])
+    for k in (0, -1, 5):
+        r = _tools(root, None).call(entry, "references", json.dumps({"k": k}))
+        assert r.error and "from 1 to 4" in r.text and not r.images
+    assert len(_tools(root, None).call(entry, "references", '{"k": 2}').images) == 2
+
+
+@pytest.mark.parametrize("box", [(0, 0, 32, 24), (20, 10, 60, 44)])
+def test_compare_shows_the_query_crop_left_and_the_same_region_of_a_smaller_reference_right(tmp_path, box):
+    """The reference is the query at half size (a smooth picture): its half of the pair matches the query's."""
+    yy, xx = np.mgrid[0:48, 0:64]
+    picture = np.stack([xx * 4, yy * 5, (xx + yy) * 2], axis=-1).astype(np.uint8)
+    for rel, img in [(QUERY, Image.fromarray(picture)), (REFS[0], Image.fromarray(picture).resize((32, 24)))]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        img.save(tmp_path / rel)
+    entry = ImageEntry(key=QUERY, questions=[])
+    args = json.dumps(dict(zip(("x1", "y1", "x2", "y2"), box)))
+    pair = _pixels(_tools(tmp_path, None).call(entry, "compare", args).images[0][0])
+    zoom = InspectionTools(tmp_path, ("zoom",), None, None, zoom_side=32).call(entry, "zoom", args)
+    left = _pixels(zoom.images[0][0])
+    h, w = left.shape[:2]
+    assert pair.shape[:2] == (h, 2 * w + 4)
+    assert np.array_equal(pair[:, :w], left)                            # the query's crop, at the top left
+    assert (pair[:, w:w + 4] == 255).all()                              # the white gap
+    assert np.abs(pair[:, w + 4:] - left).mean() < 6                    # the same region of the reference
+
+
+@pytest.mark.parametrize("names", [("zoom", "detector", "references", "compare"), ("compare", "zoom")])
+def test_tool_specifications_are_closed_schemas_in_the_order_asked(names):
+    """What the API is told: no tool accepts an argument it does not name; boxes need all four corners."""
+    from mmad_eval.prompt.tools import tool_specs
+
+    specs = tool_specs(names)
+    assert [s["name"] for s in specs] == list(names)
+    for s in specs:
+        params = s["parameters"]
+        assert params["type"] == "object" and params["additionalProperties"] is False, s["name"]
+        assert set(params.get("required", [])) == set(params["properties"]), s["name"]
+    boxes = [s for s in specs if s["name"] in ("zoom", "compare")]
+    assert boxes and all(s["parameters"]["required"] == ["x1", "y1", "x2", "y2"] for s in boxes)
+
+
+@pytest.mark.parametrize("max_turns, size", [(3, (64, 48)), (5, (100, 80))])
+def test_the_agent_instruction_comes_from_a_prompt_folder_only_when_it_holds_the_template(tmp_path, max_turns, size):
+    from mmad_eval.prompt.tools import AGENT_TEMPLATE, agent_instruction
+
+    default = agent_instruction(("zoom", "detector"), size, max_turns)
+    assert f"at most {max_turns - 1} rounds" in default and f"{size[0]}x{size[1]} pixels" in default
+    assert agent_instruction(("zoom", "detector"), size, max_turns, tmp_path) == default   # no template there
+    (tmp_path / AGENT_TEMPLATE).write_text("Tools: {% for t in tools %}{{ t.name }} {% endfor %}turns {{ max_turns }}")
+    assert agent_instruction(("zoom", "detector"), size, max_turns, tmp_path) == f"Tools: zoom detector turns {max_turns}"
