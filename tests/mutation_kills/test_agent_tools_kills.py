@@ -116,5 +116,20 @@ def test_the_agent_instruction_comes_from_a_prompt_folder_only_when_it_holds_the
     default = agent_instruction(("zoom", "detector"), size, max_turns)
     assert f"at most {max_turns - 1} rounds" in default and f"{size[0]}x{size[1]} pixels" in default
     assert agent_instruction(("zoom", "detector"), size, max_turns, tmp_path) == default   # no template there
-    (tmp_path / AGENT_TEMPLATE).write_text("Tools: {% for t in tools %}{{ t.name }} {% endfor %}turns {{ max_turns }}")
-    assert agent_instruction(("zoom", "detector"), size, max_turns, tmp_path) == f"Tools: zoom detector turns {max_turns}"
+    lines = default.splitlines()                          # one line a tool, no blank line from the loop's tags
+    assert [line.split(":")[0] for line in lines[1:3]] == ["- zoom", "- detector"] and "" not in lines
+    (tmp_path / AGENT_TEMPLATE).write_text("Tools:\n  {% for t in tools %}\n- {{ '<' ~ t.name ~ '>' }}\n  {% endfor %}\n"
+                                           "turns {{ max_turns }}\n")    # block tags indented: trimmed whole
+    assert agent_instruction(("zoom", "detector"), size, max_turns, tmp_path) == \
+        f"Tools:\n- <zoom>\n- <detector>\nturns {max_turns}"          # plain text: nothing HTML-escaped
+
+
+def test_the_references_range_told_to_the_model_is_the_range_the_tool_accepts(root):
+    from mmad_eval.prompt.tools import TOOL_SPECS
+
+    k = TOOL_SPECS["references"]["parameters"]["properties"]["k"]
+    entry = ImageEntry(key=QUERY, questions=[])
+    for n in range(-1, 7):
+        accepted = not _tools(root, None).call(entry, "references", json.dumps({"k": n})).error
+        assert accepted == (k["minimum"] <= n <= k["maximum"]), n
+    assert (k["minimum"], k["maximum"]) == (1, 4)
