@@ -133,3 +133,36 @@ def test_the_references_range_told_to_the_model_is_the_range_the_tool_accepts(ro
         accepted = not _tools(root, None).call(entry, "references", json.dumps({"k": n})).error
         assert accepted == (k["minimum"] <= n <= k["maximum"]), n
     assert (k["minimum"], k["maximum"]) == (1, 4)
+
+
+class _Detected:
+    """What an expert's analysis holds (the fields the detector tool and its heat map read)."""
+
+    def __init__(self, score, lo, hi):
+        self.score, self.threshold, self.normal_range, self.verdict, self.kind = score, 0.5, (lo, hi), score > 0.5, "builtin"
+        self.boxes, self.location, self.references = [(4, 6, 20, 30)], "top left", 2
+        self.anomaly_map = np.zeros((48, 64), np.float32)
+        self.map_threshold, self.rendered = 1.0, {}
+
+
+@pytest.mark.parametrize("score, lo, hi", [(0.123456789, 0.0123456, 0.4444449), (2.71828182, 0.33333333, 0.66666666)])
+def test_detector_facts_are_rounded_to_four_decimals(root, score, lo, hi):
+    class Expert:
+        def analyze(self, key):
+            return _Detected(score, lo, hi)
+
+    tools = InspectionTools(root, ("detector",), Expert, None)
+    r = tools.call(ImageEntry(key=QUERY, questions=[]), "detector", "{}")
+    facts = json.loads(r.text.rsplit("\n", 1)[1])
+    assert facts["score"] == round(score, 4) and facts["normal_range"] == [round(lo, 4), round(hi, 4)]
+    assert f"normal images score {round(lo, 4)} to {round(hi, 4)}" in r.text and not r.error
+
+
+@pytest.mark.parametrize("content", [b"not a picture", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
+def test_a_tool_whose_image_cannot_be_read_answers_an_error_counted_as_invalid(tmp_path, content):
+    bad = "Synth/widget/test/bad/broken.png"
+    (tmp_path / bad).parent.mkdir(parents=True)
+    (tmp_path / bad).write_bytes(content)
+    r = _tools(tmp_path, None).call(ImageEntry(key=bad, questions=[]), "zoom", json.dumps({"x1": 0, "y1": 0, "x2": 9,
+                                                                                          "y2": 9}))
+    assert r.error and r.text.startswith("error: the tool zoom failed:") and not r.images
