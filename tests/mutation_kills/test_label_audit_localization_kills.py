@@ -1,0 +1,75 @@
+"""Defect Localization answers against the mask (label_audit/localization.py, spatial.py) at the edges the
+evidence and the verdict depend on: the 3x3 grid shares, "in several places" (three blobs in three cells),
+"across most of the image" against a narrow defect (a tenth of the image), the middle band of a half
+(issue 25)."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmad_eval.label_audit import spatial
+from mmad_eval.label_audit.localization import check_entry
+from mmad_eval.label_audit.masks import MaskCache, Outlines
+from mmad_eval.questions.model import ImageEntry, Question
+
+H, W = 60, 90                      # a mask of 3x3 cells of 20x30 pixels
+KEY = "D/widget/test/bad/0.png"
+
+
+def _verdict(tmp_path, mask: np.ndarray, options: dict, answer="A"):
+    (tmp_path / "D/widget/gt").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "D/widget/gt/0.png")
+    entry = ImageEntry(KEY, [Question(KEY, 0, "Defect Localization", "Where?", options, answer)],
+                       mask_path="D/widget/gt/0.png")
+    return check_entry(entry, MaskCache(tmp_path), Outlines(tmp_path, {}))
+
+
+def _cells(*cells, rows=slice(4, 16), cols=slice(5, 25)):
+    """A mask with one blob inside each named cell (0 = top left, 8 = bottom right)."""
+    m = np.zeros((H, W), bool)
+    for c in cells:
+        r, k = divmod(c, 3)
+        m[r * 20 + rows.start:r * 20 + rows.stop, k * 30 + cols.start:k * 30 + cols.stop] = True
+    return m
+
+
+@pytest.mark.parametrize("cell", [8, 5])
+def test_a_wrong_answer_s_evidence_gives_the_mask_s_cells_and_box(tmp_path, cell):
+    v = _verdict(tmp_path, _cells(cell), {"A": "top left", "B": "bottom right"})
+    (flag,) = v.flags
+    ev = flag["evidence"]["mask"]
+    assert ev["grid_shares"] == [1.0 if i == cell else 0.0 for i in range(9)]
+    r, k = divmod(cell, 3)
+    assert ev["bbox"] == [round((k * 30 + 5) / W, 3), round((r * 20 + 4) / H, 3), round((k * 30 + 25) / W, 3),
+                          round((r * 20 + 16) / H, 3)]
+    assert ev["area_frac"] == round(12 * 20 / (H * W), 4)
+    assert flag["message"].startswith("the answer 'top left' names a region holding 0% of the defect")
+
+
+@pytest.mark.parametrize("cells, flagged", [((0, 4, 8), True), ((0, 8), False), ((0, 1, 2, 8), True)])
+def test_several_places_holds_a_defect_of_three_blobs_in_three_cells(tmp_path, cells, flagged):
+    """A distractor "in several places" is flagged (it also describes the defect) from three blobs on."""
+    v = _verdict(tmp_path, _cells(*cells), {"A": "top left", "B": "in several places"})
+    assert bool(v.flags) is flagged
+    if flagged:
+        assert v.flags[0]["message"] == "distractor(s) 'in several places' hold 100% of the defect"
+        assert v.flags[0]["evidence"]["blobs"] == len(cells)
+
+
+@pytest.mark.parametrize("rows, flagged", [(slice(0, 20), False), (slice(0, 19), True), (slice(0, 10), True)])
+def test_across_most_of_the_image_is_wrong_for_a_defect_under_a_tenth_of_the_image_in_two_cells(tmp_path, rows,
+                                                                                                 flagged):
+    m = np.zeros((H, W), bool)
+    m[rows, 0:27] = True                       # 20 rows x 27 = 540 pixels = 10 % of 60 x 90, in one cell
+    v = _verdict(tmp_path, m, {"A": "across most of the image", "B": "bottom right"})
+    assert bool(v.flags) is flagged
+    if flagged:
+        assert v.flags[0]["message"].startswith("the answer 'across most of the image' names a region holding 0%")
+
+
+@pytest.mark.parametrize("y0, y1, share", [(20, 40, 1.0), (16, 20, 1.0), (12, 14, 0.0), (46, 50, 0.0), (44, 45, 1.0)])
+def test_the_middle_of_a_half_is_its_middle_band(y0, y1, share):
+    """"the middle of the left half": rows from a quarter to three quarters of the height (60 rows: 15-44)."""
+    parsed = spatial.parse("the middle of the left half")
+    m = np.zeros((H, W), bool)
+    m[y0:y1, 5:20] = True
+    assert spatial.shares(parsed, m, spatial.Frames.for_mask((H, W)), 0.0, broad=False)["image"] == share
