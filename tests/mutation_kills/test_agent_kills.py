@@ -11,7 +11,7 @@ from mmad_eval.parse.stage import load_parsed_run
 from mmad_eval.prompt.tools import LAST_TURN
 from mmad_eval.run.agent import earlier_turns_usage, stored_tool_calls
 from mmad_eval.run.store import Store
-from mmad_eval.score.agent import agent_summary
+from mmad_eval.score.agent import agent_summary, direct_vs_agent
 from mmad_eval.testing.openai_server import FakeOpenAIServer, option_letters
 
 BOX = json.dumps({"x1": 0, "y1": 0, "x2": 40, "y2": 40})
@@ -69,6 +69,7 @@ def test_the_scripted_agent_calls_detector_then_zoom_and_answers_from_the_verdic
                           and not a["turn_limit"] and a["turns"] == 2 + a["tool_calls"].get("zoom", 0)
                           == len(a["turn_keys"]) == len(set(a["turn_keys"])) for a in tooled)
     assert all(a["turns"] == 1 and a["tool_calls"] == {} for a, t in agents.values() if t == "Object Classification")
+    assert all(a["prompt_tokens"] == a["completion_tokens"] == 0 for a, _ in agents.values())   # no tokens counted
     zooms, turns = sum(a["tool_calls"].get("zoom", 0) for a in tooled), sum(a["turns"] for a, _ in agents.values())
     assert zooms > 0
     assert f"agent: {len(agents)} conversations rebuilt, {turns} turns, tool calls: detector {len(tooled)}, zoom {zooms}" in line
@@ -177,3 +178,14 @@ def test_agent_summary_counts_calls_worth_tokens_and_cost():
     quiet = agent_summary([_record("D/c/test/x/1.png", "A", {"turns": 1, "tool_calls": {}})], {"input": 1.0})
     assert quiet.tokens_per_100_images is None and quiet.cost_per_100_images is None and quiet.worth == []
     assert agent_summary(recs[3:], None) is None                         # rotation 1 and no agent: not an agent run
+
+
+@pytest.mark.parametrize("agent_right", [True, False])
+def test_the_paired_comparison_is_agent_minus_direct(agent_right):
+    keys = [f"D/c/test/x/{i}.png" for i in range(6)]
+    direct = [_record(k, "B" if agent_right else "A", None) for k in keys]
+    agent = [_record(k, "A" if agent_right else "B", {"turns": 2}) for k in keys]
+    c = direct_vs_agent(direct, agent, n_boot=20)
+    assert c.shared == 6
+    assert c.a["Anomaly Detection"] == (0.0 if agent_right else 100.0)               # a: the direct run
+    assert c.diff["Anomaly Detection"] == (100.0 if agent_right else -100.0)         # agent - direct
