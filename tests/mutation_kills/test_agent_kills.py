@@ -89,8 +89,9 @@ def test_the_scripted_agent_calls_detector_then_zoom_and_answers_from_the_verdic
 
 @pytest.mark.parametrize("max_turns", [2, 3])
 def test_a_model_that_keeps_calling_ends_at_the_turn_limit_with_a_last_turn_note(questions, tmp_path, capsys, max_turns):
-    code, bodies = _server_run(questions, tmp_path, lambda body: _calls(("zoom", BOX)), "--agent", "zoom",
-                               "--max-turns", str(max_turns))
+    said = f"Let me look closer ({max_turns})."
+    code, bodies = _server_run(questions, tmp_path, lambda body: {**_calls(("zoom", BOX)), "content": said},
+                               "--agent", "zoom", "--max-turns", str(max_turns))
     assert code == 0
     agents = [a for a, _ in _agents(tmp_path, "openai:fake-vlm").values()]
     assert agents and len(bodies) == max_turns * len(agents)
@@ -101,6 +102,8 @@ def test_a_model_that_keeps_calling_ends_at_the_turn_limit_with_a_last_turn_note
     assert all(n == (_tool_turns(b) == max_turns - 1) for n, b in zip(notes, bodies))
     out = capsys.readouterr().out
     assert f"{len(agents)} ended by the turn limit ({max_turns})" in out
+    replies = [m for b in bodies for m in b["messages"] if m["role"] == "assistant"]
+    assert replies and all(said in json.dumps(m) for m in replies)      # the model's words stay in the conversation
 
 
 @pytest.mark.parametrize("n_calls", [9, 11])
