@@ -192,3 +192,24 @@ def test_the_paired_comparison_is_agent_minus_direct(agent_right):
     assert c.shared == 6
     assert c.a["Anomaly Detection"] == (0.0 if agent_right else 100.0)               # a: the direct run
     assert c.diff["Anomaly Detection"] == (100.0 if agent_right else -100.0)         # agent - direct
+
+
+@pytest.mark.parametrize("box, pad", [((20, 30, 30, 40), 8), ((10, 10, 50, 70), 25), ((0, 0, 9, 9), 8)])
+def test_the_scripted_agent_zooms_on_the_detector_box_widened_by_a_quarter_of_its_size(box, pad):
+    """At least 8 pixels each side; a quarter of the box's width plus height when that is more."""
+    from mmad_eval.backends.scripted_agent import ScriptedAgentBackend
+    from mmad_eval.prompt.images import ImageRegistry
+    from mmad_eval.prompt.message import Message, Request, TextPart, ToolCall
+    from mmad_eval.settings import GenerationSettings
+
+    facts = {"verdict": "defective", "boxes": [list(box)], "location": "top left"}
+    messages = (Message("user", (TextPart("Is there a defect?\nA. Yes\nB. No"),)),
+                Message("assistant", (TextPart(""),), tool_calls=(ToolCall("call_1", "detector", "{}"),)),
+                Message("tool", (TextPart("detector: anomaly score 2.0\n" + json.dumps(facts)),), tool_call_id="call_1"))
+    request = Request(messages, ("q#0",), (("A", "B"),), meta={"type": "Defect Localization"},
+                      tools=("detector", "zoom"))
+    backend = ScriptedAgentBackend("scripted-agent", GenerationSettings(), ImageRegistry())
+    (call,) = backend.answer("k", request).extra["tool_calls"]
+    assert call["name"] == "zoom" and call["id"] == "call_2"
+    x1, y1, x2, y2 = box
+    assert json.loads(call["arguments"]) == {"x1": x1 - pad, "y1": y1 - pad, "x2": x2 + pad, "y2": y2 + pad}
