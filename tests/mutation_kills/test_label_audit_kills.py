@@ -98,3 +98,14 @@ def test_the_audit_summary_records_its_thresholds(tmp_path):
     summary = audit_labels(qs, tmp_path, checks=("giveaway",)).summary
     assert summary["thresholds"]["mask_side"] == WORK_SIDE == 128
     assert summary["checks"] == ["giveaway"] and summary["images"] == 1 and summary["questions"] == 1
+
+
+def test_an_image_without_a_readable_mask_reports_zero_mask_pixels(tmp_path):
+    (tmp_path / "D/c/gt").mkdir(parents=True)
+    (tmp_path / "D/c/gt/broken.png").write_bytes(b"not a png")
+    entries = [_entry("D/c/good/1.png", answer="A"), _entry("D/c/bad/2.png", "D/c/gt/broken.png", answer="B")]
+    flags = {f["target"]["images"][0]: f["evidence"] for f in label_flags(QuestionSet({e.key: e for e in entries}),
+                                                                         MaskCache(tmp_path))}
+    assert (flags["D/c/good/1.png"]["mask"], flags["D/c/good/1.png"]["mask_pixels_at_working_size"]) == ("none", 0)
+    assert (flags["D/c/bad/2.png"]["mask"], flags["D/c/bad/2.png"]["mask_pixels_at_working_size"]) == ("unreadable", 0)
+    assert "D/c/gt/broken.png" in flags["D/c/bad/2.png"]["mask_error"]
