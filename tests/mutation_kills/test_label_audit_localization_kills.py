@@ -73,3 +73,34 @@ def test_the_middle_of_a_half_is_its_middle_band(y0, y1, share):
     m = np.zeros((H, W), bool)
     m[y0:y1, 5:20] = True
     assert spatial.shares(parsed, m, spatial.Frames.for_mask((H, W)), 0.0, broad=False)["image"] == share
+
+
+@pytest.mark.parametrize("extra_cell, flagged", [(True, True), (False, False)])
+def test_across_most_of_the_image_holds_a_defect_over_seven_cells_and_a_third_of_the_image(tmp_path, extra_cell,
+                                                                                           flagged):
+    m = np.zeros((H, W), bool)
+    m[:40, :] = True                                     # the top two rows of cells: six cells
+    if extra_cell:
+        m[45:55, 5:25] = True                            # and a seventh, bottom left
+    v = _verdict(tmp_path, m, {"A": "top left", "B": "across most of the image"})
+    assert bool(v.flags) is flagged
+    if flagged:
+        assert v.flags[0]["message"] == "distractor(s) 'across most of the image' hold 100% of the defect"
+
+
+@pytest.mark.parametrize("in_answer, answer_wrong", [(2, False), (1, True)])
+def test_an_answer_holding_two_percent_of_the_defect_is_not_called_wrong(tmp_path, in_answer, answer_wrong):
+    m = np.zeros((H, W), bool)
+    m[0, :in_answer] = True                              # top left
+    m[45:45 + 7, 65:65 + 14] = True                      # 98 pixels bottom right
+    m[52, 65:65 + 2 - in_answer] = True                  # 100 pixels in all
+    assert m.sum() == 100
+    v = _verdict(tmp_path, m, {"A": "top left", "B": "bottom right"})
+    (flag,) = v.flags
+    if answer_wrong:
+        assert flag["message"] == "the answer 'top left' names a region holding 1% of the defect"
+        assert flag["fix"] == {"action": "correct_answer", "answer_text": "bottom right",
+                               "why": "'bottom right' holds most of the defect"}
+    else:
+        assert flag["message"] == "distractor(s) 'bottom right' hold 98% of the defect"
+        assert flag["fix"]["action"] == "exclude" and "a distractor also describes" in flag["fix"]["why"]
