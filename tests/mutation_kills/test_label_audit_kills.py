@@ -109,3 +109,20 @@ def test_an_image_without_a_readable_mask_reports_zero_mask_pixels(tmp_path):
     assert (flags["D/c/good/1.png"]["mask"], flags["D/c/good/1.png"]["mask_pixels_at_working_size"]) == ("none", 0)
     assert (flags["D/c/bad/2.png"]["mask"], flags["D/c/bad/2.png"]["mask_pixels_at_working_size"]) == ("unreadable", 0)
     assert "D/c/gt/broken.png" in flags["D/c/bad/2.png"]["mask_error"]
+
+
+@pytest.mark.parametrize("shape", [(60, 90), (90, 45)])
+def test_a_category_s_object_outline_is_taken_at_the_mask_s_own_height_and_width(tmp_path, shape):
+    from mmad_eval.label_audit.masks import Outlines
+
+    h, w = shape
+    paths = []
+    for i in range(3):
+        img = np.full((h, w, 3), 20, np.uint8)
+        img[h // 4:3 * h // 4, w // 4:3 * w // 4] = 200 + i          # a bright object in the middle
+        paths.append(f"D/c/train/good/{i}.png")
+        (tmp_path / paths[-1]).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(tmp_path / paths[-1])
+    outline = Outlines(tmp_path, {"D/c": paths}).get("D/c", shape)
+    assert outline is not None and outline.mask.shape == shape
+    assert outline.mask[h // 2, w // 2] and not outline.mask[2, 2]
