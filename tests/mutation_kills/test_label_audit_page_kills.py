@@ -84,3 +84,21 @@ def test_no_mask_no_question_and_more_images(root):
     data = page_data(_errata(question=7), _qs(), root)
     assert np.array_equal(_decode(data["thumbs"][f"{Q}|mask"]), _decode(data["thumbs"][Q]))
     assert data["flags"][0]["question"] is None                                     # no question 7
+
+
+@pytest.mark.parametrize("file_name", ["mmad.json", "q<b>&.json"])
+def test_the_page_is_written_where_asked_with_its_data_as_text(root, tmp_path, file_name):
+    import html
+
+    from mmad_eval.label_audit.page import write_page
+
+    errata = _errata(question=1)
+    errata.entries[0]["message"] = "</script><b>x</b>"
+    errata.meta["questions"] = {"file": f"/data/{file_name}"}
+    out = tmp_path / "review" / "page.html"
+    out.parent.mkdir()
+    assert write_page(errata, _qs(), root, out) == out
+    text = out.read_text(encoding="utf-8")
+    assert f"<title>Label audit: {html.escape(file_name)}</title>" in text
+    assert "</script><b>x" not in text and "<\\/script><b>x<\\/b>" in text       # data as text, never markup
+    assert sorted(p.name for p in out.parent.iterdir()) == ["page.html"]          # no temporary file left
