@@ -1,62 +1,18 @@
 """VLLMBackend against a fake ``vllm`` module shaped like the real API (no GPU here)."""
 import sys
-import types
-from dataclasses import dataclass
 
 import pytest
 from PIL import Image
 
 from backend_helpers import make_registry, make_request, run_backend
+from fake_vllm import FakeLLM, install
 from mmad_eval.backends.base import GenerationSettings
 from mmad_eval.errors import MissingExtraError
 
 
-@dataclass
-class Logprob:
-    logprob: float
-    rank: int | None = None
-    decoded_token: str | None = None
-
-
-class FakeSamplingParams:
-    def __init__(self, **kw):
-        self.kw = kw
-
-
-class FakeLLM:
-    instances = []
-
-    def __init__(self, model, **kw):
-        self.model, self.kw, self.calls = model, kw, []
-        FakeLLM.instances.append(self)
-
-    def chat(self, messages, sampling_params=None, use_tqdm=True, **kw):
-        self.calls.append({"messages": messages, "params": sampling_params, "use_tqdm": use_tqdm, **kw})
-        outs = []
-        for conv in messages:
-            text = " ".join(m["content"] if isinstance(m["content"], str) else
-                            " ".join(p["text"] for p in m["content"] if p["type"] == "text") for m in conv)
-            if "BOOM" in text:
-                raise ValueError("prompt too long")
-            n_img = sum(1 for m in conv if isinstance(m["content"], list) for p in m["content"]
-                        if p["type"] == "image_pil")
-            answer = "B" if n_img else "A"
-            lps = None
-            if sampling_params.kw.get("logprobs"):
-                lps = [{1: Logprob(-0.1, 1, " " + answer), 2: Logprob(-2.5, 2, "A" if answer == "B" else "B"),
-                        3: Logprob(-4.0, 3, "The")}]
-            comp = types.SimpleNamespace(text=answer, token_ids=[7], logprobs=lps, finish_reason="stop")
-            outs.append(types.SimpleNamespace(outputs=[comp], prompt_token_ids=list(range(10 + 16 * n_img))))
-        return outs
-
-
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    mod = types.ModuleType("vllm")
-    mod.LLM, mod.SamplingParams = FakeLLM, FakeSamplingParams
-    mod.__spec__ = types.SimpleNamespace(name="vllm")  # find_spec needs a spec on modules in sys.modules
-    monkeypatch.setitem(sys.modules, "vllm", mod)
-    FakeLLM.instances = []
+    install(monkeypatch)
     from mmad_eval.backends.vllm_engine import VLLMBackend
     return VLLMBackend
 
