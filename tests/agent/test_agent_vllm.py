@@ -65,6 +65,9 @@ def test_hermes_calls_run_the_tools_and_a_rerun_asks_nothing(synth_questions, to
     assert _run(synth_questions, tmp_path, tools_model, "--tool-call-format", "hermes") == 0
     calls = _chat_calls()
     assert calls and all(c["tools"] == function_tools(("zoom",)) for c in calls)
+    first = max(sum(1 for m in c0 if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image_pil")
+                for c0 in calls[0]["messages"])
+    assert FakeLLM.instances[0].kw["limit_mm_per_prompt"] == {"image": first + 8}   # room for the tools' images
     members, rows = _finals(tmp_path)
     for m in members:
         row = rows[m.request_key]

@@ -111,3 +111,23 @@ def test_likelihood_mode_reads_the_first_position_and_names_letters_outside_top_
     assert r.letter_logprobs == {"A": pytest.approx(-0.1), "B": pytest.approx(-2.5)}
     assert r.extra["outside_topk"] == ["C", "D"] and r.extra["letter_position"] == 0
     assert r.stored_extra()["outside_topk"] == ["C", "D"]
+
+
+def test_a_request_with_more_images_than_the_engine_takes_fails_alone_in_one_line(fake_vllm, image_files):
+    reg = make_registry()
+    be = fake_vllm("m", GenerationSettings(), reg, limit_mm_per_prompt={"image": 1})
+    got = run_backend(be, [("two", make_request(reg, images=image_files[:2])),
+                           ("one", make_request(reg, images=image_files[:1]))])
+    assert got["two"].error_type == "bad_input" and "carries 2 images and the engine takes 1" in got["two"].error_message
+    assert got["one"].ok and [len(c["messages"]) for c in FakeLLM.instances[0].calls] == [1]
+
+
+def test_a_preset_naming_a_tool_call_format_keeps_the_keys_of_runs_without_tools(fake_vllm):
+    from mmad_eval.backends.base import RunContext
+
+    def options(**kw):
+        return fake_vllm("m", GenerationSettings(), make_registry(), dtype="bfloat16", **kw).identity()["options"]
+
+    assert options(tool_call_format="hermes") == options() == {"dtype": "bfloat16"}
+    assert options(tool_call_format="hermes", context=RunContext(tools=("zoom",))) == \
+        {"dtype": "bfloat16", "tool_call_format": "hermes"}
