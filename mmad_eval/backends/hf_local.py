@@ -17,8 +17,8 @@ from typing import Sequence
 from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.conversations import check_processor, get_conversation
 from ..prompt.message import Request
-from .base import Backend, Emit, Response
 from ..prompt.tools import function_tools
+from .base import Backend, Emit, Response
 from .convert import letter_logprobs, request_letters, to_hf
 from .likelihood import letter_token_ids, pooled_logprobs
 from .template_tools import by_tools, check_renders_tools, format_options, tool_call_format, with_tool_calls
@@ -140,7 +140,13 @@ class HFBackend(Backend):
         """Agent mode: a tool-call format is named and the chat template renders tools (loads the processor
         only)."""
         if self.tool_call_format:
-            self.load_processor()
+            try:
+                self.load_processor()
+            except MmadError:
+                raise
+            except Exception as e:  # noqa: BLE001 - unreadable here: say so in one line, naming the model
+                raise ConfigError(f"could not load the processor to check that its chat template renders tools "
+                                  f"({type(e).__name__}: {e})", culprit=self.model) from None
         check_renders_tools(lambda conv, specs: self.processor.apply_chat_template(
             conv, tools=specs, tokenize=False, add_generation_prompt=True, **self._template_kwargs()),
             self.model, self.tool_call_format, self.kind)

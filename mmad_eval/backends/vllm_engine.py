@@ -22,11 +22,11 @@ import importlib.util
 import time
 from typing import Sequence
 
-from ..errors import MissingExtraError, MmadError
+from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.conversations import check_architecture, get_conversation
 from ..prompt.message import Request
-from .base import Backend, Emit, Response
 from ..prompt.tools import function_tools
+from .base import Backend, Emit, Response
 from .convert import request_letters, to_vllm
 from .likelihood import from_positions
 from .template_tools import by_tools, check_renders_tools, format_options, tool_call_format, with_tool_calls
@@ -77,28 +77,24 @@ class VLLMBackend(Backend):
     def check_tools(self, tools) -> None:
         """Agent mode: a tool-call format is named and the template vLLM renders with tools (the
         ``chat_template`` option, else the tokenizer's) prints them."""
-        def render(conv, specs):
-            import transformers
+        tokenizer = self._template_tokenizer() if self.tool_call_format else None
+        check_renders_tools(lambda conv, specs: tokenizer.apply_chat_template(
+            conv, tools=specs, tokenize=False, add_generation_prompt=True, **self._template_kwargs()),
+            self.model, self.tool_call_format, self.kind)
 
-            kw = self.engine_kwargs()
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                kw.get("tokenizer") or self.model, trust_remote_code=bool(kw.get("trust_remote_code")),
-                **({"revision": kw["revision"]} if kw.get("revision") else {}))
-            return tokenizer.apply_chat_template(conv, tools=specs, tokenize=False, add_generation_prompt=True,
-                                                 **self._template_kwargs())
+    def _template_tokenizer(self):
+        """The tokenizer whose chat template vLLM uses with tools, loaded as vLLM loads it (no engine)."""
+        import transformers
 
-        check_renders_tools(render, self.model, self.tool_call_format, self.kind)
-
-    def describe(self) -> dict:
-        d = dict(self.identity())
-        d["engine"] = {k: "[redacted]" if k in SECRET_ENGINE_OPTIONS else v for k, v in self.engine_kwargs().items()}
-        d["chunk_size"] = self.chunk_size
-        return d
-
-    def gpus_per_copy(self) -> float:
-        """One engine spans tensor x pipeline parallel GPUs (vLLM's defaults: 1 x 1)."""
         kw = self.engine_kwargs()
-        return float((kw.get("tensor_parallel_size") or 1) * (kw.get("pipeline_parallel_size") or 1))
+        name = kw.get("tokenizer") or self.model
+        try:
+            return transformers.AutoTokenizer.from_pretrained(
+                name, trust_remote_code=bool(kw.get("trust_remote_code")),
+                **({"revision": kw["revision"]} if kw.get("revision") else {}))
+        except Exception as e:  # noqa: BLE001 - unreadable here means unreadable for vLLM too
+            raise ConfigError(f"could not load the tokenizer to check that its chat template renders tools "
+                              f"({type(e).__name__}: {e})", culprit=name) from None
 
     # -- engine ----------------------------------------------------------------------------------------
     def engine_kwargs(self) -> dict:

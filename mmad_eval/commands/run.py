@@ -168,10 +168,12 @@ def agent_settings(args):
     from ..settings import AgentSettings
 
     if not getattr(args, "agent", None):
-        if getattr(args, "max_turns", None) is not None or getattr(args, "agent_detector", None) \
-                or getattr(args, "tool_call_format", None):
-            raise ConfigError("--max-turns, --agent-detector and --tool-call-format need --agent",
-                              culprit="--max-turns")
+        given = [flag for flag, value in (("--max-turns", getattr(args, "max_turns", None)),
+                                          ("--agent-detector", getattr(args, "agent_detector", None)),
+                                          ("--tool-call-format", getattr(args, "tool_call_format", None)))
+                 if value is not None]
+        if given:
+            raise ConfigError("--max-turns, --agent-detector and --tool-call-format need --agent", culprit=given[0])
         return AgentSettings()
     if getattr(args, "ray", None) is not None:
         raise ConfigError("agent mode runs its conversations turn by turn in this process: drop --ray",

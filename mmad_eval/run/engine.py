@@ -157,6 +157,9 @@ def check_agent_backend(backend: Backend, settings: RunSettings) -> None:
                               "server that returns tool calls (e.g. `vllm serve --enable-auto-tool-choice "
                               "--tool-call-parser NAME`), an in-process model (hf:, vllm:) with --tool-call-format, "
                               "or the built-in scripted-agent", culprit=settings.model)
+        if backend.options.get("tool_call_format") and not hasattr(backend, "tool_call_format"):
+            raise ConfigError(f"the {backend.kind} backend receives tool calls already read (by its server); "
+                              "--tool-call-format is for in-process models (hf:, vllm:)", culprit="--tool-call-format")
         backend.check_tools(settings.agent.tools)
     except BaseException:
         backend.close()

@@ -183,3 +183,21 @@ def test_a_whole_agent_run_through_the_model(synth_questions, tools_model, tmp_p
     scripted.clear()
     assert main(args) == 0
     assert "asked 0," in capsys.readouterr().out and scripted == []
+
+
+@pytest.mark.parametrize("model,extra,culprit,says", [
+    ("openai:x", ["--base-url", "http://127.0.0.1:9/v1", "--agent", "zoom"], "--tool-call-format",
+     "for in-process models"),
+    ("hf:EMPTY", [], "--tool-call-format", "need --agent"),
+    ("hf:EMPTY", ["--agent", "zoom"], "EMPTY", "could not load the processor"),
+])
+def test_misplaced_format_or_unreadable_model_is_one_line(synth_questions, tmp_path, capsys, model, extra, culprit,
+                                                          says):
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    model = model.replace("EMPTY", str(empty))
+    assert main(["run", "--questions", str(synth_questions), "--model", model, "--out", str(tmp_path / "o"),
+                 "--tool-call-format", "hermes", "--quiet", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and culprit.replace("EMPTY", str(empty)) in err
+    assert "a bug in mmad-eval" not in err

@@ -125,11 +125,14 @@ def test_the_format_names_the_answer_keys(synth_questions, tools_model, tmp_path
 @pytest.mark.parametrize("model,extra,says", [
     ("plain", ("--tool-call-format", "hermes"), "ignores the tools it is given"),
     ("tools", (), "--tool-call-format"),
+    ("empty", ("--tool-call-format", "hermes"), "could not load the tokenizer"),
 ])
 def test_a_template_without_tools_or_no_format_is_one_clear_error(synth_questions, tools_model, plain_model, tmp_path,
                                                                   monkeypatch, capsys, model, extra, says):
     install(monkeypatch, ZoomThenB)
-    assert _run(synth_questions, tmp_path, plain_model if model == "plain" else tools_model, *extra) == 2
+    (tmp_path / "empty").mkdir()
+    folder = {"plain": plain_model, "tools": tools_model, "empty": tmp_path / "empty"}[model]
+    assert _run(synth_questions, tmp_path, folder, *extra) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert FakeLLM.instances == []                       # refused before the engine was built
