@@ -96,6 +96,17 @@ class VLLMBackend(Backend):
             raise ConfigError(f"could not load the tokenizer to check that its chat template renders tools "
                               f"({type(e).__name__}: {e})", culprit=name) from None
 
+    def describe(self) -> dict:
+        d = dict(self.identity())
+        d["engine"] = {k: "[redacted]" if k in SECRET_ENGINE_OPTIONS else v for k, v in self.engine_kwargs().items()}
+        d["chunk_size"] = self.chunk_size
+        return d
+
+    def gpus_per_copy(self) -> float:
+        """One engine spans tensor x pipeline parallel GPUs (vLLM's defaults: 1 x 1)."""
+        kw = self.engine_kwargs()
+        return float((kw.get("tensor_parallel_size") or 1) * (kw.get("pipeline_parallel_size") or 1))
+
     # -- engine ----------------------------------------------------------------------------------------
     def engine_kwargs(self) -> dict:
         kw = {k: self.options[k] for k in ENGINE_OPTIONS if self.options.get(k) is not None}
