@@ -7,7 +7,8 @@ backend option set by a model preset or ``--tool-call-format``), never guessed f
 * ``hermes``: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` blocks, as Qwen2.5, Qwen3 and
   vLLM's ``--tool-call-parser hermes`` write and read them (an unclosed last block, e.g. cut by the token
   limit, counts too);
-* ``json``: the whole reply (maybe in a Markdown code fence) is one call object or a list of them.
+* ``json``: the whole reply (maybe in a Markdown code fence) is one call object or a list of them (JSON
+  with no object holding ``name`` or ``arguments`` is an answer, e.g. ``{"answer": "B"}``).
 
 The calls come back as the OpenAI path stores them (``{"id", "name", "arguments"}``, arguments as JSON text).
 A call that cannot be read (not JSON, no name, arguments not an object) is kept with what it has (name ``""``
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..settings import TOOL_CALL_FORMATS  # noqa: F401  (the choices, defined once)
 
+CALL_KEYS = {"name", "arguments", "parameters"}   # a JSON object with one of these is meant as a call
 MAX_FIELD = 200                          # characters kept of an id or a name (as the OpenAI path keeps)
 _HERMES = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCE = re.compile(r"\A```[a-zA-Z]*\s*\n?(.*?)\n?```\Z", re.DOTALL)
@@ -75,8 +77,11 @@ def read_json(text: str) -> ReadReply:
     if not (body.startswith("{") or (body.startswith("[") and body[1:].lstrip().startswith("{"))):
         return ReadReply(text)
     value = _load(body)
+    objects = value if isinstance(value, list) else [value]
+    if value is not None and not any(isinstance(v, dict) and CALL_KEYS & set(v) for v in objects):
+        return ReadReply(text)                  # JSON, but no call in it (e.g. {"answer": "B"}): an answer
     if isinstance(value, list):
-        return ReadReply("", [_call(i, json.dumps(v) if isinstance(v, (dict, list)) else body, v)
+        return ReadReply("", [_call(i, json.dumps(v), v)
                               for i, v in enumerate(value)] or [_call(0, body, None)])
     return ReadReply("", [_call(0, body, value)])
 

@@ -56,6 +56,8 @@ def test_malformed_calls_are_kept_as_calls_with_their_raw_text(body, name, why):
      [("detector", {}), ("references", {"k": 3})]),
     ("  B  ", []),
     ("[1, 2]", []),                                   # not call objects: text
+    ('{"answer": "B"}', []),                          # JSON without a call in it: an answer
+    ('[{"name": "detector"}, 7]', [("detector", {}), ("", "7")]),
     ('{"name": "zoom", "arguments": {"x1": 0}', [("", '{"name": "zoom", "arguments": {"x1": 0}')]),
 ])
 def test_json_format(text, calls):
