@@ -90,6 +90,9 @@ def test_hermes_calls_run_the_tools_and_a_rerun_asks_nothing(synth_questions, to
     accuracy = sum(a.correct for a in run.answers) / len(run.answers)
     assert accuracy == sum(a.answer == "B" for a in run.answers) / len(run.answers)
     assert "tool calls: zoom " + str(len(members)) in capsys.readouterr().out
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "r.html")]) == 0     # trajectories shown
+    page = (tmp_path / "r.html").read_text()
+    assert '<section id="agent">' in page and "calls zoom(" in page and "Let me look closer." in page
     FakeLLM.instances = []
     assert _run(synth_questions, tmp_path, tools_model, "--tool-call-format", "hermes") == 0
     assert "asked 0," in capsys.readouterr().out and _chat_calls() == []
