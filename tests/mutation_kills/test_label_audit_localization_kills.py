@@ -104,3 +104,13 @@ def test_an_answer_holding_two_percent_of_the_defect_is_not_called_wrong(tmp_pat
     else:
         assert flag["message"] == "distractor(s) 'bottom right' hold 98% of the defect"
         assert flag["fix"]["action"] == "exclude" and "a distractor also describes" in flag["fix"]["why"]
+
+
+@pytest.mark.parametrize("cells, flagged", [((0, 1), True), ((0, 1, 2), False), ((4,), True)])
+def test_a_narrow_defect_touches_at_most_two_cells(tmp_path, cells, flagged):
+    """Small blobs (under a tenth of the image): in one or two cells "across most of the image" is wrong."""
+    mask = _cells(*cells, rows=slice(4, 10), cols=slice(5, 15))       # 60 pixels a cell: 1 % of the image
+    v = _verdict(tmp_path, mask, {"A": "across most of the image", "B": "bottom right"})
+    assert bool(v.flags) is flagged
+    if flagged:
+        assert v.flags[0]["message"].startswith("the answer 'across most of the image' names a region holding 0%")
