@@ -114,3 +114,11 @@ def test_a_narrow_defect_touches_at_most_two_cells(tmp_path, cells, flagged):
     assert bool(v.flags) is flagged
     if flagged:
         assert v.flags[0]["message"].startswith("the answer 'across most of the image' names a region holding 0%")
+
+
+@pytest.mark.parametrize("cells, flagged", [((4,), True), ((0, 8), False)])
+def test_an_answer_in_several_places_is_wrong_for_a_single_blob(tmp_path, cells, flagged):
+    v = _verdict(tmp_path, _cells(*cells), {"A": "in several places", "B": "top right"})
+    assert bool(v.flags) is flagged
+    if flagged:
+        assert v.flags[0]["message"] == "the answer 'in several places' names a region holding 0% of the defect"
