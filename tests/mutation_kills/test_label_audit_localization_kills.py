@@ -122,3 +122,16 @@ def test_an_answer_in_several_places_is_wrong_for_a_single_blob(tmp_path, cells,
     assert bool(v.flags) is flagged
     if flagged:
         assert v.flags[0]["message"] == "the answer 'in several places' names a region holding 0% of the defect"
+
+
+@pytest.mark.parametrize("phrase, lo, hi, share", [("the right half", 0.3, 0.45, 0.0), ("the right half", 0.55, 0.7, 1.0),
+                                                   ("the left half", 0.55, 0.7, 0.0), ("the left half", 0.3, 0.45, 1.0),
+                                                   ("the bottom half", 0.3, 0.45, 0.0)])
+def test_a_half_starts_or_ends_at_the_middle_of_the_frame(phrase, lo, hi, share):
+    parsed = spatial.parse(phrase)
+    m = np.zeros((H, W), bool)
+    if "bottom" in phrase:
+        m[int(lo * H):int(hi * H), 10:80] = True
+    else:
+        m[10:50, int(lo * W):int(hi * W)] = True
+    assert spatial.shares(parsed, m, spatial.Frames.for_mask((H, W)), 0.0, broad=False)["image"] == share
