@@ -54,8 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
+    previous = None
     if threading.current_thread() is threading.main_thread():   # SIGTERM stops a command as Ctrl-C does
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(argv)
+    finally:     # a caller in the same process (a test, a script) gets its own handler back
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str]) -> int:
     first = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(only=first)

@@ -27,6 +27,26 @@ def test_unknown_command_and_no_command():
         main(["no-such-command"])
 
 
+@pytest.mark.parametrize("argv", [["models"], ["no-such-command"], ["score", "/nonexistent/run-folder"]])
+def test_cli_gives_back_the_callers_sigterm_handler(argv, capsys):
+    """main() catches SIGTERM while a command runs, then restores the caller's handler (a test, a script):
+    left installed, it leaked into every later test, and every pool worker forked after it."""
+    import signal
+
+    def mine(signum, frame):
+        pass
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_resolve_model_preset_backend_model_and_unknown():
     assert resolve_model("gpt-4o").backend == "openai"
     spec = resolve_model("vllm:/models/Qwen2.5-VL-7B-Instruct")
