@@ -3,6 +3,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -115,16 +116,26 @@ def test_killed_mid_trajectory_resumes_at_the_last_completed_turn(synth_question
     with FakeOpenAIServer(responder=zoom_then_answer) as srv:
         assert _run(synth_questions, ref, srv.base_url, *args) == 0
         total = srv.count
-    with FakeOpenAIServer(responder=zoom_then_answer, latency_s=0.15) as srv:
+    gate = threading.Event()     # second turns are held at the server until the kill: none can be answered
+
+    def latency(index: int, body: dict) -> float:  # and still on its way to the store, whatever the machine's load
+        if _tool_turns(body):
+            gate.wait(120)
+        return 0.15
+
+    with FakeOpenAIServer(responder=zoom_then_answer, latency_s=latency) as srv:
         proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_questions),
                                  "--model", "openai:fake-vlm", "--out", str(out), "--base-url", srv.base_url,
                                  "--concurrency", "2", "--quiet", *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(_tool_turns(b) for b in srv.requests):
-            time.sleep(0.02)                                      # wait for the second turn to begin
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline and not any(_tool_turns(b) for b in srv.requests):
+                time.sleep(0.02)                                  # wait for the second turn to begin
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        finally:
+            gate.set()
         killed_at = srv.count
         assert 0 < killed_at < total
     with FakeOpenAIServer(responder=zoom_then_answer) as srv:
