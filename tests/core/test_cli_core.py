@@ -27,26 +27,6 @@ def test_unknown_command_and_no_command():
         main(["no-such-command"])
 
 
-@pytest.mark.parametrize("argv", [["models"], ["no-such-command"], ["score", "/nonexistent/run-folder"]])
-def test_cli_gives_back_the_callers_sigterm_handler(argv, capsys):
-    """main() catches SIGTERM while a command runs, then restores the caller's handler (a test, a script):
-    left installed, it leaked into every later test, and every pool worker forked after it."""
-    import signal
-
-    def mine(signum, frame):
-        pass
-
-    before = signal.signal(signal.SIGTERM, mine)
-    try:
-        try:
-            main(argv)
-        except SystemExit:
-            pass
-        assert signal.getsignal(signal.SIGTERM) is mine
-    finally:
-        signal.signal(signal.SIGTERM, before)
-
-
 def test_resolve_model_preset_backend_model_and_unknown():
     assert resolve_model("gpt-4o").backend == "openai"
     spec = resolve_model("vllm:/models/Qwen2.5-VL-7B-Instruct")
@@ -94,3 +74,19 @@ def test_request_key_depends_on_images_settings_and_text():
     assert base != req(sha="2" * 64).key(ident)
     assert base != req().key({"backend": "x", "generation": {"temperature": 1}})
     assert json.dumps(req().content())  # JSON-able, images as hashes
+
+
+@pytest.mark.parametrize("argv", [["models"], ["score", "/nonexistent/folder"]])
+def test_main_gives_the_callers_sigterm_handler_back(argv, capsys):
+    """SIGTERM stops a command while it runs; a program that calls main() keeps its own handler afterwards."""
+    import signal
+
+    def mine(signum, frame):
+        pass
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        main(argv)
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, before)
