@@ -28,6 +28,13 @@ def _digest(body: dict) -> str:
     return hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).hexdigest()
 
 
+def default_sigint() -> None:
+    """In the child before exec: Ctrl-C at its default. A suite started in the background (``nohup ... &``, a
+    job of a non-interactive shell) ignores SIGINT, the children inherit that, and Python then installs no
+    KeyboardInterrupt handler: the run would finish instead of stopping."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stored_ok(db_path) -> int:
     try:
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
@@ -100,7 +107,7 @@ def test_sigterm_and_ctrl_c_stop_and_say_how_many_answers_are_saved_where(datase
     with FakeOpenAIServer(latency_s=1.0) as srv:      # 16 requests, 2 in flight: about 8 s to stop it in
         out = tmp_path / "stopped"
         proc = subprocess.Popen(_cmd(dataset, out, srv.base_url), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
         deadline = time.monotonic() + 120
         while _stored_ok(out / "mmad-eval.sqlite") < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
