@@ -157,7 +157,21 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
     if inputs.grounding_template:
         record["grounding_prompt"] = {"name": inputs.grounding_template.name, "sha256": grounding_sha}
     record["backend_identity"] = json.loads(json.dumps(identity, sort_keys=True, default=str))
+    levels = difficulty_levels(selection)
+    if levels:
+        record["difficulty"] = levels
     return Plan(name, selection, built, record, previous, skipped_keys, skipped_answers)
+
+
+def difficulty_levels(selection) -> dict[str, str]:
+    """image key -> its entry's ``difficulty`` (RobustMAD's image records carry one), as text, for the selected
+    images that have one: kept in the run record for the score's breakdown by difficulty."""
+    out = {}
+    for entry, selected in selection:
+        level = entry.extra.get("difficulty")
+        if selected and isinstance(level, (str, int, float)) and not isinstance(level, bool) and str(level).strip():
+            out[entry.key] = str(level).strip()
+    return out
 
 
 def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
