@@ -51,6 +51,11 @@ class RunInputs:
         root = Path(data_root) if data_root else recorded_data_root(questions, questions_path)
         if not root.is_dir():
             raise ConfigError("data root is not a folder", culprit=str(root))
+        n_open = sum(1 for q in questions.questions() if not q.options and q.type != GROUNDING)
+        if n_open and settings.protocol.answer_format != "open":
+            raise ConfigError(f"{n_open} questions have no options (open-ended, as RobustMAD_OE.json's): ask them "
+                              "with --answer-format open, then grade the replies with `mmad-eval judge`",
+                              culprit=str(questions_path))
         grounding = (PromptTemplate(settings.protocol.grounding_prompt, prompt_dir)
                      if any(q.type == GROUNDING for q in questions.questions()) else None)
         return cls(questions_path, questions, root, PromptTemplate(settings.protocol.prompt, prompt_dir),
