@@ -118,3 +118,20 @@ def test_a_box_in_sent_pixels_maps_back_to_the_original_region(w, h, side, resiz
     norm = GroundingTruth("norm1000", (w, h), ((0.0, 0.0, 1.0, 1.0),), shown=sent)
     in_norm = tuple(1000 * f for f in (fx, fy, fx + fw, fy + fh))
     assert box_iou(to_original(in_norm, norm), original) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_question_text_for_the_sent_size():
+    from mmad_eval.questions.grounding import question_text, shown_question_text
+
+    truth = GroundingTruth("pixels", (96, 64), ((1.0, 1.0, 5.0, 5.0),))
+    generated = question_text("pixels", (96, 64))
+    assert shown_question_text(generated, truth) == generated                       # not resized: unchanged
+    small = truth.as_shown((48, 32))
+    assert shown_question_text(generated, small) == question_text("pixels", (48, 32))
+    assert "(48 x 32 pixels" in shown_question_text(generated, small)
+    mine = "Box the scratch in pixels [x1, y1, x2, y2]; the image is 96 x 64."
+    assert shown_question_text(mine, small) == (mine + " (The query image is shown at 48 x 32 pixels; give pixel "
+                                                       "coordinates of that image.)")
+    norm = GroundingTruth("norm1000", (96, 64), truth.boxes).as_shown((48, 32))
+    assert shown_question_text(question_text("norm1000", (96, 64)), norm) == question_text("norm1000", (96, 64))
+    assert truth.as_shown((96, 64)).shown is None and "shown" not in truth.as_shown((96, 64)).to_json()
