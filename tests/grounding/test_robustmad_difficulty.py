@@ -54,7 +54,7 @@ def test_score_and_report_break_down_by_difficulty(synth, tmp_path, capsys):
 
 
 def test_no_breakdown_without_difficulties(synth, tmp_path, capsys):
-    letters = _generate(synth, "letters.json")
+    letters = _generate(synth, "letters_for_difficulty.json")
     assert all("difficulty" not in e.extra for e in load_mmad_json(letters).entries.values())
     path = robustmad_file(synth / "data", tmp_path / "plain.json", n_images=4)
     data = json.loads(path.read_text())
