@@ -196,16 +196,19 @@ def check_grounding(options, answer, where: str) -> None:
 
 
 def without_grounding(qs):
-    """(a copy of the set without its grounding questions, how many were left out): for the letter-only
+    """(a copy of the set with only its letter questions, how many Defect Grounding questions and how many
+    other questions without options (open-ended, as RobustMAD_OE.json's) were left out): for the letter-only
     tools (audits, rating sheets). Indices stay as in the file; entries left empty are dropped."""
     from dataclasses import replace
 
     from .model import QuestionSet
 
-    entries, removed = {}, 0
+    entries, n_grounding, n_open = {}, 0, 0
     for key, entry in qs.entries.items():
-        kept = [q for q in entry.questions if q.type != GROUNDING]
-        removed += len(entry.questions) - len(kept)
+        kept = [q for q in entry.questions if q.type != GROUNDING and q.options]
+        n_grounding += sum(q.type == GROUNDING for q in entry.questions)
+        n_open += sum(q.type != GROUNDING and not q.options for q in entry.questions)
         if kept:
             entries[key] = replace(entry, questions=kept)
-    return QuestionSet(entries=entries, sha256=qs.sha256, source=qs.source, git_blob=qs.git_blob), removed
+    return (QuestionSet(entries=entries, sha256=qs.sha256, source=qs.source, git_blob=qs.git_blob), n_grounding,
+            n_open)

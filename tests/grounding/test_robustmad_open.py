@@ -86,3 +86,16 @@ def test_an_open_question_without_a_reference_names_the_record(synth, tmp_path, 
     with pytest.raises(DataError, match="reference answer") as e:
         load_mmad_json(path)
     assert "[images][1][questions][2]" in str(e.value)
+
+
+def test_letter_audits_leave_open_questions_out(synth, tmp_path, capsys):
+    """The audits and the letter rating sheet read letters: an open-ended file gets one line, no traceback."""
+    path = robustmad_file(synth / "data", tmp_path / "RobustMAD_OE.json", open_ended=True, n_images=3)
+    for extra in ([], ["--sheet", "3", "--out", str(tmp_path / "sheet.html")]):
+        capsys.readouterr()
+        assert main(["audit", str(path), "--data-root", str(synth / "data"), *extra]) == 2
+        captured = capsys.readouterr()
+        assert "12 questions without options left out" in captured.out
+        assert captured.err.strip().endswith("no multiple-choice question to audit in this file")
+        assert "bug" not in captured.err and "Traceback" not in captured.err
+    assert not (tmp_path / "sheet.html").exists()
