@@ -63,6 +63,9 @@ def test_open_ended_file_runs_open_and_is_judged_against_its_reference(synth, tm
         means[c]["technical_accuracy"] == 2 for c in CATEGORIES[1:])
     assert result["table"]["n"]["All"] == 4 * len(raw)
     assert main(["score", str(out)]) == 0 and "open answers (no options)" in capsys.readouterr().out
+    html = tmp_path / "r.html"
+    assert main(["report", str(out), "--out", str(html)]) == 0
+    assert 'id="judged"' in html.read_text() and CATEGORIES[3] in html.read_text()
 
 
 def test_a_mixed_file_still_asks_its_multiple_choice_questions(synth, tmp_path):
