@@ -92,6 +92,10 @@ class Backend(ABC):
         ``run/answer_writer.py``): yield to the loop (``await asyncio.sleep(0)``) after emitting before
         sending more, so a killed run asks again at most one request per worker."""
 
+    def check_tools(self, tools: Sequence[str]) -> None:
+        """Raise one clear ConfigError when this backend cannot offer ``tools`` (agent mode), before anything
+        is asked; in-process backends check their chat template here."""
+
     def gpus_per_copy(self) -> float:
         """GPUs one copy of this backend uses (a Ray worker is given that many): none for API clients."""
         return 0.0
@@ -121,3 +125,4 @@ class RunContext:
     data_root: object = None                          # pathlib.Path of the data root
     questions: object = None                          # QuestionSet
     expert: Callable[[str], object] | None = None     # kind -> expert service (analyze(image_key))
+    tools: tuple[str, ...] = ()                       # the tools the run offers (agent mode), else empty

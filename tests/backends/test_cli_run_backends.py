@@ -11,7 +11,7 @@ from mmad_eval.parse.stage import load_parsed_run
 from mmad_eval.sources.detect import load_source
 from mmad_eval.sources.synth import generate_synthetic
 
-from test_vllm_backend import FakeLLM, FakeSamplingParams
+from fake_vllm import FakeLLM, FakeSamplingParams
 
 
 @pytest.fixture(scope="module")
