@@ -27,6 +27,7 @@ REFERENCE_SCOPES = ("segment", "reply")
 OWN_PRESET = "mmad-eval"                             # our own protocol preset (the defaults)
 ANSWER_MODES = ("generate", "likelihood")
 AGENT_TOOLS = ("zoom", "detector", "references", "compare")   # tools an agent run may offer (enhance/tools.py)
+TOOL_CALL_FORMATS = ("hermes", "json")   # how an in-process model writes tool calls (backends/tool_call_text.py)
 ANSWER_FORMATS = ("options", "open")     # multiple choice (MMAD), or open-ended text judged later (mmad-eval judge)
 # image perturbations of robustness runs (prompt/perturb.py): kind -> (lowest, highest) allowed value
 PERTURBATIONS = {"blur": (0.0, 50.0), "motion": (0.0, 100.0), "lowlight": (0.05, 10.0), "noise": (0.0, 128.0),

@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from ..errors import ConfigError
 from ..prompt.images import ImageRegistry
 from ..settings import GenerationSettings  # noqa: F401  (re-exported: part of the backend contract)
 from ..prompt.message import Request
@@ -15,6 +16,15 @@ STORED_EXTRA = ("finish_reason", "reasoning_tokens", "outside_topk", "letter_pos
                 "threshold", "verdict", "location", "score_source", "tool_calls", "basis",
                 "odd_usage",   # usage fields that were not counts (or out of range): left out or clamped
                 "earlier")     # attempts and tokens of replies asked again (a refusal) before this one: billed too
+
+
+def load_failure(what: str, model: str, e: BaseException) -> ConfigError:
+    """One line for a checkpoint, processor or engine that a library could not load: the library's own first
+    sentence (its lists of supported classes cut), naming the model."""
+    text = " ".join(str(e).split())
+    for cut in (" Model type should be one of", " Make sure that:"):
+        text = text.split(cut)[0]
+    return ConfigError(f"could not load the {what} ({type(e).__name__}: {text[:400]})", culprit=model)
 
 
 @dataclass
@@ -92,6 +102,10 @@ class Backend(ABC):
         ``run/answer_writer.py``): yield to the loop (``await asyncio.sleep(0)``) after emitting before
         sending more, so a killed run asks again at most one request per worker."""
 
+    def check_tools(self, tools: Sequence[str]) -> None:
+        """Raise one clear ConfigError when this backend cannot offer ``tools`` (agent mode), before anything
+        is asked; in-process backends check their chat template here."""
+
     def gpus_per_copy(self) -> float:
         """GPUs one copy of this backend uses (a Ray worker is given that many): none for API clients."""
         return 0.0
@@ -121,3 +135,4 @@ class RunContext:
     data_root: object = None                          # pathlib.Path of the data root
     questions: object = None                          # QuestionSet
     expert: Callable[[str], object] | None = None     # kind -> expert service (analyze(image_key))
+    tools: tuple[str, ...] = ()                       # the tools the run offers (agent mode), else empty

@@ -3,6 +3,10 @@
 plus the processor's image-token count) so a batch wastes little on padding; the padding fraction (pad
 slots / all token slots of the batches' inputs) is measured and recorded with the run. Only the new tokens
 are decoded. Needs transformers >= 5.17 (``dtype=``, ``processor_kwargs`` in ``apply_chat_template``).
+
+Agent mode: requests that offer tools go through ``apply_chat_template(..., tools=[...])`` (the template must
+render them: checked once before the run) and their replies are read for tool calls in the
+``tool_call_format`` option's format (:mod:`.template_tools`).
 """
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from typing import Sequence
 from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.conversations import check_processor, get_conversation
 from ..prompt.message import Request
-from .base import Backend, Emit, Response
+from ..prompt.tools import function_tools
+from .base import Backend, Emit, Response, load_failure
 from .convert import letter_logprobs, request_letters, to_hf
 from .likelihood import letter_token_ids, pooled_logprobs
+from .template_tools import by_tools, check_renders_tools, format_options, tool_call_format, with_tool_calls
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -27,9 +33,10 @@ class HFBackend(Backend):
     ``conversation`` (a shipped conversation template's name, e.g. ``llava_v1``: used instead of the checkpoint's
     chat template; a checkpoint whose processor handles images otherwise is refused),
     ``processor_kwargs`` (e.g. ``{"max_pixels": ...}``), ``top_logprobs`` (20), ``group_by_length`` (True;
-    False keeps the arrival order, for comparisons)."""
+    False keeps the arrival order, for comparisons), ``tool_call_format`` (agent mode: ``hermes`` or ``json``)."""
 
     kind = "hf"
+    supports_tools = True    # with a tool_call_format and a chat template that renders tools (check_tools)
 
     def __init__(self, model, generation, images, **options):
         super().__init__(model, generation, images, **options)
@@ -39,6 +46,7 @@ class HFBackend(Backend):
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}", culprit=str(self.dtype))
         self.top_logprobs = int(options.get("top_logprobs", 20))
         self._letter_ids: dict[tuple, dict[str, list[int]]] = {}
+        self.tool_call_format = tool_call_format(options, self.kind)
         self.processor = None
         self.hf_model = None
         self.group_by_length = bool(options.get("group_by_length", True))
@@ -51,7 +59,7 @@ class HFBackend(Backend):
         for k in ("revision", "chat_template", "conversation", "processor_kwargs", "attn_implementation"):
             if self.options.get(k) is not None:
                 out[k] = self.options[k]
-        return out
+        return {**out, **format_options(self.tool_call_format, self.context.tools)}
 
     def gpus_per_copy(self) -> float:
         """One GPU unless told to run on the CPU (more with ``--gpus-per-worker`` and ``device_map=auto``)."""
@@ -66,6 +74,34 @@ class HFBackend(Backend):
         return d
 
     # -- loading ---------------------------------------------------------------------------------------
+    def _common(self) -> dict:
+        common = {"trust_remote_code": bool(self.options.get("trust_remote_code", False))}
+        if self.options.get("revision"):
+            common["revision"] = self.options["revision"]
+        return common
+
+    def load_processor(self):
+        if self.processor is not None:
+            return
+        try:
+            import transformers
+        except ImportError as e:
+            raise MissingExtraError(e.name or "transformers", "hf") from None
+        o = self.options
+        try:
+            self.processor = transformers.AutoProcessor.from_pretrained(self.model, **self._common(),
+                                                                        **(o.get("processor_kwargs") or {}))
+        except (MmadError, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - a missing, gated or unsupported checkpoint: one line
+            raise load_failure("processor", f"{self.kind}:{self.model}", e) from None
+        if o.get("conversation"):
+            check_processor(o["conversation"], self.processor, self.model)
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
     def load(self):
         if self.hf_model is not None:
             return
@@ -74,25 +110,20 @@ class HFBackend(Backend):
             import transformers
         except ImportError as e:
             raise MissingExtraError(e.name or "transformers", "hf") from None
+        self.load_processor()
         o = self.options
-        common = {"trust_remote_code": bool(o.get("trust_remote_code", False))}
-        if o.get("revision"):
-            common["revision"] = o["revision"]
-        self.processor = transformers.AutoProcessor.from_pretrained(self.model, **common,
-                                                                    **(o.get("processor_kwargs") or {}))
-        if o.get("conversation"):
-            check_processor(o["conversation"], self.processor, self.model)
-        tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        tokenizer.padding_side = "left"
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        kw = dict(common)
+        kw = self._common()
         kw["dtype"] = self.dtype if self.dtype == "auto" else getattr(torch, self.dtype)
         if o.get("attn_implementation"):
             kw["attn_implementation"] = o["attn_implementation"]
         if o.get("device_map"):
             kw["device_map"] = o["device_map"]
-        model = transformers.AutoModelForImageTextToText.from_pretrained(self.model, **kw)
+        try:
+            model = transformers.AutoModelForImageTextToText.from_pretrained(self.model, **kw)
+        except (MmadError, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - e.g. a text-only checkpoint, or weights that do not match
+            raise load_failure("model as AutoModelForImageTextToText", f"{self.kind}:{self.model}", e) from None
         if not o.get("device_map"):
             device = o.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
             model = model.to(device)
@@ -107,13 +138,28 @@ class HFBackend(Backend):
             return
         await asyncio.to_thread(self.load)
         self.last_batches = []
-        items = list(items)
-        if self.group_by_length:   # similar sizes together: fewer pad tokens per batch
-            keys = await asyncio.to_thread(self._size_keys, items)
-            items = [items[i] for i in sorted(range(len(items)), key=keys.__getitem__)]
-        for start in range(0, len(items), self.batch_size):
-            for resp in await asyncio.to_thread(self._answer_batch, items[start:start + self.batch_size]):
-                emit(resp)
+        for group in by_tools(items):         # one tool list per template call
+            if self.group_by_length:   # similar sizes together: fewer pad tokens per batch
+                keys = await asyncio.to_thread(self._size_keys, group)
+                group = [group[i] for i in sorted(range(len(group)), key=keys.__getitem__)]
+            for start in range(0, len(group), self.batch_size):
+                for resp in await asyncio.to_thread(self._answer_batch, group[start:start + self.batch_size]):
+                    emit(resp)
+
+    def check_tools(self, tools) -> None:
+        """Agent mode: a tool-call format is named and the chat template renders tools (loads the processor
+        only)."""
+        if self.tool_call_format:
+            try:
+                self.load_processor()
+            except MmadError:
+                raise
+            except Exception as e:  # noqa: BLE001 - unreadable here: say so in one line, naming the model
+                raise ConfigError(f"could not load the processor to check that its chat template renders tools "
+                                  f"({type(e).__name__}: {e})", culprit=self.model) from None
+        check_renders_tools(lambda conv, specs: self.processor.apply_chat_template(
+            conv, tools=specs, tokenize=False, add_generation_prompt=True, **self._template_kwargs()),
+            self.model, self.tool_call_format, self.kind)
 
     def _answer_batch(self, items) -> list[Response]:
         """Decode this batch's images (a corrupt or missing one fails its request only) and run it."""
@@ -123,7 +169,9 @@ class HFBackend(Backend):
                 ready.append((key, request, to_hf(request, self.images)))
             except MmadError as e:
                 failed.append(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
-        return failed + (self._run_batch(ready) if ready else [])
+        requests = {key: request for key, request, _ in ready}
+        return failed + [with_tool_calls(r, requests[r.key], self.tool_call_format)
+                         for r in (self._run_batch(ready) if ready else [])]
 
     def _size_keys(self, items) -> list[tuple[int, int]]:
         """(image count, estimated prompt tokens) per request: text tokens plus the processor's count of
@@ -174,14 +222,21 @@ class HFBackend(Backend):
                 return [Response(key=batch[0][0], error_type="engine_error", error_message=f"{type(e).__name__}: {e}")]
             return [r for item in batch for r in self._run_batch([item])]
 
-    def inputs(self, conversations: list) -> dict:
-        """Tokenised, padded batch (left padding) with pixel tensors, on the model's device."""
+    def _template_kwargs(self) -> dict:
         kw = {}
         if self.options.get("conversation"):    # the script's conversation, images as the processor's token
             kw["chat_template"] = get_conversation(self.options["conversation"]).template()
             kw["image_placeholder"] = getattr(self.processor, "image_token", None) or "<image>"
         elif self.options.get("chat_template"):
             kw["chat_template"] = self.options["chat_template"]
+        return kw
+
+    def inputs(self, conversations: list, tools: tuple[str, ...] = ()) -> dict:
+        """Tokenised, padded batch (left padding) with pixel tensors, on the model's device; ``tools`` (agent
+        mode) go to the chat template as OpenAI function specifications."""
+        kw = self._template_kwargs()
+        if tools:
+            kw["tools"] = function_tools(tools)
         enc = self.processor.apply_chat_template(conversations, tokenize=True, return_dict=True, return_tensors="pt",
                                                  add_generation_prompt=True,
                                                  processor_kwargs={"padding": True, "padding_side": "left"}, **kw)
@@ -197,7 +252,7 @@ class HFBackend(Backend):
 
         g = self.generation
         t0 = time.monotonic()
-        enc = self.inputs([conv for _, _, conv in batch])
+        enc = self.inputs([conv for _, _, conv in batch], batch[0][1].tools)
         # every decoding knob explicit and neutral unless set: a checkpoint's generation_config (e.g.
         # repetition_penalty=1.05, top_k=1) would otherwise change answers, as it does not on vLLM/OpenAI
         kw = {"max_new_tokens": g.max_tokens, "return_dict_in_generate": True,

@@ -26,7 +26,7 @@ from ..errors import BackendStopped, ConfigError, MmadError
 from ..redact import redact_mapping, redact_url, register_secret
 from ..prompt.conversations import get_conversation
 from ..prompt.message import Request
-from ..prompt.tools import tool_specs
+from ..prompt.tools import function_tools
 from .base import Backend, Emit, Response
 from .convert import request_letters, to_openai
 from .http_json import DEFAULT_MAX_REPLY_BYTES, HTTPStatusError, JSONPoster, ReplyTooLarge
@@ -146,7 +146,7 @@ class OpenAIBackend(Backend):
         if g.reasoning_effort:
             p["reasoning_effort"] = g.reasoning_effort
         if request.tools:                                     # agent mode: the inspection tools it may call
-            p["tools"] = [{"type": "function", "function": spec} for spec in tool_specs(request.tools)]
+            p["tools"] = function_tools(request.tools)
             p["tool_choice"] = "auto"
         if self.extra_body:
             p.update(self.extra_body)

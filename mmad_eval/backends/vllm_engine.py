@@ -7,6 +7,12 @@ max_model_len, limit_mm_per_prompt, tensor_parallel_size, trust_remote_code, dty
 ``.outputs[0].logprobs`` = per token ``{token_id: Logprob(logprob, rank, decoded_token)}``,
 ``.prompt_token_ids``); ``SamplingParams(temperature, max_tokens, seed, top_p, logprobs)``; images as
 ``{"type": "image_pil", "image_pil": PIL.Image}`` content parts.
+
+Agent mode: ``LLM.chat(..., tools=[...])`` (OpenAI function specifications). With tools, vLLM renders the
+tokenizer's chat template, not the processor's (``resolve_chat_template`` in vllm/entrypoints/chat_utils.py),
+unless ``chat_template`` is given; :meth:`VLLMBackend.check_tools` renders a probe with that same template
+(``AutoTokenizer``) before the engine is built. Replies are read for tool calls in the ``tool_call_format``
+option's format (:mod:`.template_tools`).
 """
 from __future__ import annotations
 
@@ -16,16 +22,19 @@ import importlib.util
 import time
 from typing import Sequence
 
-from ..errors import MissingExtraError, MmadError
+from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.conversations import check_architecture, get_conversation
 from ..prompt.message import Request
-from .base import Backend, Emit, Response
+from ..prompt.tools import function_tools
+from .base import Backend, Emit, Response, load_failure
 from .convert import request_letters, to_vllm
 from .likelihood import from_positions
+from .template_tools import by_tools, check_renders_tools, format_options, tool_call_format, with_tool_calls
 
 ENGINE_OPTIONS = ("max_model_len", "tensor_parallel_size", "trust_remote_code", "dtype", "gpu_memory_utilization",
                   "enforce_eager", "max_num_seqs", "mm_processor_kwargs", "quantization", "revision")
 SECRET_ENGINE_OPTIONS = ("hf_token",)      # passed to the engine, never recorded
+AGENT_EXTRA_IMAGES = 8     # default limit_mm_per_prompt headroom for the images tools return in later turns
 
 
 class VLLMBackend(Backend):
@@ -33,9 +42,11 @@ class VLLMBackend(Backend):
     ``tensor_parallel_size``, ``trust_remote_code``, ``dtype``, ``gpu_memory_utilization``, ``enforce_eager``,
     ``max_num_seqs``, ``mm_processor_kwargs``, ``quantization``, ``revision``, ``engine_kwargs`` dict),
     ``chunk_size`` (512 conversations per ``LLM.chat`` call), ``sampling_kwargs`` (extra ``SamplingParams``,
-    e.g. ``top_k``), ``chat_template`` (a Jinja string overriding the model's), ``top_logprobs`` (20)."""
+    e.g. ``top_k``), ``chat_template`` (a Jinja string overriding the model's), ``top_logprobs`` (20),
+    ``tool_call_format`` (agent mode: ``hermes`` or ``json``)."""
 
     kind = "vllm"
+    supports_tools = True    # with a tool_call_format and a chat template that renders tools (check_tools)
 
     def __init__(self, model, generation, images, **options):
         super().__init__(model, generation, images, **options)
@@ -45,6 +56,7 @@ class VLLMBackend(Backend):
         self.sampling_kwargs = dict(options.get("sampling_kwargs") or {})
         self.top_logprobs = int(options.get("top_logprobs", 20))
         self.limit_mm_per_prompt = options.get("limit_mm_per_prompt")
+        self.tool_call_format = tool_call_format(options, self.kind)
         self._llm = None
         self.chunks = 0
 
@@ -60,7 +72,29 @@ class VLLMBackend(Backend):
                                             "chat_template", "conversation") if self.options.get(k) is not None}
         if self.sampling_kwargs:
             out["sampling_kwargs"] = self.sampling_kwargs
-        return out
+        return {**out, **format_options(self.tool_call_format, self.context.tools)}
+
+    def check_tools(self, tools) -> None:
+        """Agent mode: a tool-call format is named and the template vLLM renders with tools (the
+        ``chat_template`` option, else the tokenizer's) prints them."""
+        tokenizer = self._template_tokenizer() if self.tool_call_format else None
+        check_renders_tools(lambda conv, specs: tokenizer.apply_chat_template(
+            conv, tools=specs, tokenize=False, add_generation_prompt=True, **self._template_kwargs()),
+            self.model, self.tool_call_format, self.kind)
+
+    def _template_tokenizer(self):
+        """The tokenizer whose chat template vLLM uses with tools, loaded as vLLM loads it (no engine)."""
+        import transformers
+
+        kw = self.engine_kwargs()
+        name = kw.get("tokenizer") or self.model
+        try:
+            return transformers.AutoTokenizer.from_pretrained(
+                name, trust_remote_code=bool(kw.get("trust_remote_code")),
+                **({"revision": kw["revision"]} if kw.get("revision") else {}))
+        except Exception as e:  # noqa: BLE001 - unreadable here means unreadable for vLLM too
+            raise ConfigError(f"could not load the tokenizer to check that its chat template renders tools "
+                              f"({type(e).__name__}: {e})", culprit=name) from None
 
     def describe(self) -> dict:
         d = dict(self.identity())
@@ -98,10 +132,19 @@ class VLLMBackend(Backend):
             if self.options.get("conversation"):
                 import transformers
 
-                config = transformers.AutoConfig.from_pretrained(
-                    self.model, trust_remote_code=bool(self.options.get("trust_remote_code")))
+                try:
+                    config = transformers.AutoConfig.from_pretrained(
+                        self.model, trust_remote_code=bool(self.options.get("trust_remote_code")))
+                except Exception as e:  # noqa: BLE001 - a missing or unreadable checkpoint: one line
+                    raise load_failure("model's config", f"{self.kind}:{self.model}", e) from None
                 check_architecture(self.options["conversation"], config, self.model)
-            self._llm = self._vllm().LLM(model=self.model, **self.engine_kwargs())
+            vllm = self._vllm()
+            try:
+                self._llm = vllm.LLM(model=self.model, **self.engine_kwargs())
+            except (MmadError, MemoryError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # noqa: BLE001 - vLLM's engine could not start on this model: one line
+                raise load_failure("model in vLLM", f"{self.kind}:{self.model}", e) from None
         return self._llm
 
     def sampling_params(self, want_logprobs: bool):
@@ -124,37 +167,54 @@ class VLLMBackend(Backend):
     async def generate(self, items: Sequence[tuple[str, Request]], emit: Emit) -> None:
         if not items:
             return
-        llm = self.engine(max(len(r.images()) for _, r in items))
+        most = max(len(r.images()) for _, r in items)
+        llm = self.engine(most + (AGENT_EXTRA_IMAGES if any(r.tools for _, r in items) else 0))
         want_lp = self.generation.letter_probs and any(request_letters(r) for _, r in items)
         params = self.sampling_params(want_lp)
-        # what we hand over is grouped by image count and prompt length: each chunk holds similar prompts
-        # (vLLM itself pads nothing: it schedules tokens, not padded rectangles)
-        items = sorted(items, key=lambda kr: (len(kr[1].images()), sum(len(m.text) for m in kr[1].messages)))
-        for start in range(0, len(items), self.chunk_size):
-            chunk = items[start:start + self.chunk_size]
-            ready = []
-            for key, request in chunk:
-                try:
-                    ready.append((key, request, to_vllm(request, self.images)))
-                except MmadError as e:  # corrupt/missing image: this request only
-                    emit(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
-            if ready:
-                self.chunks += 1
-                for resp in await asyncio.to_thread(self._run_chunk, llm, params, ready):
-                    emit(resp)
+        for group in by_tools(items):         # one tool list per LLM.chat call
+            # what we hand over is grouped by image count and prompt length: each chunk holds similar prompts
+            # (vLLM itself pads nothing: it schedules tokens, not padded rectangles)
+            group = sorted(group, key=lambda kr: (len(kr[1].images()), sum(len(m.text) for m in kr[1].messages)))
+            for start in range(0, len(group), self.chunk_size):
+                ready = [x for item in group[start:start + self.chunk_size] if (x := self._prepare(item, emit))]
+                if ready:
+                    self.chunks += 1
+                    for resp in await asyncio.to_thread(self._run_chunk, llm, params, ready):
+                        emit(resp)
 
-    def _chat(self, llm, params, conversations):
-        kw = {"use_tqdm": False}
+    def _prepare(self, item, emit):
+        """(key, request, conversation), or None after emitting why the request cannot be sent: a corrupt or
+        missing image, or more images than the engine takes (an agent's later turns add the tools' images)."""
+        key, request = item
+        limit = (self.limit_mm_per_prompt or {}).get("image")
+        if limit is not None and len(request.images()) > limit:
+            emit(Response(key=key, error_type="bad_input", attempts=0, error_message=(
+                f"this request carries {len(request.images())} images and the engine takes {limit} "
+                "(limit_mm_per_prompt); raise it, e.g. --backend-option 'limit_mm_per_prompt={\"image\": 16}'")))
+            return None
+        try:
+            return key, request, to_vllm(request, self.images)
+        except MmadError as e:  # corrupt/missing image: this request only
+            emit(Response(key=key, error_type="bad_input", error_message=str(e), attempts=0))
+            return None
+
+    def _template_kwargs(self) -> dict:
         if self.options.get("conversation"):
-            kw["chat_template"] = get_conversation(self.options["conversation"]).template()
-        elif self.options.get("chat_template"):
-            kw["chat_template"] = self.options["chat_template"]
+            return {"chat_template": get_conversation(self.options["conversation"]).template()}
+        if self.options.get("chat_template"):
+            return {"chat_template": self.options["chat_template"]}
+        return {}
+
+    def _chat(self, llm, params, conversations, tools=()):
+        kw = {"use_tqdm": False, **self._template_kwargs()}
+        if tools:
+            kw["tools"] = function_tools(tools)
         return llm.chat(conversations, sampling_params=params, **kw)
 
     def _run_chunk(self, llm, params, ready) -> list[Response]:
         t0 = time.monotonic()
         try:
-            outputs = self._chat(llm, params, [conv for _, _, conv in ready])
+            outputs = self._chat(llm, params, [conv for _, _, conv in ready], ready[0][1].tools)
         except Exception as e:  # noqa: BLE001 - one bad prompt fails the chunk: isolate it
             if len(ready) == 1:
                 key = ready[0][0]
@@ -165,7 +225,8 @@ class VLLMBackend(Backend):
             return [Response(key=k, error_type="engine_error",
                              error_message=f"vLLM returned {len(outputs)} outputs for {len(ready)} prompts")
                     for k, _, _ in ready]
-        return [self._to_response(key, req, out, elapsed, len(ready)) for (key, req, _), out in zip(ready, outputs)]
+        return [with_tool_calls(self._to_response(key, req, out, elapsed, len(ready)), req, self.tool_call_format)
+                for (key, req, _), out in zip(ready, outputs)]
 
     def _to_response(self, key: str, request: Request, out, elapsed: float, n: int) -> Response:
         comp = out.outputs[0]

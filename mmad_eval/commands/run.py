@@ -6,7 +6,7 @@ HELP = "Ask a model the questions of a question set (resumable; reruns ask only 
 
 def add_arguments(p) -> None:
     from ..settings import (ANSWER_MODES, EXPERTS, HINT_STYLES, OPTION_ORDERS, OWN_PRESET, QUESTION_MODES,
-                            REFERENCE_SOURCES, RESIZES)
+                            REFERENCE_SOURCES, RESIZES, TOOL_CALL_FORMATS)
 
     p.add_argument("--questions", required=True, help="question file (MMAD's mmad.json, or our JSONL)")
     p.add_argument("--model", required=True, help="preset name (see `mmad-eval models`) or backend:model")
@@ -80,6 +80,10 @@ def add_arguments(p) -> None:
     g.add_argument("--max-turns", type=int, help="replies per question at most (default 5); the last is the answer")
     g.add_argument("--agent-detector", type=expert_kind, metavar="builtin|oracle|maps:DIR",
                    help="the expert behind the detector tool (default builtin)")
+    g.add_argument("--tool-call-format", choices=TOOL_CALL_FORMATS,
+                   help="in-process models (hf:, vllm:): how the model writes tool calls in its text; hermes: "
+                        "<tool_call>{...}</tool_call> (Qwen2.5/Qwen3), json: the reply is the call (a backend "
+                        "option, part of the answer keys; a preset may name it)")
     g = p.add_argument_group("backend transport (not part of answer keys)")
     g.add_argument("--concurrency", type=int, help="requests in flight (API backends)")
     g.add_argument("--base-url", action="append", help="server URL; repeat for round robin over replicas")
@@ -164,8 +168,12 @@ def agent_settings(args):
     from ..settings import AgentSettings
 
     if not getattr(args, "agent", None):
-        if getattr(args, "max_turns", None) is not None or getattr(args, "agent_detector", None):
-            raise ConfigError("--max-turns and --agent-detector need --agent", culprit="--max-turns")
+        given = [flag for flag, value in (("--max-turns", getattr(args, "max_turns", None)),
+                                          ("--agent-detector", getattr(args, "agent_detector", None)),
+                                          ("--tool-call-format", getattr(args, "tool_call_format", None)))
+                 if value is not None]
+        if given:
+            raise ConfigError("--max-turns, --agent-detector and --tool-call-format need --agent", culprit=given[0])
         return AgentSettings()
     if getattr(args, "ray", None) is not None:
         raise ConfigError("agent mode runs its conversations turn by turn in this process: drop --ray",
@@ -190,6 +198,8 @@ def backend_options(args) -> dict:
             opts[key] = json.loads(value)
         except json.JSONDecodeError:
             opts[key] = value
+    if getattr(args, "tool_call_format", None):
+        opts["tool_call_format"] = args.tool_call_format
     if args.concurrency is not None:
         opts["concurrency"] = args.concurrency
     if args.base_url:

@@ -55,6 +55,12 @@ def tool_specs(names) -> list[dict]:
     return [TOOL_SPECS[n] for n in names]
 
 
+def function_tools(names) -> list[dict]:
+    """The named tools as OpenAI's ``tools`` list (``{"type": "function", "function": spec}``), which is also
+    what chat templates read (transformers' and vLLM's ``tools=`` argument)."""
+    return [{"type": "function", "function": spec} for spec in tool_specs(names)]
+
+
 def agent_instruction(tools, size: tuple[int, int], max_turns: int, prompt_dir: Path | None = None) -> str:
     """The text appended to a question's prompt in agent mode (``prompts/agent_tools.j2``)."""
     folder = Path(prompt_dir) if prompt_dir and (Path(prompt_dir) / AGENT_TEMPLATE).is_file() else PROMPT_DIR

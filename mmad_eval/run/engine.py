@@ -113,14 +113,12 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
                           culprit="--agent")
     inputs = RunInputs.read(settings, questions_path, data_root, prompt_dir)
     enh = Enhancements(settings.enhancements, settings.protocol, inputs.root, inputs.questions)
-    context = RunContext(data_root=inputs.root, questions=inputs.questions, expert=enh.expert_of_kind)
+    context = RunContext(data_root=inputs.root, questions=inputs.questions, expert=enh.expert_of_kind,
+                         tools=settings.agent.tools)
     spec, backend = build_backend(settings.model, generation=settings.generation, images=inputs.registry,
                                   options=backend_options, context=context, cls=backend_factory)
-    if settings.agent.enabled and not getattr(backend, "supports_tools", False):
-        backend.close()
-        raise ConfigError(f"the {backend.kind} backend cannot call tools: agent mode needs an OpenAI-compatible "
-                          "server that returns tool calls (e.g. `vllm serve --enable-auto-tool-choice "
-                          "--tool-call-parser NAME`) or the built-in scripted-agent", culprit=settings.model)
+    if settings.agent.enabled:
+        check_agent_backend(backend, settings)
     try:
         with Store(Path(out_dir)) as store:
             plan = make_plan(store, name or spec.name, settings, inputs, enh, backend, spec, slice, retry_failed)
@@ -150,6 +148,24 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
     return summary
 
 
+def check_agent_backend(backend: Backend, settings: RunSettings) -> None:
+    """Agent mode needs a backend that returns tool calls, and (in-process) a chat template that shows the
+    tools; otherwise one line, before anything is asked."""
+    try:
+        if not getattr(backend, "supports_tools", False):
+            raise ConfigError(f"the {backend.kind} backend cannot call tools: agent mode needs an OpenAI-compatible "
+                              "server that returns tool calls (e.g. `vllm serve --enable-auto-tool-choice "
+                              "--tool-call-parser NAME`), an in-process model (hf:, vllm:) with --tool-call-format, "
+                              "or the built-in scripted-agent", culprit=settings.model)
+        if backend.options.get("tool_call_format") and not hasattr(backend, "tool_call_format"):
+            raise ConfigError(f"the {backend.kind} backend receives tool calls already read (by its server); "
+                              "--tool-call-format is for in-process models (hf:, vllm:)", culprit="--tool-call-format")
+        backend.check_tools(settings.agent.tools)
+    except BaseException:
+        backend.close()
+        raise
+
+
 def answer_as_agent(store: Store, plan: Plan, backend: Backend, settings: RunSettings, inputs: RunInputs, enh,
                     retry_failed: bool, progress: bool, started: float) -> Outcome:
     """Agent mode: every conversation run turn by turn (:mod:`.agent`); the run's members then point at each
@@ -157,7 +173,8 @@ def answer_as_agent(store: Store, plan: Plan, backend: Backend, settings: RunSet
     agent = settings.agent
     protocol = settings.protocol
     tools = InspectionTools(inputs.root, agent.tools, lambda: enh.expert_of_kind(agent.detector), enh.retriever,
-                            agent.zoom_side, (protocol.perturb, protocol.perturb_seed), protocol.perturb_references)
+                            agent.zoom_side, (protocol.perturb, protocol.perturb_seed), protocol.perturb_references,
+                            settings.images)
     loop = AgentLoop(backend, store, tools, agent, inputs.questions, inputs.registry)
     outcome, finals, stats = loop.answer(plan.built.requests, retry_failed=retry_failed, progress=progress,
                                          since=started)

@@ -12,11 +12,24 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}{{ m['role'].upper() }}: {% if m['content'] is string %}{{ m['content'] }}"
     "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}"
     "{{ c['text'] }}{% endif %}{% endfor %}{% endif %}\n{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+_CONTENT = ("{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+            "{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+            "{% endfor %}{% endif %}")
+# A template that renders tools and tool calls as Qwen2.5/Qwen3 templates do (hermes <tool_call> blocks)
+TOOLS_CHAT_TEMPLATE = (
+    "{% if tools %}SYSTEM: You may call these tools:\n<tools>\n{% for t in tools %}{{ t | tojson }}\n{% endfor %}"
+    "</tools>\nTo call one, write <tool_call>{\"name\": NAME, \"arguments\": {...}}</tool_call>\n{% endif %}"
+    "{% for m in messages %}{% if m['role'] == 'tool' %}TOOL: <tool_response>{{ m['content'] }}</tool_response>\n"
+    "{% elif m['role'] == 'assistant' and m['tool_calls'] is defined %}ASSISTANT: {{ m['content'] or '' }}"
+    "{% for c in m['tool_calls'] %}<tool_call>{\"name\": \"{{ c['function']['name'] }}\", \"arguments\": "
+    "{{ c['function']['arguments'] | tojson }}}</tool_call>{% endfor %}\n"
+    "{% else %}{{ m['role'].upper() }}: " + _CONTENT + "\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
 _CORPUS = ["Is there any defect in the object? A. Yes B. No", "USER: ASSISTANT: Answer with the option letter.",
            "top left bottom right center scratch crack hole stain contamination", "Image of a normal sample."]
 
 
-def make_processor(image_size: int = 32, patch_size: int = 8):
+def make_processor(image_size: int = 32, patch_size: int = 8, chat_template: str = CHAT_TEMPLATE):
     """A LlavaProcessor: BPE tokenizer trained here, CLIP-style image processor, the small chat template."""
     import transformers as tf
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -33,16 +46,17 @@ def make_processor(image_size: int = 32, patch_size: int = 8):
     image_processor = image_processor_cls(size={"shortest_edge": image_size},
                                           crop_size={"height": image_size, "width": image_size})
     return tf.LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=patch_size,
-                             vision_feature_select_strategy="default", chat_template=CHAT_TEMPLATE,
+                             vision_feature_select_strategy="default", chat_template=chat_template,
                              num_additional_image_tokens=1)
 
 
-def build_tiny_llava(folder: Path, seed: int = 0) -> Path:
-    """Write the model and processor to ``folder`` (created) and return it."""
+def build_tiny_llava(folder: Path, seed: int = 0, chat_template: str = CHAT_TEMPLATE) -> Path:
+    """Write the model and processor to ``folder`` (created) and return it; ``chat_template`` is the
+    processor's and the tokenizer's (e.g. :data:`TOOLS_CHAT_TEMPLATE`, which renders tools)."""
     import torch
     import transformers as tf
 
-    processor = make_processor(32, 8)
+    processor = make_processor(32, 8, chat_template)
     fast = processor.tokenizer
     vision = tf.CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
                                  image_size=32, patch_size=8, projection_dim=16)

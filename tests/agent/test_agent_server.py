@@ -75,6 +75,24 @@ def test_tool_calls_and_results_travel_in_openai_format(synth_questions, tmp_pat
     assert all(a.parsed in ("A", "B") for a in run.answers)
 
 
+def test_under_max_side_the_instruction_and_the_tools_use_the_sent_frame(synth_questions, tmp_path):
+    """96 x 96 images sent at 48 x 48: the instruction names 48x48 and a zoom on the sent image's top-left
+    quarter (0, 0, 24, 24) is accepted and echoed in that frame (at full size the region would be 0-48)."""
+    def quarter(body):
+        if _tool_turns(body) == 0:
+            return _calls(("zoom", json.dumps({"x1": 0, "y1": 0, "x2": 24, "y2": 24})))
+        return hashed_letter(body)
+
+    with FakeOpenAIServer(responder=quarter) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD",
+                    "--max-side", "48") == 0
+        bodies = srv.requests
+    first = [b for b in bodies if _tool_turns(b) == 0]
+    assert first and all("which is 48x48 pixels" in json.dumps(b) and "96x96" not in json.dumps(b) for b in first)
+    results = [m for b in bodies for m in b["messages"] if m["role"] == "tool"]
+    assert results and all(m["content"].startswith("zoom: region [0, 0, 24, 24] of the query image") for m in results)
+
+
 @pytest.mark.parametrize("name,args,why", [("hammer", "{}", "no tool named 'hammer'"),
                                            ("zoom", "{x1: 0", "not valid JSON"),
                                            ("zoom", json.dumps({"x1": 500, "y1": 500, "x2": 600, "y2": 600}),

@@ -1,62 +1,18 @@
 """VLLMBackend against a fake ``vllm`` module shaped like the real API (no GPU here)."""
 import sys
-import types
-from dataclasses import dataclass
 
 import pytest
 from PIL import Image
 
 from backend_helpers import make_registry, make_request, run_backend
+from fake_vllm import FakeLLM, install
 from mmad_eval.backends.base import GenerationSettings
 from mmad_eval.errors import MissingExtraError
 
 
-@dataclass
-class Logprob:
-    logprob: float
-    rank: int | None = None
-    decoded_token: str | None = None
-
-
-class FakeSamplingParams:
-    def __init__(self, **kw):
-        self.kw = kw
-
-
-class FakeLLM:
-    instances = []
-
-    def __init__(self, model, **kw):
-        self.model, self.kw, self.calls = model, kw, []
-        FakeLLM.instances.append(self)
-
-    def chat(self, messages, sampling_params=None, use_tqdm=True, **kw):
-        self.calls.append({"messages": messages, "params": sampling_params, "use_tqdm": use_tqdm, **kw})
-        outs = []
-        for conv in messages:
-            text = " ".join(m["content"] if isinstance(m["content"], str) else
-                            " ".join(p["text"] for p in m["content"] if p["type"] == "text") for m in conv)
-            if "BOOM" in text:
-                raise ValueError("prompt too long")
-            n_img = sum(1 for m in conv if isinstance(m["content"], list) for p in m["content"]
-                        if p["type"] == "image_pil")
-            answer = "B" if n_img else "A"
-            lps = None
-            if sampling_params.kw.get("logprobs"):
-                lps = [{1: Logprob(-0.1, 1, " " + answer), 2: Logprob(-2.5, 2, "A" if answer == "B" else "B"),
-                        3: Logprob(-4.0, 3, "The")}]
-            comp = types.SimpleNamespace(text=answer, token_ids=[7], logprobs=lps, finish_reason="stop")
-            outs.append(types.SimpleNamespace(outputs=[comp], prompt_token_ids=list(range(10 + 16 * n_img))))
-        return outs
-
-
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    mod = types.ModuleType("vllm")
-    mod.LLM, mod.SamplingParams = FakeLLM, FakeSamplingParams
-    mod.__spec__ = types.SimpleNamespace(name="vllm")  # find_spec needs a spec on modules in sys.modules
-    monkeypatch.setitem(sys.modules, "vllm", mod)
-    FakeLLM.instances = []
+    install(monkeypatch)
     from mmad_eval.backends.vllm_engine import VLLMBackend
     return VLLMBackend
 
@@ -155,3 +111,23 @@ def test_likelihood_mode_reads_the_first_position_and_names_letters_outside_top_
     assert r.letter_logprobs == {"A": pytest.approx(-0.1), "B": pytest.approx(-2.5)}
     assert r.extra["outside_topk"] == ["C", "D"] and r.extra["letter_position"] == 0
     assert r.stored_extra()["outside_topk"] == ["C", "D"]
+
+
+def test_a_request_with_more_images_than_the_engine_takes_fails_alone_in_one_line(fake_vllm, image_files):
+    reg = make_registry()
+    be = fake_vllm("m", GenerationSettings(), reg, limit_mm_per_prompt={"image": 1})
+    got = run_backend(be, [("two", make_request(reg, images=image_files[:2])),
+                           ("one", make_request(reg, images=image_files[:1]))])
+    assert got["two"].error_type == "bad_input" and "carries 2 images and the engine takes 1" in got["two"].error_message
+    assert got["one"].ok and [len(c["messages"]) for c in FakeLLM.instances[0].calls] == [1]
+
+
+def test_a_preset_naming_a_tool_call_format_keeps_the_keys_of_runs_without_tools(fake_vllm):
+    from mmad_eval.backends.base import RunContext
+
+    def options(**kw):
+        return fake_vllm("m", GenerationSettings(), make_registry(), dtype="bfloat16", **kw).identity()["options"]
+
+    assert options(tool_call_format="hermes") == options() == {"dtype": "bfloat16"}
+    assert options(tool_call_format="hermes", context=RunContext(tools=("zoom",))) == \
+        {"dtype": "bfloat16", "tool_call_format": "hermes"}
