@@ -136,3 +136,9 @@ class RunContext:
     questions: object = None                          # QuestionSet
     expert: Callable[[str], object] | None = None     # kind -> expert service (analyze(image_key))
     tools: tuple[str, ...] = ()                       # the tools the run offers (agent mode), else empty
+    before_send: Callable[[], None] | None = None     # called just before each request leaves (a Ray worker's
+                                                      # driver check: nothing is sent, so billed, once it died)
+
+    def check_send(self) -> None:
+        if self.before_send is not None:
+            self.before_send()

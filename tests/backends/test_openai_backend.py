@@ -432,3 +432,29 @@ def test_garbage_collection_settings_are_restored_after_sending():
         run_backend(backend(srv, registry=reg), [("k", make_request(reg))])
     assert seen and seen[0][0] > before[0]            # fewer collections while requests are in flight ...
     assert gc.get_threshold() == before               # ... and the process's own settings back afterwards
+
+
+class _DriverGone(BaseException):
+    """What a Ray worker's check does when its driver died (there: os._exit)."""
+
+
+@pytest.mark.parametrize("allowed, faults", [(0, []), (3, []), (2, [Fault("server_error")])])
+def test_the_run_context_is_asked_before_every_request_leaves_retries_included(allowed, faults):
+    """A Ray worker passes its driver check as ``before_send``: once it fails, nothing more is sent (billed)."""
+    from mmad_eval.backends.base import RunContext
+
+    calls = []
+
+    def before_send():
+        calls.append(1)
+        if len(calls) > allowed:
+            raise _DriverGone
+
+    reg = make_registry()
+    items = [(f"k{i}", make_request(reg, text=f"Question {i}?\nA. Yes\nB. No")) for i in range(6)]
+    with FakeOpenAIServer(faults=faults) as srv:
+        be = OpenAIBackend("fake-vlm", GenerationSettings(), reg, base_url=srv.base_url, api_key="k",
+                           context=RunContext(before_send=before_send), concurrency=1, **FAST)
+        with pytest.raises(_DriverGone):
+            run_backend(be, items)
+        assert srv.count == allowed == len(calls) - 1     # the failed retry (a 500) was asked before it left
