@@ -48,5 +48,11 @@ class AnswerRecord:
         return self.error is None and bool(self.meta.get("abstain")) and self.parsed is None
 
     @property
+    def reference_text(self) -> str:
+        """The reference answer of an open answer: the correct option's text, or, for a question asked
+        without options (RobustMAD's open-ended ones), the answer itself."""
+        return self.options.get(self.answer, "") if self.options else self.answer
+
+    @property
     def correct(self) -> bool:
         return self.parsed is not None and self.parsed == self.answer

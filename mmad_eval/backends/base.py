@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from ..errors import ConfigError
 from ..prompt.images import ImageRegistry
 from ..settings import GenerationSettings  # noqa: F401  (re-exported: part of the backend contract)
 from ..prompt.message import Request
@@ -15,6 +16,15 @@ STORED_EXTRA = ("finish_reason", "reasoning_tokens", "outside_topk", "letter_pos
                 "threshold", "verdict", "location", "score_source", "tool_calls", "basis",
                 "odd_usage",   # usage fields that were not counts (or out of range): left out or clamped
                 "earlier")     # attempts and tokens of replies asked again (a refusal) before this one: billed too
+
+
+def load_failure(what: str, model: str, e: BaseException) -> ConfigError:
+    """One line for a checkpoint, processor or engine that a library could not load: the library's own first
+    sentence (its lists of supported classes cut), naming the model."""
+    text = " ".join(str(e).split())
+    for cut in (" Model type should be one of", " Make sure that:"):
+        text = text.split(cut)[0]
+    return ConfigError(f"could not load the {what} ({type(e).__name__}: {text[:400]})", culprit=model)
 
 
 @dataclass
@@ -126,3 +136,9 @@ class RunContext:
     questions: object = None                          # QuestionSet
     expert: Callable[[str], object] | None = None     # kind -> expert service (analyze(image_key))
     tools: tuple[str, ...] = ()                       # the tools the run offers (agent mode), else empty
+    before_send: Callable[[], None] | None = None     # called just before each request leaves (a Ray worker's
+                                                      # driver check: nothing is sent, so billed, once it died)
+
+    def check_send(self) -> None:
+        if self.before_send is not None:
+            self.before_send()

@@ -151,6 +151,12 @@ def yes_no_option(anomalous: bool, options: dict[str, str]) -> str | None:
     return None
 
 
+def _frame(meta: dict) -> tuple[int, int] | None:
+    """The pixel frame a grounding question states (the query image as sent), when the request says it."""
+    size = meta.get("image_size")
+    return (int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 else None
+
+
 class ExpertBackend(_Baseline):
     """The expert detector on its own (model = detector kind: ``builtin`` or ``oracle``).
 
@@ -197,7 +203,7 @@ class ExpertBackend(_Baseline):
         if qtype == GROUNDING:
             from ..enhance.expert.grounding import expert_box_reply
 
-            return Response(key=key, text=expert_box_reply(result, meta.get("box_format", "pixels")),
+            return Response(key=key, text=expert_box_reply(result, meta.get("box_format", "pixels"), _frame(meta)),
                             extra={"score": float(result.score), "verdict": bool(result.verdict)})
         options = option_texts(request)
         extra = {"score": float(result.score), "threshold": float(result.threshold),

@@ -18,7 +18,7 @@ from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.conversations import check_processor, get_conversation
 from ..prompt.message import Request
 from ..prompt.tools import function_tools
-from .base import Backend, Emit, Response
+from .base import Backend, Emit, Response, load_failure
 from .convert import letter_logprobs, request_letters, to_hf
 from .likelihood import letter_token_ids, pooled_logprobs
 from .template_tools import by_tools, check_renders_tools, format_options, tool_call_format, with_tool_calls
@@ -88,8 +88,13 @@ class HFBackend(Backend):
         except ImportError as e:
             raise MissingExtraError(e.name or "transformers", "hf") from None
         o = self.options
-        self.processor = transformers.AutoProcessor.from_pretrained(self.model, **self._common(),
-                                                                    **(o.get("processor_kwargs") or {}))
+        try:
+            self.processor = transformers.AutoProcessor.from_pretrained(self.model, **self._common(),
+                                                                        **(o.get("processor_kwargs") or {}))
+        except (MmadError, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - a missing, gated or unsupported checkpoint: one line
+            raise load_failure("processor", f"{self.kind}:{self.model}", e) from None
         if o.get("conversation"):
             check_processor(o["conversation"], self.processor, self.model)
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -113,7 +118,12 @@ class HFBackend(Backend):
             kw["attn_implementation"] = o["attn_implementation"]
         if o.get("device_map"):
             kw["device_map"] = o["device_map"]
-        model = transformers.AutoModelForImageTextToText.from_pretrained(self.model, **kw)
+        try:
+            model = transformers.AutoModelForImageTextToText.from_pretrained(self.model, **kw)
+        except (MmadError, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - e.g. a text-only checkpoint, or weights that do not match
+            raise load_failure("model as AutoModelForImageTextToText", f"{self.kind}:{self.model}", e) from None
         if not o.get("device_map"):
             device = o.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
             model = model.to(device)

@@ -322,6 +322,7 @@ class OpenAIBackend(Backend):
         kind, message = "error", ""
         for attempt in range(1, self.max_attempts + 1):
             t0 = time.monotonic()
+            self.context.check_send()
             try:
                 idx, data = await poster.post("chat/completions", body, worker)
             except Exception as e:  # noqa: BLE001 - classified below, never raised past the request

@@ -13,7 +13,7 @@ import os
 import queue
 import socket
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 from ..errors import ConfigError, MissingExtraError, MmadError
@@ -109,6 +109,8 @@ class AnswerWorker:
             import importlib
             module, _, name = self.cls_path.partition(":")
             cls = getattr(importlib.import_module(module), name)
+            if self.watcher is not None:        # checked again just before each request leaves this process
+                context = replace(context or RunContext(), before_send=self.watcher.check)
             self.backend = cls(self.model, self.generation, ImageRegistry(self.image_settings), context=context,
                                **self.options)
         return self.backend

@@ -5,8 +5,9 @@ asked those requests again: billed twice), and a local Ray instance whose driver
 agent processes behind. So each :class:`~mmad_eval.backends.ray_pool.AnswerWorker` on the driver's machine
 runs :func:`watch`: every :data:`WATCH_S` it checks that the driver process (pid and start time, so a reused
 pid is not mistaken for it) still lives, and each request it takes is checked too; once the driver is gone it
-stops the local Ray instance the driver started (every process of its session, agents included) and exits at
-once. A worker on another machine cannot see the driver's process: there Ray's own clean-up applies.
+stops the local Ray instance the driver started (every process of its session, agents included: the raylet's
+children are listed again then, so agents started after the worker go too) and exits at once. A worker on
+another machine cannot see the driver's process: there Ray's own clean-up applies.
 """
 from __future__ import annotations
 
@@ -98,7 +99,9 @@ class Watcher:
 
     def __init__(self, driver: DriverWatch):
         self.driver = driver
-        self.raylet_children = _children(os.getppid()) if driver.session_dir and driver.visible() else []
+        mine = bool(driver.session_dir and driver.visible())
+        self.raylet = (os.getppid(), process_start(os.getppid())) if mine else None
+        self.raylet_children = _children(os.getppid()) if mine else []
         self._thread: threading.Thread | None = None
 
     def start(self) -> "Watcher":
@@ -117,7 +120,10 @@ class Watcher:
         if self.driver.alive():
             return
         if self.driver.session_dir:
-            for pid in _session_processes(self.driver.session_dir, self.raylet_children):
+            children = list(self.raylet_children)
+            if self.raylet and process_start(self.raylet[0]) == self.raylet[1]:
+                children += _children(self.raylet[0])     # agents the raylet started after this worker
+            for pid in _session_processes(self.driver.session_dir, children):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:

@@ -26,7 +26,7 @@ from ..errors import ConfigError, MissingExtraError, MmadError
 from ..prompt.conversations import check_architecture, get_conversation
 from ..prompt.message import Request
 from ..prompt.tools import function_tools
-from .base import Backend, Emit, Response
+from .base import Backend, Emit, Response, load_failure
 from .convert import request_letters, to_vllm
 from .likelihood import from_positions
 from .template_tools import by_tools, check_renders_tools, format_options, tool_call_format, with_tool_calls
@@ -132,10 +132,19 @@ class VLLMBackend(Backend):
             if self.options.get("conversation"):
                 import transformers
 
-                config = transformers.AutoConfig.from_pretrained(
-                    self.model, trust_remote_code=bool(self.options.get("trust_remote_code")))
+                try:
+                    config = transformers.AutoConfig.from_pretrained(
+                        self.model, trust_remote_code=bool(self.options.get("trust_remote_code")))
+                except Exception as e:  # noqa: BLE001 - a missing or unreadable checkpoint: one line
+                    raise load_failure("model's config", f"{self.kind}:{self.model}", e) from None
                 check_architecture(self.options["conversation"], config, self.model)
-            self._llm = self._vllm().LLM(model=self.model, **self.engine_kwargs())
+            vllm = self._vllm()
+            try:
+                self._llm = vllm.LLM(model=self.model, **self.engine_kwargs())
+            except (MmadError, MemoryError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # noqa: BLE001 - vLLM's engine could not start on this model: one line
+                raise load_failure("model in vLLM", f"{self.kind}:{self.model}", e) from None
         return self._llm
 
     def sampling_params(self, want_logprobs: bool):

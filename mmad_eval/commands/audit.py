@@ -72,9 +72,14 @@ def main(args) -> int:
     if not (args.write_corrected or args.errata):     # the audits read letters: boxes questions are left out
         from ..questions.grounding import without_grounding
 
-        qs, n_grounding = without_grounding(qs)
+        qs, n_grounding, n_open = without_grounding(qs)
         if n_grounding:
             print(f"audit: {n_grounding} Defect Grounding questions left out (the audits check letter questions)")
+        if n_open:
+            print(f"audit: {n_open} questions without options left out (open-ended: the audits check letter "
+                  "questions; grade open answers with `mmad-eval judge`)")
+        if not qs.entries:
+            raise ConfigError("no multiple-choice question to audit in this file", culprit=args.questions)
     root = _data_root(args, qs)
     if args.write_corrected or args.errata:
         if not (args.write_corrected and args.errata):

@@ -176,8 +176,9 @@ def main(args) -> int:
 
 
 def print_apart(run, args) -> dict:
-    """Score and print what is scored apart from the MMAD tables: Defect Grounding answers, and letter
-    questions of other types (RobustMAD's robustness categories); their JSON forms."""
+    """Score and print what is scored apart from the MMAD tables: Defect Grounding answers, letter questions of
+    other types (RobustMAD's robustness categories), and every letter answer by difficulty level where the
+    question file gives levels; their JSON forms."""
     from ..score.by_type import format_by_type, score_by_type
     from ..score.grounding import format_grounding, score_grounding
 
@@ -193,6 +194,15 @@ def print_apart(run, args) -> dict:
         print(format_by_type(scores, "Per question type, outside MMAD's subtasks (strict accuracy, scored apart)")
               + "\n")
         out["by_type"] = scores.as_dict()
+    levels = run.record.get("difficulty")
+    if levels:                    # the question file's images carry difficulty levels (RobustMAD's do)
+        from ..score.difficulty import format_by_difficulty, score_by_difficulty
+
+        rows = score_by_difficulty([*run.answers, *run.other_types], levels, n_boot=max(args.bootstrap, 0),
+                                   seed=args.seed)
+        if rows:
+            print(format_by_difficulty(rows) + "\n")
+            out["by_difficulty"] = rows
     return out
 
 

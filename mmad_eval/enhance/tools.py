@@ -24,7 +24,9 @@ from PIL import Image
 from ..errors import DataError
 from ..imageio import load_image
 from ..paths import safe_join
+from ..prompt.images import target_size
 from ..prompt.perturb import perturbed_file
+from ..settings import ImageSettings
 from ..questions.model import ImageEntry
 
 MAX_REFERENCES = 4
@@ -55,11 +57,15 @@ class InspectionTools:
     ``expert`` is a callable returning the expert service (built lazily: fitting a detector takes seconds);
     ``retriever`` likewise returns the retrieval index (``nearest(key, k)``). In a robustness run ``perturb``
     (perturbations, seed) makes every tool show the query as the model sees it (and the normal images too with
-    ``perturb_references``), never the clean pixels."""
+    ``perturb_references``), never the clean pixels. Box coordinates (the calls' and the detector's) are pixels of
+    the query image as the run sends it (``images``: a ``max_side`` resize shrinks that frame); crops are taken
+    from the full-size image, over the same region."""
 
     def __init__(self, data_root: Path, tools: tuple[str, ...], expert, retriever, zoom_side: int = 448,
-                 perturb: tuple[str, int] | None = None, perturb_references: bool = False):
+                 perturb: tuple[str, int] | None = None, perturb_references: bool = False,
+                 images: ImageSettings | None = None):
         self.data_root = Path(data_root)
+        self.images = images or ImageSettings()
         self.perturb = perturb if perturb and perturb[0] else None
         self.perturb_references = perturb_references
         self.tools = tuple(tools)
@@ -98,8 +104,13 @@ class InspectionTools:
                                           else perturbed_file(path, *perturb))
         return self._images[key, perturb]
 
-    def _box(self, entry: ImageEntry, args: dict) -> tuple[int, int, int, int]:
-        w, h = self.image(entry.key, query=True).size
+    def frame(self, entry: ImageEntry) -> tuple[int, int]:
+        """The query image's size as the model sees it (the frame of box coordinates)."""
+        return target_size(*self.image(entry.key, query=True).size, self.images)
+
+    def _box(self, entry: ImageEntry, args: dict) -> tuple[tuple[int, int, int, int], tuple[int, ...]]:
+        """(the box in the frame the model sees, clipped; the same region in pixels of the full-size image)."""
+        w, h = self.frame(entry)
         try:
             x1, y1, x2, y2 = (args[k] for k in ("x1", "y1", "x2", "y2"))
         except KeyError as e:
@@ -114,12 +125,14 @@ class InspectionTools:
         y1, y2 = max(0, min(y1, y2)), min(h, max(y1, y2))
         if x2 - x1 < 2 or y2 - y1 < 2:
             raise _BadArguments(f"the box is empty inside the {w}x{h} query image")
-        return x1, y1, x2, y2
+        full_w, full_h = self.image(entry.key, query=True).size
+        sx, sy = full_w / w, full_h / h
+        return (x1, y1, x2, y2), (round(x1 * sx), round(y1 * sy), round(x2 * sx), round(y2 * sy))
 
     # -- the tools -------------------------------------------------------------------------------------
     def _zoom(self, entry: ImageEntry, args: dict, shown) -> ToolResult:
-        box = self._box(entry, args)
-        crop = _scaled(self.image(entry.key, query=True).crop(box), self.zoom_side)
+        box, region = self._box(entry, args)
+        crop = _scaled(self.image(entry.key, query=True).crop(region), self.zoom_side)
         return ToolResult(f"zoom: region [{box[0]}, {box[1]}, {box[2]}, {box[3]}] of the query image, enlarged to "
                           f"{crop.size[0]}x{crop.size[1]} pixels.", [(_png(crop), f"zoom {list(box)}")])
 
@@ -129,9 +142,10 @@ class InspectionTools:
         result = self._expert().analyze(entry.key)
         png, _ = render_hint(result, self.data_root / entry.key, "overlay", self.perturb)
         lo, hi = result.normal_range
+        (fw, fh), (w, h) = self.frame(entry), self.image(entry.key, query=True).size
         facts = {"score": round(float(result.score), 4), "threshold": round(float(result.threshold), 4),
                  "normal_range": [round(float(lo), 4), round(float(hi), 4)], "verdict":
-                 "defective" if result.verdict else "normal", "boxes": [list(map(int, b)) for b in result.boxes],
+                 "defective" if result.verdict else "normal", "boxes": [_in_frame(b, fw / w, fh / h) for b in result.boxes],
                  "location": result.location or None}
         text = (f"detector: anomaly score {facts['score']} (threshold {facts['threshold']}; normal images score "
                 f"{facts['normal_range'][0]} to {facts['normal_range'][1]}); verdict: likely {facts['verdict']}"
@@ -156,20 +170,25 @@ class InspectionTools:
                           f"follow{'' if len(keys) > 1 else 's'}, the most similar first.", images)
 
     def _compare(self, entry: ImageEntry, args: dict, shown) -> ToolResult:
-        box = self._box(entry, args)
+        box, region = self._box(entry, args)
         refs = list(shown[:1]) or self._nearest(entry, 1, ())
         if not refs:
             return ToolResult("compare: no normal image of this product is available.", error=True)
         query, ref = self.image(entry.key, query=True), self.image(refs[0])
-        rbox = tuple(int(round(v * s)) for v, s in zip(box, (ref.size[0] / query.size[0], ref.size[1] / query.size[1],
-                                                              ref.size[0] / query.size[0], ref.size[1] / query.size[1])))
-        a = _scaled(query.crop(box), self.zoom_side // 2)
+        rx, ry = ref.size[0] / query.size[0], ref.size[1] / query.size[1]
+        rbox = tuple(int(round(v * s)) for v, s in zip(region, (rx, ry, rx, ry)))
+        a = _scaled(query.crop(region), self.zoom_side // 2)
         b = ref.crop(rbox).resize(a.size, Image.Resampling.BICUBIC)
         pair = Image.new("RGB", (a.size[0] * 2 + 4, a.size[1]), (255, 255, 255))
         pair.paste(a, (0, 0))
         pair.paste(b, (a.size[0] + 4, 0))
         return ToolResult(f"compare: region [{box[0]}, {box[1]}, {box[2]}, {box[3]}]: the query on the left, the "
                           f"normal image {refs[0]} on the right.", [(_png(pair), f"compare {list(box)}")])
+
+
+def _in_frame(box, sx: float, sy: float) -> list[int]:
+    """A full-size pixel box in the frame the model sees (scaled per axis, whole pixels)."""
+    return [int(round(box[0] * sx)), int(round(box[1] * sy)), int(round(box[2] * sx)), int(round(box[3] * sy))]
 
 
 class _BadArguments(ValueError):

@@ -14,8 +14,10 @@ Mapping onto the question-set model:
 * each multiple-choice question keeps its text, options and answer; its ``type`` is its
   ``robustness_category`` verbatim (not an MMAD type: such answers are scored per category, apart from
   MMAD's seven subtasks); ``question_id`` and the other fields stay in ``extra``;
-* open-ended questions (no options) are kept in the entry's ``extra["open_questions"]`` for a free-text
-  track and not asked; a file with no multiple-choice question at all is refused with one line.
+* open-ended questions (no options) of a file that also has multiple-choice ones are kept in the entry's
+  ``extra["open_questions"]`` and not asked; a file of open-ended questions only (``RobustMAD_OE.json``)
+  gives questions without options whose ``answer`` is the reference text: a run asks them with
+  ``--answer-format open`` (refused otherwise) and ``mmad-eval judge`` grades the replies against it.
 """
 from __future__ import annotations
 
@@ -54,7 +56,25 @@ def _question(key: str, index: int, q, where: str) -> Question | None:
                     answer=q["answer"], provenance={"source": "RobustMAD"}, extra=extra)
 
 
-def _entry(record, i: int, source: str) -> ImageEntry:
+def _open_question(key: str, index: int, q: dict, where: str) -> Question:
+    """An open-ended question of a file without multiple-choice ones: no options, the reference answer as
+    ``answer`` (what a judge grades against; asked with ``--answer-format open``)."""
+    answer = q.get("answer")
+    if not isinstance(answer, str) or not answer.strip():
+        raise DataError(f"an open-ended question needs its reference answer as text, got {quote(answer)}",
+                        culprit=where)
+    category = q["robustness_category"]
+    if not isinstance(category, str) or not category.strip() or not isinstance(q["question"], str) \
+            or not q["question"].strip():
+        raise DataError("'question' and 'robustness_category' must be non-empty text", culprit=where)
+    extra = {k: v for k, v in q.items() if k not in _Q_FIELDS}
+    return Question(image=key, index=index, type=category, text=q["question"], options={}, answer=answer,
+                    provenance={"source": "RobustMAD", "open": True}, extra=extra)
+
+
+def _entry(record, i: int, source: str, open_ended: bool = False) -> ImageEntry:
+    """One image record; with ``open_ended`` (a file with no multiple-choice question) its open-ended
+    questions are the entry's questions, else they are kept in ``extra["open_questions"]``."""
     where = f"{source}[images][{i}]"
     if not isinstance(record, dict) or any(f not in record for f in _IMAGE_FIELDS) \
             or not isinstance(record["questions"], list):
@@ -67,6 +87,8 @@ def _entry(record, i: int, source: str) -> ImageEntry:
     questions, open_questions = [], []
     for j, q in enumerate(record["questions"]):
         made = _question(key, len(questions), q, f"{where}[questions][{j}]")
+        if made is None and open_ended:
+            made = _open_question(key, len(questions), q, f"{where}[questions][{j}]")
         if made is None:
             open_questions.append(q)
         else:
@@ -78,11 +100,18 @@ def _entry(record, i: int, source: str) -> ImageEntry:
                       extra=extra)
 
 
+def _has_options(data: dict) -> bool:
+    return any(isinstance(q, dict) and q.get("options") for r in data["images"] if isinstance(r, dict)
+               for q in (r.get("questions") if isinstance(r.get("questions"), list) else ()))
+
+
 def robustmad_set(data: dict, sha256: str, source: str) -> QuestionSet:
-    """The question set of a parsed RobustMAD file; DataError naming the file and record when malformed."""
+    """The question set of a parsed RobustMAD file; DataError naming the file and record when malformed.
+    A file with no multiple-choice question (``RobustMAD_OE.json``) gives open questions (no options)."""
+    open_ended = not _has_options(data)
     entries: dict[str, ImageEntry] = {}
     for i, record in enumerate(data["images"]):
-        entry = _entry(record, i, source)
+        entry = _entry(record, i, source, open_ended)
         if entry.key in entries:       # the same image twice: its questions join the first record's
             first = entries[entry.key]
             for q in entry.questions:
@@ -92,6 +121,5 @@ def robustmad_set(data: dict, sha256: str, source: str) -> QuestionSet:
         entries[entry.key] = entry
     qs = QuestionSet(entries=entries, sha256=sha256, source=source)
     if len(qs) == 0:
-        raise DataError("no multiple-choice question in this RobustMAD file (open-ended questions need a "
-                        "free-text track and are not asked)", culprit=source)
+        raise DataError("no question in this RobustMAD file", culprit=source)
     return qs

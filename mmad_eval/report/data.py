@@ -11,6 +11,7 @@ from ..run.describe import describe_run
 from ..run.loaded import LoadedRun
 from ..score.ad_scores import DetectionReport
 from ..score.by_type import score_by_type
+from ..score.difficulty import score_by_difficulty
 from ..score.calibration import Calibration
 from ..score.ranking import (Entrant, QuestionSet, Ranking, headline, is_known_mmad_revision, question_set,
                              unanswered)
@@ -82,6 +83,17 @@ class Ablation:
     compatible_delta: float | None      # the MMAD-compatible Average's difference, beside it
 
 
+def _shown_record(record: dict) -> dict:
+    """The run record as the report prints it: the per-image difficulty levels as counts per level."""
+    levels = record.get("difficulty")
+    if not isinstance(levels, dict):
+        return record
+    counts: dict[str, int] = {}
+    for level in levels.values():
+        counts[level] = counts.get(level, 0) + 1
+    return {**record, "difficulty": {"images per level": dict(sorted(counts.items()))}}
+
+
 @dataclass
 class ReportData:
     title: str
@@ -98,6 +110,7 @@ class ReportData:
     errata: ErrataSection | None = None
     grounding: GroundingReport | None = None                  # Defect Grounding scores (scored apart)
     other_types: list[tuple[str, dict]] = field(default_factory=list)  # (run, per-type rows): other letter types
+    difficulty: list[tuple[str, dict]] = field(default_factory=list)   # (run, per-level rows): the file's levels
     ranking: Ranking | None = None
     headline: str = ""                  # the summary's first sentence (strict score; a leader only if separated)
     published_comparable: bool = False  # the ranked runs answered a known mmad.json revision, whole
@@ -191,7 +204,7 @@ def model_data(run: LoadedRun, scoring: Scoring, index: int = 0) -> ModelData:
     by_letter = x.get("questions_by_correct_letter") or {}
     n_letter = sum(by_letter.values())
     return ModelData(
-        name=run.name, location=display_path(run.run_dir), record=scrub(run.record),
+        name=run.name, location=display_path(run.run_dir), record=scrub(_shown_record(run.record)),
         compatible=compatible, strict=strict, breakdown=scoring.breakdown(run.answers),
         questions=len(qids), answered=len(ok), records=len(run.answers),
         parse_failure=x.get("parse_failure_rate"), error_rate=x.get("error_rate"),
@@ -367,6 +380,8 @@ def assemble(runs: list[LoadedRun], *, title: str | None = None, published: bool
         errata=errata_section(runs, models, errata, scoring) if errata is not None else None,
         grounding=grounding,
         other_types=[(r.name, score_by_type(r.other_types).rows) for r in runs if r.other_types],
+        difficulty=[(r.name, rows) for r in runs if r.record.get("difficulty") for rows in
+                    [score_by_difficulty([*r.answers, *r.other_types], r.record["difficulty"])] if rows],
         agents=agent_cards(runs),
         robustness=robustness_rows(runs),
         none_options=[(r.name, rep) for r in runs for rep in [none_option_report(r.answers)] if rep is not None],

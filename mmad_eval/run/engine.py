@@ -173,7 +173,8 @@ def answer_as_agent(store: Store, plan: Plan, backend: Backend, settings: RunSet
     agent = settings.agent
     protocol = settings.protocol
     tools = InspectionTools(inputs.root, agent.tools, lambda: enh.expert_of_kind(agent.detector), enh.retriever,
-                            agent.zoom_side, (protocol.perturb, protocol.perturb_seed), protocol.perturb_references)
+                            agent.zoom_side, (protocol.perturb, protocol.perturb_seed), protocol.perturb_references,
+                            settings.images)
     loop = AgentLoop(backend, store, tools, agent, inputs.questions, inputs.registry)
     outcome, finals, stats = loop.answer(plan.built.requests, retry_failed=retry_failed, progress=progress,
                                          since=started)

@@ -77,7 +77,7 @@ def _inert(text: str) -> str:
 def judge_request(rubric: Rubric, record: AnswerRecord) -> Request:
     """The judge's request for one open answer (text only: the judge does not see the image)."""
     text = _template().render(
-        question=_inert(record.question), reference=_inert(record.options.get(record.answer, "")),
+        question=_inert(record.question), reference=_inert(record.reference_text),
         answer=_inert(record.reply or ""),
         dimensions=[{"name": n, "description": d} for n, d in rubric.dimensions], scale_min=rubric.scale[0],
         scale_max=rubric.scale[1])

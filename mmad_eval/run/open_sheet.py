@@ -32,7 +32,7 @@ def rateable(run: LoadedRun) -> list[AnswerRecord]:
 
 def answers_sha256(records: list[AnswerRecord]) -> str:
     """What the rater saw, as a hash: each drawn question's id, reference and the model's answer."""
-    rows = [[a.qid, a.options.get(a.answer, ""), a.reply] for a in sorted(records, key=lambda a: a.qid)]
+    rows = [[a.qid, a.reference_text, a.reply] for a in sorted(records, key=lambda a: a.qid)]
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -86,7 +86,7 @@ def _card(i: int, a: AnswerRecord, rubric: Rubric, image: str) -> str:
         + "</div>" for j, (name, desc) in enumerate(rubric.dimensions))
     return (f'<div class="q" data-qid="{e(a.qid)}"><div class="meta">{i}. {e(a.subtask)}</div>'
             f'<figure><img src="{image}" alt="Query image"></figure><p><b>{e(a.question)}</b></p>'
-            f'<p>Reference answer:</p><div class="text">{e(a.options.get(a.answer, ""))}</div>'
+            f'<p>Reference answer:</p><div class="text">{e(a.reference_text)}</div>'
             f'<p>Model\'s answer:</p><div class="text">{e(a.reply or "")}</div>{dims}</div>')
 
 

@@ -17,13 +17,12 @@ from ..backends.base import Response
 from ..errors import ConfigError, DataError
 from ..paths import safe_join
 from ..prompt.images import ImageRegistry
-from ..imageio import open_image
 from ..prompt.message import Request, TextPart
 from ..prompt.perturb import perturbed_png
 from ..prompt.tools import agent_instruction
 from ..prompt.render import ImageSlot, PromptTemplate
 from ..questions.jsonl_io import load_jsonl
-from ..questions.grounding import GROUNDING, GroundingTruth
+from ..questions.grounding import GROUNDING, GroundingTruth, shown_question_text
 from ..questions.mmad_io import load_mmad_json
 from ..questions.model import QuestionSet
 from ..settings import MAPS_PREFIX, RunSettings
@@ -52,6 +51,11 @@ class RunInputs:
         root = Path(data_root) if data_root else recorded_data_root(questions, questions_path)
         if not root.is_dir():
             raise ConfigError("data root is not a folder", culprit=str(root))
+        n_open = sum(1 for q in questions.questions() if not q.options and q.type != GROUNDING)
+        if n_open and settings.protocol.answer_format != "open":
+            raise ConfigError(f"{n_open} questions have no options (open-ended, as RobustMAD_OE.json's): ask them "
+                              "with --answer-format open, then grade the replies with `mmad-eval judge`",
+                              culprit=str(questions_path))
         grounding = (PromptTemplate(settings.protocol.grounding_prompt, prompt_dir)
                      if any(q.type == GROUNDING for q in questions.questions()) else None)
         return cls(questions_path, questions, root, PromptTemplate(settings.protocol.prompt, prompt_dir),
@@ -158,7 +162,21 @@ def make_plan(store: Store, name: str, settings: RunSettings, inputs: RunInputs,
     if inputs.grounding_template:
         record["grounding_prompt"] = {"name": inputs.grounding_template.name, "sha256": grounding_sha}
     record["backend_identity"] = json.loads(json.dumps(identity, sort_keys=True, default=str))
+    levels = difficulty_levels(selection)
+    if levels:
+        record["difficulty"] = levels
     return Plan(name, selection, built, record, previous, skipped_keys, skipped_answers)
+
+
+def difficulty_levels(selection) -> dict[str, str]:
+    """image key -> its entry's ``difficulty`` (RobustMAD's image records carry one), as text, for the selected
+    images that have one: kept in the run record for the score's breakdown by difficulty."""
+    out = {}
+    for entry, selected in selection:
+        level = entry.extra.get("difficulty")
+        if selected and isinstance(level, (str, int, float)) and not isinstance(level, bool) and str(level).strip():
+            out[entry.key] = str(level).strip()
+    return out
 
 
 def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
@@ -244,22 +262,31 @@ def _unit_request(unit, template: PromptTemplate, images: tuple, mode: str, agen
                    options=tuple(tuple(m["options"]) for m in metas), meta=meta, tools=tuple(tools))
 
 
-def _agent_text(agent, root: Path, entry, prompt_dir) -> str:
-    """The agent-mode instruction for one query image (it names the image's size in pixels)."""
+def _agent_text(agent, sent_size: tuple[int, int], prompt_dir) -> str:
+    """The agent-mode instruction for one query image: it names the size the image is sent at (the frame of
+    the tools' box coordinates; :class:`mmad_eval.enhance.tools.InspectionTools` maps them back)."""
     if agent is None or not agent.enabled:
         return ""
-    with open_image(safe_join(root, entry.key, what="query image"), what="query image") as im:
-        size = im.size
-    return agent_instruction(agent.tools, size, agent.max_turns, prompt_dir)
+    return agent_instruction(agent.tools, sent_size, agent.max_turns, prompt_dir)
 
 
 def _box_meta(q) -> dict:
-    """What a backend answering a Defect Grounding question may know: the asked format and image size (never
-    the true boxes)."""
+    """What a backend answering a Defect Grounding question may know: the asked format and the size of the
+    query image as sent, the frame of pixel boxes (never the true boxes)."""
     if q.type != GROUNDING:
         return {}
     truth = GroundingTruth.from_json(q.answer, q.qid)
-    return {"box_format": truth.format, "image_size": list(truth.size)}
+    return {"box_format": truth.format, "image_size": list(truth.frame)}
+
+
+def _as_shown(unit, sent: tuple[int, int]):
+    """A grounding unit for a query image sent at ``sent`` pixels: the truth keeps that frame (the scorer maps
+    pixel replies back to the original) and a pixel question states that size."""
+    s = unit.prompt[0]
+    truth = GroundingTruth.from_json(s.question.answer, s.question.qid).as_shown(sent)
+    q = replace(s.question, text=shown_question_text(s.question.text, truth), answer=truth.to_json())
+    shown = replace(s, question=q, answer=q.answer)
+    return replace(unit, prompt=[shown], answers=[(0, shown)])
 
 
 def build_requests(selection, protocol, template: PromptTemplate, enh, registry: ImageRegistry, root: Path,
@@ -274,7 +301,10 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
         units = plan_entry(entry, selected, protocol)
         try:
             images = _entry_images(entry, enh, registry, root, built)
-            agent_text = _agent_text(agent, root, entry, template.dir)
+            needs_size = (agent is not None and agent.enabled) or any(u.prompt[0].question.type == GROUNDING
+                                                                      for u in units)
+            sent = registry.prepared_size(images[1].sha256) if needs_size else None   # what the model sees
+            agent_text = _agent_text(agent, sent, template.dir)
         except DataError as e:
             for unit in units:
                 for pos, s in unit.answers:
@@ -286,6 +316,7 @@ def build_requests(selection, protocol, template: PromptTemplate, enh, registry:
             if unit.prompt[0].question.type == GROUNDING:
                 if grounding_template is None:
                     raise ConfigError("Defect Grounding questions need a grounding prompt template", culprit="prompt")
+                unit = _as_shown(unit, sent)
                 req = _unit_request(unit, grounding_template, images, "independent")
             else:
                 req = _unit_request(unit, template, images, protocol.question_mode, agent_text,

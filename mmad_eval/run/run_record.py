@@ -111,5 +111,12 @@ def with_invocation(current: dict | None, record: dict, entry: dict) -> dict:
     log.append(entry)
     starts = [x for x in ((current or {}).get("started"), record.get("started")) if x]
     return {**record, "invocation_log": log, "started": min(starts) if starts else record.get("started"),
-            "invocations": sum(e.get("count", 1) for e in log)}
+            "invocations": sum(e.get("count", 1) for e in log), **with_difficulty(current, record)}
+
+
+def with_difficulty(current: dict | None, record: dict) -> dict:
+    """``{"difficulty": levels}`` joining both records' image levels (shards of one run each record their own
+    images'); {} when neither has any."""
+    levels = {**((current or {}).get("difficulty") or {}), **(record.get("difficulty") or {})}
+    return {"difficulty": levels} if levels else {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import ConfigError
+from .run_record import with_difficulty
 from .store import MEMBER_COLUMNS, REQUEST_COLUMNS, Store, _insert
 
 
@@ -43,6 +44,7 @@ def _merge_run(target: Store, name: str, src: Store, check) -> None:
     have["started"] = min(starts) if starts else None
     ends = [x for x in (have.get("ended"), rec.get("ended")) if x]
     have["ended"] = max(ends) if ends else None
+    have.update(with_difficulty(have, rec))
     target.put_run(name, have)
 
 

@@ -26,31 +26,33 @@ class TypeScores:
         return self.rows
 
 
-def _questions(records: Sequence[AnswerRecord]) -> dict[str, tuple[str, str, bool, bool]]:
-    """qid -> (type, image, right on every rotation, some rotation unparsed or failed)."""
+def _questions(records: Sequence[AnswerRecord], group_of) -> dict[str, tuple[str, str, bool, bool]]:
+    """qid -> (group, image, right on every rotation, some rotation unparsed or failed)."""
     out: dict[str, list] = {}
     for r in records:
-        cur = out.setdefault(r.qid, [r.type, r.image, True, False])
+        cur = out.setdefault(r.qid, [group_of(r), r.image, True, False])
         cur[2] &= r.correct
         cur[3] |= r.parsed is None
     return {k: tuple(v) for k, v in out.items()}
 
 
-def score_by_type(records: Sequence[AnswerRecord], n_boot: int = 1000, seed: int = 0) -> TypeScores:
-    qs = _questions(records)
-    scores = TypeScores()
+def score_groups(records: Sequence[AnswerRecord], group_of, n_boot: int = 1000, seed: int = 0) -> dict[str, dict]:
+    """group -> {n, correct, accuracy, ci, parse_failures} for the groups ``group_of(record)`` names (sorted),
+    then ``All``; {} for no records."""
+    qs = _questions(records, group_of)
+    rows: dict[str, dict] = {}
     if not qs:
-        return scores
+        return rows
     images = sorted({v[1] for v in qs.values()})
     img_ix = {k: i for i, k in enumerate(images)}
-    types = sorted({v[0] for v in qs.values()})
+    groups = sorted({v[0] for v in qs.values()})
     weights = (np.random.default_rng(seed).multinomial(len(images), [1 / len(images)] * len(images), size=n_boot)
                if n_boot > 0 else None)
-    for name in [*types, ALL]:
+    for name in [*groups, ALL]:
         sel = [v for v in qs.values() if name == ALL or v[0] == name]
         right = np.zeros(len(images))
         total = np.zeros(len(images))
-        for t, img, ok, _ in sel:
+        for _, img, ok, _ in sel:
             total[img_ix[img]] += 1
             right[img_ix[img]] += ok
         row = {"n": len(sel), "correct": int(right.sum()), "accuracy": 100.0 * right.sum() / len(sel),
@@ -59,8 +61,12 @@ def score_by_type(records: Sequence[AnswerRecord], n_boot: int = 1000, seed: int
             tot = weights @ total
             acc = 100.0 * (weights @ right)[tot > 0] / tot[tot > 0]
             row["ci"] = [float(np.percentile(acc, 2.5)), float(np.percentile(acc, 97.5))]
-        scores.rows[name] = row
-    return scores
+        rows[name] = row
+    return rows
+
+
+def score_by_type(records: Sequence[AnswerRecord], n_boot: int = 1000, seed: int = 0) -> TypeScores:
+    return TypeScores(score_groups(records, lambda r: r.type, n_boot=n_boot, seed=seed))
 
 
 def format_by_type(scores: TypeScores, title: str) -> str:

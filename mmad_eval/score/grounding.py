@@ -2,8 +2,9 @@
 
 Per image (one grounding question each):
 
-* the reply's boxes (:mod:`mmad_eval.parse.boxes`) are converted from the asked format to pixels and
-  clipped to the image;
+* the reply's boxes (:mod:`mmad_eval.parse.boxes`) are converted from the asked format to pixels of the
+  original query image (pixel replies are in the frame the model was shown, ``truth.shown`` when a resize
+  changed it: scaled back per axis) and clipped to the image;
 * **mIoU**: predicted and true boxes are matched one to one by the Hungarian method, maximising the total
   IoU; the image's mIoU is the sum of the matched IoUs divided by max(#predicted, #true), so every unmatched
   box (missed or extra) counts 0;
@@ -28,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from ..answers import AnswerRecord
 from ..errors import MmadError
 from ..paths import resolve_mask
-from ..questions.grounding import GroundingTruth, from_format
+from ..questions.grounding import GroundingTruth, to_original
 from ..sources.imagecheck import read_mask
 
 THRESHOLDS = (0.1, 0.3, 0.5)
@@ -134,7 +135,7 @@ def score_image(rec: AnswerRecord, masks: _Masks) -> GroundedImage:
     status = "error" if rec.error is not None else ("ok" if rec.parsed is not None else "unparsed")
     if status != "ok":
         return GroundedImage(rec.qid, rec.image, truth, None, 0.0, 0.0, status)
-    pred = [clip(from_format(b, truth.format, truth.size), truth.size) for b in json.loads(rec.parsed)]
+    pred = [clip(to_original(b, truth), truth.size) for b in json.loads(rec.parsed)]
     mask = masks.get(rec.image, truth.mask, truth.size)
     pix = pixel_iou(pred, mask) if mask is not None else None
     return GroundedImage(rec.qid, rec.image, truth, pred, image_miou(pred, list(truth.boxes)), pix, status)

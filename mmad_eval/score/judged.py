@@ -35,7 +35,8 @@ def judged_table(judged, n_boot: int = 1000, seed: int = 0) -> JudgedTable:
         vec = [float(grades[d]) for d in dims]
         rows.append((rec.subtask, rec.image, vec + [float(np.mean(vec))]))
     rng = np.random.default_rng(seed)
-    for subtask in [s for s in SUBTASKS if any(r[0] == s for r in rows)] + ([ALL] if rows else []):
+    others = sorted({r[0] for r in rows} - set(SUBTASKS))     # types outside MMAD's (RobustMAD's categories)
+    for subtask in [s for s in SUBTASKS if any(r[0] == s for r in rows)] + others + ([ALL] if rows else []):
         sel = [r for r in rows if subtask == ALL or r[0] == subtask]
         values = np.array([r[2] for r in sel])
         table.n[subtask] = len(sel)

@@ -83,6 +83,17 @@ def image_urls(body: dict) -> list[str]:
             for p in m["content"] if isinstance(p, dict) and p.get("type") == "image_url"]
 
 
+def url_image_size(url: str) -> tuple[int, int]:
+    """(width, height) of the image in a base64 data URL."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as im:
+        return im.size
+
+
 def option_letters(body: dict) -> list[str]:
     """Option letters offered in the last user message (``A. text`` lines), in order, unique."""
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
@@ -105,16 +116,21 @@ _PIXELS = re.compile(r"\((\d+) x (\d+) pixels")
 BOX_STYLES = ("json", "qwen", "bbox_2d", "prose", "garbage")
 
 
-def box_responder(style_of: Callable[[dict], str], box: tuple[float, float, float, float] = (0.25, 0.25, 0.5, 0.5)):
+def box_responder(style_of: Callable[[dict], str], box: tuple[float, float, float, float] = (0.25, 0.25, 0.5, 0.5),
+                  frame: str = "stated"):
     """A responder for Defect Grounding prompts (letter prompts get :func:`hashed_letter`): one box at ``box``
-    (fractions of the image: x1, y1, x2, y2), written in the pixel or 0-1000 frame the question states and in
-    the style ``style_of(request body)`` returns, one of :data:`BOX_STYLES` ("garbage": no box at all)."""
+    (fractions of the image: x1, y1, x2, y2), written in the 0-1000 frame when the question asks for it, else in
+    pixels: of the size the question states (``frame="stated"``) or of the query image as it arrived
+    (``frame="shown"``: the last image of the request, decoded, as a model answers in what it sees), in the
+    style ``style_of(request body)`` returns, one of :data:`BOX_STYLES` ("garbage": no box at all)."""
     def respond(body: dict) -> str:
         text = prompt_text(body)
         if "bounding box" not in text:
             return hashed_letter(body)
         m = _PIXELS.search(text)
         w, h = (int(m.group(1)), int(m.group(2))) if m else (1000, 1000)
+        if m and frame == "shown":
+            w, h = url_image_size(image_urls(body)[-1])
         x1, y1, x2, y2 = (round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
         style = style_of(body)
         if style == "qwen":

@@ -3,6 +3,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,6 +75,24 @@ def test_tool_calls_and_results_travel_in_openai_format(synth_questions, tmp_pat
     assert all(a.parsed in ("A", "B") for a in run.answers)
 
 
+def test_under_max_side_the_instruction_and_the_tools_use_the_sent_frame(synth_questions, tmp_path):
+    """96 x 96 images sent at 48 x 48: the instruction names 48x48 and a zoom on the sent image's top-left
+    quarter (0, 0, 24, 24) is accepted and echoed in that frame (at full size the region would be 0-48)."""
+    def quarter(body):
+        if _tool_turns(body) == 0:
+            return _calls(("zoom", json.dumps({"x1": 0, "y1": 0, "x2": 24, "y2": 24})))
+        return hashed_letter(body)
+
+    with FakeOpenAIServer(responder=quarter) as srv:
+        assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD",
+                    "--max-side", "48") == 0
+        bodies = srv.requests
+    first = [b for b in bodies if _tool_turns(b) == 0]
+    assert first and all("which is 48x48 pixels" in json.dumps(b) and "96x96" not in json.dumps(b) for b in first)
+    results = [m for b in bodies for m in b["messages"] if m["role"] == "tool"]
+    assert results and all(m["content"].startswith("zoom: region [0, 0, 24, 24] of the query image") for m in results)
+
+
 @pytest.mark.parametrize("name,args,why", [("hammer", "{}", "no tool named 'hammer'"),
                                            ("zoom", "{x1: 0", "not valid JSON"),
                                            ("zoom", json.dumps({"x1": 500, "y1": 500, "x2": 600, "y2": 600}),
@@ -115,16 +134,26 @@ def test_killed_mid_trajectory_resumes_at_the_last_completed_turn(synth_question
     with FakeOpenAIServer(responder=zoom_then_answer) as srv:
         assert _run(synth_questions, ref, srv.base_url, *args) == 0
         total = srv.count
-    with FakeOpenAIServer(responder=zoom_then_answer, latency_s=0.15) as srv:
+    gate = threading.Event()     # second turns are held at the server until the kill: none can be answered
+
+    def latency(index: int, body: dict) -> float:  # and still on its way to the store, whatever the machine's load
+        if _tool_turns(body):
+            gate.wait(120)
+        return 0.15
+
+    with FakeOpenAIServer(responder=zoom_then_answer, latency_s=latency) as srv:
         proc = subprocess.Popen([sys.executable, "-m", "mmad_eval", "run", "--questions", str(synth_questions),
                                  "--model", "openai:fake-vlm", "--out", str(out), "--base-url", srv.base_url,
                                  "--concurrency", "2", "--quiet", *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(_tool_turns(b) for b in srv.requests):
-            time.sleep(0.02)                                      # wait for the second turn to begin
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline and not any(_tool_turns(b) for b in srv.requests):
+                time.sleep(0.02)                                  # wait for the second turn to begin
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        finally:
+            gate.set()
         killed_at = srv.count
         assert 0 < killed_at < total
     with FakeOpenAIServer(responder=zoom_then_answer) as srv:

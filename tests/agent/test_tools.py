@@ -118,3 +118,30 @@ def test_any_box_gives_a_crop_inside_the_image_or_an_error(tools, box):
     else:
         x1, y1, x2, y2 = json.loads(r.text.split("region ")[1].split(" of")[0])
         assert 0 <= x1 < x2 <= 80 and 0 <= y1 < y2 <= 64 and max(_size(r.images[0][0])) == 128
+
+
+@pytest.mark.parametrize("max_side,resize,frame", [(40, "shrink", (40, 32)), (50, "square", (50, 50))])
+def test_under_max_side_box_coordinates_are_pixels_of_the_image_sent(tools, max_side, resize, frame):
+    """The model sees the query at ``frame`` pixels (80 x 64 on disk): the boxes it gives the tools and the
+    detector's boxes are in that frame; the crops are of the same region of the full-size image."""
+    from mmad_eval.prompt.images import ImageSettings
+
+    t, entry = tools
+    small = InspectionTools(t.data_root, t.tools, _Expert, _Retriever, zoom_side=128,
+                            images=ImageSettings(resize=resize, max_side=max_side))
+    sx, sy = frame[0] / 80, frame[1] / 64
+    full_box = (0, 0, 40, 32)
+    sent_box = dict(zip(("x1", "y1", "x2", "y2"), (round(full_box[0] * sx), round(full_box[1] * sy),
+                                                   round(full_box[2] * sx), round(full_box[3] * sy))))
+    a = small.call(entry, "zoom", json.dumps(sent_box))
+    b = t.call(entry, "zoom", json.dumps(dict(zip(("x1", "y1", "x2", "y2"), full_box))))
+    assert not a.error and a.images[0][0] == b.images[0][0]
+    assert f"[{sent_box['x1']}, {sent_box['y1']}, {sent_box['x2']}, {sent_box['y2']}]" in a.text
+    c = small.call(entry, "compare", json.dumps(sent_box), ("Synth/widget/train/good/2.png",))
+    d = t.call(entry, "compare", json.dumps(dict(zip(("x1", "y1", "x2", "y2"), full_box))),
+               ("Synth/widget/train/good/2.png",))
+    assert c.images[0][0] == d.images[0][0]
+    facts = json.loads(small.call(entry, "detector", "{}").text.rsplit("\n", 1)[1])
+    assert facts["boxes"] == [[round(10 * sx), round(12 * sy), round(30 * sx), round(40 * sy)]]
+    out = small.call(entry, "zoom", json.dumps({"x1": frame[0], "y1": 0, "x2": frame[0] + 20, "y2": 10}))
+    assert out.error and f"{frame[0]}x{frame[1]} query image" in out.text

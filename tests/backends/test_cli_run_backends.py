@@ -134,3 +134,47 @@ def test_cli_image_format_source_sends_a_jpeg_data_set_as_its_files(tmp_path):
     record = json.loads(sqlite3.connect(tmp_path / "out" / "mmad-eval.sqlite").execute(
         "SELECT record FROM runs").fetchone()[0])
     assert record["settings"]["images"]["format"] == "source"
+
+
+@pytest.mark.parametrize("folder, says", [
+    ("text-only", "could not load the model as AutoModelForImageTextToText (ValueError: Unrecognized configuration "
+                  "class"),
+    ("missing", "could not load the processor")])
+def test_a_checkpoint_transformers_cannot_load_is_one_line_naming_it(question_file, tmp_path, capsys, folder, says):
+    pytest.importorskip("transformers")
+    model = tmp_path / folder
+    if folder == "text-only":                       # a text-only model's config: no image-text class takes it
+        from mmad_eval.testing.tiny_vlm import build_tiny_llava
+
+        built = build_tiny_llava(tmp_path / "tiny")
+        model.mkdir()
+        for f in built.iterdir():
+            if f.name != "config.json" and f.is_file():
+                (model / f.name).write_bytes(f.read_bytes())
+        (model / "config.json").write_text('{"model_type": "bert"}')
+    capsys.readouterr()                             # the builder's own progress output
+    rc = main(["run", "--questions", str(question_file[0]), "--model", f"hf:{model}", "--out", str(tmp_path / "o"),
+               "--backend-option", "device=cpu", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"hf:{model}: {says}" in err and "a bug in mmad-eval" not in err and "should be one of" not in err
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("Engine core initialization failed. See root cause above."),
+                                     ValueError("The model's max seq len (32768) is larger than the maximum "
+                                                "number of tokens that can be stored in KV cache (1000).")])
+def test_an_engine_vllm_cannot_start_is_one_line_naming_the_model(question_file, tmp_path, capsys, monkeypatch,
+                                                                  failure):
+    class Failing(FakeLLM):
+        def __init__(self, model, **kw):
+            raise failure
+
+    fake = types.ModuleType("vllm")
+    fake.LLM, fake.SamplingParams = Failing, FakeSamplingParams
+    fake.__spec__ = types.SimpleNamespace(name="vllm")
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    rc = main(["run", "--questions", str(question_file[0]), "--model", "vllm:some/model", "--out",
+               str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "a bug in mmad-eval" not in err
+    assert f"vllm:some/model: could not load the model in vLLM ({type(failure).__name__}: {failure}"[:90] in err

@@ -48,10 +48,11 @@ def _with(loaded, **changes):
     return be
 
 
-def test_batched_equals_one_at_a_time(loaded, image_files):
+def test_batched_equals_one_at_a_time(loaded, image_files, monkeypatch):
     reg = make_registry()
     items = _items(reg, image_files)
-    loaded.processor.tokenizer.padding_side = "right"    # a processor handed in as is: batches still pad left
+    # a processor handed in as is: batches still pad left (set for this test only: ``loaded`` is shared)
+    monkeypatch.setattr(loaded.processor.tokenizer, "padding_side", "right")
     batched = _with(loaded, registry=reg, batch_size=4)
     single = _with(loaded, registry=reg, batch_size=1)
     a = run_backend(batched, items)

@@ -335,29 +335,40 @@ def test_body_of_a_prompt_containing_the_image_mark_is_still_exact(image_files):
 
 def test_first_wave_goes_out_together_once_its_images_are_ready(tmp_path, monkeypatch):
     """Requests are sent as their images are ready; the first ``concurrency`` of them wait for each other,
-    so a server sees them arrive together (as from a client with bodies built in advance)."""
+    so a server sees them arrive together (as from a client with bodies built in advance). Checked on the
+    order of events (no post before the wave's last image is made), not on arrival times, which a loaded
+    machine spreads."""
     import time
 
+    from mmad_eval.backends import http_json
     from mmad_eval.prompt.images import ImageRegistry
 
     paths = []
-    for i in range(6):
-        paths.append(tmp_path / f"img{i}.png")
-        Image.new("RGB", (16, 16), (i, 40, 80)).save(paths[-1])
-    slow = ImageRegistry._encode
+    for i in range(6):     # JPEG files sent as PNG: each is encoded in a thread (small PNGs are sent as they are)
+        paths.append(tmp_path / f"img{i}.jpg")
+        Image.new("RGB", (16, 16), (i * 40, 40, 80)).save(paths[-1])
+    slow, real_post, events = ImageRegistry._encode, http_json.JSONPoster.post, []
 
     def slow_encode(self, sha):
-        time.sleep(0.05)
-        return slow(self, sha)
+        if events:              # the first image is quick, the others slow: sent as ready, the first request
+            time.sleep(0.2)     # would go out while the second image is still being made
+        out = slow(self, sha)
+        events.append("image")
+        return out
+
+    async def logged_post(self, *args):
+        events.append("post")
+        return await real_post(self, *args)
 
     monkeypatch.setattr(ImageRegistry, "_encode", slow_encode)
+    monkeypatch.setattr(http_json.JSONPoster, "post", logged_post)
     reg = make_registry()
     items = [(f"k{i}", make_request(reg, text=f"Q{i}\nA. y\nB. n", images=[paths[i]])) for i in range(6)]
     with FakeOpenAIServer(latency_s=0.3) as srv:
         got = run_backend(backend(srv, registry=reg, concurrency=4, prepare_threads=1), items)
-        first = sorted(srv.arrivals)[:4]
     assert all(r.ok for r in got.values())
-    assert first[-1] - first[0] < 0.04        # one image encoded after another: 0.15 s apart if sent as ready
+    assert events.count("image") == 6 and events.count("post") == 6, events
+    assert events[:4] == ["image"] * 4, events     # the first four posts wait for the first four images
 
 
 def test_a_damaged_small_png_made_in_place_fails_only_its_request(tmp_path, image_files):
@@ -421,3 +432,29 @@ def test_garbage_collection_settings_are_restored_after_sending():
         run_backend(backend(srv, registry=reg), [("k", make_request(reg))])
     assert seen and seen[0][0] > before[0]            # fewer collections while requests are in flight ...
     assert gc.get_threshold() == before               # ... and the process's own settings back afterwards
+
+
+class _DriverGone(BaseException):
+    """What a Ray worker's check does when its driver died (there: os._exit)."""
+
+
+@pytest.mark.parametrize("allowed, faults", [(0, []), (3, []), (2, [Fault("server_error")])])
+def test_the_run_context_is_asked_before_every_request_leaves_retries_included(allowed, faults):
+    """A Ray worker passes its driver check as ``before_send``: once it fails, nothing more is sent (billed)."""
+    from mmad_eval.backends.base import RunContext
+
+    calls = []
+
+    def before_send():
+        calls.append(1)
+        if len(calls) > allowed:
+            raise _DriverGone
+
+    reg = make_registry()
+    items = [(f"k{i}", make_request(reg, text=f"Question {i}?\nA. Yes\nB. No")) for i in range(6)]
+    with FakeOpenAIServer(faults=faults) as srv:
+        be = OpenAIBackend("fake-vlm", GenerationSettings(), reg, base_url=srv.base_url, api_key="k",
+                           context=RunContext(before_send=before_send), concurrency=1, **FAST)
+        with pytest.raises(_DriverGone):
+            run_backend(be, items)
+        assert srv.count == allowed == len(calls) - 1     # the failed retry (a 500) was asked before it left

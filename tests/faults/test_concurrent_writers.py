@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 from fault_helpers import cli, run_args, dataset  # noqa: F401 (fixtures)
@@ -26,9 +27,28 @@ def _popen(dataset, out, url):
                             env={**os.environ, "OPENAI_API_KEY": "EMPTY"})
 
 
+def _claimants(db_path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(DISTINCT pid) FROM leases").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def test_three_workers_on_one_store_ask_each_request_once(dataset, tmp_path):
+    """The first requests are held at the server until a second process holds claims too: the first process
+    to start cannot ask everything before the others have started, however the machine schedules them."""
     out = tmp_path / "out"
-    with FakeOpenAIServer(latency_s=0.4) as srv:
+    shared = threading.Event()
+
+    def latency(index: int, body: dict) -> float:
+        deadline = time.monotonic() + 120
+        while not shared.is_set() and _claimants(out / "mmad-eval.sqlite") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shared.set()
+        return 0.4
+
+    with FakeOpenAIServer(latency_s=latency) as srv:
         procs = [_popen(dataset, out, srv.base_url) for _ in range(3)]
         results = [p.communicate(timeout=180) for p in procs]
         bodies = srv.requests

@@ -26,18 +26,6 @@ def test_loader_maps_images_questions_and_reference(synth, tmp_path):
     assert entry.extra["difficulty"] == "general" and entry.extra["anomaly"] == raw[1]["anomaly"]
 
 
-def test_open_ended_file_is_refused_in_one_line_and_kept_when_mixed(synth, tmp_path):
-    path = robustmad_file(synth / "data", tmp_path / "RobustMAD_OE.json", open_ended=True, n_images=2)
-    with pytest.raises(DataError, match="no multiple-choice question") as e:
-        load_mmad_json(path)
-    assert str(path) in str(e.value)
-    mixed = json.loads(robustmad_file(synth / "data", tmp_path / "m.json", n_images=2).read_text())
-    mixed["images"][0]["questions"].append(json.loads(path.read_text())["images"][0]["questions"][0])
-    (tmp_path / "m.json").write_text(json.dumps(mixed))
-    entry = next(iter(load_mmad_json(tmp_path / "m.json").entries.values()))
-    assert len(entry.questions) == 4 and len(entry.extra["open_questions"]) == 1
-
-
 def test_bad_answer_names_the_record(synth, tmp_path):
     path = robustmad_file(synth / "data", tmp_path / "bad.json", n_images=2)
     data = json.loads(path.read_text())

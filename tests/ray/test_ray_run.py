@@ -22,6 +22,12 @@ from mmad_eval.testing.question_sets import two_question_set
 
 
 
+def default_sigint() -> None:
+    """Ctrl-C at its default in the child: a suite started in the background ignores SIGINT, and a child that
+    inherits that runs on instead of stopping."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def make_set(root: Path, n_images: int) -> Path:
     return two_question_set(root, n_images)
 
@@ -170,7 +176,8 @@ def test_ctrl_c_cancels_the_workers_and_keeps_what_was_committed(tmp_path):
     out = tmp_path / "out"
     with FakeOpenAIServer(latency_s=0.1) as srv:
         proc = subprocess.Popen(cmd(q, out, srv.base_url, "--ray", "--workers", "2"), env=ENV,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=default_sigint)
         try:
             wait_for(lambda: stored_ok(out / "mmad-eval.sqlite") >= 4, proc)
             proc.send_signal(signal.SIGINT)

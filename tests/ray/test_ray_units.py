@@ -203,3 +203,73 @@ with open({str(taken)!r}, "a") as f:
     assert 3 <= len(taken.read_text().split()) < 100000
     assert not DriverWatch("another-host", 1, "0").visible() and DriverWatch("another-host", 1, "0").alive()
     assert not dataclasses.replace(watch, pid=os.getpid(), start="0").alive()     # a reused pid is not the driver
+
+
+def test_a_workers_watch_also_stops_what_the_raylet_started_after_it(tmp_path):
+    """Real processes, no Ray: a stand-in raylet starts the worker, then (later, as a loaded machine's raylet
+    starts its agents) another child whose command line does not name the session. Once the driver is killed,
+    the worker stops that child too: the raylet's children are looked up again when the driver is gone, not
+    only when the worker started (a late agent outlived its driver on a loaded machine)."""
+    import dataclasses
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pathlib import Path
+
+    from mmad_eval.backends.ray_watch import DriverWatch, process_start
+
+    driver = subprocess.Popen(["sleep", "600"])
+    watch = dataclasses.replace(DriverWatch.of_this_process(), pid=driver.pid, start=process_start(driver.pid),
+                                session_dir=str(tmp_path / "session_stand_in"))
+    ready, late = tmp_path / "ready", tmp_path / "late"
+    worker = f"""
+import time
+from mmad_eval.backends.ray_watch import DriverWatch, Watcher
+Watcher(DriverWatch(**{dataclasses.asdict(watch)!r})).start()
+open({str(ready)!r}, "w").close()
+time.sleep(600)
+"""
+    raylet = subprocess.Popen([sys.executable, "-c", f"""
+import os, subprocess, sys, time
+w = subprocess.Popen([sys.executable, "-c", {worker!r}])
+while not os.path.exists({str(ready)!r}):
+    time.sleep(0.02)
+agent = subprocess.Popen(["sleep", "600"])
+open({str(late)!r}, "w").write(str(agent.pid))
+w.wait()
+agent.wait()
+"""], start_new_session=True)
+    agent = None
+    try:
+        deadline = time.monotonic() + 120
+        while not (late.exists() and late.read_text()) and time.monotonic() < deadline:
+            assert raylet.poll() is None
+            time.sleep(0.05)
+        agent = int(late.read_text())
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+
+        def running(pid: int) -> bool:
+            try:
+                return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+            except OSError:
+                return False
+        deadline = time.monotonic() + 30
+        while running(agent) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(agent), "the raylet's late child outlived the driver"
+    finally:
+        driver.kill()
+        for pid in (agent,) if agent else ():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.killpg(raylet.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        raylet.wait()

@@ -22,7 +22,11 @@ def expert_boxes(result: ExpertResult, settings: GroundingSettings = GroundingSe
     return mask_boxes(region, settings.speck_share, settings.max_boxes)
 
 
-def expert_box_reply(result: ExpertResult, box_format: str) -> str:
-    """The reply text: a JSON list of boxes in the asked format (the image size is the map's)."""
+def expert_box_reply(result: ExpertResult, box_format: str, frame: tuple[int, int] | None = None) -> str:
+    """The reply text: a JSON list of boxes in the asked format. The map has the original image's size; pixel
+    boxes are stated in ``frame`` (the size the question names, the image as sent; the map's size if None)."""
     height, width = result.anomaly_map.shape
-    return json.dumps([to_format(b, box_format, (width, height)) for b in expert_boxes(result)])
+    fw, fh = frame or (width, height)
+    scaled = [(b[0] * fw / width, b[1] * fh / height, b[2] * fw / width, b[3] * fh / height)
+              for b in expert_boxes(result)]
+    return json.dumps([to_format(b, box_format, (fw, fh)) for b in scaled])

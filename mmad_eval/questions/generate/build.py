@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ...errors import ConfigError, DataError
 from ...paths import safe_join
+from ...process_pool import process_pool
 from ...sources.knowledge import Knowledge, load_knowledge, lookup
 from ...sources.sample import AnnotatedSample, SourceSet
 from ..model import ImageEntry, QuestionSet
@@ -175,10 +176,8 @@ def _measurements(source: SourceSet, settings: GenerateSettings, workers: int, t
         means = NormalMeans(root, source.normals, limit)
         yield from (_defect_measurements(root, s, means, margins, t, textures) for s, t in jobs)
         return
-    import multiprocessing
-
     init = (root, source.normals, limit, margins, textures)
-    with multiprocessing.get_context().Pool(workers, _worker_init, init) as pool:
+    with process_pool(workers, initializer=_worker_init, initargs=init) as pool:
         yield from pool.imap(_worker_measure, jobs, chunksize=8)
 
 

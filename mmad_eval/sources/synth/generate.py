@@ -26,6 +26,7 @@ from PIL import Image
 
 from ...atomic_write import write_text
 from ...errors import ConfigError
+from ...process_pool import process_pool
 from .categories import CATEGORIES
 from .knowledge_text import DATASET, build_knowledge
 from .render import render_sample, image_seed
@@ -99,8 +100,8 @@ def generate_with_report(out_dir: Path, *, seed: int = 0, categories: list[str] 
     if workers == 1 or len(units) == 1:
         results = [_run_unit(u) for u in units]
     else:
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ctx.Pool(min(workers, len(units))) as pool:
+        start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with process_pool(min(workers, len(units)), context=start) as pool:
             results = pool.map(_run_unit, units, chunksize=1)
     seconds = time.perf_counter() - t0
     images: dict[str, dict] = {}
