@@ -83,7 +83,7 @@ class StoreCachedBackend:
                 outcome.answered.add(resp.key)
                 stored_ok = writer.add(resp, req)      # (a reply the store refused is that request's error)
                 outcome.failed += 0 if stored_ok else 1
-                bar.advance(resp)
+                bar.advance(resp, stored_ok)
 
             asked = self._ask(live, emit, claims, writer) if live else set()
             outcome.in_batches += len(claims.in_batches - asked)   # sent in batches by another process meanwhile
