@@ -78,6 +78,8 @@ def add_arguments(p) -> None:
     g.add_argument("--agent", type=agent_tools, metavar="TOOLS",
                    help="tools the model may call, comma-separated, e.g. tools=zoom,detector,references,compare")
     g.add_argument("--max-turns", type=int, help="replies per question at most (default 5); the last is the answer")
+    g.add_argument("--max-tool-calls", type=int, metavar="N", help="tool calls run per reply at most (default 8, "
+                   "1-64); later calls of the reply are answered with an error")
     g.add_argument("--agent-detector", type=expert_kind, metavar="builtin|oracle|maps:DIR",
                    help="the expert behind the detector tool (default builtin)")
     g = p.add_argument_group("backend transport (not part of answer keys)")
@@ -164,14 +166,17 @@ def agent_settings(args):
     from ..settings import AgentSettings
 
     if not getattr(args, "agent", None):
-        if getattr(args, "max_turns", None) is not None or getattr(args, "agent_detector", None):
-            raise ConfigError("--max-turns and --agent-detector need --agent", culprit="--max-turns")
+        for flag in ("max_turns", "agent_detector", "max_tool_calls"):
+            if getattr(args, flag, None) is not None:
+                raise ConfigError("--max-turns, --max-tool-calls and --agent-detector need --agent",
+                                  culprit="--" + flag.replace("_", "-"))
         return AgentSettings()
     if getattr(args, "ray", None) is not None:
         raise ConfigError("agent mode runs its conversations turn by turn in this process: drop --ray",
                           culprit="--ray")
+    calls = getattr(args, "max_tool_calls", None)
     return AgentSettings(tools=args.agent, max_turns=5 if args.max_turns is None else args.max_turns,
-                         detector=args.agent_detector or "builtin")
+                         detector=args.agent_detector or "builtin", max_tool_calls=8 if calls is None else calls)
 
 
 def backend_options(args) -> dict:
