@@ -1,7 +1,7 @@
 """Peak memory (RSS) of a `run --perturb` as its number of images grows: the perturbed images are made in memory;
 before the bound every one stayed there for the whole run, now at most DEFAULT_HELD_BYTES (the rest spilled to a
-temporary file in the run folder). Each run is a fresh `python -m mmad_eval run` process (the `random` baseline:
-no server, no encoding), measured with wait4's ru_maxrss; the same runs with an earlier checkout of the code
+temporary file in the run folder). Each run is a fresh process running `mmad-eval run` (the `random` baseline:
+no server, no encoding), which prints its own peak RSS (getrusage's ru_maxrss) at the end; the same runs with an earlier checkout of the code
 (`--before DIR`, e.g. `git worktree add --detach /tmp/before main`) are printed beside them.
 
     python bench/bench_image_memory.py --before /tmp/before            # 250 and 1000 images of 192 px
@@ -10,7 +10,6 @@ no server, no encoding), measured with wait4's ru_maxrss; the same runs with an 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
@@ -44,17 +43,27 @@ def make_set(folder: Path, n: int, side: int) -> Path:
     return path
 
 
+_MEASURED = """
+import resource, sys
+from mmad_eval.cli import main
+code = main(sys.argv[1:])
+print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+
 def peak_rss_mib(source: Path, questions: Path, out: Path) -> tuple[float, float]:
     """(peak RSS in MiB, wall seconds) of one run with the code of ``source``."""
     env = {**os.environ, "PYTHONPATH": str(source)}
-    cmd = [sys.executable, "-m", "mmad_eval", "run", "--questions", str(questions), "--model", "random",
+    cmd = [sys.executable, "-c", _MEASURED, "run", "--questions", str(questions), "--model", "random",
            "--out", str(out), "--shots", "0", "--perturb", "noise=8", "--quiet"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{source}: run failed: {proc.stderr.read().decode()[-500:]}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - t0
+    # (run outside the checkout: a working directory holding mmad_eval/ would be imported before PYTHONPATH's)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=out.parent)
+    if proc.returncode != 0 or "peak_rss_kib" not in proc.stdout:
+        raise SystemExit(f"{source}: run failed: {proc.stderr[-500:]}")
+    kib = int(proc.stdout.rsplit("peak_rss_kib", 1)[1].split()[0])
+    return kib / 1024, time.perf_counter() - t0
 
 
 def main() -> None:
