@@ -221,8 +221,10 @@ def _collect_file(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, fi
             continue
         _store_result(ledger, store, job, key, resp, reqs, report)
     if too_large:
-        report.notes.append(f"batch {job.batch_id}: {too_large} result lines of file {file_id} at {api.base_url} "
-                            f"were larger than max_reply_bytes={limits.max_line_bytes - LINE_ENVELOPE_BYTES:,}: "
+        lines = "1 result line" if too_large == 1 else f"{too_large} result lines"
+        report.notes.append(f"batch {job.batch_id}: {lines} of file {file_id} at {api.base_url} "
+                            f"{'was' if too_large == 1 else 'were'} larger than max_reply_bytes="
+                            f"{limits.max_line_bytes - LINE_ENVELOPE_BYTES:,}: "
                             "stored as reply_too_large errors (--backend-option max_reply_bytes=N to allow more)")
     return reader.cut
 
