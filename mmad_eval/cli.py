@@ -54,8 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():   # SIGTERM stops a command as Ctrl-C does
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGTERM stops a command as Ctrl-C does, while it runs; the caller's handler is back afterwards
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _main(argv: list[str]) -> int:
     first = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(only=first)

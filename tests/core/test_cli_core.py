@@ -74,3 +74,19 @@ def test_request_key_depends_on_images_settings_and_text():
     assert base != req(sha="2" * 64).key(ident)
     assert base != req().key({"backend": "x", "generation": {"temperature": 1}})
     assert json.dumps(req().content())  # JSON-able, images as hashes
+
+
+@pytest.mark.parametrize("argv", [["models"], ["score", "/nonexistent/folder"]])
+def test_main_gives_the_callers_sigterm_handler_back(argv, capsys):
+    """SIGTERM stops a command while it runs; a program that calls main() keeps its own handler afterwards."""
+    import signal
+
+    def mine(signum, frame):
+        pass
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        main(argv)
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, before)
