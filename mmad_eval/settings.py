@@ -254,13 +254,15 @@ class AgentSettings:
     ``tools`` is the set offered (in :data:`AGENT_TOOLS` order); ``max_turns`` bounds the model's replies per
     question (the last one is the answer, or no answer if it still calls tools); ``detector`` is the expert
     behind the ``detector`` tool (an expert kind or maps:DIR); ``zoom_side`` is the longer side of a zoomed
-    crop in pixels. Off (no tools) by default: then nothing of it is recorded.
+    crop in pixels; ``max_tool_calls`` bounds the tool calls run per reply (later ones are answered with an
+    error: a runaway reply costs no more). Off (no tools) by default: then nothing of it is recorded.
     """
 
     tools: tuple[str, ...] = ()
     max_turns: int = 5
     detector: str = "builtin"
     zoom_side: int = 448
+    max_tool_calls: int = 8
 
     def __post_init__(self):
         tools = tuple(dict.fromkeys(self.tools))
@@ -271,6 +273,7 @@ class AgentSettings:
         object.__setattr__(self, "tools", tuple(t for t in AGENT_TOOLS if t in tools))
         _check_range(self, "max_turns", 1, 50)
         _check_range(self, "zoom_side", 16, 4096)
+        _check_range(self, "max_tool_calls", 1, 64)
         if not (self.detector.startswith(MAPS_PREFIX) and len(self.detector) > len(MAPS_PREFIX)):
             _check(self, detector=EXPERT_KINDS)
 
@@ -279,8 +282,9 @@ class AgentSettings:
         return bool(self.tools)
 
     def as_dict(self) -> dict:
-        return {"tools": list(self.tools), "max_turns": self.max_turns, "detector": self.detector,
-                "zoom_side": self.zoom_side}
+        d = _compact(self, ("max_tool_calls",))
+        d["tools"] = list(self.tools)
+        return d
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from ..prompt.conversations import get_conversation
 from ..prompt.message import Request
 from ..prompt.tools import function_tools
 from .base import Backend, Emit, Response
+from .batch_download import DOWNLOAD_TIMEOUT_S
 from .convert import request_letters, to_openai
 from .http_json import DEFAULT_MAX_REPLY_BYTES, HTTPStatusError, JSONPoster, ReplyTooLarge
 from .openai_replies import (completion_response, error_code, is_openai_host, redact_key, retry_after_s,
@@ -46,7 +47,9 @@ _IMAGE_MARK_JSON = json.dumps(_IMAGE_MARK).encode()
 class OpenAIBackend(Backend):
     """Options: ``base_url`` (str or list, round-robin), ``api_key`` (else env OPENAI_API_KEY; never recorded),
     ``concurrency`` (16), ``timeout`` (s, 120: the deadline of each attempt, connect to last byte),
-    ``max_reply_bytes`` (16 MiB: a longer reply is cut off, a ``reply_too_large`` error), ``max_attempts`` (6),
+    ``max_reply_bytes`` (16 MiB: a longer reply is cut off, a ``reply_too_large`` error; with the Batch API,
+    a longer result line, and files over that times their job's requests are cut off),
+    ``batch_download_timeout_s`` (3600: the deadline of downloading one Batch API result file), ``max_attempts`` (6),
     ``backoff_s`` (1.0), ``backoff_max_s`` (60), ``max_retry_after_s`` (300), ``token_field`` (``max_completion_tokens`` or ``max_tokens``),
     ``top_logprobs`` (20), ``extra_body`` (dict sent as-is, e.g. vLLM's ``top_k``), ``prepare_threads``
     (threads that encode images ahead of sending; default min(4, CPUs)), ``lookahead`` (requests prepared
@@ -73,8 +76,10 @@ class OpenAIBackend(Backend):
         self.concurrency = int(options.get("concurrency", 16))
         self.timeout = float(options.get("timeout", 120.0))
         self.max_reply_bytes = int(options.get("max_reply_bytes", DEFAULT_MAX_REPLY_BYTES))
-        if self.timeout <= 0 or self.max_reply_bytes < 1:
-            raise ConfigError("timeout and max_reply_bytes must be positive", culprit="backend options")
+        self.batch_download_timeout_s = float(options.get("batch_download_timeout_s", DOWNLOAD_TIMEOUT_S))
+        if self.timeout <= 0 or self.max_reply_bytes < 1 or self.batch_download_timeout_s <= 0:
+            raise ConfigError("timeout, max_reply_bytes and batch_download_timeout_s must be positive",
+                              culprit="backend options")
         self.max_attempts = max(1, int(options.get("max_attempts", 6)))
         self.backoff_s = float(options.get("backoff_s", 1.0))
         self.backoff_max_s = float(options.get("backoff_max_s", 60.0))
@@ -115,6 +120,7 @@ class OpenAIBackend(Backend):
         d["transport"] = {"base_urls": [redact_url(u) for u in self.base_urls],
                           "concurrency": self.concurrency, "timeout_s": self.timeout,
                           "max_reply_bytes": self.max_reply_bytes,
+                          "batch_download_timeout_s": self.batch_download_timeout_s,
                           "max_attempts": self.max_attempts, "token_field": self.token_field,
                           "backoff_s": self.backoff_s, "top_logprobs": self.top_logprobs,
                           "prepare_threads": self.prepare_threads, "lookahead": self.lookahead}

@@ -21,6 +21,8 @@ from typing import IO, Iterable, Iterator
 from ..errors import BackendError
 from ..redact import redact_url
 from .base import Response
+from .batch_download import DOWNLOAD_TIMEOUT_S, DownloadLimits, LineReader
+from .http_json import DEFAULT_MAX_REPLY_BYTES
 from .openai_replies import completion_response, redact_key, split_query, status_error_kind
 
 ENDPOINT = "/v1/chat/completions"
@@ -111,11 +113,14 @@ def parse_lines(lines: Iterable[bytes | str]) -> Iterator[dict]:
 class BatchAPI:
     """The Files and Batches calls, through the synchronous ``openai`` client."""
 
-    def __init__(self, base_url: str, api_key: str, timeout: float = 600.0, key_variable: str = "OPENAI_API_KEY"):
+    def __init__(self, base_url: str, api_key: str, timeout: float = 600.0, key_variable: str = "OPENAI_API_KEY",
+                 max_reply_bytes: int | None = None, download_timeout_s: float | None = None):
         from openai import OpenAI
 
         self.base_url = redact_url(base_url)     # as recorded and shown (no secret query values)
-        self._key, self.key_variable = api_key, key_variable
+        self._key, self.key_variable, self.timeout = api_key, key_variable, timeout
+        # bounds of result files (None: the run's recorded ones, see :meth:`limits`)
+        self.max_reply_bytes, self.download_timeout_s = max_reply_bytes, download_timeout_s
         url, query = split_query(base_url)
         client = OpenAI(base_url=url, default_query=query or None, api_key=api_key, max_retries=3, timeout=timeout)
         self.client, self.once = client, client.with_options(max_retries=0)
@@ -126,18 +131,22 @@ class BatchAPI:
         try:
             return fn(*args, **kwargs)
         except openai.OpenAIError as e:
-            status = getattr(e, "status_code", None)
-            message = f"HTTP {status}: {getattr(e, 'message', e)}" if status else f"{type(e).__name__}: {e}"
-            if status in (401, 403):
-                message += f"; check the API key in the environment variable {self.key_variable}"
-            raise BatchAPIError(redact_key(message, self._key), culprit=f"batch API {what} at {self.base_url}",
-                                kind="batch_api") from None
+            raise self._error(what, e) from None
+
+    def _error(self, what: str, e: Exception) -> BatchAPIError:
+        status = getattr(e, "status_code", None)
+        message = f"HTTP {status}: {getattr(e, 'message', e)}" if status else f"{type(e).__name__}: {e}"
+        if status in (401, 403):
+            message += f"; check the API key in the environment variable {self.key_variable}"
+        return BatchAPIError(redact_key(message, self._key), culprit=f"batch API {what} at {self.base_url}",
+                             kind="batch_api")
 
     @classmethod
     def for_backend(cls, backend, base_url: str | None = None) -> "BatchAPI":
         """A client with an :class:`~.openai_api.OpenAIBackend`'s key, for ``base_url`` (default: its first)."""
         real = next((u for u in backend.base_urls if base_url in (u, redact_url(u))), base_url or backend.base_urls[0])
-        return cls(real, backend._api_key, timeout=max(backend.timeout, 600.0), key_variable=backend.key_variable)
+        return cls(real, backend._api_key, timeout=max(backend.timeout, 600.0), key_variable=backend.key_variable,
+                   max_reply_bytes=backend.max_reply_bytes, download_timeout_s=backend.batch_download_timeout_s)
 
     def result(self, line: dict, letters: tuple[str, ...]) -> Response | None:
         """:func:`result_response` with this client's key kept out of error messages."""
@@ -179,9 +188,33 @@ class BatchAPI:
     def cancel(self, batch_id: str) -> dict:
         return self._call("cancel", self.client.batches.cancel, batch_id).model_dump()
 
-    def lines(self, file_id: str) -> list[bytes]:
-        """The lines of an output or error file."""
-        return self._call("download", lambda: self.client.files.content(file_id).content).splitlines()
+    def limits(self, n_requests: int, transport: dict | None = None) -> DownloadLimits:
+        """Bounds of a result file of a job of ``n_requests``: this client's, else those recorded with the run
+        (``transport``: the run record's ``backend.transport``), else the defaults."""
+        t = transport or {}
+        reply = self.max_reply_bytes or _positive(t.get("max_reply_bytes"), int) or DEFAULT_MAX_REPLY_BYTES
+        wait = self.download_timeout_s or _positive(t.get("batch_download_timeout_s"), float) or DOWNLOAD_TIMEOUT_S
+        return DownloadLimits.for_job(reply, n_requests, wait)
+
+    def results(self, file_id: str, reader: LineReader) -> Iterator[tuple[str, object]]:
+        """The lines of an output or error file as they stream in, within ``reader``'s bounds (see
+        :mod:`.batch_download`): a silent server past the deadline cuts the file off like a slow one."""
+        import httpx
+        import openai
+
+        wait = min(reader.limits.deadline_s, self.timeout)
+        try:
+            with self.client.files.with_streaming_response.content(file_id, timeout=wait) as r:
+                yield from reader.read(r.iter_bytes())
+        except (openai.APITimeoutError, httpx.TimeoutException):
+            reader.timed_out()
+        except (openai.OpenAIError, httpx.HTTPError) as e:
+            raise self._error("download", e) from None
+
+
+def _positive(value, kind):
+    """``value`` as a positive ``kind`` (int or float), else None (a record from an older version, or edited)."""
+    return kind(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def wait_s(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:

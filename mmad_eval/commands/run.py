@@ -78,6 +78,8 @@ def add_arguments(p) -> None:
     g.add_argument("--agent", type=agent_tools, metavar="TOOLS",
                    help="tools the model may call, comma-separated, e.g. tools=zoom,detector,references,compare")
     g.add_argument("--max-turns", type=int, help="replies per question at most (default 5); the last is the answer")
+    g.add_argument("--max-tool-calls", type=int, metavar="N", help="tool calls run per reply at most (default 8, "
+                   "1-64); later calls of the reply are answered with an error")
     g.add_argument("--agent-detector", type=expert_kind, metavar="builtin|oracle|maps:DIR",
                    help="the expert behind the detector tool (default builtin)")
     g.add_argument("--tool-call-format", choices=TOOL_CALL_FORMATS,
@@ -169,17 +171,20 @@ def agent_settings(args):
 
     if not getattr(args, "agent", None):
         given = [flag for flag, value in (("--max-turns", getattr(args, "max_turns", None)),
+                                          ("--max-tool-calls", getattr(args, "max_tool_calls", None)),
                                           ("--agent-detector", getattr(args, "agent_detector", None)),
                                           ("--tool-call-format", getattr(args, "tool_call_format", None)))
                  if value is not None]
         if given:
-            raise ConfigError("--max-turns, --agent-detector and --tool-call-format need --agent", culprit=given[0])
+            raise ConfigError("--max-turns, --max-tool-calls, --agent-detector and --tool-call-format need "
+                              "--agent", culprit=given[0])
         return AgentSettings()
     if getattr(args, "ray", None) is not None:
         raise ConfigError("agent mode runs its conversations turn by turn in this process: drop --ray",
                           culprit="--ray")
+    calls = getattr(args, "max_tool_calls", None)
     return AgentSettings(tools=args.agent, max_turns=5 if args.max_turns is None else args.max_turns,
-                         detector=args.agent_detector or "builtin")
+                         detector=args.agent_detector or "builtin", max_tool_calls=8 if calls is None else calls)
 
 
 def backend_options(args) -> dict:

@@ -1,15 +1,15 @@
 """Image registry: each distinct image is read and hashed once; prepared images and data URLs are cached in
 bounded LRU caches, so memory stays flat over a run and an image is encoded once as long as its requests
-are close together (requests of one image are consecutive; templates of a category are reused nearby)."""
+are close together (requests of one image are consecutive; templates of a category are reused nearby).
+Images made in memory (perturbed, hints, tool crops) are held up to a bound, the rest spilled to a temporary
+file (:class:`~.image_cache.HeldBytes`): a run's memory does not grow with its number of images."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
-import math
 import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -18,131 +18,9 @@ from PIL import Image
 from ..errors import DataError
 from ..imageio import JPEG_START, PNG_SIGNATURE, jpeg_to_send, load_image, open_image, png_to_send
 from ..settings import RESIZES, ImageSettings  # noqa: F401  (re-exported)
-
-QWEN_FACTOR = 28
-QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS = 4 * 28 * 28, 16384 * 28 * 28
-
-
-def fit_size(width: int, height: int, box: int) -> tuple[int, int]:
-    """``int(w*s), int(h*s)`` with ``s = min(box/w, box/h)``: MMAD's scripts' fit-to-box arithmetic."""
-    scale = min(box / width, box / height)
-    return max(1, int(width * scale)), max(1, int(height * scale))
-
-
-def qwen_smart_size(width: int, height: int, min_pixels: int, max_pixels: int,
-                    factor: int = QWEN_FACTOR) -> tuple[int, int]:
-    """Qwen2-VL's ``smart_resize``: sides rounded to multiples of ``factor``, area kept in bounds."""
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-    elif h * w < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h = math.ceil(height * beta / factor) * factor
-        w = math.ceil(width * beta / factor) * factor
-    return w, h
-
-
-def prepare_image(img: Image.Image, settings: ImageSettings) -> Image.Image:
-    """Resize an RGB image as ``settings`` say (see :class:`ImageSettings`); ``img`` may be changed in place."""
-    m = settings.max_side
-    if settings.resize == "shrink":
-        if m and max(img.size) > m:
-            img.thumbnail((m, m), Image.Resampling.BICUBIC)
-        return img
-    if settings.resize == "fit-area":
-        size = fit_size(*img.size, m) if m else img.size
-        return img if size == img.size else img.resize(size, Image.Resampling.BOX)
-    if settings.resize == "qwen-smart":
-        # qwen_vl_utils.fetch_image (its default bounds), then the processor's own bounds
-        size = qwen_smart_size(*img.size, QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS)
-        if size != img.size:
-            img = img.resize(size, Image.Resampling.BICUBIC)
-        size = qwen_smart_size(*img.size, settings.min_pixels or QWEN_UTILS_MIN_PIXELS,
-                               settings.max_pixels or QWEN_UTILS_MAX_PIXELS)
-        return img if size == img.size else img.resize(size, Image.Resampling.BICUBIC)
-    if settings.resize == "square":
-        size = (m, m) if m else img.size
-        return img if size == img.size else img.resize(size, Image.Resampling.BICUBIC)
-    raise DataError(f"unknown resize mode (one of {', '.join(RESIZES)})", culprit=settings.resize)
-
-
-def target_size(width: int, height: int, settings: ImageSettings) -> tuple[int, int]:
-    """The size :func:`prepare_image` gives a ``width x height`` image."""
-    m = settings.max_side
-    if settings.resize == "shrink":
-        if not (m and max(width, height) > m):
-            return width, height
-        return _thumbnail_size(width, height, m)
-    if settings.resize == "fit-area":
-        return fit_size(width, height, m) if m else (width, height)
-    if settings.resize == "qwen-smart":
-        first = qwen_smart_size(width, height, QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS)
-        return qwen_smart_size(*first, settings.min_pixels or QWEN_UTILS_MIN_PIXELS,
-                               settings.max_pixels or QWEN_UTILS_MAX_PIXELS)
-    if settings.resize == "square":
-        return (m, m) if m else (width, height)
-    return width, height
-
-
-def _thumbnail_size(width: int, height: int, box: int) -> tuple[int, int]:
-    """The size ``Image.thumbnail((box, box))`` gives (Pillow's rounding: the side nearer the aspect ratio)."""
-    aspect = width / height
-    if 1 >= aspect:
-        x = min(math.floor(box * aspect), math.ceil(box * aspect), key=lambda n: abs(aspect - n / box))
-        return max(x, 1), box
-    y = min(math.floor(box / aspect), math.ceil(box / aspect), key=lambda n: 0 if n == 0 else abs(aspect - box / n))
-    return box, max(y, 1)
-
-
-def resized(width: int, height: int, settings: ImageSettings) -> bool:
-    """Whether :func:`prepare_image` would resize a ``width x height`` image (change its pixels)."""
-    if settings.resize == "qwen-smart" and \
-            qwen_smart_size(width, height, QWEN_UTILS_MIN_PIXELS, QWEN_UTILS_MAX_PIXELS) != (width, height):
-        return True          # resized twice, maybe back to its own size: its pixels still changed
-    return target_size(width, height, settings) != (width, height)
-
-
-def extension_mime(path: str | None) -> str:
-    """The mime label MMAD's API scripts derive from a file name: .png -> png, .jpg/.jpeg and others -> jpeg."""
-    return "image/png" if (path or "").lower().endswith(".png") else "image/jpeg"
-
-
-class LRUCache:
-    """Least-recently-used cache bounded by item count and total size (the newest item is always kept)."""
-
-    def __init__(self, max_items: int, max_bytes: int):
-        self.max_items, self.max_bytes = max_items, max_bytes
-        self._items: OrderedDict[str, tuple[object, int]] = OrderedDict()
-        self.bytes = 0
-        self.evictions = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._items
-
-    def get(self, key: str):
-        hit = self._items.get(key)
-        if hit is None:
-            return None
-        self._items.move_to_end(key)
-        return hit[0]
-
-    def put(self, key: str, value, size: int) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.bytes -= old[1]
-        self._items[key] = (value, size)
-        self.bytes += size
-        while len(self._items) > 1 and (len(self._items) > self.max_items or self.bytes > self.max_bytes):
-            _, (_, n) = self._items.popitem(last=False)
-            self.bytes -= n
-            self.evictions += 1
-
+from .image_cache import HeldBytes, LRUCache  # noqa: F401  (LRUCache re-exported)
+from .resize import (QWEN_FACTOR, QWEN_UTILS_MAX_PIXELS, QWEN_UTILS_MIN_PIXELS, extension_mime,  # noqa: F401
+                     fit_size, prepare_image, qwen_smart_size, resized, target_size)
 
 def _image_bytes(img: Image.Image) -> int:
     return img.width * img.height * len(img.getbands())
@@ -159,10 +37,12 @@ class ImageRegistry:
     """
 
     def __init__(self, settings: ImageSettings | None = None, max_images: int = 64,
-                 max_image_bytes: int = 256 << 20, max_urls: int = 4096, max_url_bytes: int = 256 << 20):
+                 max_image_bytes: int = 256 << 20, max_urls: int = 4096, max_url_bytes: int = 256 << 20,
+                 max_held_bytes: int | None = None):
         self.settings = settings or ImageSettings()
         self._paths: dict[str, Path] = {}
-        self._bytes: dict[str, bytes] = {}
+        self._held = HeldBytes(max_held_bytes)       # images registered as bytes: bounded (default
+        #                                              DEFAULT_HELD_BYTES), the least recently used spilled
         self._by_path: dict[Path, str] = {}
         self._files_of: dict[str, list[Path]] = {}      # hash -> every file registered with those bytes
         self._quick: set[str] = set()    # small plain RGB8 PNGs needing no change: see quick_to_send()
@@ -198,12 +78,22 @@ class ImageRegistry:
         return sha
 
     def add_bytes(self, data: bytes) -> str:
-        """Register in-memory image bytes (e.g. a rendered expert hint)."""
+        """Register in-memory image bytes (e.g. a rendered expert hint, a perturbed image); the registry keeps
+        the most recent in memory (``max_held_bytes``) and spills the others (see :attr:`spill_dir`)."""
         sha = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            self._bytes.setdefault(sha, data)
+        self._held.add(sha, data)
         self._note_quick(sha, data)
         return sha
+
+    @property
+    def spill_dir(self) -> Path | None:
+        """Where images pushed out of memory are kept (an anonymous temporary file; default: the system's
+        temporary folder). A run sets its output folder."""
+        return self._held.spill_dir
+
+    @spill_dir.setter
+    def spill_dir(self, folder: Path | None) -> None:
+        self._held.spill_dir = folder
 
     def _note_quick(self, sha: str, data: bytes) -> None:
         """Remember a small PNG whose header says it will be sent as it is (its chunks are checked later);
@@ -245,21 +135,25 @@ class ImageRegistry:
 
     def forget_bytes(self, shas) -> None:
         """Drop the bytes registered for ``shas`` (a Ray worker, once the shard that brought them is done)."""
-        with self._lock:
-            for sha in shas:
-                self._bytes.pop(sha, None)
+        for sha in shas:
+            self._held.forget(sha)
 
     @property
     def held_bytes(self) -> int:
-        """Total size of the image bytes held in memory (files are held as paths)."""
-        with self._lock:
-            return sum(len(b) for b in self._bytes.values())
+        """Total size of the image bytes held in memory (files are held as paths; spilled bytes on disk)."""
+        return self._held.memory_bytes
+
+    @property
+    def spilled_bytes(self) -> int:
+        """Total size of the image bytes spilled to the temporary file."""
+        return self._held.spilled_bytes
 
     def source_bytes(self, sha: str) -> bytes:
         """The image's bytes; a file is read again and must still hash to ``sha`` (answers are keyed by it).
         When it no longer does, another registered file with those bytes serves, if one still has them."""
-        if sha in self._bytes:
-            return self._bytes[sha]
+        held = self._held.get(sha)
+        if held is not None:
+            return held
         first = self._paths[sha]
         data, problem = _read_if_unchanged(first, sha)
         if data is not None:
@@ -322,7 +216,7 @@ class ImageRegistry:
         what a backend needs to estimate image tokens before it decodes anything."""
         size = self._sizes.get(sha)
         if size is None:
-            source = self._bytes.get(sha)
+            source = self._held.get(sha)
             with open_image(source if source is not None else self._paths[sha], culprit=self.culprit(sha)) as im:
                 size = self._sizes[sha] = target_size(*im.size, self.settings)
         return size

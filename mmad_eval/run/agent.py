@@ -29,9 +29,6 @@ from .executor import Outcome, StoreCachedBackend
 from .store import Store
 
 
-MAX_CALLS_PER_REPLY = 8      # tool calls run per reply; later ones get an error (hostile or runaway output)
-
-
 @dataclass
 class Trajectory:
     """One conversation: the keys of its turns, and what happened in them."""
@@ -136,11 +133,11 @@ class AgentLoop:
 
     def _run_call(self, entry, call: dict, shown: tuple[str, ...], i: int, trajectory: Trajectory) -> ToolResult:
         """One call of a reply, counted by tool (names not offered count only as invalid); past
-        :data:`MAX_CALLS_PER_REPLY` calls it is not run, only answered with an error."""
+        ``max_tool_calls`` calls (hostile or runaway output) it is not run, only answered with an error."""
         name = call.get("name", "")
-        if i >= MAX_CALLS_PER_REPLY:
-            res = ToolResult(f"error: at most {MAX_CALLS_PER_REPLY} tool calls are run per reply; this one was "
-                             "not", error=True)
+        limit = self.settings.max_tool_calls
+        if i >= limit:
+            res = ToolResult(f"error: at most {limit} tool calls are run per reply; this one was not", error=True)
         else:
             res = self.tools.call(entry, name, call.get("arguments", ""), shown)
             if name in self.settings.tools:

@@ -20,13 +20,14 @@ import time
 
 from ..backends.base import Response
 from ..prompt.message import Request
-from .store import Store, response_row
+from .store import REQUEST_COLUMNS, Store, response_row
 from .store_db import StoreError
 
 MAX_WAIT_S = 0.05      # an answer is committed at the latest this long after it was emitted ...
 MAX_PENDING = 512      # ... or once this many wait with it
 _STORABLE = (str, int, float, bool, bytes)
 _INT64 = (-(1 << 63), (1 << 63) - 1)   # what an SQLite INTEGER holds
+_STATUS = REQUEST_COLUMNS.index("status")
 
 
 class AnswerWriter:
@@ -41,21 +42,25 @@ class AnswerWriter:
         self.max_wait_s = 0.0                 # longest an answer waited in memory before its commit
         self._lock = threading.Lock()         # the counters (a thread may commit its own answer)
 
-    def add(self, resp: Response, request: Request | None) -> None:
+    def add(self, resp: Response, request: Request | None) -> bool:
+        """Keep ``resp`` for the next commit; True when it is stored as a good answer (False: an error, or a
+        reply the store cannot hold, stored as that request's ``unstorable_reply`` error)."""
         if self.error is not None:
             raise self.error
-        row = _row(resp, request)
+        row = _row(resp, request.content_json if request is not None else None)
+        ok = row[_STATUS] == "ok"
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:                  # not on the loop's thread: committed at once, on its own
             self._commit([row], time.monotonic())
-            return
+            return ok
         if not self.pending:
             self.oldest = time.monotonic()
             loop.call_soon(self._flush_after_iteration)
         self.pending.append(row)
         if len(self.pending) >= MAX_PENDING or time.monotonic() - self.oldest > MAX_WAIT_S:
             self.flush()
+        return ok
 
     def flush(self) -> None:
         """Commit every waiting answer now (one transaction); raises the store's error, if it failed."""
@@ -94,10 +99,18 @@ class AnswerWriter:
             pass
 
 
-def _row(resp: Response, request: Request | None) -> list:
+def store_answer(store: Store, resp: Response, content: list | str | None) -> bool:
+    """Store one response at once, checked as :class:`AnswerWriter` checks them (``content``: the request's
+    ``content()`` or its JSON); True when it is stored as a good answer."""
+    row = _row(resp, content)
+    store.put_rows([row])
+    return row[_STATUS] == "ok"
+
+
+def _row(resp: Response, content: list | str | None) -> list:
     """The stored row; a reply that cannot be converted becomes that request's typed error (the run goes on)."""
     try:
-        row = response_row(resp, request.content_json if request is not None else None)
+        row = response_row(resp, content)
         bad = [v for v in row if v is not None and type(v) not in _STORABLE or type(v) is int and not
                _INT64[0] <= v <= _INT64[1]]                # (sqlite3 raises OverflowError, not a StoreError)
         if bad:                               # e.g. a server's usage count that is an object

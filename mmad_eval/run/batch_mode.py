@@ -16,9 +16,10 @@ from typing import Callable
 from ..backends.base import Response
 from ..backends.openai_api import OpenAIBackend
 from ..backends.convert import request_letters
-from ..backends.openai_batch import (ENDED, BatchAPI, BatchAPIError, BatchLimits, ChunkFile, batch_line,
-                                     parse_lines, retrying)
+from ..backends.batch_download import LINE_ENVELOPE_BYTES, DownloadLimits, LineReader
+from ..backends.openai_batch import ENDED, BatchAPI, BatchAPIError, BatchLimits, ChunkFile, batch_line, retrying
 from ..errors import ConfigError
+from .answer_writer import store_answer
 from .batch_ledger import BatchLedger, Job
 from .executor import Outcome, StoreCachedBackend
 from .leases import Claims
@@ -170,25 +171,22 @@ def _create(api: BatchAPI, job: Job) -> dict:
 
 
 def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: dict, report: BatchReport) -> None:
-    """Store every result of an ended batch as a live answer; what it never ran is pending again."""
+    """Store every result of an ended batch as a live answer; what it never ran is pending again. Result files
+    are read as they stream in, within bounds (:meth:`BatchAPI.limits`): a line over the cap is its request's
+    ``reply_too_large`` error; when a file is cut off (too large, too slow) the requests left without a result
+    are ``batch_result_cut_off`` errors (they were run and billed: never sent again unasked)."""
     reqs = ledger.requests(job.job)
+    record = store.run_record(job.run) or {}
+    limits = api.limits(job.n_requests, ((record.get("backend") or {}).get("transport")))
+    unrun: set[str] = set()
+    cut = []
     for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
-        if not file_id:
-            continue
-        for line in parse_lines(api.lines(file_id)):
-            key = line["custom_id"]
-            if key not in reqs or reqs[key][2] is not None:
-                continue
-            content, letters, _ = reqs[key]
-            resp = api.result(line, letters)
-            if resp is None:
-                continue
-            store.put_response(resp, content)
-            ledger.mark(job.job, key, "answered" if resp.ok else "error")
-            reqs[key] = (content, letters, "answered")
-            report.stored += 1
-            report.failed += 0 if resp.ok else 1
-            report.stored_keys.add(key)
+        if file_id:
+            why = _collect_file(ledger, store, api, job, file_id, limits, reqs, unrun, report)
+            if why:
+                cut.append(f"{file_id} ({why})")
+    if cut:
+        _cut_off(ledger, store, api, job, cut, reqs, unrun, report)
     report.returned += sum(1 for _, _, o in reqs.values() if o is None)
     note = None
     errors = ((batch.get("errors") or {}).get("data") or [])
@@ -199,6 +197,62 @@ def collect(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, batch: d
         if outcome is None:
             report.in_failed_batches[key] = report.in_failed_batches.get(key, 0) + 1
     ledger.end(job.job, note=note)
+
+
+def _collect_file(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, file_id: str, limits: DownloadLimits,
+                  reqs: dict, unrun: set, report: BatchReport) -> str | None:
+    """Store the results of one file as they stream in; returns why it was cut off (None: read whole)."""
+    reader, too_large = LineReader(limits), 0
+    for kind, item in api.results(file_id, reader):
+        key = item if kind == "too_large" else item["custom_id"]
+        if key not in reqs or reqs[key][2] is not None:
+            continue
+        content, letters, _ = reqs[key]
+        if kind == "too_large":
+            too_large += 1
+            resp = Response(key=key, error_type="reply_too_large", attempts=1, error_message=(
+                f"its result line in file {file_id} at {api.base_url} is larger than max_reply_bytes="
+                f"{limits.max_line_bytes - LINE_ENVELOPE_BYTES:,} (and {LINE_ENVELOPE_BYTES:,} bytes of envelope); "
+                "not stored"))
+        else:
+            resp = api.result(item, letters)
+        if resp is None:
+            unrun.add(key)
+            continue
+        _store_result(ledger, store, job, key, resp, reqs, report)
+    if too_large:
+        lines = "1 result line" if too_large == 1 else f"{too_large} result lines"
+        report.notes.append(f"batch {job.batch_id}: {lines} of file {file_id} at {api.base_url} "
+                            f"{'was' if too_large == 1 else 'were'} larger than max_reply_bytes="
+                            f"{limits.max_line_bytes - LINE_ENVELOPE_BYTES:,}: "
+                            "stored as reply_too_large errors (--backend-option max_reply_bytes=N to allow more)")
+    return reader.cut
+
+
+def _cut_off(ledger: BatchLedger, store: Store, api: BatchAPI, job: Job, cut: list[str], reqs: dict, unrun: set,
+             report: BatchReport) -> None:
+    """The requests a cut-off result file left without a result: ``batch_result_cut_off`` errors."""
+    files = "; ".join(cut)
+    left = [k for k, (_, _, o) in reqs.items() if o is None and k not in unrun]
+    for key in left:
+        _store_result(ledger, store, job, key, Response(
+            key=key, error_type="batch_result_cut_off", attempts=1, error_message=(
+                f"batch {job.batch_id}: its result file {files} at {api.base_url} was cut off before this "
+                "request's result; --retry-failed asks it again")), reqs, report)
+    report.notes.append(f"batch {job.batch_id}: result file {files} at {api.base_url} was cut off; {len(left)} "
+                        "requests without a result there are stored as batch_result_cut_off errors (they were run: "
+                        "asked again only with --retry-failed)")
+
+
+def _store_result(ledger: BatchLedger, store: Store, job: Job, key: str, resp: Response, reqs: dict,
+                  report: BatchReport) -> None:
+    content, letters, _ = reqs[key]
+    stored_ok = store_answer(store, resp, content)
+    ledger.mark(job.job, key, "answered" if stored_ok else "error")
+    reqs[key] = (content, letters, "answered")
+    report.stored += 1
+    report.failed += 0 if stored_ok else 1
+    report.stored_keys.add(key)
 
 
 def submit(ledger: BatchLedger, store: Store, api: BatchAPI, run: str, backend, todo: list, limits: BatchLimits,

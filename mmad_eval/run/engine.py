@@ -121,10 +121,11 @@ def run_evaluation(settings: RunSettings, questions_path, out_dir, name: str | N
         check_agent_backend(backend, settings)
     try:
         with Store(Path(out_dir)) as store:
+            inputs.registry.spill_dir = store.dir     # images made in memory past its bound: a temporary file here
             plan = make_plan(store, name or spec.name, settings, inputs, enh, backend, spec, slice, retry_failed)
             plan.check_compatible(out_dir)
             invocation = invocation_entry()
-            save_plan(store, plan, invocation)
+            save_plan(store, plan, invocation, inputs.registry)
             try:
                 if settings.agent.enabled:
                     outcome = answer_as_agent(store, plan, backend, settings, inputs, enh, retry_failed, progress,

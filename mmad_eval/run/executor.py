@@ -81,9 +81,9 @@ class StoreCachedBackend:
                 if req is None or resp.key in outcome.answered:
                     return          # not ours, or a second answer to one request: the first one stands
                 outcome.answered.add(resp.key)
-                writer.add(resp, req)
-                outcome.failed += 0 if resp.ok else 1
-                bar.advance(resp)
+                stored_ok = writer.add(resp, req)      # (a reply the store refused is that request's error)
+                outcome.failed += 0 if stored_ok else 1
+                bar.advance(resp, stored_ok)
 
             asked = self._ask(live, emit, claims, writer) if live else set()
             outcome.in_batches += len(claims.in_batches - asked)   # sent in batches by another process meanwhile

@@ -32,6 +32,8 @@ from .run_record import build_run_record, with_invocation
 from .slices import Slice, apply_slice
 from .store import Member, Store
 
+IMAGE_ROWS_PER_WRITE = 64      # images written to the store per statement (their bytes read from the registry)
+
 
 @dataclass
 class RunInputs:
@@ -67,7 +69,8 @@ class BuiltRequests:
     requests: dict[str, Request] = field(default_factory=dict)      # key -> request (deduplicated)
     members: list[Member] = field(default_factory=list)
     data_errors: dict[str, str] = field(default_factory=dict)       # pseudo key -> "culprit: message"
-    images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)
+    images: dict[str, tuple[str | None, bytes | None]] = field(default_factory=dict)   # sha -> (file, None) or
+    #                                         (None, None): made in memory, its bytes held by the registry
     questions: int = 0
     reference_paths: dict[str, Path] = field(default_factory=dict)  # reference image key -> resolved path
     perturbed: dict[str, str] = field(default_factory=dict)   # source image hash -> its perturbed image's hash
@@ -179,9 +182,10 @@ def difficulty_levels(selection) -> dict[str, str]:
     return out
 
 
-def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
+def save_plan(store: Store, plan: Plan, invocation: dict, registry: ImageRegistry) -> None:
     """Store the record (fingerprint withheld until the run ends; this invocation added to its log, which
-    other processes sharing the run may be writing too), images, data errors and memberships."""
+    other processes sharing the run may be writing too), images, data errors and memberships. The bytes of
+    images made in memory (perturbed, hints) come from ``registry``, a few at a time (memory stays bounded)."""
     def change(cur: dict | None) -> dict:
         # checked again inside the write transaction: another process may have started the same run name
         # with other settings since make_plan read it (the later one is refused, nothing of it written)
@@ -189,7 +193,10 @@ def save_plan(store: Store, plan: Plan, invocation: dict) -> None:
         return with_invocation(cur, {**plan.record, "plan_fingerprint": None}, invocation)
 
     store.update_run(plan.name, change)
-    store.put_images([(sha, path, data) for sha, (path, data) in plan.built.images.items()])
+    rows = list(plan.built.images.items())
+    for i in range(0, len(rows), IMAGE_ROWS_PER_WRITE):
+        store.put_images([(sha, path, data if data is not None or path is not None else registry.source_bytes(sha))
+                          for sha, (path, data) in rows[i:i + IMAGE_ROWS_PER_WRITE]])
     for key, message in plan.built.data_errors.items():
         store.put_response(Response(key=key, error_type="data_error", error_message=message, attempts=0), None)
     members = plan.built.members
@@ -212,7 +219,7 @@ def _add_image(registry: ImageRegistry, path: Path, rel: str, built: BuiltReques
     if done is None:
         png = perturbed_png(registry.source_bytes(sha), perturb.perturb, perturb.perturb_seed, sha)
         done = built.perturbed[sha] = registry.add_bytes(png)
-        built.images.setdefault(done, (None, png))
+        built.images.setdefault(done, (None, None))      # (its bytes: in the registry, see save_plan)
     return done
 
 
@@ -234,7 +241,7 @@ def _entry_images(entry, enh, registry: ImageRegistry, root: Path, built: BuiltR
     hint = None
     if hint_png:
         hsha = registry.add_bytes(hint_png)
-        built.images.setdefault(hsha, (None, hint_png))
+        built.images.setdefault(hsha, (None, None))
         hint = ImageSlot(hsha, "hint", f"hint:{entry.key}")
     return refs, query, knowledge, hint, hint_text
 

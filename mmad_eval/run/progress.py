@@ -37,11 +37,12 @@ class RunProgress:
         if self._progress:
             self._progress.stop()
 
-    def advance(self, resp: Response) -> None:
+    def advance(self, resp: Response, stored_ok: bool | None = None) -> None:
+        """One answer done; ``stored_ok``: whether the store kept it as a good answer (default ``resp.ok``)."""
         self.done += 1
-        if not resp.ok:
+        if not (resp.ok if stored_ok is None else stored_ok):
             self.errors += 1
-        self.tokens += (resp.prompt_tokens or 0) + (resp.completion_tokens or 0)
+        self.tokens += sum(t for t in (resp.prompt_tokens, resp.completion_tokens) if type(t) is int)
         if self._progress:
             elapsed = max(time.perf_counter() - self.started, 1e-9)
             self._progress.update(self._task, advance=1, rate=f"{self.done / elapsed:.1f} req/s",

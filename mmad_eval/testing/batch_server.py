@@ -16,6 +16,8 @@ step ends in ``_before``, after it acted and before it answers when it ends in `
 ``release(step, drop=True)`` makes a ``_before`` request end without acting (as if it never arrived whole);
 :meth:`idle` waits until no files/batches request is being handled. ``can_list_files = False`` makes the file
 list a 404 (servers that cannot list files), ``can_list_batches = False`` the batch list.
+``hostile_output = HostileOutput(...)`` makes every batch output file come back hostile (a huge line, no end,
+a byte at a time: see :class:`~mmad_eval.testing.hostile_replies.HostileOutput`), streamed without a length.
 Steps: ``upload_before``, ``upload_after``, ``create_before``, ``create_after``, ``content``.
 """
 from __future__ import annotations
@@ -27,6 +29,10 @@ import time
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from urllib.parse import parse_qs, urlparse
+
+from .hostile_replies import HostileOutput, hostile_output_chunks
+
+__all__ = ["FakeBatches", "HostileOutput"]
 
 STEPS = ("upload_before", "upload_after", "create_before", "create_after", "content")
 ENDED = ("completed", "failed", "expired", "cancelled")
@@ -40,6 +46,7 @@ class FakeBatches:
         self.require_key: str | None = None     # set: any other key gets 401 on the files and batches routes
         self.can_list_files = True              # False: GET /files answers 404 (a server without file listing)
         self.can_list_batches = True            # False: GET /batches answers 404
+        self.hostile_output: HostileOutput | None = None   # set: output files are sent this way
         self.files: dict[str, dict] = {}
         self.data: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -210,6 +217,8 @@ class FakeBatches:
             if method == "GET" and len(rest) == 2 and rest[1] == "content":
                 data = self.data[rest[0]]
                 self._pause("content")
+                if self.hostile_output is not None and self.files[rest[0]]["filename"].endswith("_output.jsonl"):
+                    return 200, hostile_output_chunks(data, self.hostile_output, self.fake._stop), None
                 return 200, data, "application/octet-stream"
         else:
             if method == "POST" and not rest:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Union
 
-from .hostile_replies import MUTATE_KINDS, STREAM_KINDS, mutate, stream_reply
+from .hostile_replies import MUTATE_KINDS, STREAM_KINDS, mutate, stream_reply, write_chunked
 
 FAULT_KINDS = ("rate_limit", "server_error", "bad_request", "hang", "malformed", "refusal", "content_filter",
                "auth", "quota", "forbidden", "unknown_model") + STREAM_KINDS + MUTATE_KINDS
@@ -326,7 +326,10 @@ class _Handler(BaseHTTPRequestHandler):
         if out is None:
             return False
         status, payload, content_type = out
-        self._send(status, payload, content_type=content_type)
+        if content_type is None:          # a hostile file: chunks written as they come (see hostile_replies)
+            write_chunked(self, payload)
+        else:
+            self._send(status, payload, content_type=content_type)
         return True
 
     def do_GET(self) -> None:

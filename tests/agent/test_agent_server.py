@@ -180,32 +180,51 @@ def test_usage_and_cost_count_every_turn(synth_questions, tmp_path):
     assert usage["requests_sent"] == 2 * n and usage["completion_tokens_billed"] == 2 * n
 
 
-@pytest.mark.parametrize("n_calls, name", [(40, "zoom"), (25, "<b>hammer</b>")])
-def test_a_reply_with_very_many_tool_calls_runs_only_the_first_few(synth_questions, tmp_path, n_calls, name):
+@pytest.mark.parametrize("n_calls, name, limit", [(40, "zoom", None), (25, "<b>hammer</b>", None), (12, "zoom", 3),
+                                                  (12, "zoom", 11)])
+def test_a_reply_with_very_many_tool_calls_runs_only_the_first_few(synth_questions, tmp_path, n_calls, name, limit):
     """Hostile output: a reply with dozens of calls (of a tool, or of invented names) runs at most
-    MAX_CALLS_PER_REPLY of them; every call still gets its answer (the OpenAI format needs one per id), the
-    others an error, and invented names are not counted as tools."""
-    from mmad_eval.run.agent import MAX_CALLS_PER_REPLY
-
+    ``--max-tool-calls`` of them (default 8); every call still gets its answer (the OpenAI format needs one per
+    id), the others an error, and invented names are not counted as tools. The limit is recorded with the run
+    (only when it is not the default: older records stay the same)."""
     box = json.dumps({"x1": 0, "y1": 0, "x2": 48, "y2": 48})
+    most = 8 if limit is None else limit
 
     def responder(body):
         return _calls(*[(name, box)] * n_calls) if _tool_turns(body) == 0 else hashed_letter(body)
 
+    flag = [] if limit is None else ["--max-tool-calls", str(limit)]
     with FakeOpenAIServer(responder=responder) as srv:
         assert _run(synth_questions, tmp_path, srv.base_url, "--agent", "zoom", "--subtasks", "AD",
-                    "--limit", "2") == 0
+                    "--limit", "2", *flag) == 0
         second = [b for b in srv.requests if _tool_turns(b)]
     assert len(second) == 2
     for body in second:
         tools = [m for m in body["messages"] if m["role"] == "tool"]
         images = [p for m in body["messages"] if m["role"] == "user" for p in m["content"]
                   if isinstance(p, dict) and p.get("type") == "image_url"]
-        assert len(tools) == n_calls and sum(m["content"].startswith("error:") for m in tools) >= n_calls - MAX_CALLS_PER_REPLY
-        assert len(images) <= 1 + 1 + MAX_CALLS_PER_REPLY             # reference(s), query, crops
+        errors = [m["content"] for m in tools if m["content"].startswith("error:")]
+        assert len(tools) == n_calls and len(errors) >= n_calls - most
+        assert f"error: at most {most} tool calls are run per reply; this one was not" in errors
+        assert len(images) <= 1 + 1 + most             # reference(s), query, crops
+        if name == "zoom":
+            assert len(images) == 1 + 1 + most
     for a in _agents(tmp_path).values():
-        assert set(a["tool_calls"]) <= {"zoom"} and sum(a["tool_calls"].values()) <= MAX_CALLS_PER_REPLY
+        assert set(a["tool_calls"]) <= {"zoom"} and sum(a["tool_calls"].values()) <= most
         assert a["invalid_tool_calls"] == n_calls - sum(a["tool_calls"].values())
+        if name == "zoom":
+            assert sum(a["tool_calls"].values()) == most
+    with Store(tmp_path) as store:
+        agent = store.run_record("openai:fake-vlm")["settings"]["agent"]
+    assert agent.get("max_tool_calls") == limit
+
+
+def test_max_tool_calls_is_checked_and_needs_agent(synth_questions, tmp_path):
+    for bad, said in ((["--agent", "zoom", "--max-tool-calls", "0"], "max_tool_calls must be a number >= 1"),
+                      (["--max-tool-calls", "4"], "--max-tool-calls: --max-turns, --max-tool-calls, --agent-detector")):
+        proc = cli("run", "--questions", synth_questions, "--model", "openai:fake-vlm", "--out", tmp_path / "o",
+                   "--base-url", "http://127.0.0.1:9/v1", *bad)
+        assert proc.returncode == 2 and said in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("fault", ["bad_request", "refusal"])

@@ -210,3 +210,17 @@ def test_ctrl_c_during_a_commit_keeps_its_answers_for_the_final_flush(store, mon
         writer.flush()
     writer.flush()                                   # what the run's `finally` does
     assert interrupted == [5] and len(_stored(store.path)) == 5
+
+
+@pytest.mark.parametrize("odd,ok", [({"cached": 3}, False), (2 ** 70, False), (7, True)])
+def test_add_and_store_answer_say_whether_the_answer_was_stored_as_good(store, odd, ok):
+    """What the run counts as failed is what the store holds: a reply it refused is an error (the run line's
+    "failed N", the Batch API's error count), not a good answer."""
+    writer = AnswerWriter(store)
+    assert writer.add(Response(key="live", text="A", completion_tokens=odd), _request(1)) is ok
+    assert answer_writer.store_answer(store, Response(key="batch", text="B", prompt_tokens=odd),
+                                      _request(2).content()) is ok
+    writer.flush()
+    rows = _stored(store.path)
+    assert {rows["live"][0], rows["batch"][0]} == {"ok" if ok else "error"}
+    assert {rows["live"][2], rows["batch"][2]} == {None if ok else "unstorable_reply"}
