@@ -36,7 +36,8 @@ def prepare_data(cache_dir, seed: int, categories: str | None = None, quiet: boo
             if categories and categories != "all" else None)
     root = Path(cache_dir) / (f"synth-seed{seed}" + ("-" + "-".join(cats) if cats else ""))
     questions = root / "questions.json"
-    if not (root / "Synth-AD").is_dir():
+    # the set appears whole or not at all (built in a temporary folder), its knowledge file written before
+    if not ((root / "Synth-AD" / "synth_meta.json").is_file() and (root / "knowledge.json").is_file()):
         quiet or print(f"generating the synthetic set into {root} ...")
         generate_synthetic(root, seed=seed, categories=cats)
     if not questions.is_file():

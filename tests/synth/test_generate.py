@@ -173,3 +173,37 @@ def test_cli_writes_tree_and_reports_bad_category(tmp_path, capsys):
     rc = cli_main(["synth", str(tmp_path / "d"), "--categories", "tile,teapot"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "teapot" in err and "unknown synthetic category" in err
+
+
+@pytest.mark.parametrize("images_before_kill", [1, 12])
+def test_a_killed_generation_leaves_no_partial_tree_and_the_demo_data_rebuilds(tmp_path, images_before_kill):
+    """kill -9 while the set is rendered: no Synth-AD/ appears (it is renamed into place whole), so the next
+    demo rebuilds it instead of failing on a half-written tree; the rebuilt set equals an uninterrupted one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mmad_eval.commands.demo import prepare_data
+
+    cache = tmp_path / "cache"
+    root = cache / "synth-seed0-pcb-pill"
+    code = ("import sys; from mmad_eval.commands.demo import prepare_data; "
+            f"prepare_data({str(cache)!r}, 0, 'pcb,pill', quiet=True)")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len(list(root.rglob("*.png"))) >= images_before_kill:    # in the temporary folder, or (before) in place
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "generation ended before the kill: nothing was tested"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (root / "Synth-AD").exists() and not (root / "questions.json").exists()
+    data_root, questions = prepare_data(cache, 0, "pcb,pill", quiet=True)
+    whole = generate_synthetic(tmp_path / "whole", categories=["pcb", "pill"], workers=1)
+    made = sorted(p.relative_to(data_root / "Synth-AD") for p in (data_root / "Synth-AD").rglob("*.png"))
+    assert made == sorted(p.relative_to(whole / "Synth-AD") for p in (whole / "Synth-AD").rglob("*.png"))
+    assert all((data_root / "Synth-AD" / p).read_bytes() == (whole / "Synth-AD" / p).read_bytes() for p in made)
+    assert json.loads(questions.read_text())

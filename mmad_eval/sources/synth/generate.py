@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ...atomic_write import write_text
+from ...atomic_write import atomic_dir, write_text
 from ...errors import ConfigError
 from ...process_pool import process_pool
 from .categories import CATEGORIES
@@ -84,8 +83,24 @@ def generate_with_report(out_dir: Path, *, seed: int = 0, categories: list[str] 
                          workers: int | None = None) -> GenerationReport:
     cats = check_settings(seed, categories, n_train, n_test_good, n_per_defect, size, workers)
     out_dir = Path(out_dir)
-    root = out_dir / DATASET
-    _prepare(root)
+    _check_replaceable(out_dir / DATASET)
+    # built in a temporary folder renamed into place at the end: a killed generation leaves no partial tree
+    with atomic_dir(out_dir / DATASET) as root:
+        per_cat, seconds = _generate_into(root, out_dir, cats, seed, n_train, n_test_good, n_per_defect, size,
+                                          workers)
+    return GenerationReport(out_dir, sum(n for n, _ in per_cat.values()), seconds, per_cat)
+
+
+def _check_replaceable(root: Path) -> None:
+    """Replace only an empty folder or a tree this generator wrote before."""
+    if root.exists() and not (root / "synth_meta.json").is_file() and (not root.is_dir() or any(root.iterdir())):
+        raise ConfigError("exists and was not written by mmad-eval synth; choose another output folder",
+                          culprit=str(root))
+
+
+def _generate_into(root: Path, out_dir: Path, cats, seed, n_train, n_test_good, n_per_defect, size,
+                   workers) -> tuple[dict[str, tuple[int, float]], float]:
+    """Render every image (and mask) under ``root``, then its metadata and the knowledge file."""
     units = []
     for cat in cats:
         folders = [("train", "good", n_train), ("test", "good", n_test_good)]
@@ -118,18 +133,7 @@ def generate_with_report(out_dir: Path, *, seed: int = 0, categories: list[str] 
             "images": dict(sorted(images.items()))}
     write_text(root / "synth_meta.json", json.dumps(meta, indent=1) + "\n")
     build_knowledge(cats).save(out_dir / "knowledge.json")
-    return GenerationReport(out_dir, sum(n for n, _ in per_cat.values()), seconds, per_cat)
-
-
-def _prepare(root: Path) -> None:
-    """Start from an empty dataset folder; replace only a tree this generator wrote before."""
-    if root.exists():
-        if (root / "synth_meta.json").is_file():
-            shutil.rmtree(root)
-        elif root.is_dir() and any(root.iterdir()):
-            raise ConfigError("exists and was not written by mmad-eval synth; choose another output folder",
-                              culprit=str(root))
-    root.mkdir(parents=True, exist_ok=True)
+    return per_cat, seconds
 
 
 def _run_unit(unit) -> tuple[str, dict, int, float]:
