@@ -167,9 +167,9 @@ def _knowledge(args, qs, root):
 def _write_json(path, data) -> None:
     import json
 
-    from ..questions.rating_sheet import write_text_atomic
+    from ..atomic_write import write_text
 
-    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
+    write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def _paths(args, qs):

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic_write import write_bytes
 from ..errors import DataError, quote
 from ..inputfile import parse_json, read_input
 from .pattern import PatternError, compile_pattern
@@ -58,21 +57,9 @@ class Errata:
 
 
 def write_atomic(path: Path, text: str) -> str:
-    """Replace ``path`` by ``text`` atomically (temp file in the same folder, then rename); returns SHA-256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace ``path`` by ``text`` atomically (:mod:`mmad_eval.atomic_write`); returns its SHA-256."""
     data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)          # mkstemp makes 0600: give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -10,14 +10,13 @@ import base64
 import html
 import io
 import json
-import os
 import random
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 from PIL import Image
 
+from ..atomic_write import write_text
 from ..imageio import load_image
 from ..paths import safe_join
 from .model import SUBTASKS, QuestionSet
@@ -154,28 +153,10 @@ def render_sheet(qs: QuestionSet, questions: list, root: Path, *, seed: int, max
             f'{"".join(cards)}</body></html>\n')
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file in the same folder and a rename, with the usual permissions."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_sheet(qs: QuestionSet, root: Path, out: Path, n: int, *, seed: int = 0,
                 max_side: int | None = 512, strata: str = "proportional") -> dict:
     questions = draw(qs, n, seed, strata)
-    write_text_atomic(out, render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side,
+    write_text(out, render_sheet(qs, questions, Path(root), seed=seed, max_side=max_side,
                                              strata=strata))
     per = defaultdict(int)
     for q in questions:

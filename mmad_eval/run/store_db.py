@@ -118,6 +118,20 @@ class GuardedDB:
             self.db.close()
 
 
+def _check_not_foreign(db: GuardedDB, path: Path) -> None:
+    """A SQLite file with tables but none of ours is another program's database: never written into."""
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                           "'sqlite_%' ORDER BY name").fetchall()]
+    except StoreError:
+        return                                  # not a database at all: the schema check says so
+    if tables and "runs" not in tables:
+        db.close()
+        shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        raise StoreError(f"is another program's SQLite database (tables: {shown}), not an mmad-eval store; "
+                         "nothing was written to it: give --out another folder", culprit=str(path))
+
+
 def open_for_writing(folder: Path, path: Path) -> GuardedDB:
     if folder.exists() and not folder.is_dir():
         raise StoreError("is a file; --out must be a folder (it holds mmad-eval.sqlite)", culprit=str(folder))
@@ -134,6 +148,7 @@ def open_for_writing(folder: Path, path: Path) -> GuardedDB:
     db = GuardedDB(raw, path)
     try:
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        _check_not_foreign(db, path)            # before WAL mode, which rewrites the file's header
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
     except StoreError:

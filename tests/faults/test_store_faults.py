@@ -139,3 +139,29 @@ def test_a_damaged_judge_cache_is_set_aside_and_scoring_goes_on(answered, tmp_pa
     judged = cli("score", out, "--bootstrap", "0", "--judge", "random")
     assert judged.returncode == 0 and "judge_cache.json ignored (JSONDecodeError" in judged.stdout, judged.stderr
     assert json.loads((out / "judge_cache.json").read_text()) == {}       # replaced by a sound (empty) one
+
+
+@pytest.mark.parametrize("command, name", [(("audit", "{q}", "--sheet", "4", "--out", "{t}"), "sheet.html"),
+                                           (("audit", "{q}", "--errata", "mmad-reported", "--write-corrected", "{t}"),
+                                            "fixed.json")])
+def test_full_disk_while_writing_a_sheet_or_corrected_file_keeps_the_previous_one(dataset, small_disk, command,
+                                                                                  name):
+    """The rating sheet and the corrected question file go through the one atomic writer: a full disk is one
+    line naming the file, the previous file is unchanged and no temporary file is left."""
+    mnt, remount = small_disk
+    remount("size=8m")
+    target = mnt / name
+    args = [a.format(q=dataset, t=target) for a in command]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    before = target.read_bytes()
+    with open(mnt / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+    changed = [*args[:-1], str(target)] + (["--seed", "3"] if "--sheet" in args else ["--data-root", str(dataset.parent)])
+    line = one_error_line(cli(*changed))
+    assert str(target) in line and "no space" in line, line
+    assert target.read_bytes() == before and sorted(p.name for p in mnt.iterdir()) == ["filler", name]

@@ -110,3 +110,29 @@ def test_reading_an_old_store_never_writes_it(old, tmp_path):
     with Store(tmp_path / "merged") as merged:
         assert merged.run_record("random")["settings"]["protocol"]["references"] == "random"
     assert _user_version(archived / DB_NAME) == 0 and (archived / DB_NAME).read_bytes() == before
+
+
+@pytest.mark.parametrize("tables", [["photos"], [f"t{i}" for i in range(7)]])
+def test_another_programs_sqlite_file_is_never_written_into(tmp_path, capsys, tables):
+    """A SQLite file named like our store but holding someone else's tables: one line, not a byte changed."""
+    import sqlite3
+
+    from mmad_eval.cli import main
+    from run_engine_helpers import make_dataset
+
+    questions = make_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    out.mkdir()
+    db = sqlite3.connect(out / "mmad-eval.sqlite")
+    for t in tables:
+        db.execute(f"CREATE TABLE {t} (x)")
+        db.execute(f"INSERT INTO {t} VALUES ('mine')")
+    db.commit()
+    db.close()
+    before = (out / "mmad-eval.sqlite").read_bytes()
+    rc = main(["run", "--questions", str(questions), "--model", "random", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "another program's SQLite database" in err
+    assert str(out / "mmad-eval.sqlite") in err and ("and 2 more" in err) == (len(tables) == 7)
+    assert (out / "mmad-eval.sqlite").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["mmad-eval.sqlite"]

@@ -26,13 +26,13 @@ import csv
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 from PIL import Image
 
+from ...atomic_write import write_bytes
 from ...errors import ConfigError, DataError
 from ...imageio import MAX_PIXELS, open_image
 from ...sources.imagecheck import image_size
@@ -191,18 +191,6 @@ def _check_map_shape(shape: tuple, path: Path) -> None:
 
 
 # -- writing the layout ---------------------------------------------------------------------------------
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_maps(out_dir: Path, items: Iterable[tuple[str, float | None, np.ndarray | None]],
                threshold: float | None = None) -> int:
     """Write ``(image key, score, map)`` items in the maps-folder layout (maps as .npy); returns the count."""
@@ -218,11 +206,11 @@ def write_maps(out_dir: Path, items: Iterable[tuple[str, float | None, np.ndarra
         if amap is not None:
             buf = io.BytesIO()
             np.save(buf, np.squeeze(np.asarray(amap, dtype=np.float32)))
-            _atomic_write(out_dir / "maps" / f"{Path(key).with_suffix('')}.npy", buf.getvalue())
+            write_bytes(out_dir / "maps" / f"{Path(key).with_suffix('')}.npy", buf.getvalue())
         w.writerow([key, "" if score is None else f"{float(score):.9g}"]
                    + ([f"{threshold:.9g}"] if threshold is not None else []))
         n += 1
-    _atomic_write(out_dir / "scores.csv", lines.getvalue().encode())
+    write_bytes(out_dir / "scores.csv", lines.getvalue().encode())
     return n
 
 
