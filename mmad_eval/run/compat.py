@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 NOT_ANSWER_SETTINGS = {("model_spec", "price")}    # recorded, but no answer depends on them
+AGENT_ONLY_OPTIONS = ("tool_call_format",)          # backend options read only when a run offers tools
 
 
 def incompatibilities(a: dict, b: dict) -> list[str]:
@@ -12,8 +13,11 @@ def incompatibilities(a: dict, b: dict) -> list[str]:
     predates it).
     """
     diffs = []
+    agent = bool((a.get("settings") or {}).get("agent") or (b.get("settings") or {}).get("agent"))
     for section in ("settings", "model_spec"):
         sa, sb = a.get(section) or {}, b.get(section) or {}
+        if section == "model_spec" and not agent:     # e.g. a preset's tool_call_format: no plain run reads it
+            sa, sb = _without_agent_options(sa), _without_agent_options(sb)
         diffs += [f"{section}.{k}" for k in sorted(set(sa) | set(sb))
                   if sa.get(k) != sb.get(k) and (section, k) not in NOT_ANSWER_SETTINGS]
     if (a.get("questions") or {}).get("sha256") != (b.get("questions") or {}).get("sha256"):
@@ -26,3 +30,10 @@ def incompatibilities(a: dict, b: dict) -> list[str]:
     if "backend_identity" in a and "backend_identity" in b and a["backend_identity"] != b["backend_identity"]:
         diffs.append("backend identity")
     return diffs
+
+
+def _without_agent_options(spec: dict) -> dict:
+    options = spec.get("options")
+    if not isinstance(options, dict):
+        return spec
+    return {**spec, "options": {k: v for k, v in options.items() if k not in AGENT_ONLY_OPTIONS}}

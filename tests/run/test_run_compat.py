@@ -35,3 +35,22 @@ def test_a_run_resumes_after_a_release_changed_its_presets_price(tmp_path, capsy
     assert main(["run", "--questions", str(tmp_path / "data" / "mmad.json"), "--out", str(tmp_path / "out"),
                  "--model", "random", "--name", "random", "--quiet"]) == 0
     assert "asked 0, reused 16" in capsys.readouterr().out
+
+
+def test_a_presets_tool_call_format_matters_only_to_agent_runs():
+    """A preset that gained ``tool_call_format`` (an agent-mode option) still resumes its plain runs recorded
+    before; with --agent the format does change answers."""
+    from mmad_eval.backends.registry import load_presets
+
+    spec = load_presets()["qwen2.5-vl-7b"].as_dict()
+    before = {**spec, "options": {k: v for k, v in spec["options"].items() if k != "tool_call_format"}}
+    assert incompatibilities(_record(**before), _record(**spec)) == []
+    json_format = {**spec, "options": {**spec["options"], "tool_call_format": "json"}}
+    assert incompatibilities(_record(**spec), _record(**json_format)) == []
+    agent = {"tools": ["zoom"], "max_turns": 5, "detector": "builtin", "zoom_side": 448}
+    a, b = _record(**spec), _record(**json_format)
+    for r in (a, b):
+        r["settings"]["agent"] = agent
+    assert incompatibilities(a, b) == ["model_spec.options"]
+    assert incompatibilities(_record(options={"max_model_len": 1}), _record(options={"max_model_len": 2})) == \
+        ["model_spec.options"]
