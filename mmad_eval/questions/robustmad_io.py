@@ -47,13 +47,18 @@ def _question(key: str, index: int, q, where: str) -> Question | None:
     if q.get("answer") not in options:
         raise DataError(f"answer {quote(q.get('answer'))} is not one of the options {quote(list(options))}",
                         culprit=where)
+    category, extra = _category_and_extra(q, where)
+    return Question(image=key, index=index, type=category, text=q["question"], options=dict(options),
+                    answer=q["answer"], provenance={"source": "RobustMAD"}, extra=extra)
+
+
+def _category_and_extra(q: dict, where: str) -> tuple[str, dict]:
+    """The question's robustness category (checked with its text) and the fields we do not read."""
     category = q["robustness_category"]
     if not isinstance(category, str) or not category.strip() or not isinstance(q["question"], str) \
             or not q["question"].strip():
         raise DataError("'question' and 'robustness_category' must be non-empty text", culprit=where)
-    extra = {k: v for k, v in q.items() if k not in _Q_FIELDS}
-    return Question(image=key, index=index, type=category, text=q["question"], options=dict(options),
-                    answer=q["answer"], provenance={"source": "RobustMAD"}, extra=extra)
+    return category, {k: v for k, v in q.items() if k not in _Q_FIELDS}
 
 
 def _open_question(key: str, index: int, q: dict, where: str) -> Question:
@@ -63,11 +68,7 @@ def _open_question(key: str, index: int, q: dict, where: str) -> Question:
     if not isinstance(answer, str) or not answer.strip():
         raise DataError(f"an open-ended question needs its reference answer as text, got {quote(answer)}",
                         culprit=where)
-    category = q["robustness_category"]
-    if not isinstance(category, str) or not category.strip() or not isinstance(q["question"], str) \
-            or not q["question"].strip():
-        raise DataError("'question' and 'robustness_category' must be non-empty text", culprit=where)
-    extra = {k: v for k, v in q.items() if k not in _Q_FIELDS}
+    category, extra = _category_and_extra(q, where)
     return Question(image=key, index=index, type=category, text=q["question"], options={}, answer=answer,
                     provenance={"source": "RobustMAD", "open": True}, extra=extra)
 
