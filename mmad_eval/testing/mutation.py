@@ -35,7 +35,7 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
     "score": (["mmad_eval/score"], ["tests/score", "tests/labels/test_score_with_errata.py"]),
     "parse": (["mmad_eval/parse"], ["tests/parse", "tests/faults/test_replies.py"]),
     "redact": (["mmad_eval/redact.py"], ["tests/faults/test_secrets_and_stops.py"]),
-    "store": (["mmad_eval/run/store.py", "mmad_eval/run/store_merge.py"],
+    "store": (["mmad_eval/run/store.py", "mmad_eval/run/store_db.py", "mmad_eval/run/store_merge.py"],
               ["tests/run/test_store_engine.py", "tests/run/test_store_migration.py", "tests/faults/test_merge.py",
                "tests/faults/test_store_faults.py"]),
     "leases": (["mmad_eval/run/leases.py"], ["tests/faults/test_concurrent_writers.py"]),
