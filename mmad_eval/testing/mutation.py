@@ -53,7 +53,9 @@ AREAS: dict[str, tuple[list[str], list[str]]] = {
                     ["tests/robustness/test_none_option.py"]),
     "judged": (["mmad_eval/score/judged.py", "mmad_eval/run/judging.py"], ["tests/judge"]),
     "perturb": (["mmad_eval/prompt/perturb.py"], ["tests/robustness/test_perturb.py"]),
-    "grounding": (["mmad_eval/parse/boxes.py", "mmad_eval/score/grounding.py"], ["tests/grounding"]),
+    "grounding": (["mmad_eval/parse/boxes.py", "mmad_eval/score/grounding.py", "mmad_eval/questions/grounding.py"],
+                  ["tests/grounding"]),
+    "difficulty": (["mmad_eval/score/difficulty.py"], ["tests/grounding/test_robustmad_difficulty.py"]),
     "agent": (["mmad_eval/score/agent.py", "mmad_eval/run/agent.py", "mmad_eval/backends/scripted_agent.py"],
               ["tests/agent/test_agent_server.py::test_tool_calls_and_results_travel_in_openai_format",
                "tests/agent/test_agent_server.py::test_usage_and_cost_count_every_turn"]),   # (all of tests/agent: ~90 s)
