@@ -114,3 +114,14 @@ def test_shards_of_one_run_keep_every_level(synth, tmp_path, capsys):
         assert main(["score", str(out), "--bootstrap", "0", "--json", str(tmp_path / "s.json")]) == 0
         rows = json.loads((tmp_path / "s.json").read_text())["blind"]["by_difficulty"]
         assert rows["All"]["n"] == 24 and all(rows[lv]["n"] == 8 for lv in LEVELS)
+
+
+@pytest.mark.parametrize("levels", [("easy", "medium", "difficult"), ("1", "10", "a very long level name")])
+def test_the_printed_table_keeps_its_columns_aligned_for_any_level_names(levels):
+    from mmad_eval.score.difficulty import format_by_difficulty
+
+    rows = {level: {"n": 10 * (i + 1), "strict": 50.0 + i, "ci": [40.0, 60.0], "n_mmad": 9, "mmad_compatible": 55.5}
+            for i, level in enumerate((*levels, "All"))}
+    lines = format_by_difficulty(rows).splitlines()[1:]
+    assert len({len(line) for line in lines}) == 1                 # header and every row end in the same column
+    assert all(line.startswith(level) for line, level in zip(lines[1:], rows))
