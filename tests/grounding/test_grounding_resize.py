@@ -135,3 +135,5 @@ def test_question_text_for_the_sent_size():
     norm = GroundingTruth("norm1000", (96, 64), truth.boxes).as_shown((48, 32))
     assert shown_question_text(question_text("norm1000", (96, 64)), norm) == question_text("norm1000", (96, 64))
     assert truth.as_shown((96, 64)).shown is None and "shown" not in truth.as_shown((96, 64)).to_json()
+    assert shown_question_text(mine, truth) == mine                                # hand-written, not resized
+    assert shown_question_text("Box it in 0-1000 coordinates.", norm) == "Box it in 0-1000 coordinates."
